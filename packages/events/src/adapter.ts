@@ -1,0 +1,127 @@
+/**
+ * The one interface between the gateway and provider adapters. The gateway knows providers only
+ * through an `AdapterRegistry` of these; everything provider-specific lives in the adapter package.
+ */
+import type { Clock } from './clock.js';
+
+export type SourceMode = 'webhook' | 'stream';
+
+/** An event as an adapter produces it; the gateway adds id, seq, source, receivedat. */
+export interface NormalizedEvent {
+  type: string;
+  /** Path-like subject, e.g. `rooms/<id>/peers/<id>`. */
+  subject?: string;
+  /** The provider's own time for the event, when it gives one. */
+  time?: Date;
+  /** Normalized camelCase payload, documented per type. */
+  data: Record<string, unknown>;
+  /** The provider's original bytes for this event (one notification of a batch, or the whole body). */
+  raw?: { body: Uint8Array; contentType: string };
+  /** Provider-native identity: a second event with the same key from the same source is stored once. */
+  dedupKey?: string;
+}
+
+export interface WebhookRequest {
+  /** Header names lower-cased; repeated headers joined with ", ". */
+  headers: Readonly<Record<string, string | undefined>>;
+  /** The media type without parameters, lower-cased ('' when absent). */
+  contentType: string;
+  /** The exact request bytes, for signatures computed over the raw body. */
+  body: Uint8Array;
+}
+
+export type AdapterErrorCode =
+  | 'invalid_config'
+  | 'missing_signature'
+  | 'invalid_signature'
+  | 'invalid_body'
+  | 'unsupported_media_type'
+  | 'unknown_action'
+  | 'invalid_action_input'
+  | 'upstream_refused'
+  | 'upstream_unreachable';
+
+/** The only error type adapters throw at the gateway; the gateway maps each code to an HTTP status. */
+export class AdapterError extends Error {
+  readonly details: readonly string[];
+
+  constructor(
+    readonly code: AdapterErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: readonly string[] } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'AdapterError';
+    this.details = options.details ?? [];
+  }
+}
+
+export type ConfigCheck = { ok: true; config: Record<string, unknown> } | { ok: false; errors: string[] };
+
+export type StreamState = 'connecting' | 'connected' | 'backoff' | 'auth_failed' | 'stopped';
+
+export interface StreamStateChange {
+  state: StreamState;
+  /** Why, for `backoff` and `auth_failed` (shown as the status's `lastError`). */
+  reason?: string;
+}
+
+/** pino-compatible structured logger. */
+export interface AdapterLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface StreamContext {
+  readonly sourceId: string;
+  /** Stores events; resolves once they are committed. Rejects when the store is unavailable. */
+  emit(events: NormalizedEvent[]): Promise<void>;
+  /** Reports every state transition; the gateway turns them into `herald.source.*` events. */
+  setState(change: StreamStateChange): void;
+  readonly logger: AdapterLogger;
+  readonly clock: Clock;
+  /** Random source in [0, 1) for jitter; injectable for tests. */
+  readonly random: () => number;
+}
+
+/** A running connection to a provider's event stream. */
+export interface StreamSource {
+  /** Starts connecting; never throws (failures are reported through `setState`). */
+  start(): void;
+  /** Closes the connection and cancels every timer; the source reports `stopped`. */
+  stop(): Promise<void>;
+}
+
+export interface ActionContext {
+  readonly sourceId: string;
+  readonly logger: AdapterLogger;
+}
+
+export interface ProviderAdapter {
+  /** The `provider` value of sources and events, e.g. `seatable`. */
+  readonly provider: string;
+  readonly modes: readonly SourceMode[];
+  /** Media types the webhook receiver accepts; anything else is refused with 415. */
+  readonly webhookContentTypes: readonly string[];
+  /** True when the provider keeps no replay, so a disconnect may have lost events. */
+  readonly disconnectMayLoseEvents: boolean;
+  /** Validates a source config for a mode and returns it normalized (defaults filled in). */
+  parseConfig(mode: SourceMode, config: unknown): ConfigCheck;
+  /** The config with secrets masked, for API responses. */
+  redactConfig(mode: SourceMode, config: Record<string, unknown>): Record<string, unknown>;
+  /** Turns one webhook request into events; throws AdapterError for bad signatures or bodies. */
+  parseWebhook(request: WebhookRequest, config: Record<string, unknown>): NormalizedEvent[];
+  /** Present when the provider supports `mode: "stream"`. */
+  createStream?(config: Record<string, unknown>, context: StreamContext): StreamSource;
+  /** Operator actions on a source, e.g. SeaTable's `toasts` (`POST /v1/sources/:id/toasts`). */
+  readonly actions?: Readonly<
+    Record<string, (config: Record<string, unknown>, input: unknown, context: ActionContext) => Promise<unknown>>
+  >;
+}
+
+/** Masks a secret for display: the first four characters and a length hint. */
+export function maskSecret(secret: string): string {
+  return secret.length <= 8 ? '****' : `${secret.slice(0, 4)}****`;
+}

@@ -1,0 +1,48 @@
+import type { HeraldEvent } from './envelope.js';
+
+/** Contract §6: the `/events` namespace of Herald's Socket.IO server. */
+export const EVENTS_NAMESPACE = '/events';
+
+export interface SubscribeRequest {
+  types?: string[];
+  sources?: string[];
+  /** Event id or seq: replay every stored matching event after it, then continue live. */
+  after?: string;
+}
+
+export type SocketErrorCode =
+  | 'invalid_filter'
+  | 'invalid_request'
+  | 'cursor_expired'
+  | 'unknown_subscription'
+  | 'too_many_subscriptions'
+  | 'internal';
+
+export interface SocketError {
+  code: SocketErrorCode;
+  message: string;
+}
+
+export type SubscribeResult = { ok: true; id: string } | { ok: false; error: SocketError };
+export type UnsubscribeResult = { ok: true } | { ok: false; error: SocketError };
+
+export interface EventMessage {
+  subscription: string;
+  event: HeraldEvent;
+}
+
+/** Why the server is about to close a connection (sent just before it disconnects). */
+export interface ClosingMessage {
+  code: 'slow_consumer' | 'unauthorized' | 'shutting_down';
+  message: string;
+}
+
+export interface ServerToClientEvents {
+  event: (message: EventMessage) => void;
+  closing: (message: ClosingMessage) => void;
+}
+
+export interface ClientToServerEvents {
+  subscribe: (request: SubscribeRequest, ack: (result: SubscribeResult) => void) => void;
+  unsubscribe: (request: { id: string }, ack: (result: UnsubscribeResult) => void) => void;
+}
