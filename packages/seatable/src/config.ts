@@ -1,0 +1,115 @@
+import { maskSecret, type ConfigCheck, type SourceMode } from '@herald/events';
+
+export const DEFAULT_SOCKET_PATH = '/api-gateway/socket.io';
+
+/** SeaTable's REST access for toasts (and, in stream mode, the socket). */
+export interface SeatableServerAccess {
+  /** The SeaTable origin plus any path prefix, without a trailing slash. */
+  serverUrl: string;
+  apiToken: string;
+}
+
+export interface SeatableWebhookConfig {
+  /** The webhook's secret; when set, `X-SeaTable-Signature` is required and checked. */
+  secret?: string;
+  /** Optional: lets operators send toasts through a webhook source. Both or neither. */
+  serverUrl?: string;
+  apiToken?: string;
+}
+
+export interface SeatableStreamConfig extends SeatableServerAccess {
+  socketPath: string;
+}
+
+const WEBHOOK_FIELDS = ['secret', 'serverUrl', 'apiToken'] as const;
+const STREAM_FIELDS = ['serverUrl', 'apiToken', 'socketPath'] as const;
+const SECRET_FIELDS = ['secret', 'apiToken'] as const;
+
+type Fields = Record<string, unknown>;
+
+export function parseSeatableConfig(mode: SourceMode, input: unknown): ConfigCheck {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { ok: false, errors: ['config must be an object'] };
+  }
+  const fields = input as Fields;
+  const known: readonly string[] = mode === 'webhook' ? WEBHOOK_FIELDS : STREAM_FIELDS;
+  const errors = Object.keys(fields)
+    .filter((key) => !known.includes(key))
+    .map((key) => `config.${key} is not a ${mode} config field (expected ${known.join(', ')})`);
+  const result = mode === 'webhook' ? checkWebhook(fields, errors) : checkStream(fields, errors);
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, config: result };
+}
+
+function checkWebhook(fields: Fields, errors: string[]): Fields {
+  const config: Fields = {};
+  const secret = optionalString(fields, 'secret', errors);
+  if (secret !== undefined) config.secret = secret;
+  const hasServer = fields.serverUrl !== undefined;
+  const hasToken = fields.apiToken !== undefined;
+  if (hasServer !== hasToken) {
+    errors.push('config.serverUrl and config.apiToken go together (both are needed to send toasts)');
+  } else if (hasServer) {
+    Object.assign(config, checkServerAccess(fields, errors));
+  }
+  return config;
+}
+
+function checkStream(fields: Fields, errors: string[]): Fields {
+  const config: Fields = { ...checkServerAccess(fields, errors) };
+  const socketPath = optionalString(fields, 'socketPath', errors) ?? DEFAULT_SOCKET_PATH;
+  if (!socketPath.startsWith('/')) errors.push('config.socketPath must start with "/"');
+  config.socketPath = socketPath.replace(/\/+$/, '');
+  return config;
+}
+
+function checkServerAccess(fields: Fields, errors: string[]): SeatableServerAccess {
+  const apiToken = requiredString(fields, 'apiToken', errors);
+  const serverUrl = requiredString(fields, 'serverUrl', errors);
+  let normalizedUrl = serverUrl;
+  try {
+    const url = new URL(serverUrl);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      errors.push('config.serverUrl must be an http(s) URL');
+    } else if (url.search || url.hash || url.username) {
+      errors.push('config.serverUrl must not have credentials, a query or a fragment');
+    }
+    normalizedUrl = `${url.origin}${url.pathname}`.replace(/\/+$/, '');
+  } catch {
+    if (serverUrl) errors.push('config.serverUrl is not a valid URL');
+  }
+  return { serverUrl: normalizedUrl, apiToken };
+}
+
+function requiredString(fields: Fields, name: string, errors: string[]): string {
+  const value = optionalString(fields, name, errors);
+  if (value === undefined) {
+    if (fields[name] === undefined) errors.push(`config.${name} is required`);
+    return '';
+  }
+  return value;
+}
+
+function optionalString(fields: Fields, name: string, errors: string[]): string | undefined {
+  const value = fields[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.trim() === '') {
+    errors.push(`config.${name} must be a non-empty string`);
+    return undefined;
+  }
+  return value.trim();
+}
+
+export function redactSeatableConfig(config: Fields): Fields {
+  const redacted = { ...config };
+  for (const field of SECRET_FIELDS) {
+    const value = redacted[field];
+    if (typeof value === 'string') redacted[field] = maskSecret(value);
+  }
+  return redacted;
+}
+
+/** The server access of an already validated config, when it has one. */
+export function serverAccessOf(config: Fields): SeatableServerAccess | undefined {
+  const { serverUrl, apiToken } = config;
+  return typeof serverUrl === 'string' && typeof apiToken === 'string' ? { serverUrl, apiToken } : undefined;
+}

@@ -1,0 +1,360 @@
+import {
+  Backoff,
+  type BackoffOptions,
+  type NormalizedEvent,
+  type StreamContext,
+  type StreamSource,
+  type StreamState,
+} from '@herald/events';
+import { io, type Socket } from 'socket.io-client';
+import { BaseTokenError, describe, fetchBaseToken, type BaseToken } from './base-token-client.js';
+import type { SeatableStreamConfig } from './config.js';
+import { normalizeNotification } from './notification-normalizer.js';
+import { normalizeSocketOperation } from './op-normalizer.js';
+import { isRecord } from './op-types.js';
+import type { SeatableGapData } from './types.js';
+
+export interface RealtimeStreamOptions {
+  backoff?: BackoffOptions;
+  /** How long `join-room` may go unanswered before the connection counts as failed. */
+  joinTimeoutMs?: number;
+  /** Socket.IO connect timeout. */
+  connectTimeoutMs?: number;
+  /** Join attempts refused as `permission_denied`/`token_expired` (each with a fresh token) before giving up. */
+  maxAuthFailures?: number;
+  /** The base token is renewed this long before it expires. */
+  tokenRefreshMarginMs?: number;
+  /** Delay before retrying a failed renewal (also the shortest renewal delay). */
+  tokenRefreshRetryMs?: number;
+}
+
+const HOUR_MS = 60 * 60 * 1000;
+/** Join refusals that a fresh token should have fixed; anything else (load failures) is transient. */
+const AUTH_ERROR_TYPES = new Set(['permission_denied', 'token_expired']);
+const encoder = new TextEncoder();
+
+type Phase = 'idle' | 'running' | 'auth_failed' | 'stopped';
+
+/**
+ * One SeaTable base's realtime Socket.IO stream. socket.io-client's own reconnection is off: every
+ * reconnect goes through `connect()` so it gets a valid token, a fresh `join-room` and a reported state.
+ */
+export class SeatableRealtimeStream implements StreamSource {
+  private phase: Phase = 'idle';
+  private socket: Socket | undefined;
+  private token: BaseToken | undefined;
+  private tokenRequest: Promise<BaseToken> | undefined;
+  private reconnectTimer: unknown;
+  private refreshTimer: unknown;
+  /** Highest base version seen (from ops or join acks); undefined until the first join. */
+  private lastVersion: number | undefined;
+  private authFailures = 0;
+  private emitQueue: Promise<void> = Promise.resolve();
+  private readonly backoff: Backoff;
+  private readonly abort = new AbortController();
+  private readonly joinTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly maxAuthFailures: number;
+  private readonly refreshMarginMs: number;
+  private readonly refreshRetryMs: number;
+
+  constructor(
+    private readonly config: SeatableStreamConfig,
+    private readonly ctx: StreamContext,
+    options: RealtimeStreamOptions = {},
+  ) {
+    this.backoff = new Backoff({ initialMs: 1_000, maxMs: 60_000, ...options.backoff }, ctx.random);
+    this.joinTimeoutMs = options.joinTimeoutMs ?? 10_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    this.maxAuthFailures = options.maxAuthFailures ?? 3;
+    this.refreshMarginMs = options.tokenRefreshMarginMs ?? 6 * HOUR_MS;
+    this.refreshRetryMs = options.tokenRefreshRetryMs ?? 60_000;
+  }
+
+  start(): void {
+    if (this.phase !== 'idle') return;
+    this.phase = 'running';
+    this.run('connect', () => this.connect());
+  }
+
+  async stop(): Promise<void> {
+    if (this.phase === 'stopped') return;
+    this.phase = 'stopped';
+    this.abort.abort();
+    this.cancelTimers();
+    this.closeSocket();
+    await this.emitQueue;
+    this.report('stopped');
+  }
+
+  private get running(): boolean {
+    return this.phase === 'running';
+  }
+
+  private async connect(): Promise<void> {
+    this.report('connecting');
+    let token: BaseToken;
+    try {
+      token = await this.baseToken();
+    } catch (error) {
+      return this.onTokenFailure(error);
+    }
+    if (!this.running) return;
+    const socket = io(new URL(this.config.serverUrl).origin, {
+      // The URL's path would be taken as a namespace: the api-gateway path goes in `path`.
+      path: this.config.socketPath,
+      // Sent as the server gave it: clusters route on it and `join-room` compares it as a string.
+      query: { dtable_uuid: token.dtableUuid },
+      reconnection: false,
+      forceNew: true,
+      timeout: this.connectTimeoutMs,
+      transports: ['websocket', 'polling'],
+      tryAllTransports: true,
+    });
+    this.socket = socket;
+    socket.on('connect', () => this.run('join-room', () => this.join(socket)));
+    socket.on('connect_error', (error) => this.onSocketLost(socket, `connection failed: ${error.message}`));
+    // 'io server disconnect' included: socket.io never reconnects that one by itself.
+    socket.on('disconnect', (reason) => this.onSocketLost(socket, `disconnected: ${reason}`));
+    socket.on('update-dtable', (operation: unknown, version: unknown) =>
+      this.guarded('update-dtable', () => this.onOperation(operation, version)),
+    );
+    socket.on('new-notification', (notification: unknown) =>
+      this.guarded('new-notification', () => this.onNotification(notification)),
+    );
+  }
+
+  private async join(socket: Socket): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const token = await this.baseToken(attempt > 1).catch((error: unknown) => error);
+      if (socket !== this.socket) return;
+      if (!isBaseToken(token)) return this.onTokenFailure(token);
+      let ack: unknown;
+      try {
+        ack = await socket
+          .timeout(this.joinTimeoutMs)
+          .emitWithAck('join-room', token.dtableUuid, token.accessToken);
+      } catch {
+        return this.onSocketLost(socket, `join-room was not answered within ${this.joinTimeoutMs} ms`);
+      }
+      if (socket !== this.socket) return;
+      const answer = isRecord(ack) ? ack : {};
+      if (answer.status) return this.onJoined(answer);
+
+      const errorType = typeof answer.error_type === 'string' ? answer.error_type : 'unknown';
+      const reason = `join-room refused: ${errorType}${typeof answer.message === 'string' ? ` (${answer.message})` : ''}`;
+      if (attempt === 1) {
+        // Usually a stale or revoked base token: retry once with a fresh one before backing off.
+        this.ctx.logger.warn({ sourceId: this.ctx.sourceId, errorType }, 'SeaTable join-room refused; renewing the base token');
+        continue;
+      }
+      if (AUTH_ERROR_TYPES.has(errorType) && ++this.authFailures >= this.maxAuthFailures) {
+        return this.fail(`${reason}; refused ${this.authFailures} times in a row even with fresh base tokens`);
+      }
+      return this.onSocketLost(socket, reason);
+    }
+  }
+
+  private onJoined(ack: Record<string, unknown>): void {
+    this.backoff.reset();
+    this.authFailures = 0;
+    this.report('connected');
+    const version = ack.dtable_version;
+    if (typeof version !== 'number' || !Number.isInteger(version)) return;
+    // Ops made while we were away are never replayed: a newer version on rejoin means they are lost.
+    if (this.lastVersion !== undefined && version > this.lastVersion) {
+      this.enqueue([this.gapEvent(this.lastVersion, version, version - this.lastVersion, 'rejoin')]);
+    }
+    this.lastVersion = Math.max(this.lastVersion ?? version, version);
+  }
+
+  private onOperation(operation: unknown, version: unknown): void {
+    if (!this.running || !this.token) return;
+    const text = typeof operation === 'string' ? operation : JSON.stringify(operation);
+    const op = parseJsonObject(text);
+    if (!op) {
+      this.ctx.logger.warn({ sourceId: this.ctx.sourceId, operation: text?.slice(0, 200) }, 'SeaTable op is not a JSON object');
+      return;
+    }
+    const events: NormalizedEvent[] = [];
+    const opVersion = typeof version === 'number' && Number.isInteger(version) ? version : null;
+    if (opVersion !== null) {
+      if (this.lastVersion !== undefined && opVersion > this.lastVersion + 1) {
+        const missing = opVersion - this.lastVersion - 1;
+        events.push(this.gapEvent(this.lastVersion, opVersion, missing, 'version_jump'));
+      }
+      this.lastVersion = Math.max(this.lastVersion ?? opVersion, opVersion);
+    }
+    const event = normalizeSocketOperation({
+      dtableUuid: this.token.dtableUuid,
+      op,
+      version: opVersion,
+      raw: encoder.encode(text),
+    });
+    if (event) events.push(event);
+    else this.ctx.logger.warn({ sourceId: this.ctx.sourceId, opType: op.op_type }, 'SeaTable op without a usable op_type');
+    if (events.length > 0) this.enqueue(events);
+  }
+
+  private onNotification(notification: unknown): void {
+    if (!this.running) return;
+    const text = typeof notification === 'string' ? notification : JSON.stringify(notification);
+    const parsed = parseJsonObject(text);
+    if (!parsed) {
+      this.ctx.logger.warn({ sourceId: this.ctx.sourceId }, 'SeaTable notification is not a JSON object');
+      return;
+    }
+    this.enqueue([normalizeNotification(parsed, encoder.encode(text))]);
+  }
+
+  private gapEvent(fromVersion: number, toVersion: number, missing: number, reason: SeatableGapData['reason']) {
+    const dtableUuid = this.token?.dtableUuid ?? '';
+    const data: SeatableGapData = { dtableUuid, fromVersion, toVersion, missing, reason };
+    this.ctx.logger.warn({ sourceId: this.ctx.sourceId, ...data }, 'SeaTable base versions were missed');
+    return { type: 'herald.source.gap', data: { ...data } } satisfies NormalizedEvent;
+  }
+
+  /** Emits in arrival order; a failed emit is logged and the queue goes on (the gateway retries inside emit). */
+  private enqueue(events: NormalizedEvent[]): void {
+    this.emitQueue = this.emitQueue
+      .then(() => this.ctx.emit(events))
+      .catch((error: unknown) =>
+        this.ctx.logger.error(
+          { sourceId: this.ctx.sourceId, err: error, types: events.map((event) => event.type) },
+          'SeaTable events could not be stored',
+        ),
+      );
+  }
+
+  /** The cached base token while it is comfortably valid; `renew` fetches a new one regardless. */
+  private async baseToken(renew = false): Promise<BaseToken> {
+    const valid = this.token && this.ctx.clock.now() < this.token.expiresAt - this.refreshMarginMs;
+    if (this.token && valid && !renew) return this.token;
+    this.tokenRequest ??= this.requestToken().finally(() => {
+      this.tokenRequest = undefined;
+    });
+    return this.tokenRequest;
+  }
+
+  private async requestToken(): Promise<BaseToken> {
+    const token = await fetchBaseToken(this.config, { now: this.ctx.clock.now(), signal: this.abort.signal });
+    if (this.running) {
+      this.token = token;
+      this.scheduleRefresh(token);
+    }
+    return token;
+  }
+
+  /** The socket only checks the token at `join-room`, so a renewal just keeps a valid one for the next join. */
+  private scheduleRefresh(token: BaseToken): void {
+    this.ctx.clock.clearTimeout(this.refreshTimer);
+    const lifetime = token.expiresAt - this.ctx.clock.now();
+    const delay = Math.max(this.refreshRetryMs, lifetime > 2 * this.refreshMarginMs ? lifetime - this.refreshMarginMs : lifetime / 2);
+    this.refreshTimer = this.ctx.clock.setTimeout(() => {
+      this.refreshTimer = undefined;
+      this.run('token refresh', () => this.refreshToken());
+    }, delay);
+  }
+
+  private async refreshToken(): Promise<void> {
+    try {
+      await this.baseToken(true);
+      this.ctx.logger.info({ sourceId: this.ctx.sourceId }, 'SeaTable base token renewed');
+    } catch (error) {
+      if (!this.running) return;
+      if (error instanceof BaseTokenError && error.isAuthRefusal) return this.onTokenFailure(error);
+      this.ctx.logger.warn({ sourceId: this.ctx.sourceId, err: describe(error) }, 'SeaTable base token renewal failed');
+      this.refreshTimer = this.ctx.clock.setTimeout(() => {
+        this.refreshTimer = undefined;
+        this.run('token refresh', () => this.refreshToken());
+      }, this.refreshRetryMs);
+    }
+  }
+
+  private onTokenFailure(error: unknown): void {
+    if (!this.running) return;
+    if (error instanceof BaseTokenError && error.isAuthRefusal) {
+      const body = error.bodyExcerpt ? `: ${error.bodyExcerpt}` : '';
+      return this.fail(`SeaTable refused the API token (HTTP ${error.status})${body}`);
+    }
+    this.closeSocket();
+    this.scheduleReconnect(describe(error));
+  }
+
+  private onSocketLost(socket: Socket, reason: string): void {
+    if (socket !== this.socket || !this.running) return;
+    this.closeSocket();
+    this.scheduleReconnect(reason);
+  }
+
+  private scheduleReconnect(reason: string): void {
+    if (!this.running || this.reconnectTimer !== undefined) return;
+    const delay = this.backoff.next();
+    this.report('backoff', reason);
+    this.reconnectTimer = this.ctx.clock.setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.running) this.run('connect', () => this.connect());
+    }, delay);
+  }
+
+  /** Terminal until the source is restarted: retrying a refused credential only hammers SeaTable. */
+  private fail(reason: string): void {
+    this.phase = 'auth_failed';
+    this.abort.abort();
+    this.cancelTimers();
+    this.closeSocket();
+    this.report('auth_failed', reason);
+  }
+
+  private closeSocket(): void {
+    const socket = this.socket;
+    this.socket = undefined;
+    socket?.off();
+    socket?.disconnect();
+  }
+
+  private cancelTimers(): void {
+    this.ctx.clock.clearTimeout(this.reconnectTimer);
+    this.ctx.clock.clearTimeout(this.refreshTimer);
+    this.reconnectTimer = undefined;
+    this.refreshTimer = undefined;
+  }
+
+  private report(state: StreamState, reason?: string): void {
+    this.ctx.setState(reason === undefined ? { state } : { state, reason });
+  }
+
+  /** Runs async work whose failure must never escape: a bug becomes a logged error and a reconnect. */
+  private run(task: string, work: () => Promise<void>): void {
+    work().catch((error: unknown) => this.onUnexpected(task, error));
+  }
+
+  private guarded(task: string, work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.onUnexpected(task, error);
+    }
+  }
+
+  private onUnexpected(task: string, error: unknown): void {
+    this.ctx.logger.error({ sourceId: this.ctx.sourceId, err: error }, `SeaTable stream: ${task} failed unexpectedly`);
+    if (!this.running) return;
+    this.closeSocket();
+    this.scheduleReconnect(`${task} failed: ${describe(error)}`);
+  }
+}
+
+function isBaseToken(value: unknown): value is BaseToken {
+  return isRecord(value) && typeof value.accessToken === 'string';
+}
+
+function parseJsonObject(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    return isRecord(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

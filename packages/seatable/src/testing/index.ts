@@ -1,0 +1,10 @@
+export {
+  FakeSeatableServer,
+  type FakeJoinFailure,
+  type FakeRefusal,
+  type FakeSeatableCounters,
+  type FakeSeatableServerOptions,
+  type RecordedToast,
+} from './fake-seatable-server.js';
+export { pythonJsonDumps } from './python-json.js';
+export { buildSeatableWebhook, type SeatableWebhookRequest } from './webhook-request.js';

@@ -1,0 +1,97 @@
+import { AdapterError } from '@herald/events';
+import { BaseTokenError, describe, excerpt, withTimeout, type BaseToken } from './base-token-client.js';
+import type { BaseTokenCache } from './base-token-cache.js';
+import type { SeatableServerAccess } from './config.js';
+import { isRecord } from './op-types.js';
+import type { ToastInput, ToastResult, ToastType } from './types.js';
+
+const TOAST_TYPES: readonly ToastType[] = ['success', 'warning', 'danger'];
+const MAX_MESSAGE_LENGTH = 2_000;
+
+/** Validates `{toUser, message, type?}`; `type` defaults to `success` like the Python SDK. */
+export function parseToastInput(input: unknown): ToastInput {
+  if (!isRecord(input)) throw invalidInput(['the body must be an object {toUser, message, type}']);
+  const issues: string[] = [];
+  const { toUser, message, type = 'success' } = input;
+  if (typeof toUser !== 'string' || !/^[^\s@]+@auth\.local$/.test(toUser)) {
+    issues.push('toUser must be a SeaTable user id ending in "@auth.local" (not an e-mail address or name)');
+  }
+  if (typeof message !== 'string' || message.trim() === '') issues.push('message must be a non-empty string');
+  else if (message.length > MAX_MESSAGE_LENGTH) issues.push(`message must be at most ${MAX_MESSAGE_LENGTH} characters`);
+  if (!TOAST_TYPES.includes(type as ToastType)) issues.push(`type must be one of ${TOAST_TYPES.join(', ')}`);
+  const extra = Object.keys(input).filter((key) => !['toUser', 'message', 'type'].includes(key));
+  for (const key of extra) issues.push(`${key} is not a toast field`);
+  if (issues.length > 0) throw invalidInput(issues);
+  return { toUser: toUser as string, message: message as string, type: type as ToastType };
+}
+
+/**
+ * Shows a toast in the SeaTable web UI of one user. SeaTable ≥ 5 (`use_api_gateway`) takes it at the
+ * api-gateway; older servers, or a gateway answering 404, at the classic dtable-server URL.
+ */
+export async function sendToast(
+  access: SeatableServerAccess,
+  input: ToastInput,
+  tokens: BaseTokenCache,
+): Promise<ToastResult> {
+  const token = await tokens.get(access).catch((error: unknown) => {
+    throw upstreamError('SeaTable refused the base token exchange', error);
+  });
+  const body = JSON.stringify({ to_user: input.toUser, toast_type: input.type, detail: { msg: input.message } });
+  const [preferred, ...fallbacks] = toastUrls(access, token);
+  let url = preferred;
+  let response = await post(url, token, body);
+  for (const next of fallbacks) {
+    // A 404 at the api-gateway URL means this server still takes toasts at the classic one.
+    if (response.status !== 404) break;
+    url = next;
+    response = await post(url, token, body);
+  }
+  if (response.status === 401) tokens.forget(access);
+  if (!response.ok) {
+    throw new AdapterError('upstream_refused', `SeaTable refused the toast with ${response.status}`, {
+      details: [`status ${response.status}`, `url ${url}`, `body ${excerpt(response.text)}`],
+    });
+  }
+  return { delivered: true, url, status: response.status };
+}
+
+function toastUrls(access: SeatableServerAccess, token: BaseToken): [string, ...string[]] {
+  const uuid = encodeURIComponent(token.dtableUuid);
+  const dtableServer = (token.dtableServer ?? `${access.serverUrl}/dtable-server/`).replace(/\/*$/, '/');
+  const classic = `${dtableServer}api/v1/dtables/${uuid}/ui-toasts/`;
+  if (!token.useApiGateway) return [classic];
+  return [`${access.serverUrl}/api-gateway/api/v2/dtables/${uuid}/ui-toasts/`, classic];
+}
+
+async function post(url: string, token: BaseToken, body: string): Promise<{ ok: boolean; status: number; text: string }> {
+  try {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Token ${token.accessToken}`, 'content-type': 'application/json' },
+      body,
+      signal: withTimeout(undefined),
+    });
+    return { ok: response.ok, status: response.status, text: await response.text().catch(() => '') };
+  } catch (error) {
+    throw new AdapterError('upstream_unreachable', `SeaTable could not be reached: ${describe(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+function upstreamError(message: string, error: unknown): AdapterError {
+  if (error instanceof BaseTokenError && error.status !== undefined) {
+    return new AdapterError('upstream_refused', `${message} with ${error.status}`, {
+      cause: error,
+      details: [`status ${error.status}`, `body ${error.bodyExcerpt ?? ''}`],
+    });
+  }
+  return new AdapterError('upstream_unreachable', `SeaTable could not be reached: ${describe(error)}`, {
+    cause: error,
+  });
+}
+
+function invalidInput(details: string[]): AdapterError {
+  return new AdapterError('invalid_action_input', 'invalid toast', { details });
+}
