@@ -45,6 +45,7 @@ export class FakeJellyfishServer {
     options: FakeJellyfishServerOptions,
   ) {
     this.validTokens = new Set(options.validTokens ?? ['development']);
+    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     server.on('connection', (socket) => this.accept(socket));
   }
 
@@ -62,10 +63,8 @@ export class FakeJellyfishServer {
     });
   }
 
-  /** The `serverUrl` a stream source should be configured with. */
-  get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
+  /** The `serverUrl` a stream source should be configured with (still known after `close()`). */
+  readonly url: string;
 
   /** Sockets currently open. */
   get openSockets(): number {
