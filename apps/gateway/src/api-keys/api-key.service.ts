@@ -1,0 +1,85 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { v7 as uuidv7 } from 'uuid';
+import type { Principal, Scope } from '../common/auth/scope.js';
+import { HeraldException } from '../common/errors/herald-exception.js';
+import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
+import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
+import { type ApiKeyDto, type CreatedApiKeyDto, type CreateApiKeyDto, mapApiKey } from './api-key.dto.js';
+import { ApiKeyRepository } from './api-key.repository.js';
+
+const TOKEN_PREFIX = 'hrld_';
+/** How long a verified key is trusted without a database read; deletions on this instance apply at once. */
+const CACHE_TTL_MS = 5_000;
+const CACHE_LIMIT = 10_000;
+
+export function hashToken(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+@Injectable()
+export class ApiKeyService implements OnApplicationBootstrap {
+  private readonly cache = new Map<string, { principal: Principal | null; expiresAt: number }>();
+
+  constructor(
+    private readonly repository: ApiKeyRepository,
+    @Inject(HERALD_CONFIG) private readonly config: HeraldConfig,
+    @InjectPinoLogger(ApiKeyService.name) private readonly logger: PinoLogger,
+  ) {}
+
+  /** First start with an empty key table: install HERALD_ADMIN_TOKEN, or generate a key and print it once. */
+  async onApplicationBootstrap(): Promise<void> {
+    const token = this.config.adminToken ?? TOKEN_PREFIX + randomBytes(32).toString('base64url');
+    const created = await this.repository.insertIfNone({
+      id: uuidv7(),
+      name: 'bootstrap-admin',
+      scopes: ['admin'],
+      tokenHash: hashToken(token),
+      tokenPrefix: token.slice(0, 9),
+    });
+    if (!created) return;
+    if (this.config.adminToken) {
+      this.logger.info('bootstrap admin API key installed from HERALD_ADMIN_TOKEN');
+    } else {
+      this.logger.warn('generated a bootstrap admin API key; it is printed once on stdout');
+      process.stdout.write(`\nHerald admin API key (shown once, store it now): ${token}\n\n`);
+    }
+  }
+
+  async create(dto: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
+    const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+    const key = await this.repository.insert({
+      id: uuidv7(),
+      name: dto.name,
+      scopes: [...new Set(dto.scopes)],
+      tokenHash: hashToken(token),
+      tokenPrefix: token.slice(0, 9),
+    });
+    return { ...mapApiKey(key), token };
+  }
+
+  async list(limit = DEFAULT_PAGE_SIZE, cursor?: string): Promise<Page<ApiKeyDto>> {
+    const after = cursor === undefined ? undefined : decodeCursor('api-keys', cursor);
+    const rows = await this.repository.page(after, limit + 1);
+    return toPage(rows, limit, mapApiKey, (k) => k.id, 'api-keys');
+  }
+
+  async delete(id: string): Promise<void> {
+    if (!(await this.repository.delete(id))) throw HeraldException.notFound('API key', id);
+    for (const [hash, entry] of this.cache) if (entry.principal?.keyId === id) this.cache.delete(hash);
+  }
+
+  /** The principal for a bearer token, or null when no such key exists. */
+  async authenticate(token: string): Promise<Principal | null> {
+    const hash = hashToken(token);
+    const cacheKey = hash.toString('base64');
+    const cached = this.cache.get(cacheKey);
+    if (cached && cached.expiresAt > Date.now()) return cached.principal;
+    const key = await this.repository.findByHash(hash);
+    const principal = key ? { keyId: key.id, name: key.name, scopes: key.scopes as Scope[] } : null;
+    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+    this.cache.set(cacheKey, { principal, expiresAt: Date.now() + CACHE_TTL_MS });
+    return principal;
+  }
+}

@@ -1,0 +1,59 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigurationError, validateEnvironment } from './environment.js';
+
+/** Herald's typed configuration; services read it through the `HeraldConfig` provider. */
+export interface HeraldConfig {
+  version: string;
+  databaseUrl?: string;
+  dataDir: string;
+  port: number;
+  host: string;
+  logLevel: string;
+  adminToken?: string;
+  retentionDays: number;
+  allowPrivateTargets: boolean;
+  retrySchedule: number[];
+  maxBodyBytes: number;
+}
+
+/** Injection token for the configuration object. */
+export const HERALD_CONFIG = Symbol('HERALD_CONFIG');
+
+export const DEFAULT_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000];
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1000, kib: 1024, mb: 1000 ** 2, mib: 1024 ** 2 };
+
+function parseSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = SIZE_UNITS[(match?.[2] || 'b').toLowerCase()] ?? 1;
+  return Math.floor(Number(match?.[1]) * unit);
+}
+
+/** Root runs Postgres as another user that cannot enter a 0700 home (contract §2). */
+function defaultDataDir(): string {
+  if (process.getuid?.() === 0) return '/var/lib/herald';
+  return join(homedir(), '.local', 'share', 'herald');
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, version = '0.1.0'): HeraldConfig {
+  const e = validateEnvironment(env);
+  const config: HeraldConfig = {
+    version,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.HERALD_DATA_DIR ?? defaultDataDir(),
+    port: e.PORT ?? 8080,
+    host: e.HOST ?? '0.0.0.0',
+    logLevel: e.LOG_LEVEL ?? 'info',
+    adminToken: e.HERALD_ADMIN_TOKEN,
+    retentionDays: e.HERALD_RETENTION_DAYS ?? 30,
+    allowPrivateTargets: e.HERALD_ALLOW_PRIVATE_TARGETS ?? false,
+    retrySchedule: e.HERALD_RETRY_SCHEDULE
+      ? e.HERALD_RETRY_SCHEDULE.split(',').map((s) => Number(s.trim()))
+      : DEFAULT_RETRY_SCHEDULE,
+    maxBodyBytes: e.HERALD_MAX_BODY ? parseSize(e.HERALD_MAX_BODY) : 1024 * 1024,
+  };
+  if (config.maxBodyBytes < 1024) {
+    throw new ConfigurationError([`HERALD_MAX_BODY=${JSON.stringify(env.HERALD_MAX_BODY)}: must be at least 1kib`]);
+  }
+  return config;
+}

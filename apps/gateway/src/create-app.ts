@@ -1,0 +1,66 @@
+import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger as NestPinoLogger } from 'nestjs-pino';
+import type { Logger } from 'pino';
+import { AppModule } from './app.module.js';
+import { HeraldException, type ProblemFieldError } from './common/errors/herald-exception.js';
+import { ProblemDetailsFilter } from './common/errors/problem-details.filter.js';
+import type { HeraldConfig } from './config/herald-config.js';
+
+/**
+ * Raw bodies for provider webhooks: JSON and text keep Nest's parsers (DTO validation still works)
+ * and every other type arrives as a Buffer; all of them get `rawBody` for signature checks.
+ */
+function registerBodyParsers(app: NestFastifyApplication, bodyLimit: number): void {
+  for (const type of ['application/json', 'application/x-www-form-urlencoded', 'text/plain', '*']) {
+    app.useBodyParser(type, { bodyLimit });
+  }
+}
+
+function registerDocs(app: NestFastifyApplication, config: HeraldConfig): void {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Herald')
+      .setDescription('Self-hosted notification gateway: ingest, event log, fan-out, webhooks')
+      .setVersion(config.version)
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
+}
+
+function flattenValidationError(error: ValidationError, prefix = ''): ProblemFieldError[] {
+  const field = prefix + error.property;
+  return [
+    ...Object.values(error.constraints ?? {}).map((message) => ({ field, message })),
+    ...(error.children ?? []).flatMap((child) => flattenValidationError(child, `${field}.`)),
+  ];
+}
+
+export async function createApp(config: HeraldConfig, logger: Logger): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({ bodyLimit: config.maxBodyBytes, trustProxy: true, return503OnClosing: true });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
+    rawBody: true,
+    bufferLogs: true,
+  });
+  app.useLogger(app.get(NestPinoLogger));
+  registerBodyParsers(app, config.maxBodyBytes);
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      exceptionFactory: (errors) =>
+        HeraldException.validation(
+          'The request is not valid.',
+          errors.flatMap((error) => flattenValidationError(error)),
+        ),
+    }),
+  );
+  app.useGlobalFilters(new ProblemDetailsFilter(logger));
+  registerDocs(app, config);
+  return app;
+}

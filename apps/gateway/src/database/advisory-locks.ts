@@ -1,0 +1,6 @@
+/** Cluster-wide Postgres advisory lock keys, in one place so they can never collide. */
+export const AdvisoryLock = {
+  migrations: 0x48455201,
+  eventWriter: 0x48455202,
+  bootstrapAdminKey: 0x48455203,
+} as const;

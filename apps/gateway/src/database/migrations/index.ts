@@ -1,0 +1,4 @@
+import { CreateEventLogAndApiKeys1795449600000 } from './1795449600000-CreateEventLogAndApiKeys.js';
+
+/** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
+export const migrations = [CreateEventLogAndApiKeys1795449600000];

@@ -1,0 +1,172 @@
+import { EventEmitter } from 'node:events';
+import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import type { HeraldEvent } from '@herald/events';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { DataSource, type QueryRunner } from 'typeorm';
+import { isDatabaseUnavailable } from '../common/errors/problem.js';
+import { AdvisoryLock } from '../database/advisory-locks.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { EVENT_COLUMNS, type EventRow, newEventEnvelope, type NewEvent, toEnvelope } from './event-record.js';
+
+/** What became of one appended event: newly stored, or an earlier event with the same dedup key. */
+export interface AppendedEvent {
+  event: HeraldEvent;
+  duplicate: boolean;
+}
+
+/** Work that must commit in the same transaction as the events it concerns (e.g. deliveries). */
+export type WriteParticipant = (tx: QueryRunner, stored: HeraldEvent[]) => Promise<void>;
+
+interface PendingAppend {
+  events: NewEvent[];
+  resolve: (result: AppendedEvent[]) => void;
+  reject: (error: unknown) => void;
+}
+
+const MAX_EVENTS_PER_TRANSACTION = 1_000;
+
+/**
+ * The only code that inserts events. Appends queue up and are written as one transaction per batch
+ * (group commit), each transaction holding a cluster-wide advisory lock from before `nextval` until
+ * commit. So transactions commit in seq order across every instance, and a reader that has seen seq N
+ * can never later see a smaller seq commit: the cursor-never-skips guarantee of contract §3.
+ * One append (one request) is atomic: all of its events are stored or none.
+ */
+@Injectable()
+export class EventWriter implements OnApplicationShutdown {
+  /** Emits `committed` with the new envelopes, in seq order, after each commit. */
+  readonly committed = new EventEmitter<{ committed: [HeraldEvent[]] }>();
+  private readonly queue: PendingAppend[] = [];
+  private readonly participants: WriteParticipant[] = [];
+  private draining: Promise<void> | undefined;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly metrics: MetricsService,
+    @InjectPinoLogger(EventWriter.name) private readonly logger: PinoLogger,
+  ) {
+    this.committed.setMaxListeners(0);
+  }
+
+  addParticipant(participant: WriteParticipant): void {
+    this.participants.push(participant);
+  }
+
+  /** Resolves once the events are committed; rejects when nothing was stored. */
+  append(events: NewEvent[]): Promise<AppendedEvent[]> {
+    if (events.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ events, resolve, reject });
+      this.draining ??= this.drain().finally(() => (this.draining = undefined));
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.draining;
+  }
+
+  private takeBatch(): PendingAppend[] {
+    const batch: PendingAppend[] = [];
+    let count = 0;
+    while (this.queue.length > 0) {
+      const next = this.queue[0]!;
+      if (batch.length > 0 && count + next.events.length > MAX_EVENTS_PER_TRANSACTION) break;
+      batch.push(this.queue.shift()!);
+      count += next.events.length;
+    }
+    return batch;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.takeBatch();
+      try {
+        this.settle(batch, await this.write(batch.flatMap((a) => a.events)));
+      } catch (error) {
+        // One bad append must not fail the others that happened to share its transaction.
+        if (batch.length === 1 || isDatabaseUnavailable(error)) batch.forEach((a) => a.reject(error));
+        else for (const append of batch) await this.writeAlone(append);
+      }
+    }
+  }
+
+  private async writeAlone(append: PendingAppend): Promise<void> {
+    try {
+      this.settle([append], await this.write(append.events));
+    } catch (error) {
+      append.reject(error);
+    }
+  }
+
+  private settle(batch: PendingAppend[], results: AppendedEvent[]): void {
+    let offset = 0;
+    for (const append of batch) {
+      append.resolve(results.slice(offset, offset + append.events.length));
+      offset += append.events.length;
+    }
+    const fresh = results.filter((r) => !r.duplicate).map((r) => r.event);
+    if (fresh.length > 0) this.committed.emit('committed', fresh);
+  }
+
+  private async write(events: NewEvent[]): Promise<AppendedEvent[]> {
+    const started = performance.now();
+    const tx = this.dataSource.createQueryRunner();
+    await tx.connect();
+    try {
+      await tx.startTransaction();
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [AdvisoryLock.eventWriter]);
+      const inserted: Array<{ id: string; seq: string }> = await tx.query(
+        `INSERT INTO events (seq, id, type, source_id, provider, subject, time, received_at, data, raw, raw_content_type, dedup_key)
+         SELECT nextval('event_seq'), u.*
+         FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
+                     $8::jsonb[], $9::bytea[], $10::text[], $11::text[]) AS u
+         ON CONFLICT (source_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
+         RETURNING id, seq`,
+        [
+          events.map((e) => e.id),
+          events.map((e) => e.type),
+          events.map((e) => e.sourceId),
+          events.map((e) => e.provider),
+          events.map((e) => e.subject),
+          events.map((e) => e.time),
+          events.map((e) => e.receivedAt),
+          events.map((e) => JSON.stringify(e.data)),
+          events.map((e) => e.raw),
+          events.map((e) => e.rawContentType),
+          events.map((e) => e.dedupKey),
+        ],
+      );
+      const seqById = new Map(inserted.map((row) => [row.id, row.seq]));
+      const duplicates = await this.findDuplicates(tx, events.filter((e) => !seqById.has(e.id)));
+      const results = events.map((event): AppendedEvent => {
+        const seq = seqById.get(event.id);
+        if (seq !== undefined) return { event: newEventEnvelope(event, seq), duplicate: false };
+        const existing = duplicates.get(`${event.sourceId} ${event.dedupKey}`);
+        if (!existing) throw new Error(`event ${event.id} was neither inserted nor a duplicate`);
+        return { event: existing, duplicate: true };
+      });
+      const fresh = results.filter((r) => !r.duplicate).map((r) => r.event);
+      for (const participant of this.participants) await participant(tx, fresh);
+      await tx.commitTransaction();
+      this.metrics.eventsStored.inc(fresh.length);
+      this.metrics.writeBatchSeconds.observe((performance.now() - started) / 1000);
+      return results;
+    } catch (error) {
+      if (tx.isTransactionActive) await tx.rollbackTransaction().catch(() => undefined);
+      this.logger.warn({ err: error, events: events.length }, 'event batch not stored');
+      throw error;
+    } finally {
+      await tx.release();
+    }
+  }
+
+  private async findDuplicates(tx: QueryRunner, events: NewEvent[]): Promise<Map<string, HeraldEvent>> {
+    if (events.length === 0) return new Map();
+    const rows: Array<EventRow & { dedup_key: string }> = await tx.query(
+      `SELECT ${EVENT_COLUMNS}, e.dedup_key FROM events e
+       JOIN unnest($1::uuid[], $2::text[]) AS k(source_id, dedup_key) USING (source_id, dedup_key)`,
+      [events.map((e) => e.sourceId), events.map((e) => e.dedupKey)],
+    );
+    return new Map(rows.map((row) => [`${row.source_id} ${row.dedup_key}`, toEnvelope(row)]));
+  }
+}

@@ -1,0 +1,71 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsIn, IsISO8601, IsObject, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { MAX_TYPE_LENGTH } from '@herald/events';
+import { PageQueryDto } from '../common/pagination.js';
+
+const splitList = ({ value }: { value: unknown }): unknown => {
+  const values = Array.isArray(value) ? value : [value];
+  return values.flatMap((v) => (typeof v === 'string' ? v.split(',') : [v])).map((v) => (typeof v === 'string' ? v.trim() : v));
+};
+
+export class PublishEventDto {
+  @ApiProperty({ example: 'billing.invoice.paid', description: 'Dot-separated lowercase segments; provider and herald namespaces are reserved' })
+  @IsString()
+  @MaxLength(MAX_TYPE_LENGTH)
+  @Matches(/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/, { message: 'type must be dot-separated segments of a-z, 0-9, _ or -' })
+  type: string;
+
+  @ApiPropertyOptional({ example: 'invoices/in_123' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(1_000)
+  subject?: string;
+
+  @ApiPropertyOptional({ description: 'When it happened; defaults to the time Herald received it' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  time?: string;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
+  @IsOptional()
+  @IsObject()
+  data?: Record<string, unknown>;
+}
+
+export class ListEventsQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ description: 'Type patterns, comma-separated or repeated (`*` one segment, trailing `**` any rest)', type: [String] })
+  @IsOptional()
+  @Transform(splitList)
+  @IsString({ each: true })
+  type?: string[];
+
+  @ApiPropertyOptional({ description: 'Source ids, comma-separated or repeated', type: [String] })
+  @IsOptional()
+  @Transform(splitList)
+  @IsString({ each: true })
+  source?: string[];
+
+  @ApiPropertyOptional({ description: 'Only events after this event id or seq' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  after?: string;
+
+  @ApiPropertyOptional({ description: 'Only events whose time is at or after this instant' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  since?: string;
+
+  @ApiPropertyOptional({ description: 'Only events whose time is before this instant' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  until?: string;
+}
+
+export class GetEventQueryDto {
+  @ApiPropertyOptional({ enum: ['raw'], description: '`raw` adds the provider\'s original payload' })
+  @IsOptional()
+  @IsIn(['raw'])
+  include?: 'raw';
+}

@@ -1,0 +1,51 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { EVENT_COLUMNS, type EventRow } from './event-record.js';
+
+/** Read-side query over the event log; every condition is optional. */
+export interface EventQuery {
+  afterSeq?: string;
+  /** POSIX regexes compiled from type patterns (`typePatternToRegex`). */
+  typeRegexes?: string[];
+  sourceIds?: string[];
+  since?: Date;
+  until?: Date;
+  limit: number;
+}
+
+@Injectable()
+export class EventRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async findById(id: string, includeRaw: boolean): Promise<EventRow | undefined> {
+    const columns = includeRaw ? `${EVENT_COLUMNS}, raw, raw_content_type` : EVENT_COLUMNS;
+    const rows: EventRow[] = await this.dataSource.query(`SELECT ${columns} FROM events WHERE id = $1`, [id]);
+    return rows[0];
+  }
+
+  async seqOf(id: string): Promise<string | undefined> {
+    const rows: Array<{ seq: string }> = await this.dataSource.query('SELECT seq FROM events WHERE id = $1', [id]);
+    return rows[0]?.seq;
+  }
+
+  /** Events in seq order. Commits are seq-ordered, so what a query sees is always a prefix of the log. */
+  query(query: EventQuery): Promise<EventRow[]> {
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: (placeholder: string) => string, value: unknown) => {
+      params.push(value);
+      conditions.push(sql(`$${params.length}`));
+    };
+    if (query.afterSeq !== undefined) add((p) => `seq > ${p}::bigint`, query.afterSeq);
+    if (query.typeRegexes?.length) add((p) => `type ~ ANY(${p}::text[])`, query.typeRegexes);
+    if (query.sourceIds?.length) add((p) => `source_id = ANY(${p}::uuid[])`, query.sourceIds);
+    if (query.since) add((p) => `time >= ${p}`, query.since);
+    if (query.until) add((p) => `time < ${p}`, query.until);
+    params.push(query.limit);
+    const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+    return this.dataSource.query(
+      `SELECT ${EVENT_COLUMNS} FROM events ${where} ORDER BY seq LIMIT $${params.length}`,
+      params,
+    );
+  }
+}

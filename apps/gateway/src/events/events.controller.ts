@@ -1,0 +1,44 @@
+import { Body, Controller, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
+import type { HeraldEvent } from '@herald/events';
+import type { FastifyReply } from 'fastify';
+import { CurrentPrincipal, RequireScope } from '../common/auth/auth.decorators.js';
+import type { Principal } from '../common/auth/scope.js';
+import type { Page } from '../common/pagination.js';
+import { GetEventQueryDto, ListEventsQueryDto, PublishEventDto } from './event.dto.js';
+import { EventsService, type StoredEventWithRaw } from './events.service.js';
+
+@ApiTags('events')
+@ApiBearerAuth()
+@Controller('v1/events')
+export class EventsController {
+  constructor(private readonly service: EventsService) {}
+
+  /** 201 with the stored envelope; 200 with `idempotent-replayed: true` when the key was seen before. */
+  @Post()
+  @RequireScope('publish')
+  @ApiHeader({ name: 'Idempotency-Key', required: false })
+  async publish(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: PublishEventDto,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<HeraldEvent> {
+    const { event, duplicate } = await this.service.publish(principal, dto, idempotencyKey);
+    reply.code(duplicate ? 200 : 201);
+    if (duplicate) reply.header('idempotent-replayed', 'true');
+    return event;
+  }
+
+  @Get()
+  @RequireScope('subscribe')
+  list(@Query() query: ListEventsQueryDto): Promise<Page<HeraldEvent>> {
+    return this.service.list(query);
+  }
+
+  @Get(':id')
+  @RequireScope('subscribe')
+  get(@Param('id') id: string, @Query() query: GetEventQueryDto): Promise<StoredEventWithRaw> {
+    return this.service.get(id, query);
+  }
+}

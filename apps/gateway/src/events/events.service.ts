@@ -1,0 +1,141 @@
+import { isDeepStrictEqual } from 'node:util';
+import { Injectable } from '@nestjs/common';
+import {
+  compileFilter,
+  type HeraldEvent,
+  InvalidFilterError,
+  isReservedType,
+  PUBLISHED_PROVIDER,
+  typePatternToRegex,
+} from '@herald/events';
+import { v7 as uuidv7 } from 'uuid';
+import type { Principal } from '../common/auth/scope.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import { HeraldException } from '../common/errors/herald-exception.js';
+import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
+import { toEnvelope } from './event-record.js';
+import type { GetEventQueryDto, ListEventsQueryDto, PublishEventDto } from './event.dto.js';
+import { EventRepository } from './event.repository.js';
+import { type AppendedEvent, EventWriter } from './event-writer.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SEQ = /^\d{1,18}$/;
+const TEXT_CONTENT = /^(application\/([a-z0-9.+-]*\+)?json|text\/.*)$/;
+
+export interface StoredEventWithRaw extends HeraldEvent {
+  raw?: string | null;
+  rawContentType?: string | null;
+  rawEncoding?: 'utf8' | 'base64';
+}
+
+@Injectable()
+export class EventsService {
+  constructor(
+    private readonly repository: EventRepository,
+    private readonly writer: EventWriter,
+  ) {}
+
+  /** Stores a custom event; a repeated Idempotency-Key returns the event stored the first time. */
+  async publish(principal: Principal, dto: PublishEventDto, idempotencyKey?: string): Promise<AppendedEvent> {
+    if (isReservedType(dto.type)) {
+      throw HeraldException.validation(`"${dto.type}" is in a namespace reserved for Herald and its providers.`, [
+        { field: 'type', message: 'the herald., seatable. and jellyfish. namespaces are reserved' },
+      ]);
+    }
+    if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
+      throw HeraldException.validation('Idempotency-Key must be 1 to 255 characters.', [
+        { field: 'Idempotency-Key', message: 'must be 1 to 255 characters' },
+      ]);
+    }
+    const now = new Date();
+    const data = dto.data ?? {};
+    const [appended] = await this.writer.append([
+      {
+        id: uuidv7(),
+        type: dto.type,
+        sourceId: principal.keyId,
+        provider: PUBLISHED_PROVIDER,
+        subject: dto.subject ?? null,
+        time: dto.time ? new Date(dto.time) : now,
+        receivedAt: now,
+        data,
+        raw: null,
+        rawContentType: null,
+        dedupKey: idempotencyKey ?? null,
+      },
+    ]);
+    const result = appended!;
+    if (result.duplicate && !sameRequest(result.event, dto, data)) {
+      throw new HeraldException(
+        ErrorCode.IdempotencyConflict,
+        `Idempotency-Key "${idempotencyKey}" was already used for a different event (${result.event.id}).`,
+      );
+    }
+    return result;
+  }
+
+  async get(id: string, query: GetEventQueryDto): Promise<StoredEventWithRaw> {
+    if (!UUID.test(id)) throw HeraldException.notFound('Event', id);
+    const row = await this.repository.findById(id, query.include === 'raw');
+    if (!row) throw HeraldException.notFound('Event', id);
+    const event: StoredEventWithRaw = toEnvelope(row);
+    if (query.include === 'raw') {
+      const textual = row.raw_content_type ? TEXT_CONTENT.test(row.raw_content_type) : false;
+      event.raw = row.raw ? row.raw.toString(textual ? 'utf8' : 'base64') : null;
+      event.rawContentType = row.raw_content_type ?? null;
+      if (row.raw) event.rawEncoding = textual ? 'utf8' : 'base64';
+    }
+    return event;
+  }
+
+  async list(query: ListEventsQueryDto): Promise<Page<HeraldEvent>> {
+    const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+    const afterSeq = query.cursor !== undefined ? decodeCursor('events', query.cursor) : await this.resolveAfter(query.after);
+    const rows = await this.repository.query({
+      afterSeq,
+      typeRegexes: this.typeRegexes(query.type),
+      sourceIds: this.sourceIds(query.source),
+      since: query.since ? new Date(query.since) : undefined,
+      until: query.until ? new Date(query.until) : undefined,
+      limit: limit + 1,
+    });
+    return toPage(rows, limit, toEnvelope, (row) => row.seq, 'events');
+  }
+
+  /** `after` is an event id or a seq; an id must name a stored event. */
+  async resolveAfter(after: string | undefined): Promise<string | undefined> {
+    if (after === undefined) return undefined;
+    if (SEQ.test(after)) return after;
+    const seq = UUID.test(after) ? await this.repository.seqOf(after) : undefined;
+    if (seq === undefined) {
+      throw new HeraldException(ErrorCode.InvalidCursor, `"after" must be a seq or the id of a stored event.`, [
+        { field: 'after', message: 'unknown event id or malformed seq' },
+      ]);
+    }
+    return seq;
+  }
+
+  private typeRegexes(types: string[] | undefined): string[] | undefined {
+    try {
+      compileFilter({ types });
+      return types?.map(typePatternToRegex);
+    } catch (error) {
+      if (!(error instanceof InvalidFilterError)) throw error;
+      throw new HeraldException(ErrorCode.InvalidFilter, error.message, [{ field: 'type', message: error.message }]);
+    }
+  }
+
+  private sourceIds(sources: string[] | undefined): string[] | undefined {
+    const bad = sources?.filter((s) => !UUID.test(s)) ?? [];
+    if (bad.length > 0) {
+      throw new HeraldException(ErrorCode.InvalidFilter, 'Source filters must be source ids (UUIDs).', [
+        { field: 'source', message: `not a source id: ${bad.slice(0, 5).join(', ')}` },
+      ]);
+    }
+    return sources;
+  }
+}
+
+function sameRequest(stored: HeraldEvent, dto: PublishEventDto, data: Record<string, unknown>): boolean {
+  return stored.type === dto.type && (stored.subject ?? undefined) === dto.subject && isDeepStrictEqual(stored.data, data);
+}

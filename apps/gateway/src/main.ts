@@ -1,0 +1,48 @@
+import 'reflect-metadata';
+import { join } from 'node:path';
+import pino from 'pino';
+import { ConfigurationError } from './config/environment.js';
+import { type HeraldConfig, loadConfig } from './config/herald-config.js';
+import { createApp } from './create-app.js';
+import { type EmbeddedDatabase, startEmbeddedPostgres } from './database/embedded-postgres.js';
+
+let config: HeraldConfig;
+try {
+  config = loadConfig(process.env);
+} catch (error) {
+  if (!(error instanceof ConfigurationError)) throw error;
+  process.stderr.write(`${error.message}\n`);
+  process.exit(1);
+}
+
+const logger = pino({ level: config.logLevel, base: { service: 'herald' } });
+let embedded: EmbeddedDatabase | undefined;
+if (!config.databaseUrl) {
+  embedded = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'pgdata'), persistent: true, logger });
+  config = { ...config, databaseUrl: embedded.url };
+}
+
+const app = await createApp(config, logger);
+await app.listen({ port: config.port, host: config.host });
+logger.info({ port: config.port, host: config.host, embeddedPostgres: Boolean(embedded) }, 'Herald is listening');
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'shutting down');
+  const forceExit = setTimeout(() => {
+    logger.error('graceful shutdown took longer than 30 s; exiting');
+    process.exit(1);
+  }, 30_000);
+  forceExit.unref();
+  try {
+    await app.close();
+    await embedded?.stop();
+  } catch (error) {
+    logger.error({ err: error }, 'error during shutdown');
+  }
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

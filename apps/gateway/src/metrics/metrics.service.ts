@@ -1,0 +1,45 @@
+import { Injectable } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Every Prometheus figure Herald exports, on a registry of its own (tests run several apps per process). */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  readonly eventsStored = new Counter({
+    name: 'herald_events_stored_total',
+    help: 'Events committed to the event log',
+    registers: [this.registry],
+  });
+
+  readonly ingestRequests = new Counter({
+    name: 'herald_ingest_requests_total',
+    help: 'Provider webhook and publish requests by provider and outcome',
+    labelNames: ['provider', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly writeBatchSeconds = new Histogram({
+    name: 'herald_event_write_batch_seconds',
+    help: 'Time to commit one group-commit batch of events',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+
+  readonly socketConnections = new Gauge({
+    name: 'herald_socket_connections',
+    help: 'Connected subscriber sockets on this instance',
+    registers: [this.registry],
+  });
+
+  readonly sourceStates = new Gauge({
+    name: 'herald_stream_sources',
+    help: 'Stream sources held by this instance, by state',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
+  }
+}

@@ -1,0 +1,70 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigurationError } from '../src/config/environment.js';
+import { DEFAULT_RETRY_SCHEDULE, loadConfig } from '../src/config/herald-config.js';
+
+describe('loadConfig', () => {
+  it('applies the contract defaults', () => {
+    const config = loadConfig({ HERALD_DATA_DIR: '/var/tmp/h' });
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '0.0.0.0',
+      retentionDays: 30,
+      allowPrivateTargets: false,
+      retrySchedule: DEFAULT_RETRY_SCHEDULE,
+      maxBodyBytes: 1024 * 1024,
+      dataDir: '/var/tmp/h',
+    });
+    expect(config.databaseUrl).toBeUndefined();
+  });
+
+  it('parses every variable', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://u:p@db:5432/herald',
+      PORT: '9000',
+      HERALD_RETENTION_DAYS: '7',
+      HERALD_ALLOW_PRIVATE_TARGETS: 'true',
+      HERALD_RETRY_SCHEDULE: '0, 1,2.5',
+      HERALD_MAX_BODY: '2mib',
+      HERALD_ADMIN_TOKEN: 'a-long-enough-admin-token',
+    });
+    expect(config).toMatchObject({
+      databaseUrl: 'postgres://u:p@db:5432/herald',
+      port: 9000,
+      retentionDays: 7,
+      allowPrivateTargets: true,
+      retrySchedule: [0, 1, 2.5],
+      maxBodyBytes: 2 * 1024 * 1024,
+      adminToken: 'a-long-enough-admin-token',
+    });
+  });
+
+  it('names every bad variable in one error', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        PORT: 'eighty',
+        HERALD_RETENTION_DAYS: '0',
+        HERALD_ALLOW_PRIVATE_TARGETS: 'maybe',
+        HERALD_RETRY_SCHEDULE: '1,x',
+        DATABASE_URL: 'mysql://x',
+        LOG_LEVEL: 'loud',
+        HERALD_ADMIN_TOKEN: 'short',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigurationError);
+    const problems = (error as ConfigurationError).problems.join('\n');
+    for (const name of [
+      'PORT',
+      'HERALD_RETENTION_DAYS',
+      'HERALD_ALLOW_PRIVATE_TARGETS',
+      'HERALD_RETRY_SCHEDULE',
+      'DATABASE_URL',
+      'LOG_LEVEL',
+      'HERALD_ADMIN_TOKEN',
+    ]) {
+      expect(problems).toContain(`${name}=`);
+    }
+  });
+});

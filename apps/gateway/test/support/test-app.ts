@@ -1,0 +1,34 @@
+import { randomBytes } from 'node:crypto';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import pino from 'pino';
+import { loadConfig } from '../../src/config/herald-config.js';
+import { createApp } from '../../src/create-app.js';
+import { createTestDatabase } from './test-database.js';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  baseUrl: string;
+  databaseUrl: string;
+  adminToken: string;
+  close(): Promise<void>;
+}
+
+/** Boots the real gateway (Fastify, real Postgres, real migrations) on 127.0.0.1 and a random port. */
+export async function startTestApp(env: Record<string, string> = {}, databaseUrl?: string): Promise<TestApp> {
+  const adminToken = `hrld_test_${randomBytes(16).toString('hex')}`;
+  const url = databaseUrl ?? (await createTestDatabase());
+  const config = loadConfig({
+    HERALD_ADMIN_TOKEN: adminToken,
+    HERALD_ALLOW_PRIVATE_TARGETS: 'true',
+    ...env,
+    DATABASE_URL: url,
+    HOST: '127.0.0.1',
+    PORT: '0',
+  });
+  const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+  const app = await createApp(config, logger);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return { app, baseUrl: `http://127.0.0.1:${port}`, databaseUrl: url, adminToken, close: () => app.close() };
+}
