@@ -1,0 +1,253 @@
+import type { StreamSource } from '@herald/events';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { SeatableRealtimeStream, seatableAdapter, type RealtimeStreamOptions, type SeatableStreamConfig } from '../src/index.js';
+import { FakeSeatableServer } from '../src/testing/index.js';
+import * as ops from './fixtures/socket-ops.js';
+import { eventually, FakeClock, RecordingContext } from './helpers.js';
+
+const FAST: RealtimeStreamOptions = { backoff: { initialMs: 20, maxMs: 100 }, joinTimeoutMs: 300 };
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+let server: FakeSeatableServer;
+let stream: StreamSource | undefined;
+
+function streamConfig(apiToken = 'fake-api-token'): SeatableStreamConfig {
+  const check = seatableAdapter.parseConfig('stream', { serverUrl: server.url, apiToken });
+  if (!check.ok) throw new Error(check.errors.join('; '));
+  return check.config as unknown as SeatableStreamConfig;
+}
+
+function startStream(ctx: RecordingContext, options: RealtimeStreamOptions = FAST, apiToken?: string) {
+  stream = new SeatableRealtimeStream(streamConfig(apiToken), ctx, options);
+  stream.start();
+  return stream;
+}
+
+async function connected(ctx: RecordingContext, times = 1): Promise<void> {
+  await eventually(() => expect(ctx.stateNames.filter((state) => state === 'connected')).toHaveLength(times));
+  // The server acks join-room after joining the room, so broadcasts reach the socket from here on.
+  await eventually(async () => expect(await server.joinedSocketCount()).toBe(1));
+}
+
+beforeEach(async () => {
+  server = await FakeSeatableServer.start();
+});
+
+afterEach(async () => {
+  await stream?.stop();
+  stream = undefined;
+  await server.close();
+});
+
+describe('SeaTable realtime stream', () => {
+  it('joins with a base token and turns every op type into events, in order', async () => {
+    const ctx = new RecordingContext();
+    stream = seatableAdapter.createStream?.(streamConfig(), ctx);
+    stream?.start();
+    await connected(ctx);
+    expect(ctx.stateNames).toEqual(['connecting', 'connected']);
+
+    const sent = [ops.insertRowOp, ops.modifyRowOp, ops.deleteRowOp, ops.insertRowsOp, ops.modifyRowsOp, ops.deleteRowsOp, ops.renameColumnOp, ops.addLinkOp];
+    const versions = sent.map((op) => server.broadcastOp(op));
+    server.sendNotification({ id: 7, username: '', dtable_uuid: server.dtableUuid, msg_type: 'text', detail: { msg: 'sync failed' } });
+
+    await eventually(() => expect(ctx.events).toHaveLength(sent.length + 1));
+    expect(ctx.events.map((event) => event.type)).toEqual([
+      'seatable.row.inserted',
+      'seatable.row.modified',
+      'seatable.row.deleted',
+      'seatable.rows.inserted',
+      'seatable.rows.modified',
+      'seatable.rows.deleted',
+      'seatable.op.rename_column',
+      'seatable.link.added',
+      'seatable.notification',
+    ]);
+    expect(ctx.events.map((event) => event.data.version)).toEqual([...versions, undefined]);
+    expect(ctx.events[0]?.data).toMatchObject({ rowId: 'RngJuRa0SMGXyiA-SHDiAw', anchorRowId: 'YFK9bD1XReSuQ7WP1YYjMA' });
+    expect(new TextDecoder().decode(ctx.events[1]?.raw?.body)).toBe(JSON.stringify(ops.modifyRowOp));
+    expect(ctx.eventsOfType('herald.source.gap')).toEqual([]);
+    expect(server.counters).toMatchObject({ tokenRequests: 1, connections: 1, joins: 1 });
+  });
+
+  it('ends in auth_failed when the API token is refused, and never retries', async () => {
+    const clock = new FakeClock();
+    const ctx = new RecordingContext(clock);
+    startStream(ctx, FAST, 'wrong-token');
+    await eventually(() => expect(ctx.lastState?.state).toBe('auth_failed'));
+    expect(ctx.lastState?.reason).toMatch(/refused the API token \(HTTP 401\)/);
+    expect(clock.pendingTimers).toBe(0);
+
+    clock.advance(7 * DAY_MS);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(server.counters).toMatchObject({ tokenRequests: 1, connections: 0 });
+    expect(ctx.stateNames).toEqual(['connecting', 'auth_failed']);
+  });
+
+  it('retries a refused join once with a fresh token, backs off, and gives up after repeated refusals', async () => {
+    server.joinFailure = { errorType: 'permission_denied', message: 'Permission denied' };
+    const ctx = new RecordingContext();
+    startStream(ctx, { ...FAST, maxAuthFailures: 3 });
+    await eventually(() => expect(ctx.lastState?.state).toBe('auth_failed'));
+    expect(ctx.lastState?.reason).toMatch(/join-room refused: permission_denied.*3 times/);
+    expect(ctx.stateNames).toEqual(['connecting', 'backoff', 'connecting', 'backoff', 'connecting', 'auth_failed']);
+    const settled = { ...server.counters };
+    // One token, then one renewal per connection; two join attempts per connection.
+    expect(settled).toEqual({ tokenRequests: 4, connections: 3, joinAttempts: 6, joins: 0 });
+
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(server.counters).toEqual(settled);
+  });
+
+  it('heals a stale base token by renewing it once, without backing off', async () => {
+    server.joinFailure = { errorType: 'token_expired', times: 1 };
+    const ctx = new RecordingContext();
+    startStream(ctx);
+    await connected(ctx);
+    expect(ctx.stateNames).toEqual(['connecting', 'connected']);
+    expect(server.counters).toMatchObject({ tokenRequests: 2, connections: 1, joinAttempts: 2, joins: 1 });
+  });
+
+  it('keeps retrying transient join failures (base not loaded) with backoff', async () => {
+    server.joinFailure = { errorType: 'dtable_load_failed', times: 4 };
+    const ctx = new RecordingContext();
+    startStream(ctx, { ...FAST, maxAuthFailures: 1 });
+    await connected(ctx);
+    // Two join attempts per connection: two connections fail, the third joins.
+    expect(ctx.stateNames).toEqual(['connecting', 'backoff', 'connecting', 'backoff', 'connecting', 'connected']);
+    expect(ctx.states[1]?.reason).toMatch(/dtable_load_failed/);
+  });
+
+  it('recovers from a server-side disconnect and keeps delivering events', async () => {
+    const ctx = new RecordingContext();
+    startStream(ctx);
+    await connected(ctx);
+    server.broadcastOp(ops.insertRowOp);
+    await eventually(() => expect(ctx.events).toHaveLength(1));
+
+    server.disconnectAll();
+    await connected(ctx, 2);
+    expect(ctx.states).toContainEqual({ state: 'backoff', reason: 'disconnected: io server disconnect' });
+    server.broadcastOp(ops.modifyRowOp);
+    await eventually(() => expect(ctx.events.map((event) => event.type)).toEqual(['seatable.row.inserted', 'seatable.row.modified']));
+    // The cached base token is reused for the rejoin.
+    expect(server.counters).toMatchObject({ tokenRequests: 1, connections: 2, joins: 2 });
+  });
+
+  it('reports a herald.source.gap when versions jump', async () => {
+    const ctx = new RecordingContext();
+    startStream(ctx);
+    await connected(ctx);
+    const first = server.broadcastOp(ops.insertRowOp);
+    const jumped = server.broadcastOp(ops.modifyRowOp, { skipVersions: 3 });
+    await eventually(() => expect(ctx.events).toHaveLength(3));
+    expect(ctx.events.map((event) => event.type)).toEqual(['seatable.row.inserted', 'herald.source.gap', 'seatable.row.modified']);
+    expect(ctx.events[1]?.data).toEqual({
+      dtableUuid: server.dtableUuid,
+      fromVersion: first,
+      toVersion: jumped,
+      missing: 3,
+      reason: 'version_jump',
+    });
+  });
+
+  it('reports a gap when the join ack shows the base moved on while disconnected', async () => {
+    const ctx = new RecordingContext();
+    startStream(ctx);
+    await connected(ctx);
+    const before = server.version;
+    server.disconnectAll();
+    server.advanceVersion(2);
+    await connected(ctx, 2);
+    await eventually(() => expect(ctx.eventsOfType('herald.source.gap')).toHaveLength(1));
+    expect(ctx.eventsOfType('herald.source.gap')[0]?.data).toMatchObject({
+      fromVersion: before,
+      toVersion: before + 2,
+      missing: 2,
+      reason: 'rejoin',
+    });
+  });
+
+  it('renews the base token before its 3-day expiry and uses it for the next join', async () => {
+    const clock = new FakeClock();
+    await server.close();
+    server = await FakeSeatableServer.start({ now: () => clock.now() });
+    const ctx = new RecordingContext(clock);
+    startStream(ctx, { ...FAST, tokenRefreshMarginMs: 60 * 60 * 1000 });
+    await connected(ctx);
+    const expiresAt = clock.now() + 3 * DAY_MS;
+    expect(clock.nextTimerAt).toBe(expiresAt - 60 * 60 * 1000);
+
+    clock.advance(3 * DAY_MS - 60 * 60 * 1000 - 1);
+    expect(server.counters.tokenRequests).toBe(1);
+    clock.advance(1);
+    await eventually(() => expect(server.counters.tokenRequests).toBe(2));
+    expect(clock.now()).toBeLessThan(expiresAt);
+    await eventually(() => expect(ctx.logs.some((entry) => entry.msg === 'SeaTable base token renewed')).toBe(true));
+
+    // Past the first token's expiry, a reconnect joins with the renewed token: no refusal, no new exchange.
+    clock.advance(2 * 60 * 60 * 1000);
+    server.disconnectAll();
+    await eventually(() => expect(ctx.lastState?.state).toBe('backoff'));
+    clock.advance(1_000);
+    await connected(ctx, 2);
+    expect(server.counters).toMatchObject({ tokenRequests: 2, joinAttempts: 2, joins: 2 });
+  });
+
+  it('treats an unanswered join-room as a failed connection', async () => {
+    server.answerJoins = false;
+    const ctx = new RecordingContext();
+    startStream(ctx, { ...FAST, joinTimeoutMs: 100 });
+    await eventually(() => expect(ctx.states).toContainEqual({ state: 'backoff', reason: 'join-room was not answered within 100 ms' }));
+    server.answerJoins = true;
+    await connected(ctx);
+  });
+
+  it('logs a failed emit and keeps the following events flowing in order', async () => {
+    const ctx = new RecordingContext();
+    let calls = 0;
+    ctx.emitImpl = async (events) => {
+      calls++;
+      if (calls === 1) throw new Error('store unavailable');
+      // A slow commit must not let the next op overtake this one.
+      if (events[0]?.type === 'seatable.row.modified') await new Promise((resolve) => setTimeout(resolve, 50));
+    };
+    startStream(ctx);
+    await connected(ctx);
+    server.broadcastOp(ops.insertRowOp);
+    server.broadcastOp(ops.modifyRowOp);
+    server.broadcastOp(ops.deleteRowOp);
+    await eventually(() => expect(ctx.events.map((event) => event.type)).toEqual(['seatable.row.modified', 'seatable.row.deleted']));
+    expect(ctx.logs).toContainEqual(
+      expect.objectContaining({ level: 'error', msg: 'SeaTable events could not be stored' }),
+    );
+  });
+
+  it('stop() closes the socket, cancels every timer and reports stopped', async () => {
+    const clock = new FakeClock();
+    const ctx = new RecordingContext(clock);
+    startStream(ctx);
+    await connected(ctx);
+    server.disconnectAll();
+    await eventually(() => expect(ctx.lastState?.state).toBe('backoff'));
+    expect(clock.pendingTimers).toBe(2); // the reconnect and the token renewal
+
+    await stream?.stop();
+    expect(clock.pendingTimers).toBe(0);
+    expect(ctx.lastState).toEqual({ state: 'stopped' });
+    clock.advance(DAY_MS);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(server.counters.connections).toBe(1);
+    expect(await server.joinedSocketCount()).toBe(0);
+  });
+
+  it('stop() while connected leaves nothing joined', async () => {
+    const ctx = new RecordingContext();
+    startStream(ctx);
+    await connected(ctx);
+    await stream?.stop();
+    await stream?.stop();
+    expect(ctx.stateNames).toEqual(['connecting', 'connected', 'stopped']);
+    await eventually(async () => expect(await server.joinedSocketCount()).toBe(0));
+  });
+});
