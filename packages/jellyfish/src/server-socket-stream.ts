@@ -8,7 +8,7 @@ import {
 } from '@herald/events';
 import WebSocket, { type RawData } from 'ws';
 import { serverSocketUrl, type StreamSourceConfig } from './config.js';
-import { decodeNotifications, MalformedNotificationError, type EncodedNotification } from './decode.js';
+import { decodeNotifications, type EncodedNotification } from './decode.js';
 import {
   ServerMessageSchema,
   ServerMessage_EventType,
@@ -128,25 +128,16 @@ export class ServerSocketStream implements StreamSource {
     const bytes = frameBytes(data);
     if (!isBinary) {
       // The server only ever sends binary frames after v0.1.0; keep anything else for inspection.
-      this.emit([
-        unknownEvent(
-          { body: bytes, contentType: 'text/plain' },
-          { reason: 'undecodable', error: 'text frame' },
-        ),
-      ]);
+      const raw = { body: bytes, contentType: 'text/plain' };
+      this.emit([unknownEvent(raw, { reason: 'undecodable', error: 'text frame' })]);
       return;
     }
     let notifications: EncodedNotification[];
     try {
       notifications = decodeNotifications(bytes);
     } catch (error) {
-      if (!(error instanceof MalformedNotificationError)) throw error;
-      this.emit([
-        unknownEvent(
-          { body: bytes, contentType: PROTOBUF_CONTENT_TYPE },
-          { reason: 'undecodable', error: error.message },
-        ),
-      ]);
+      const raw = { body: bytes, contentType: PROTOBUF_CONTENT_TYPE };
+      this.emit([unknownEvent(raw, { reason: 'undecodable', error: (error as Error).message })]);
       return;
     }
     const events: NormalizedEvent[] = [];
