@@ -1,4 +1,3 @@
-import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import {
   Backoff,
   type BackoffOptions,
@@ -9,11 +8,8 @@ import {
 import WebSocket, { type RawData } from 'ws';
 import { serverSocketUrl, type StreamSourceConfig } from './config.js';
 import { decodeNotifications, type EncodedNotification } from './decode.js';
-import {
-  ServerMessageSchema,
-  ServerMessage_EventType,
-  type ServerMessage,
-} from './gen/jellyfish/server_notifications_pb.js';
+import { encodeServerMessage, type ServerMessageContent } from './encode.js';
+import { ServerMessage_EventType, type ServerMessage } from './gen/jellyfish/server_notifications_pb.js';
 import { normalizeNotification, PROTOBUF_CONTENT_TYPE, unknownEvent } from './normalize.js';
 
 /** Timeouts and intervals of the server socket; tests shorten them. */
@@ -246,8 +242,8 @@ export class ServerSocketStream implements StreamSource {
       );
   }
 
-  private send(connection: Connection, content: ServerMessageContentInit): void {
-    connection.socket.send(toBinary(ServerMessageSchema, create(ServerMessageSchema, { content })));
+  private send(connection: Connection, content: ServerMessageContent): void {
+    connection.socket.send(encodeServerMessage(content));
   }
 
   /** One timer per connection at a time: handshake deadline, then ping interval / pong deadline. */
@@ -269,8 +265,6 @@ export class ServerSocketStream implements StreamSource {
       : [ServerMessage_EventType.SERVER_NOTIFICATION];
   }
 }
-
-type ServerMessageContentInit = MessageInitShape<typeof ServerMessageSchema>['content'];
 
 function frameBytes(data: RawData): Uint8Array {
   if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));

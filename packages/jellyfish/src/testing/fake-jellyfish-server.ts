@@ -6,7 +6,7 @@ import {
   ServerMessage_EventType,
   type ServerMessage,
 } from '../gen/jellyfish/server_notifications_pb.js';
-import { encodeServerMessage, type ServerMessageContent } from './notifications.js';
+import { encodeServerMessage, type ServerMessageContent } from '../encode.js';
 
 export interface FakeJellyfishServerOptions {
   /** Tokens the handshake accepts; default `['development']`, the server's dev default. */

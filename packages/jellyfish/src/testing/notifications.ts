@@ -1,6 +1,8 @@
-import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import { fromBinary } from '@bufbuild/protobuf';
+import { encodeServerMessage } from '../encode.js';
 import { ServerMessageSchema } from '../gen/jellyfish/server_notifications_pb.js';
 
+export { encodeServerMessage, type ServerMessageContent } from '../encode.js';
 export { fishjamSignature } from '../signature.js';
 export {
   ServerMessage_EventType,
@@ -8,14 +10,6 @@ export {
   ServerMessage_TrackType,
   ServerMessage_VadNotification_Status,
 } from '../gen/jellyfish/server_notifications_pb.js';
-
-/** The `content` oneof of a ServerMessage, e.g. `{ case: 'roomCreated', value: { roomId: 'r1' } }`. */
-export type ServerMessageContent = MessageInitShape<typeof ServerMessageSchema>['content'];
-
-/** The protobuf bytes Jellyfish sends for one message (webhook body or websocket frame). */
-export function encodeServerMessage(content: ServerMessageContent): Uint8Array {
-  return toBinary(ServerMessageSchema, create(ServerMessageSchema, { content }));
-}
 
 /** A Fishjam Cloud `NotificationBatch` webhook body holding these encoded notifications, in order. */
 export function encodeNotificationBatch(notifications: readonly Uint8Array[]): Uint8Array {
