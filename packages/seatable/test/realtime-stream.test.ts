@@ -42,7 +42,7 @@ afterEach(async () => {
 describe('SeaTable realtime stream', () => {
   it('joins with a base token and turns every op type into events, in order', async () => {
     const ctx = new RecordingContext();
-    stream = seatableAdapter.createStream?.(streamConfig(), ctx);
+    stream = seatableAdapter.createStream?.({ ...streamConfig() }, ctx);
     stream?.start();
     await connected(ctx);
     expect(ctx.stateNames).toEqual(['connecting', 'connected']);

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server as SocketServer, type Socket } from 'socket.io';
 import { BASE_TOKEN_PATH } from '../base-token-client.js';
@@ -81,30 +81,31 @@ export class FakeSeatableServer {
   private readonly tokenLifetimeMs: number;
   private readonly useApiGateway: boolean;
 
-  private constructor(
-    private readonly http: HttpServer,
-    private readonly io: SocketServer,
-    readonly url: string,
-    options: FakeSeatableServerOptions,
-  ) {
+  private readonly http = createServer((request, response) => this.handleHttp(request, response));
+  private readonly io: SocketServer;
+
+  private constructor(options: FakeSeatableServerOptions) {
     this.apiTokens = new Set(options.apiTokens ?? ['fake-api-token']);
     this.dtableUuid = options.dtableUuid ?? '7c2a1f6e-3b4d-4e5f-8a9b-0c1d2e3f4a5b';
     this.now = options.now ?? Date.now;
     this.tokenLifetimeMs = options.tokenLifetimeMs ?? 3 * 24 * 60 * 60 * 1000;
     this.useApiGateway = options.useApiGateway ?? true;
     this.version = options.initialVersion ?? 100;
+    // Attached after the REST handler exists: Socket.IO wraps the request listeners present then.
+    this.io = new SocketServer(this.http, { path: options.socketPath ?? DEFAULT_SOCKET_PATH, serveClient: false });
+    this.io.on('connection', (socket) => this.handleSocket(socket));
   }
 
   static async start(options: FakeSeatableServerOptions = {}): Promise<FakeSeatableServer> {
-    // The REST handler must exist before Socket.IO attaches: it wraps the listeners present then.
-    let server: FakeSeatableServer | undefined;
-    const http = createServer((request, response) => server?.handleHttp(request, response));
-    const io = new SocketServer(http, { path: options.socketPath ?? DEFAULT_SOCKET_PATH, serveClient: false });
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    const { port } = http.address() as AddressInfo;
-    server = new FakeSeatableServer(http, io, `http://127.0.0.1:${port}`, options);
-    io.on('connection', (socket) => server?.handleSocket(socket));
+    const server = new FakeSeatableServer(options);
+    await new Promise<void>((resolve) => server.http.listen(0, '127.0.0.1', resolve));
     return server;
+  }
+
+  /** `http://127.0.0.1:<port>`, the `serverUrl` to configure. */
+  get url(): string {
+    const { port } = this.http.address() as AddressInfo;
+    return `http://127.0.0.1:${port}`;
   }
 
   /** Sockets that joined the base's room and receive broadcasts. */
