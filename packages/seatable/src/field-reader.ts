@@ -35,7 +35,7 @@ export class FieldReader {
     return 0;
   }
 
-  /** A positive integer count, 1 when absent. */
+  /** A non-negative integer count, 1 when absent. */
   count(name: string): number {
     const value = this.fields[name];
     if (value === undefined || value === null) return 1;
