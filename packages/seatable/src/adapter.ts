@@ -23,7 +23,8 @@ export const seatableAdapter: ProviderAdapter = {
   parseConfig: parseSeatableConfig,
   redactConfig: (_mode, config) => redactSeatableConfig(config),
   parseWebhook: (request, config) => parseSeatableWebhook(request, config as SeatableWebhookConfig),
-  createStream: (config, context) => new SeatableRealtimeStream(config as unknown as SeatableStreamConfig, context),
+  createStream: (config, context) =>
+    new SeatableRealtimeStream(config as unknown as SeatableStreamConfig, context),
   actions: {
     async toasts(config, input) {
       const access = serverAccessOf(config);

@@ -73,11 +73,19 @@ function parseTokenResponse(text: string, status: number, now: number): BaseToke
     body = undefined;
   }
   if (!isRecord(body)) {
-    throw new BaseTokenError('SeaTable token exchange answered with something other than a JSON object', status, excerpt(text));
+    throw new BaseTokenError(
+      'SeaTable token exchange answered with something other than a JSON object',
+      status,
+      excerpt(text),
+    );
   }
   const { access_token: accessToken, dtable_uuid: dtableUuid, dtable_server: dtableServer } = body;
   if (typeof accessToken !== 'string' || typeof dtableUuid !== 'string') {
-    throw new BaseTokenError('SeaTable token response lacks access_token or dtable_uuid', status, excerpt(text));
+    throw new BaseTokenError(
+      'SeaTable token response lacks access_token or dtable_uuid',
+      status,
+      excerpt(text),
+    );
   }
   return {
     accessToken,

@@ -59,7 +59,10 @@ export class FieldReader {
         return [];
       }
       const reader = new FieldReader(cell, cellPath, this.issues);
-      const change: SeatableCellChange = { columnKey: reader.string('column_key'), value: cell.value ?? null };
+      const change: SeatableCellChange = {
+        columnKey: reader.string('column_key'),
+        value: cell.value ?? null,
+      };
       const columnName = reader.optionalString('column_name');
       const columnType = reader.optionalString('column_type');
       if (columnName !== null) change.columnName = columnName;

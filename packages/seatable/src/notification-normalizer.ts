@@ -2,7 +2,10 @@ import type { NormalizedEvent } from '@herald/events';
 import type { SeatableNotificationData } from './types.js';
 
 /** A `new-notification` payload (already JSON-parsed) → `seatable.notification`. */
-export function normalizeNotification(notification: Record<string, unknown>, raw: Uint8Array): NormalizedEvent {
+export function normalizeNotification(
+  notification: Record<string, unknown>,
+  raw: Uint8Array,
+): NormalizedEvent {
   const field = (name: string): string | null => {
     const value = notification[name];
     return typeof value === 'string' && value !== '' ? value : null;

@@ -1,5 +1,13 @@
 import type { NormalizedEvent } from '@herald/events';
-import { camelCaseKeys, isNameableOpType, isRecord, linkChangeOf, rowEventType, rowOpOf, type RowChange } from './op-types.js';
+import {
+  camelCaseKeys,
+  isNameableOpType,
+  isRecord,
+  linkChangeOf,
+  rowEventType,
+  rowOpOf,
+  type RowChange,
+} from './op-types.js';
 import type {
   SeatableCellChange,
   SeatableSocketLinkData,
@@ -26,11 +34,17 @@ type Fields = Record<string, unknown>;
  * One `update-dtable` operation → one event, or undefined when the op has no usable `op_type`.
  * Socket ops carry column keys, not names, and no time or user: the gateway stamps arrival time.
  */
-export function normalizeSocketOperation({ dtableUuid, op, version, raw }: SocketOperation): NormalizedEvent | undefined {
+export function normalizeSocketOperation({
+  dtableUuid,
+  op,
+  version,
+  raw,
+}: SocketOperation): NormalizedEvent | undefined {
   const opType = op.op_type;
   if (typeof opType !== 'string' || !isNameableOpType(opType)) return undefined;
   const base: SeatableSocketOpBase = { dtableUuid, opType, version };
-  const event = rowOpEvent(op, base) ?? linkOpEvent(op, base) ?? otherOpEvent(op, base, `seatable.op.${opType}`);
+  const event =
+    rowOpEvent(op, base) ?? linkOpEvent(op, base) ?? otherOpEvent(op, base, `seatable.op.${opType}`);
   return {
     ...event,
     raw: { body: raw, contentType: 'application/json' },

@@ -145,11 +145,16 @@ export class SeatableRealtimeStream implements StreamSource {
       const reason = `join-room refused: ${errorType}${typeof answer.message === 'string' ? ` (${answer.message})` : ''}`;
       if (attempt === 1) {
         // Usually a stale or revoked base token: retry once with a fresh one before backing off.
-        this.ctx.logger.warn({ sourceId: this.ctx.sourceId, errorType }, 'SeaTable join-room refused; renewing the base token');
+        this.ctx.logger.warn(
+          { sourceId: this.ctx.sourceId, errorType },
+          'SeaTable join-room refused; renewing the base token',
+        );
         continue;
       }
       if (AUTH_ERROR_TYPES.has(errorType) && ++this.authFailures >= this.maxAuthFailures) {
-        return this.fail(`${reason}; refused ${this.authFailures} times in a row even with fresh base tokens`);
+        return this.fail(
+          `${reason}; refused ${this.authFailures} times in a row even with fresh base tokens`,
+        );
       }
       return this.onSocketLost(socket, reason);
     }
@@ -173,7 +178,10 @@ export class SeatableRealtimeStream implements StreamSource {
     const text = typeof operation === 'string' ? operation : JSON.stringify(operation);
     const op = parseJsonObject(text);
     if (!op) {
-      this.ctx.logger.warn({ sourceId: this.ctx.sourceId, operation: text?.slice(0, 200) }, 'SeaTable op is not a JSON object');
+      this.ctx.logger.warn(
+        { sourceId: this.ctx.sourceId, operation: text?.slice(0, 200) },
+        'SeaTable op is not a JSON object',
+      );
       return;
     }
     const events: NormalizedEvent[] = [];
@@ -192,7 +200,11 @@ export class SeatableRealtimeStream implements StreamSource {
       raw: encoder.encode(text),
     });
     if (event) events.push(event);
-    else this.ctx.logger.warn({ sourceId: this.ctx.sourceId, opType: op.op_type }, 'SeaTable op without a usable op_type');
+    else
+      this.ctx.logger.warn(
+        { sourceId: this.ctx.sourceId, opType: op.op_type },
+        'SeaTable op without a usable op_type',
+      );
     if (events.length > 0) this.enqueue(events);
   }
 
@@ -207,7 +219,12 @@ export class SeatableRealtimeStream implements StreamSource {
     this.enqueue([normalizeNotification(parsed, encoder.encode(text))]);
   }
 
-  private gapEvent(fromVersion: number, toVersion: number, missing: number, reason: SeatableGapData['reason']) {
+  private gapEvent(
+    fromVersion: number,
+    toVersion: number,
+    missing: number,
+    reason: SeatableGapData['reason'],
+  ) {
     const dtableUuid = this.token?.dtableUuid ?? '';
     const data: SeatableGapData = { dtableUuid, fromVersion, toVersion, missing, reason };
     this.ctx.logger.warn({ sourceId: this.ctx.sourceId, ...data }, 'SeaTable base versions were missed');
@@ -249,7 +266,10 @@ export class SeatableRealtimeStream implements StreamSource {
   private scheduleRefresh(token: BaseToken): void {
     this.ctx.clock.clearTimeout(this.refreshTimer);
     const lifetime = token.expiresAt - this.ctx.clock.now();
-    const delay = Math.max(this.refreshRetryMs, lifetime > 2 * this.refreshMarginMs ? lifetime - this.refreshMarginMs : lifetime / 2);
+    const delay = Math.max(
+      this.refreshRetryMs,
+      lifetime > 2 * this.refreshMarginMs ? lifetime - this.refreshMarginMs : lifetime / 2,
+    );
     this.refreshTimer = this.ctx.clock.setTimeout(() => {
       this.refreshTimer = undefined;
       this.run('token refresh', () => this.refreshToken());
@@ -263,7 +283,10 @@ export class SeatableRealtimeStream implements StreamSource {
     } catch (error) {
       if (!this.running) return;
       if (error instanceof BaseTokenError && error.isAuthRefusal) return this.onTokenFailure(error);
-      this.ctx.logger.warn({ sourceId: this.ctx.sourceId, err: describe(error) }, 'SeaTable base token renewal failed');
+      this.ctx.logger.warn(
+        { sourceId: this.ctx.sourceId, err: describe(error) },
+        'SeaTable base token renewal failed',
+      );
       this.refreshTimer = this.ctx.clock.setTimeout(() => {
         this.refreshTimer = undefined;
         this.run('token refresh', () => this.refreshToken());
@@ -338,7 +361,10 @@ export class SeatableRealtimeStream implements StreamSource {
   }
 
   private onUnexpected(task: string, error: unknown): void {
-    this.ctx.logger.error({ sourceId: this.ctx.sourceId, err: error }, `SeaTable stream: ${task} failed unexpectedly`);
+    this.ctx.logger.error(
+      { sourceId: this.ctx.sourceId, err: error },
+      `SeaTable stream: ${task} failed unexpectedly`,
+    );
     if (!this.running) return;
     this.closeSocket();
     this.scheduleReconnect(`${task} failed: ${describe(error)}`);

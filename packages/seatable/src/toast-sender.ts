@@ -17,7 +17,8 @@ export function parseToastInput(input: unknown): ToastInput {
     issues.push('toUser must be a SeaTable user id ending in "@auth.local" (not an e-mail address or name)');
   }
   if (typeof message !== 'string' || message.trim() === '') issues.push('message must be a non-empty string');
-  else if (message.length > MAX_MESSAGE_LENGTH) issues.push(`message must be at most ${MAX_MESSAGE_LENGTH} characters`);
+  else if (message.length > MAX_MESSAGE_LENGTH)
+    issues.push(`message must be at most ${MAX_MESSAGE_LENGTH} characters`);
   if (!TOAST_TYPES.includes(type as ToastType)) issues.push(`type must be one of ${TOAST_TYPES.join(', ')}`);
   const extra = Object.keys(input).filter((key) => !['toUser', 'message', 'type'].includes(key));
   for (const key of extra) issues.push(`${key} is not a toast field`);
@@ -37,7 +38,11 @@ export async function sendToast(
   const token = await tokens.get(access).catch((error: unknown) => {
     throw upstreamError('SeaTable refused the base token exchange', error);
   });
-  const body = JSON.stringify({ to_user: input.toUser, toast_type: input.type, detail: { msg: input.message } });
+  const body = JSON.stringify({
+    to_user: input.toUser,
+    toast_type: input.type,
+    detail: { msg: input.message },
+  });
   const [preferred, ...fallbacks] = toastUrls(access, token);
   let url = preferred;
   let response = await post(url, token, body);
@@ -64,7 +69,11 @@ function toastUrls(access: SeatableServerAccess, token: BaseToken): [string, ...
   return [`${access.serverUrl}/api-gateway/api/v2/dtables/${uuid}/ui-toasts/`, classic];
 }
 
-async function post(url: string, token: BaseToken, body: string): Promise<{ ok: boolean; status: number; text: string }> {
+async function post(
+  url: string,
+  token: BaseToken,
+  body: string,
+): Promise<{ ok: boolean; status: number; text: string }> {
   try {
     const response = await fetch(url, {
       method: 'POST',

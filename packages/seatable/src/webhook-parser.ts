@@ -1,14 +1,24 @@
 import { AdapterError, type NormalizedEvent, type WebhookRequest } from '@herald/events';
 import type { SeatableWebhookConfig } from './config.js';
 import { FieldReader } from './field-reader.js';
-import { camelCaseKeys, isNameableOpType, isRecord, linkChangeOf, rowEventType, rowOpOf } from './op-types.js';
+import {
+  camelCaseKeys,
+  isNameableOpType,
+  isRecord,
+  linkChangeOf,
+  rowEventType,
+  rowOpOf,
+} from './op-types.js';
 import { isValidSignature, SIGNATURE_HEADER } from './signature.js';
 import type { SeatableLinkSide, SeatableWebhookLinkData, SeatableWebhookRowData } from './types.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** One SeaTable webhook request (`{"event": "update", "data": {...}}`) → exactly one event. */
-export function parseSeatableWebhook(request: WebhookRequest, config: SeatableWebhookConfig): NormalizedEvent[] {
+export function parseSeatableWebhook(
+  request: WebhookRequest,
+  config: SeatableWebhookConfig,
+): NormalizedEvent[] {
   if (config.secret !== undefined) checkSignature(request, config.secret);
   const data = webhookData(decodeJson(request.body));
 

@@ -4,7 +4,10 @@ import { seatableAdapter } from '../src/index.js';
 describe('source configs', () => {
   it('accepts a webhook config with or without a secret', () => {
     expect(seatableAdapter.parseConfig('webhook', {})).toEqual({ ok: true, config: {} });
-    expect(seatableAdapter.parseConfig('webhook', { secret: ' abc ' })).toEqual({ ok: true, config: { secret: 'abc' } });
+    expect(seatableAdapter.parseConfig('webhook', { secret: ' abc ' })).toEqual({
+      ok: true,
+      config: { secret: 'abc' },
+    });
     expect(
       seatableAdapter.parseConfig('webhook', { serverUrl: 'https://cloud.seatable.io/', apiToken: 't0k' }),
     ).toEqual({ ok: true, config: { serverUrl: 'https://cloud.seatable.io', apiToken: 't0k' } });
@@ -15,15 +18,28 @@ describe('source configs', () => {
       seatableAdapter.parseConfig('stream', { serverUrl: 'https://cloud.seatable.io/', apiToken: 'abc' }),
     ).toEqual({
       ok: true,
-      config: { serverUrl: 'https://cloud.seatable.io', apiToken: 'abc', socketPath: '/api-gateway/socket.io' },
+      config: {
+        serverUrl: 'https://cloud.seatable.io',
+        apiToken: 'abc',
+        socketPath: '/api-gateway/socket.io',
+      },
     });
     expect(
-      seatableAdapter.parseConfig('stream', { serverUrl: 'http://seatable.local:8080', apiToken: 'abc', socketPath: '/socket.io/' }),
-    ).toMatchObject({ ok: true, config: { serverUrl: 'http://seatable.local:8080', socketPath: '/socket.io' } });
+      seatableAdapter.parseConfig('stream', {
+        serverUrl: 'http://seatable.local:8080',
+        apiToken: 'abc',
+        socketPath: '/socket.io/',
+      }),
+    ).toMatchObject({
+      ok: true,
+      config: { serverUrl: 'http://seatable.local:8080', socketPath: '/socket.io' },
+    });
   });
 
   it('names every bad field', () => {
-    expect(seatableAdapter.parseConfig('stream', { serverUrl: 'ftp://x', socketPath: 'socket.io', extra: 1 })).toEqual({
+    expect(
+      seatableAdapter.parseConfig('stream', { serverUrl: 'ftp://x', socketPath: 'socket.io', extra: 1 }),
+    ).toEqual({
       ok: false,
       errors: [
         'config.extra is not a stream config field (expected serverUrl, apiToken, socketPath)',
@@ -43,13 +59,22 @@ describe('source configs', () => {
         'config.serverUrl and config.apiToken go together (both are needed to send toasts)',
       ],
     });
-    expect(seatableAdapter.parseConfig('webhook', 'secret')).toEqual({ ok: false, errors: ['config must be an object'] });
+    expect(seatableAdapter.parseConfig('webhook', 'secret')).toEqual({
+      ok: false,
+      errors: ['config must be an object'],
+    });
   });
 
   it('masks secrets and API tokens', () => {
-    expect(seatableAdapter.redactConfig('webhook', { secret: 'abcdefghijkl' })).toEqual({ secret: 'abcd****' });
+    expect(seatableAdapter.redactConfig('webhook', { secret: 'abcdefghijkl' })).toEqual({
+      secret: 'abcd****',
+    });
     expect(
-      seatableAdapter.redactConfig('stream', { serverUrl: 'https://x.io', apiToken: 'short', socketPath: '/s' }),
+      seatableAdapter.redactConfig('stream', {
+        serverUrl: 'https://x.io',
+        apiToken: 'short',
+        socketPath: '/s',
+      }),
     ).toEqual({ serverUrl: 'https://x.io', apiToken: '****', socketPath: '/s' });
   });
 });

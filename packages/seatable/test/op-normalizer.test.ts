@@ -51,7 +51,12 @@ describe('socket op normalization', () => {
     });
     expect(normalize(ops.deleteRowsOp)).toMatchObject({
       type: 'seatable.rows.deleted',
-      data: { rows: [{ rowId: 'r1', row: { '0000': 'uno' } }, { rowId: 'r2', row: { '0000': 'dos' } }] },
+      data: {
+        rows: [
+          { rowId: 'r1', row: { '0000': 'uno' } },
+          { rowId: 'r2', row: { '0000': 'dos' } },
+        ],
+      },
     });
   });
 
@@ -59,7 +64,11 @@ describe('socket op normalization', () => {
     expect(normalize(ops.addLinkOp)).toMatchObject({
       type: 'seatable.link.added',
       subject: 'tables/0000/rows/r1',
-      data: { linkId: 'aBc1', table1: { tableId: '0000', rowId: 'r1' }, table2: { tableId: '9g8f', rowId: 'x9' } },
+      data: {
+        linkId: 'aBc1',
+        table1: { tableId: '0000', rowId: 'r1' },
+        table2: { tableId: '9g8f', rowId: 'x9' },
+      },
     });
     expect(normalize(ops.renameColumnOp, null)).toEqual({
       type: 'seatable.op.rename_column',

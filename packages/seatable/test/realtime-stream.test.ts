@@ -1,6 +1,11 @@
 import type { StreamSource } from '@herald/events';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { SeatableRealtimeStream, seatableAdapter, type RealtimeStreamOptions, type SeatableStreamConfig } from '../src/index.js';
+import {
+  SeatableRealtimeStream,
+  seatableAdapter,
+  type RealtimeStreamOptions,
+  type SeatableStreamConfig,
+} from '../src/index.js';
 import { FakeSeatableServer } from '../src/testing/index.js';
 import * as ops from './fixtures/socket-ops.js';
 import { eventually, FakeClock, RecordingContext } from './helpers.js';
@@ -47,9 +52,24 @@ describe('SeaTable realtime stream', () => {
     await connected(ctx);
     expect(ctx.stateNames).toEqual(['connecting', 'connected']);
 
-    const sent = [ops.insertRowOp, ops.modifyRowOp, ops.deleteRowOp, ops.insertRowsOp, ops.modifyRowsOp, ops.deleteRowsOp, ops.renameColumnOp, ops.addLinkOp];
+    const sent = [
+      ops.insertRowOp,
+      ops.modifyRowOp,
+      ops.deleteRowOp,
+      ops.insertRowsOp,
+      ops.modifyRowsOp,
+      ops.deleteRowsOp,
+      ops.renameColumnOp,
+      ops.addLinkOp,
+    ];
     const versions = sent.map((op) => server.broadcastOp(op));
-    server.sendNotification({ id: 7, username: '', dtable_uuid: server.dtableUuid, msg_type: 'text', detail: { msg: 'sync failed' } });
+    server.sendNotification({
+      id: 7,
+      username: '',
+      dtable_uuid: server.dtableUuid,
+      msg_type: 'text',
+      detail: { msg: 'sync failed' },
+    });
 
     await eventually(() => expect(ctx.events).toHaveLength(sent.length + 1));
     expect(ctx.events.map((event) => event.type)).toEqual([
@@ -64,7 +84,10 @@ describe('SeaTable realtime stream', () => {
       'seatable.notification',
     ]);
     expect(ctx.events.map((event) => event.data.version)).toEqual([...versions, undefined]);
-    expect(ctx.events[0]?.data).toMatchObject({ rowId: 'RngJuRa0SMGXyiA-SHDiAw', anchorRowId: 'YFK9bD1XReSuQ7WP1YYjMA' });
+    expect(ctx.events[0]?.data).toMatchObject({
+      rowId: 'RngJuRa0SMGXyiA-SHDiAw',
+      anchorRowId: 'YFK9bD1XReSuQ7WP1YYjMA',
+    });
     expect(new TextDecoder().decode(ctx.events[1]?.raw?.body)).toBe(JSON.stringify(ops.modifyRowOp));
     expect(ctx.eventsOfType('herald.source.gap')).toEqual([]);
     expect(server.counters).toMatchObject({ tokenRequests: 1, connections: 1, joins: 1 });
@@ -90,7 +113,14 @@ describe('SeaTable realtime stream', () => {
     startStream(ctx, { ...FAST, maxAuthFailures: 3 });
     await eventually(() => expect(ctx.lastState?.state).toBe('auth_failed'));
     expect(ctx.lastState?.reason).toMatch(/join-room refused: permission_denied.*3 times/);
-    expect(ctx.stateNames).toEqual(['connecting', 'backoff', 'connecting', 'backoff', 'connecting', 'auth_failed']);
+    expect(ctx.stateNames).toEqual([
+      'connecting',
+      'backoff',
+      'connecting',
+      'backoff',
+      'connecting',
+      'auth_failed',
+    ]);
     const settled = { ...server.counters };
     // One token, then one renewal per connection; two join attempts per connection.
     expect(settled).toEqual({ tokenRequests: 4, connections: 3, joinAttempts: 6, joins: 0 });
@@ -114,7 +144,14 @@ describe('SeaTable realtime stream', () => {
     startStream(ctx, { ...FAST, maxAuthFailures: 1 });
     await connected(ctx);
     // Two join attempts per connection: two connections fail, the third joins.
-    expect(ctx.stateNames).toEqual(['connecting', 'backoff', 'connecting', 'backoff', 'connecting', 'connected']);
+    expect(ctx.stateNames).toEqual([
+      'connecting',
+      'backoff',
+      'connecting',
+      'backoff',
+      'connecting',
+      'connected',
+    ]);
     expect(ctx.states[1]?.reason).toMatch(/dtable_load_failed/);
   });
 
@@ -129,7 +166,12 @@ describe('SeaTable realtime stream', () => {
     await connected(ctx, 2);
     expect(ctx.states).toContainEqual({ state: 'backoff', reason: 'disconnected: io server disconnect' });
     server.broadcastOp(ops.modifyRowOp);
-    await eventually(() => expect(ctx.events.map((event) => event.type)).toEqual(['seatable.row.inserted', 'seatable.row.modified']));
+    await eventually(() =>
+      expect(ctx.events.map((event) => event.type)).toEqual([
+        'seatable.row.inserted',
+        'seatable.row.modified',
+      ]),
+    );
     // The cached base token is reused for the rejoin.
     expect(server.counters).toMatchObject({ tokenRequests: 1, connections: 2, joins: 2 });
   });
@@ -141,7 +183,11 @@ describe('SeaTable realtime stream', () => {
     const first = server.broadcastOp(ops.insertRowOp);
     const jumped = server.broadcastOp(ops.modifyRowOp, { skipVersions: 3 });
     await eventually(() => expect(ctx.events).toHaveLength(3));
-    expect(ctx.events.map((event) => event.type)).toEqual(['seatable.row.inserted', 'herald.source.gap', 'seatable.row.modified']);
+    expect(ctx.events.map((event) => event.type)).toEqual([
+      'seatable.row.inserted',
+      'herald.source.gap',
+      'seatable.row.modified',
+    ]);
     expect(ctx.events[1]?.data).toEqual({
       dtableUuid: server.dtableUuid,
       fromVersion: first,
@@ -183,7 +229,9 @@ describe('SeaTable realtime stream', () => {
     clock.advance(1);
     await eventually(() => expect(server.counters.tokenRequests).toBe(2));
     expect(clock.now()).toBeLessThan(expiresAt);
-    await eventually(() => expect(ctx.logs.some((entry) => entry.msg === 'SeaTable base token renewed')).toBe(true));
+    await eventually(() =>
+      expect(ctx.logs.some((entry) => entry.msg === 'SeaTable base token renewed')).toBe(true),
+    );
 
     // Past the first token's expiry, a reconnect joins with the renewed token: no refusal, no new exchange.
     clock.advance(2 * 60 * 60 * 1000);
@@ -198,7 +246,12 @@ describe('SeaTable realtime stream', () => {
     server.answerJoins = false;
     const ctx = new RecordingContext();
     startStream(ctx, { ...FAST, joinTimeoutMs: 100 });
-    await eventually(() => expect(ctx.states).toContainEqual({ state: 'backoff', reason: 'join-room was not answered within 100 ms' }));
+    await eventually(() =>
+      expect(ctx.states).toContainEqual({
+        state: 'backoff',
+        reason: 'join-room was not answered within 100 ms',
+      }),
+    );
     server.answerJoins = true;
     await connected(ctx);
   });
@@ -210,14 +263,20 @@ describe('SeaTable realtime stream', () => {
       calls++;
       if (calls === 1) throw new Error('store unavailable');
       // A slow commit must not let the next op overtake this one.
-      if (events[0]?.type === 'seatable.row.modified') await new Promise((resolve) => setTimeout(resolve, 50));
+      if (events[0]?.type === 'seatable.row.modified')
+        await new Promise((resolve) => setTimeout(resolve, 50));
     };
     startStream(ctx);
     await connected(ctx);
     server.broadcastOp(ops.insertRowOp);
     server.broadcastOp(ops.modifyRowOp);
     server.broadcastOp(ops.deleteRowOp);
-    await eventually(() => expect(ctx.events.map((event) => event.type)).toEqual(['seatable.row.modified', 'seatable.row.deleted']));
+    await eventually(() =>
+      expect(ctx.events.map((event) => event.type)).toEqual([
+        'seatable.row.modified',
+        'seatable.row.deleted',
+      ]),
+    );
     expect(ctx.logs).toContainEqual(
       expect.objectContaining({ level: 'error', msg: 'SeaTable events could not be stored' }),
     );

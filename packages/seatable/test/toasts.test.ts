@@ -42,7 +42,11 @@ afterEach(async () => {
 
 describe('toasts action', () => {
   it('posts a ui-toast to the api-gateway with the base token', async () => {
-    const result = await toasts(sourceConfig(), { toUser, message: 'Backup done ✓', type: 'success' }, context);
+    const result = await toasts(
+      sourceConfig(),
+      { toUser, message: 'Backup done ✓', type: 'success' },
+      context,
+    );
     expect(result).toEqual({
       delivered: true,
       status: 200,
@@ -75,20 +79,26 @@ describe('toasts action', () => {
 
     await restart({ useApiGateway: false });
     const result = await toasts(sourceConfig(), { toUser, message: 'classic', type: 'success' }, context);
-    expect(result).toMatchObject({ url: `${server.url}/dtable-server/api/v1/dtables/${server.dtableUuid}/ui-toasts/` });
+    expect(result).toMatchObject({
+      url: `${server.url}/dtable-server/api/v1/dtables/${server.dtableUuid}/ui-toasts/`,
+    });
     expect(server.toasts.map((toast) => toast.route)).toEqual(['classic']);
   });
 
   it('reports SeaTable refusing the toast as upstream_refused with status and body', async () => {
     server.toastRefusal = { status: 403, body: '{"error_msg": "Permission denied."}' };
-    const error = await toastError(toasts(sourceConfig(), { toUser, message: 'no', type: 'success' }, context));
+    const error = await toastError(
+      toasts(sourceConfig(), { toUser, message: 'no', type: 'success' }, context),
+    );
     expect(error.code).toBe('upstream_refused');
     expect(error.message).toMatch(/403/);
     expect(error.details).toContain('body {"error_msg": "Permission denied."}');
   });
 
   it('reports a refused API token as upstream_refused', async () => {
-    const error = await toastError(toasts(sourceConfig('bad-token'), { toUser, message: 'x', type: 'success' }, context));
+    const error = await toastError(
+      toasts(sourceConfig('bad-token'), { toUser, message: 'x', type: 'success' }, context),
+    );
     expect(error.code).toBe('upstream_refused');
     expect(error.details).toContain('status 401');
   });
@@ -101,7 +111,9 @@ describe('toasts action', () => {
   });
 
   it('validates the input', async () => {
-    const error = await toastError(toasts(sourceConfig(), { toUser: 'ann@example.com', message: ' ', type: 'info', x: 1 }, context));
+    const error = await toastError(
+      toasts(sourceConfig(), { toUser: 'ann@example.com', message: ' ', type: 'info', x: 1 }, context),
+    );
     expect(error.code).toBe('invalid_action_input');
     expect(error.details).toEqual([
       'toUser must be a SeaTable user id ending in "@auth.local" (not an e-mail address or name)',
@@ -114,11 +126,19 @@ describe('toasts action', () => {
   });
 
   it('needs serverUrl and apiToken, which webhook sources may leave out', async () => {
-    const error = await toastError(toasts({ secret: 'abc' }, { toUser, message: 'x', type: 'success' }, context));
+    const error = await toastError(
+      toasts({ secret: 'abc' }, { toUser, message: 'x', type: 'success' }, context),
+    );
     expect(error.code).toBe('invalid_config');
-    const webhookWithAccess = seatableAdapter.parseConfig('webhook', { secret: 'abc', serverUrl: server.url, apiToken: 'fake-api-token' });
+    const webhookWithAccess = seatableAdapter.parseConfig('webhook', {
+      secret: 'abc',
+      serverUrl: server.url,
+      apiToken: 'fake-api-token',
+    });
     if (!webhookWithAccess.ok) throw new Error('config refused');
-    await expect(toasts(webhookWithAccess.config, { toUser, message: 'via webhook source', type: 'success' }, context)).resolves.toMatchObject({ delivered: true });
+    await expect(
+      toasts(webhookWithAccess.config, { toUser, message: 'via webhook source', type: 'success' }, context),
+    ).resolves.toMatchObject({ delivered: true });
   });
 });
 

@@ -2,7 +2,11 @@ import { AdapterError, type WebhookRequest } from '@herald/events';
 import { describe, expect, it } from '@jest/globals';
 import { computeSignature, seatableAdapter } from '../src/index.js';
 import { buildSeatableWebhook } from '../src/testing/index.js';
-import { deletedRowExample, insertedRowExample, singleSelectModifiedExample } from './fixtures/seed-webhook-examples.js';
+import {
+  deletedRowExample,
+  insertedRowExample,
+  singleSelectModifiedExample,
+} from './fixtures/seed-webhook-examples.js';
 
 const SECRET = 's3cret-key';
 const secured = { secret: SECRET };
@@ -47,7 +51,9 @@ describe('webhook signatures', () => {
 
   it('rejects a tampered body', () => {
     const request = buildSeatableWebhook(deletedRowExample.data, { secret: SECRET });
-    const tampered = new TextEncoder().encode(request.text.replace('QoNno3QiTF26sxmG1sl3_g', 'QoNno3QiTF26sxmG1sl3_h'));
+    const tampered = new TextEncoder().encode(
+      request.text.replace('QoNno3QiTF26sxmG1sl3_g', 'QoNno3QiTF26sxmG1sl3_h'),
+    );
     const error = adapterErrorOf(() => parse({ ...request, body: tampered }));
     expect(error.code).toBe('invalid_signature');
   });
@@ -117,7 +123,10 @@ describe('webhook bodies', () => {
 
   it('turns a batch edit (row_count) into one seatable.rows.* event', () => {
     const [modified] = parse(
-      buildSeatableWebhook({ ...singleSelectModifiedExample.data, row_count: 12, op_app: 'importer' }, secured),
+      buildSeatableWebhook(
+        { ...singleSelectModifiedExample.data, row_count: 12, op_app: 'importer' },
+        secured,
+      ),
     );
     expect(modified).toMatchObject({
       type: 'seatable.rows.modified',
@@ -125,9 +134,13 @@ describe('webhook bodies', () => {
       data: { rowCount: 12, opApp: 'importer', rowId: 'QoNno3QiTF26sxmG1sl3_g' },
     });
     const { row_id: _rowId, ...withoutRow } = insertedRowExample.data;
-    const [appended] = parse(buildSeatableWebhook({ ...withoutRow, op_type: 'append_rows', row_count: 3 }, secured));
+    const [appended] = parse(
+      buildSeatableWebhook({ ...withoutRow, op_type: 'append_rows', row_count: 3 }, secured),
+    );
     expect(appended).toMatchObject({ type: 'seatable.rows.inserted', data: { rowId: null, rowCount: 3 } });
-    const [deleted] = parse(buildSeatableWebhook({ ...deletedRowExample.data, op_type: 'delete_rows' }, secured));
+    const [deleted] = parse(
+      buildSeatableWebhook({ ...deletedRowExample.data, op_type: 'delete_rows' }, secured),
+    );
     expect(deleted?.type).toBe('seatable.rows.deleted');
   });
 
@@ -143,7 +156,9 @@ describe('webhook bodies', () => {
       table1_name: 'Opportunities',
       table1_row_id: 'QoNno3QiTF26sxmG1sl3_g',
       table1_row_name: 'Big deal',
-      row_data1: [{ column_key: 'lnk1', column_name: 'Contacts', column_type: 'link', value: [{ Ab: 'Ann' }] }],
+      row_data1: [
+        { column_key: 'lnk1', column_name: 'Contacts', column_type: 'link', value: [{ Ab: 'Ann' }] },
+      ],
       table2_id: '0000',
       table2_name: 'Contacts',
       table2_row_id: 'Ab',
@@ -162,37 +177,58 @@ describe('webhook bodies', () => {
           tableName: 'Opportunities',
           rowId: 'QoNno3QiTF26sxmG1sl3_g',
           rowName: 'Big deal',
-          changes: [{ columnKey: 'lnk1', columnName: 'Contacts', columnType: 'link', value: [{ Ab: 'Ann' }] }],
+          changes: [
+            { columnKey: 'lnk1', columnName: 'Contacts', columnType: 'link', value: [{ Ab: 'Ann' }] },
+          ],
         },
         table2: { tableId: '0000', tableName: 'Contacts', rowId: 'Ab', rowName: 'Ann', changes: [] },
       },
     });
-    expect(added?.dedupKey).toBe('fae0a3a42ba94df88e8303fd385e37de:9g8f:QoNno3QiTF26sxmG1sl3_g:0000:Ab:add_link:1649930000500');
-    expect(parse(buildSeatableWebhook({ ...link, op_type: 'remove_link' }, secured))[0]?.type).toBe('seatable.link.removed');
-    expect(parse(buildSeatableWebhook({ ...link, op_type: 'update_links' }, secured))[0]?.type).toBe('seatable.link.updated');
+    expect(added?.dedupKey).toBe(
+      'fae0a3a42ba94df88e8303fd385e37de:9g8f:QoNno3QiTF26sxmG1sl3_g:0000:Ab:add_link:1649930000500',
+    );
+    expect(parse(buildSeatableWebhook({ ...link, op_type: 'remove_link' }, secured))[0]?.type).toBe(
+      'seatable.link.removed',
+    );
+    expect(parse(buildSeatableWebhook({ ...link, op_type: 'update_links' }, secured))[0]?.type).toBe(
+      'seatable.link.updated',
+    );
   });
 
   it('gives a redelivered identical webhook the same dedupKey, and a later change a different one', () => {
     const first = parse(buildSeatableWebhook(singleSelectModifiedExample.data, secured))[0];
     const again = parse(buildSeatableWebhook(singleSelectModifiedExample.data, secured))[0];
-    const later = parse(buildSeatableWebhook({ ...singleSelectModifiedExample.data, op_time: 1649929622.6 }, secured))[0];
+    const later = parse(
+      buildSeatableWebhook({ ...singleSelectModifiedExample.data, op_time: 1649929622.6 }, secured),
+    )[0];
     expect(again?.dedupKey).toBe(first?.dedupKey);
     expect(later?.dedupKey).not.toBe(first?.dedupKey);
     // The same base written with dashes (newer endpoints) correlates with the dash-less form.
     const dashed = parse(
-      buildSeatableWebhook({ ...singleSelectModifiedExample.data, dtable_uuid: 'fae0a3a4-2ba9-4df8-8e83-03fd385e37de' }, secured),
+      buildSeatableWebhook(
+        { ...singleSelectModifiedExample.data, dtable_uuid: 'fae0a3a4-2ba9-4df8-8e83-03fd385e37de' },
+        secured,
+      ),
     )[0];
     expect(dashed?.dedupKey).toBe(first?.dedupKey);
   });
 
   it('passes unknown op types through as seatable.op.<op_type> instead of refusing them', () => {
     const [event] = parse(
-      buildSeatableWebhook({ ...deletedRowExample.data, op_type: 'archive_rows', row_ids: ['a', 'b'] }, secured),
+      buildSeatableWebhook(
+        { ...deletedRowExample.data, op_type: 'archive_rows', row_ids: ['a', 'b'] },
+        secured,
+      ),
     );
     expect(event).toMatchObject({
       type: 'seatable.op.archive_rows',
       subject: 'tables/9g8f/rows/QoNno3QiTF26sxmG1sl3_g',
-      data: { opType: 'archive_rows', tableId: '9g8f', rowIds: ['a', 'b'], dtableUuid: 'fae0a3a42ba94df88e8303fd385e37de' },
+      data: {
+        opType: 'archive_rows',
+        tableId: '9g8f',
+        rowIds: ['a', 'b'],
+        dtableUuid: 'fae0a3a42ba94df88e8303fd385e37de',
+      },
     });
   });
 
@@ -206,23 +242,39 @@ describe('webhook bodies', () => {
     expect(notJson.code).toBe('invalid_body');
     expect(notJson.details[0]).toMatch(/not UTF-8 JSON/);
     expect(adapterErrorOf(() => parse(raw('[1, 2]'), {})).code).toBe('invalid_body');
-    expect(adapterErrorOf(() => parse(raw('{"event": "update"}'), {})).details).toEqual(['data must be an object']);
+    expect(adapterErrorOf(() => parse(raw('{"event": "update"}'), {})).details).toEqual([
+      'data must be an object',
+    ]);
     const badFields = adapterErrorOf(() =>
-      parse(raw('{"event": "update", "data": {"op_type": "modify_row", "op_time": "soon", "row_data": [{"value": 1}]}}'), {}),
+      parse(
+        raw(
+          '{"event": "update", "data": {"op_type": "modify_row", "op_time": "soon", "row_data": [{"value": 1}]}}',
+        ),
+        {},
+      ),
     );
     expect(badFields.details).toEqual([
       'data.dtable_uuid must be a non-empty string',
       'data.op_time must be a number',
     ]);
     const badRow = adapterErrorOf(() =>
-      parse(raw('{"event": "update", "data": {"op_type": "modify_row", "op_time": 1, "dtable_uuid": "x", "row_data": [{"value": 1}]}}'), {}),
+      parse(
+        raw(
+          '{"event": "update", "data": {"op_type": "modify_row", "op_time": 1, "dtable_uuid": "x", "row_data": [{"value": 1}]}}',
+        ),
+        {},
+      ),
     );
     expect(badRow.details).toEqual([
       'data.table_id must be a non-empty string',
       'data.row_id must be a non-empty string',
       'data.row_data[0].column_key must be a non-empty string',
     ]);
-    const invalidUtf8 = { headers: {}, contentType: 'application/json', body: Uint8Array.of(0x22, 0xff, 0x22) };
+    const invalidUtf8 = {
+      headers: {},
+      contentType: 'application/json',
+      body: Uint8Array.of(0x22, 0xff, 0x22),
+    };
     expect(adapterErrorOf(() => parse(invalidUtf8, {})).code).toBe('invalid_body');
   });
 });

@@ -92,7 +92,10 @@ export class FakeSeatableServer {
     this.useApiGateway = options.useApiGateway ?? true;
     this.version = options.initialVersion ?? 100;
     // Attached after the REST handler exists: Socket.IO wraps the request listeners present then.
-    this.io = new SocketServer(this.http, { path: options.socketPath ?? DEFAULT_SOCKET_PATH, serveClient: false });
+    this.io = new SocketServer(this.http, {
+      path: options.socketPath ?? DEFAULT_SOCKET_PATH,
+      serveClient: false,
+    });
     this.io.on('connection', (socket) => this.handleSocket(socket));
   }
 
@@ -164,7 +167,10 @@ export class FakeSeatableServer {
     });
   }
 
-  private joinRefusal(dtableUuid: unknown, accessToken: unknown): { error_type: string; message: string } | undefined {
+  private joinRefusal(
+    dtableUuid: unknown,
+    accessToken: unknown,
+  ): { error_type: string; message: string } | undefined {
     if (this.joinFailure) {
       const { errorType, message = 'join refused by the fake server', times } = this.joinFailure;
       if (times !== undefined && times <= 1) this.joinFailure = undefined;
@@ -174,17 +180,22 @@ export class FakeSeatableServer {
     if (typeof accessToken !== 'string' || !this.isValidBaseToken(accessToken)) {
       return { error_type: 'token_expired', message: 'Token expired or invalid' };
     }
-    if (dtableUuid !== this.dtableUuid) return { error_type: 'permission_denied', message: 'Permission denied' };
+    if (dtableUuid !== this.dtableUuid)
+      return { error_type: 'permission_denied', message: 'Permission denied' };
     return undefined;
   }
 
   private handleHttp(request: IncomingMessage, response: ServerResponse): void {
     const path = new URL(request.url ?? '/', this.url).pathname;
-    if (request.method === 'GET' && path === BASE_TOKEN_PATH) return this.handleTokenExchange(request, response);
-    const toast = /^\/(?:(api-gateway)\/api\/v2|dtable-server\/api\/v1)\/dtables\/([^/]+)\/ui-toasts\/$/.exec(path);
+    if (request.method === 'GET' && path === BASE_TOKEN_PATH)
+      return this.handleTokenExchange(request, response);
+    const toast = /^\/(?:(api-gateway)\/api\/v2|dtable-server\/api\/v1)\/dtables\/([^/]+)\/ui-toasts\/$/.exec(
+      path,
+    );
     if (request.method === 'POST' && toast) {
       const route = toast[1] ? 'api-gateway' : 'classic';
-      if (route === 'api-gateway' && !this.apiGatewayToasts) return reply(response, 404, { detail: 'Not found' });
+      if (route === 'api-gateway' && !this.apiGatewayToasts)
+        return reply(response, 404, { detail: 'Not found' });
       return this.handleToast(request, response, route, decodeURIComponent(toast[2] ?? ''));
     }
     reply(response, 404, { detail: 'Not found' });
@@ -225,9 +236,11 @@ export class FakeSeatableServer {
         body = text;
       }
       this.toasts.push({ route, dtableUuid, authorization: request.headers.authorization, body });
-      if (this.toastRefusal) return replyText(response, this.toastRefusal.status, this.toastRefusal.body ?? '');
+      if (this.toastRefusal)
+        return replyText(response, this.toastRefusal.status, this.toastRefusal.body ?? '');
       const baseToken = /^Token (.+)$/.exec(request.headers.authorization ?? '')?.[1];
-      if (!baseToken || !this.isValidBaseToken(baseToken)) return reply(response, 401, { error_msg: 'Token expired' });
+      if (!baseToken || !this.isValidBaseToken(baseToken))
+        return reply(response, 401, { error_msg: 'Token expired' });
       if (dtableUuid !== this.dtableUuid) return reply(response, 403, { error_msg: 'Permission denied' });
       reply(response, 200, { success: true });
     });
