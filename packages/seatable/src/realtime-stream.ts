@@ -126,9 +126,14 @@ export class SeatableRealtimeStream implements StreamSource {
 
   private async join(socket: Socket): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const token = await this.baseToken(attempt > 1).catch((error: unknown) => error);
+      let token: BaseToken;
+      try {
+        token = await this.baseToken(attempt > 1);
+      } catch (error) {
+        if (socket === this.socket) this.onTokenFailure(error);
+        return;
+      }
       if (socket !== this.socket) return;
-      if (!isBaseToken(token)) return this.onTokenFailure(token);
       let ack: unknown;
       try {
         ack = await socket
@@ -369,10 +374,6 @@ export class SeatableRealtimeStream implements StreamSource {
     this.closeSocket();
     this.scheduleReconnect(`${task} failed: ${describe(error)}`);
   }
-}
-
-function isBaseToken(value: unknown): value is BaseToken {
-  return isRecord(value) && typeof value.accessToken === 'string';
 }
 
 function parseJsonObject(text: string | undefined): Record<string, unknown> | undefined {
