@@ -1,6 +1,19 @@
 import { describe, expect, it } from '@jest/globals';
 import { seatableAdapter } from '../src/index.js';
 
+describe('seatableAdapter', () => {
+  it('declares the provider, its modes, media types and the toasts action', () => {
+    expect(seatableAdapter).toMatchObject({
+      provider: 'seatable',
+      modes: ['webhook', 'stream'],
+      webhookContentTypes: ['application/json'],
+      disconnectMayLoseEvents: true,
+    });
+    expect(typeof seatableAdapter.createStream).toBe('function');
+    expect(Object.keys(seatableAdapter.actions ?? {})).toEqual(['toasts']);
+  });
+});
+
 describe('source configs', () => {
   it('accepts a webhook config with or without a secret', () => {
     expect(seatableAdapter.parseConfig('webhook', {})).toEqual({ ok: true, config: {} });

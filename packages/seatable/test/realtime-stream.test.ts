@@ -256,6 +256,19 @@ describe('SeaTable realtime stream', () => {
     await connected(ctx);
   });
 
+  it('skips and logs ops that are not JSON objects or lack an op_type', async () => {
+    const ctx = new RecordingContext();
+    startStream(ctx);
+    await connected(ctx);
+    server.broadcastOp({ table_id: '0000' });
+    server.broadcastOp(ops.deleteRowOp);
+    await eventually(() => expect(ctx.events.map((event) => event.type)).toEqual(['seatable.row.deleted']));
+    expect(ctx.logs).toContainEqual(
+      expect.objectContaining({ level: 'warn', msg: 'SeaTable op without a usable op_type' }),
+    );
+    expect(ctx.lastState?.state).toBe('connected');
+  });
+
   it('logs a failed emit and keeps the following events flowing in order', async () => {
     const ctx = new RecordingContext();
     let calls = 0;
