@@ -4,6 +4,7 @@ import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { ApiKeysModule } from './api-keys/api-keys.module.js';
 import { ApiKeyGuard } from './common/auth/api-key.guard.js';
+import { JsonContentGuard } from './common/json-content.guard.js';
 import { ConfigModule } from './config/config.module.js';
 import type { HeraldConfig } from './config/herald-config.js';
 import { DatabaseModule } from './database/database.module.js';
@@ -25,7 +26,10 @@ export class AppModule {
         ApiKeysModule,
         EventsModule,
       ],
-      providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }],
+      providers: [
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_GUARD, useClass: JsonContentGuard },
+      ],
     };
   }
 }

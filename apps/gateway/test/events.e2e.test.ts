@@ -1,0 +1,184 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { apiClient } from './support/http.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+
+describe('event log (/v1/events)', () => {
+  let herald: TestApp;
+  let admin: ReturnType<typeof apiClient>;
+  let publisher: ReturnType<typeof apiClient>;
+  let publisherKeyId: string;
+
+  beforeAll(async () => {
+    herald = await startTestApp();
+    admin = apiClient(herald.baseUrl, herald.adminToken);
+    const key = await admin('POST', '/v1/api-keys', { body: { name: 'pub', scopes: ['publish'] } });
+    publisher = apiClient(herald.baseUrl, key.body.token);
+    publisherKeyId = key.body.id;
+  });
+  afterAll(() => herald.close());
+
+  it('publishes an event and returns the stored CloudEvents envelope', async () => {
+    const published = await publisher('POST', '/v1/events', {
+      body: { type: 'billing.invoice.paid', subject: 'invoices/42', data: { amount: 12.5, currency: 'EUR' } },
+    });
+    expect(published.status).toBe(201);
+    const event = published.body;
+    expect(event).toEqual({
+      specversion: '1.0',
+      id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+      seq: expect.stringMatching(/^\d+$/),
+      type: 'billing.invoice.paid',
+      source: `/api-keys/${publisherKeyId}`,
+      subject: 'invoices/42',
+      time: expect.any(String),
+      receivedat: expect.any(String),
+      datacontenttype: 'application/json',
+      provider: 'custom',
+      sourceid: publisherKeyId,
+      data: { amount: 12.5, currency: 'EUR' },
+    });
+    expect(event.time).toBe(event.receivedat);
+    const fetched = await admin('GET', `/v1/events/${event.id}`);
+    expect(fetched.status).toBe(200);
+    expect(fetched.body).toEqual(event);
+  });
+
+  it('keeps a given time and lets subscribe keys read but not publish', async () => {
+    const reader = await admin('POST', '/v1/api-keys', { body: { name: 'r', scopes: ['subscribe'] } });
+    const read = apiClient(herald.baseUrl, reader.body.token);
+    const published = await publisher('POST', '/v1/events', { body: { type: 'a.b', time: '2022-04-14T09:47:02.589Z' } });
+    expect(published.body.time).toBe('2022-04-14T09:47:02.589Z');
+    expect((await read('GET', `/v1/events/${published.body.id}`)).status).toBe(200);
+    expect((await read('POST', '/v1/events', { body: { type: 'a.b' } })).status).toBe(403);
+    expect((await publisher('GET', '/v1/events')).status).toBe(403);
+    expect((await apiClient(herald.baseUrl)('GET', `/v1/events/${published.body.id}`)).status).toBe(401);
+  });
+
+  it('stores an Idempotency-Key once and replays the first answer', async () => {
+    const body = { type: 'orders.created', data: { id: 7 } };
+    const headers = { 'idempotency-key': 'order-7' };
+    const first = await publisher('POST', '/v1/events', { body, headers });
+    const second = await publisher('POST', '/v1/events', { body, headers });
+    expect(first.status).toBe(201);
+    expect(second.status).toBe(200);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    expect(second.body).toEqual(first.body);
+    const conflicting = await publisher('POST', '/v1/events', { body: { ...body, data: { id: 8 } }, headers });
+    expect(conflicting.status).toBe(409);
+    expect(conflicting.body.code).toBe('idempotency_conflict');
+    const listed = await admin('GET', `/v1/events?type=orders.created`);
+    expect(listed.body.data).toHaveLength(1);
+  });
+
+  it('returns the raw payload on request', async () => {
+    const published = await publisher('POST', '/v1/events', { body: { type: 'raw.check' } });
+    const withRaw = await admin('GET', `/v1/events/${published.body.id}?include=raw`);
+    expect(withRaw.status).toBe(200);
+    expect(withRaw.body).toMatchObject({ id: published.body.id, raw: null, rawContentType: null });
+    expect((await admin('GET', `/v1/events/${published.body.id}?include=everything`)).status).toBe(400);
+  });
+
+  describe('bad input answers 4xx problem+json', () => {
+    const cases: Array<[string, () => Promise<{ status: number; body: any; headers: Headers }>, number, string]> = [
+      ['malformed JSON', () => publisher('POST', '/v1/events', { rawBody: '{"type": "a.b",', headers: { 'content-type': 'application/json' } }), 400, 'invalid_json'],
+      ['an empty JSON body', () => publisher('POST', '/v1/events', { rawBody: '', headers: { 'content-type': 'application/json' } }), 400, 'invalid_json'],
+      ['an unknown field', () => publisher('POST', '/v1/events', { body: { type: 'a.b', colour: 'red' } }), 400, 'validation_failed'],
+      ['a missing type', () => publisher('POST', '/v1/events', { body: { data: {} } }), 400, 'validation_failed'],
+      ['a malformed type', () => publisher('POST', '/v1/events', { body: { type: 'Not A Type' } }), 400, 'validation_failed'],
+      ['a reserved type', () => publisher('POST', '/v1/events', { body: { type: 'herald.source.connected' } }), 400, 'validation_failed'],
+      ['data that is not an object', () => publisher('POST', '/v1/events', { body: { type: 'a.b', data: [1] } }), 400, 'validation_failed'],
+      ['a bad time', () => publisher('POST', '/v1/events', { body: { type: 'a.b', time: 'yesterday' } }), 400, 'validation_failed'],
+      ['a JSON array body', () => publisher('POST', '/v1/events', { body: [{ type: 'a.b' }] }), 400, 'validation_failed'],
+      ['an unsupported content type', () => publisher('POST', '/v1/events', { rawBody: 'type=a.b', headers: { 'content-type': 'application/xml' } }), 415, 'unsupported_media_type'],
+      ['a too long Idempotency-Key', () => publisher('POST', '/v1/events', { body: { type: 'a.b' }, headers: { 'idempotency-key': 'k'.repeat(256) } }), 400, 'validation_failed'],
+      ['a body over the size limit', () => publisher('POST', '/v1/events', { body: { type: 'a.b', data: { blob: 'x'.repeat(1_100_000) } } }), 413, 'payload_too_large'],
+      ['a bad type filter', () => admin('GET', '/v1/events?type=seatable..row'), 400, 'invalid_filter'],
+      ['a ** in the middle of a filter', () => admin('GET', '/v1/events?type=seatable.**.x'), 400, 'invalid_filter'],
+      ['a source filter that is not an id', () => admin('GET', '/v1/events?source=abc'), 400, 'invalid_filter'],
+      ['a garbage cursor', () => admin('GET', '/v1/events?cursor=%%%'), 400, 'invalid_cursor'],
+      ['a cursor from another list', () => admin('GET', `/v1/events?cursor=${Buffer.from('["api-keys","1"]').toString('base64url')}`), 400, 'invalid_cursor'],
+      ['an unknown after id', () => admin('GET', '/v1/events?after=01a20908-12fe-72dd-bcfb-85f9c4aed6b5'), 400, 'invalid_cursor'],
+      ['a malformed after', () => admin('GET', '/v1/events?after=yesterday'), 400, 'invalid_cursor'],
+      ['a bad since', () => admin('GET', '/v1/events?since=monday'), 400, 'validation_failed'],
+      ['a limit over 500', () => admin('GET', '/v1/events?limit=501'), 400, 'validation_failed'],
+      ['a limit that is not a number', () => admin('GET', '/v1/events?limit=ten'), 400, 'validation_failed'],
+      ['an unknown query parameter', () => admin('GET', '/v1/events?colour=red'), 400, 'validation_failed'],
+      ['an unknown event id', () => admin('GET', '/v1/events/01a20908-12fe-72dd-bcfb-85f9c4aed6b5'), 404, 'not_found'],
+      ['a malformed event id', () => admin('GET', '/v1/events/not-a-uuid'), 404, 'not_found'],
+      ['an unknown route', () => admin('GET', '/v1/nothing-here'), 404, 'not_found'],
+    ];
+    it.each(cases)('%s', async (_name, request, status, code) => {
+      const response = await request();
+      expect(response.status).toBe(status);
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      expect(response.body).toMatchObject({ status, code, type: expect.stringContaining(code), title: expect.any(String), detail: expect.any(String), errors: expect.any(Array) });
+    });
+  });
+
+  describe('listing', () => {
+    let source: string;
+    let ids: string[];
+
+    beforeAll(async () => {
+      const key = await admin('POST', '/v1/api-keys', { body: { name: 'list-src', scopes: ['publish'] } });
+      source = key.body.id;
+      const own = apiClient(herald.baseUrl, key.body.token);
+      ids = [];
+      const types = ['shop.order.created', 'shop.order.paid', 'shop.refund.created', 'shop.order.line.added', 'shop'];
+      for (const [i, type] of types.entries()) {
+        const r = await own('POST', '/v1/events', { body: { type, time: `2030-01-0${i + 1}T00:00:00.000Z` } });
+        ids.push(r.body.id);
+      }
+    });
+
+    const typesOf = (body: { data: Array<{ type: string }> }) => body.data.map((e) => e.type);
+
+    it('filters by type patterns and sources, in seq order', async () => {
+      const q = (query: string) => admin('GET', `/v1/events?source=${source}&${query}`);
+      expect(typesOf((await q('type=shop.order.*')).body)).toEqual(['shop.order.created', 'shop.order.paid']);
+      expect(typesOf((await q('type=shop.**')).body)).toEqual([
+        'shop.order.created',
+        'shop.order.paid',
+        'shop.refund.created',
+        'shop.order.line.added',
+      ]);
+      expect(typesOf((await q('type=*.*.created')).body)).toEqual(['shop.order.created', 'shop.refund.created']);
+      expect(typesOf((await q('type=shop&type=shop.order.paid')).body)).toEqual(['shop.order.paid', 'shop']);
+      expect(typesOf((await q('type=shop,shop.order.paid')).body)).toEqual(['shop.order.paid', 'shop']);
+      const all = await q('');
+      const seqs = all.body.data.map((e: { seq: string }) => BigInt(e.seq));
+      expect(seqs).toEqual([...seqs].sort((a, b) => (a < b ? -1 : 1)));
+      expect(all.body.data.map((e: { id: string }) => e.id)).toEqual(ids);
+    });
+
+    it('starts after an event id or a seq, and filters by time', async () => {
+      const all = (await admin('GET', `/v1/events?source=${source}`)).body.data;
+      const byId = await admin('GET', `/v1/events?source=${source}&after=${ids[2]}`);
+      expect(byId.body.data.map((e: { id: string }) => e.id)).toEqual(ids.slice(3));
+      const bySeq = await admin('GET', `/v1/events?source=${source}&after=${all[3].seq}`);
+      expect(bySeq.body.data.map((e: { id: string }) => e.id)).toEqual(ids.slice(4));
+      const window = await admin(
+        'GET',
+        `/v1/events?source=${source}&since=2030-01-02T00:00:00.000Z&until=2030-01-04T00:00:00.000Z`,
+      );
+      expect(window.body.data.map((e: { id: string }) => e.id)).toEqual(ids.slice(1, 3));
+    });
+
+    it('pages with a cursor until nextCursor is null', async () => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const page: { body: { data: Array<{ id: string }>; nextCursor: string | null } } = await admin(
+          'GET',
+          `/v1/events?source=${source}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+        );
+        seen.push(...page.body.data.map((e) => e.id));
+        cursor = page.body.nextCursor;
+        pages++;
+      } while (cursor);
+      expect(seen).toEqual(ids);
+      expect(pages).toBe(3);
+    });
+  });
+});

@@ -1,0 +1,62 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { startGatewayProcess, MAIN } from './support/gateway-process.js';
+import { apiClient } from './support/http.js';
+
+/** The README's start path: the built gateway with an embedded, persistent Postgres. */
+describe('gateway process with embedded Postgres', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'herald-data-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('starts, prints the admin key once, stops on SIGTERM and reuses its data on the next start', async () => {
+    const started = Date.now();
+    const first = await startGatewayProcess({ HERALD_DATA_DIR: dataDir });
+    expect(Date.now() - started).toBeLessThan(60_000);
+    const token = /Herald admin API key \(shown once[^:]*\): (hrld_\S+)/.exec(first.output())?.[1];
+    expect(token).toBeDefined();
+    const published = await apiClient(first.baseUrl, token)('POST', '/v1/events', { body: { type: 'boot.check' } });
+    expect(published.status).toBe(201);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const second = await startGatewayProcess({ HERALD_DATA_DIR: dataDir });
+    expect(second.output()).not.toContain('Herald admin API key');
+    const fetched = await apiClient(second.baseUrl, token)('GET', `/v1/events/${published.body.id}`);
+    expect(fetched.status).toBe(200);
+    // kill -9 leaves postgres orphaned holding postmaster.pid; the next start must clear it.
+    second.child.kill('SIGKILL');
+    await second.exited;
+
+    const third = await startGatewayProcess({ HERALD_DATA_DIR: dataDir });
+    expect((await apiClient(third.baseUrl, token)('GET', `/v1/events/${published.body.id}`)).status).toBe(200);
+    third.child.kill('SIGTERM');
+    expect(await third.exited).toBe(0);
+  });
+
+  it('honours HERALD_ADMIN_TOKEN on first start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-data-'));
+    const token = 'my-own-admin-token-0123456789';
+    const gateway = await startGatewayProcess({ HERALD_DATA_DIR: dir, HERALD_ADMIN_TOKEN: token });
+    try {
+      expect(gateway.output()).not.toContain(token);
+      expect((await apiClient(gateway.baseUrl, token)('GET', '/v1/api-keys')).status).toBe(200);
+    } finally {
+      gateway.child.kill('SIGTERM');
+      await gateway.exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start with bad configuration, naming each bad variable', () => {
+    const result = spawnSync(process.execPath, [MAIN], {
+      env: { PATH: process.env.PATH, PORT: 'eighty', HERALD_RETRY_SCHEDULE: 'soon', HERALD_DATA_DIR: dataDir },
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('PORT="eighty"');
+    expect(result.stderr).toContain('HERALD_RETRY_SCHEDULE="soon"');
+  });
+});
