@@ -2,6 +2,8 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
+import type { ProviderAdapter } from '@herald/events';
+import { AdaptersModule } from './adapters/adapters.module.js';
 import { ApiKeysModule } from './api-keys/api-keys.module.js';
 import { ApiKeyGuard } from './common/auth/api-key.guard.js';
 import { JsonContentGuard } from './common/json-content.guard.js';
@@ -9,22 +11,27 @@ import { ConfigModule } from './config/config.module.js';
 import type { HeraldConfig } from './config/herald-config.js';
 import { DatabaseModule } from './database/database.module.js';
 import { EventsModule } from './events/events.module.js';
+import { IngestModule } from './ingest/ingest.module.js';
+import { SourcesModule } from './sources/sources.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: HeraldConfig, logger: Logger): DynamicModule {
+  static forRoot(config: HeraldConfig, logger: Logger, adapters?: readonly ProviderAdapter[]): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        AdaptersModule.forRoot(adapters),
         LoggerModule.forRoot({ pinoHttp: { logger, autoLogging: false, quietReqLogger: true } }),
         DatabaseModule.forRoot(config, logger),
         MetricsModule,
         HealthModule,
         ApiKeysModule,
         EventsModule,
+        SourcesModule,
+        IngestModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },

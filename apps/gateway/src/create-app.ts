@@ -4,6 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { Logger } from 'pino';
+import type { ProviderAdapter } from '@herald/events';
 import { AppModule } from './app.module.js';
 import { HeraldException, type ProblemFieldError } from './common/errors/herald-exception.js';
 import { ProblemDetailsFilter } from './common/errors/problem-details.filter.js';
@@ -40,9 +41,14 @@ function flattenValidationError(error: ValidationError, prefix = ''): ProblemFie
   ];
 }
 
-export async function createApp(config: HeraldConfig, logger: Logger): Promise<NestFastifyApplication> {
+export interface CreateAppOptions {
+  /** Replaces the provider adapters (tests use adapters with short timings). */
+  adapters?: readonly ProviderAdapter[];
+}
+
+export async function createApp(config: HeraldConfig, logger: Logger, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: config.maxBodyBytes, trustProxy: true, return503OnClosing: true });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger, options.adapters), adapter, {
     rawBody: true,
     bufferLogs: true,
   });

@@ -28,6 +28,9 @@ export class Environment {
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535)
   PORT?: number;
 
+  @IsOptional() @Transform(emptyToUndefined) @Matches(/^https?:\/\/[^/]+(\/.*)?$/, { message: 'must be an http(s) URL' })
+  HERALD_PUBLIC_URL?: string;
+
   @IsOptional() @Transform(emptyToUndefined) @IsString()
   HOST?: string;
 

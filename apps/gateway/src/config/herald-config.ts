@@ -9,6 +9,8 @@ export interface HeraldConfig {
   dataDir: string;
   port: number;
   host: string;
+  /** Base of the ingest URLs handed to providers; defaults to the origin each request came in on. */
+  publicUrl?: string;
   logLevel: string;
   adminToken?: string;
   retentionDays: number;
@@ -43,6 +45,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, version = '0.1.
     dataDir: e.HERALD_DATA_DIR ?? defaultDataDir(),
     port: e.PORT ?? 8080,
     host: e.HOST ?? '0.0.0.0',
+    publicUrl: e.HERALD_PUBLIC_URL?.replace(/\/+$/, ''),
     logLevel: e.LOG_LEVEL ?? 'info',
     adminToken: e.HERALD_ADMIN_TOKEN,
     retentionDays: e.HERALD_RETENTION_DAYS ?? 30,

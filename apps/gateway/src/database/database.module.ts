@@ -3,11 +3,13 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { ApiKeyEntity } from '../api-keys/api-key.entity.js';
+import { SourceStateEntity } from '../sources/source-state.entity.js';
+import { SourceEntity } from '../sources/source.entity.js';
 import type { HeraldConfig } from '../config/herald-config.js';
 import { migrate } from './migrate.js';
 import { migrations } from './migrations/index.js';
 
-export const ENTITIES = [ApiKeyEntity];
+export const ENTITIES = [ApiKeyEntity, SourceEntity, SourceStateEntity];
 
 @Module({})
 export class DatabaseModule {

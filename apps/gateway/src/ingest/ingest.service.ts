@@ -1,0 +1,49 @@
+import { Injectable } from '@nestjs/common';
+import type { WebhookRequest } from '@herald/events';
+import { AdapterRegistry } from '../adapters/adapter-registry.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import { HeraldException } from '../common/errors/herald-exception.js';
+import { EventWriter } from '../events/event-writer.js';
+import { fromNormalized } from '../events/new-event.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { SourcesService } from '../sources/sources.service.js';
+
+export interface IngestResult {
+  accepted: number;
+  ids: string[];
+}
+
+@Injectable()
+export class IngestService {
+  constructor(
+    private readonly sources: SourcesService,
+    private readonly adapters: AdapterRegistry,
+    private readonly writer: EventWriter,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  /**
+   * Authenticates the URL, lets the provider's adapter verify and parse the raw bytes, and answers only
+   * after the events are committed. Any failure stores nothing.
+   */
+  async ingest(sourceId: string, token: string, request: WebhookRequest): Promise<IngestResult> {
+    const source = await this.sources.authenticateIngest(sourceId, token);
+    const adapter = this.adapters.get(source.provider);
+    try {
+      if (!adapter.webhookContentTypes.includes(request.contentType)) {
+        throw new HeraldException(
+          ErrorCode.UnsupportedMediaType,
+          `${source.provider} webhooks are ${adapter.webhookContentTypes.join(' or ')}, not "${request.contentType || 'none'}".`,
+        );
+      }
+      const receivedAt = new Date();
+      const events = adapter.parseWebhook(request, source.config).map((e) => fromNormalized(e, { sourceId, provider: source.provider }, receivedAt));
+      const appended = await this.writer.append(events);
+      this.metrics.ingestRequests.inc({ provider: source.provider, outcome: 'accepted' });
+      return { accepted: appended.length, ids: appended.map((a) => a.event.id) };
+    } catch (error) {
+      this.metrics.ingestRequests.inc({ provider: source.provider, outcome: 'refused' });
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean, IsIn, IsObject, IsOptional, IsString, Length } from 'class-validator';
+import type { SourceMode, StreamState } from '@herald/events';
+
+export class CreateSourceDto {
+  @ApiProperty({ example: 'crm base' })
+  @IsString()
+  @Length(1, 200)
+  name: string;
+
+  @ApiProperty({ example: 'seatable', description: 'A provider Herald has an adapter for' })
+  @IsString()
+  @Length(1, 50)
+  provider: string;
+
+  @ApiProperty({ enum: ['webhook', 'stream'] })
+  @IsIn(['webhook', 'stream'])
+  mode: SourceMode;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'Provider-specific; see the adapter README' })
+  @IsOptional()
+  @IsObject()
+  config?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ default: true })
+  @IsOptional()
+  @IsBoolean()
+  enabled?: boolean;
+}
+
+export class UpdateSourceDto {
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  name?: string;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'Replaces the whole config' })
+  @IsOptional()
+  @IsObject()
+  config?: Record<string, unknown>;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsBoolean()
+  enabled?: boolean;
+}
+
+export class SourceDto {
+  @ApiProperty() id: string;
+  @ApiProperty() name: string;
+  @ApiProperty() provider: string;
+  @ApiProperty({ enum: ['webhook', 'stream'] }) mode: SourceMode;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Secrets masked' }) config: Record<string, unknown>;
+  @ApiProperty() enabled: boolean;
+  @ApiPropertyOptional({
+    description: 'Webhook sources: the URL to give the provider. Full only when created or rotated; masked otherwise.',
+  })
+  ingestUrl?: string;
+  @ApiProperty() createdAt: string;
+  @ApiProperty() updatedAt: string;
+}
+
+export class SourceStatusDto {
+  @ApiProperty() id: string;
+  @ApiProperty({ enum: ['webhook', 'stream'] }) mode: SourceMode;
+  @ApiProperty({ enum: ['connecting', 'connected', 'backoff', 'auth_failed', 'stopped'], nullable: true })
+  state: StreamState | null;
+  @ApiProperty({ nullable: true }) lastError: string | null;
+  @ApiProperty({ nullable: true }) lastEventAt: string | null;
+  @ApiProperty({ nullable: true }) connectedSince: string | null;
+  @ApiProperty() reconnects: number;
+}

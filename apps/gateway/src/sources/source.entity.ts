@@ -1,0 +1,37 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import type { SourceMode } from '@herald/events';
+
+@Entity({ name: 'sources' })
+export class SourceEntity {
+  @PrimaryColumn('uuid')
+  id: string;
+
+  @Column('text')
+  name: string;
+
+  @Column('text')
+  provider: string;
+
+  @Column('text')
+  mode: SourceMode;
+
+  /** The adapter's normalized config, secrets included (needed to verify and connect). */
+  @Column('jsonb')
+  config: Record<string, unknown>;
+
+  /** SHA-256 of the ingest token in the webhook URL; only webhook sources have one. */
+  @Column('bytea', { name: 'ingest_token_hash', nullable: true })
+  ingestTokenHash: Buffer | null;
+
+  @Column('text', { name: 'ingest_token_prefix', nullable: true })
+  ingestTokenPrefix: string | null;
+
+  @Column('boolean')
+  enabled: boolean;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}

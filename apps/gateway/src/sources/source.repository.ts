@@ -1,0 +1,66 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import { SourceStateEntity } from './source-state.entity.js';
+import { SourceEntity } from './source.entity.js';
+
+/** The NOTIFY channel that tells every instance a source changed (payload: the source id). */
+export const SOURCE_CHANGES_CHANNEL = 'herald_source_changes';
+
+@Injectable()
+export class SourceRepository {
+  constructor(
+    @InjectRepository(SourceEntity) private readonly sources: Repository<SourceEntity>,
+    @InjectRepository(SourceStateEntity) private readonly states: Repository<SourceStateEntity>,
+  ) {}
+
+  findById(id: string): Promise<SourceEntity | null> {
+    return this.sources.findOneBy({ id });
+  }
+
+  findEnabledStreams(): Promise<SourceEntity[]> {
+    return this.sources.findBy({ mode: 'stream', enabled: true });
+  }
+
+  page(after: string | undefined, limit: number): Promise<SourceEntity[]> {
+    const query = this.sources.createQueryBuilder('s').orderBy('s.id', 'ASC').limit(limit);
+    if (after) query.where('s.id > :after', { after });
+    return query.getMany();
+  }
+
+  /** Saves and tells every instance (the holder of a stream source restarts it). */
+  async save(source: Partial<SourceEntity> & { id: string }): Promise<SourceEntity> {
+    const saved = await this.sources.save(this.sources.create(source));
+    await this.notifyChanged(source.id);
+    return saved;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const result = await this.sources.delete({ id });
+    await this.notifyChanged(id);
+    return (result.affected ?? 0) > 0;
+  }
+
+  findState(sourceId: string): Promise<SourceStateEntity | null> {
+    return this.states.findOneBy({ sourceId });
+  }
+
+  async saveState(state: Omit<SourceStateEntity, 'updatedAt'>): Promise<void> {
+    // The source may be deleted while its stream stops; the FK then refuses and there is nothing to record.
+    await this.states.upsert(state, ['sourceId']).catch((error: { code?: string }) => {
+      if (error.code !== '23503') throw error;
+    });
+  }
+
+  async lastEventAt(sourceId: string): Promise<Date | null> {
+    const rows: Array<{ received_at: Date }> = await this.sources.manager.query(
+      'SELECT received_at FROM events WHERE source_id = $1 ORDER BY seq DESC LIMIT 1',
+      [sourceId],
+    );
+    return rows[0]?.received_at ?? null;
+  }
+
+  private async notifyChanged(id: string): Promise<void> {
+    await this.sources.manager.query('SELECT pg_notify($1, $2)', [SOURCE_CHANGES_CHANNEL, id]);
+  }
+}

@@ -1,0 +1,170 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import type { ProviderAdapter, SourceMode } from '@herald/events';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { v7 as uuidv7 } from 'uuid';
+import { AdapterRegistry } from '../adapters/adapter-registry.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import { HeraldException } from '../common/errors/herald-exception.js';
+import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
+import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
+import type { CreateSourceDto, SourceDto, SourceStatusDto, UpdateSourceDto } from './source.dto.js';
+import type { SourceEntity } from './source.entity.js';
+import { SourceCatalog } from './source-catalog.js';
+import { SourceRepository } from './source.repository.js';
+
+const INGEST_TOKEN_PREFIX = 'hing_';
+
+function hashToken(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+@Injectable()
+export class SourcesService {
+  constructor(
+    private readonly repository: SourceRepository,
+    private readonly catalog: SourceCatalog,
+    private readonly adapters: AdapterRegistry,
+    @Inject(HERALD_CONFIG) private readonly config: HeraldConfig,
+    @InjectPinoLogger(SourcesService.name) private readonly logger: PinoLogger,
+  ) {}
+
+  async create(dto: CreateSourceDto, origin: string): Promise<SourceDto> {
+    const adapter = this.adapterFor(dto.provider);
+    if (!adapter.modes.includes(dto.mode)) {
+      throw HeraldException.validation(`Provider ${dto.provider} has no ${dto.mode} mode.`, [
+        { field: 'mode', message: `must be one of ${adapter.modes.join(', ')}` },
+      ]);
+    }
+    const config = this.parseConfig(adapter, dto.mode, dto.config ?? {});
+    const token = dto.mode === 'webhook' ? INGEST_TOKEN_PREFIX + randomBytes(24).toString('base64url') : undefined;
+    const source = await this.repository.save({
+      id: uuidv7(),
+      name: dto.name,
+      provider: dto.provider,
+      mode: dto.mode,
+      config,
+      enabled: dto.enabled ?? true,
+      ingestTokenHash: token ? hashToken(token) : null,
+      ingestTokenPrefix: token ? token.slice(0, 9) : null,
+    });
+    return this.toDto(source, origin, token);
+  }
+
+  async list(origin: string, limit = DEFAULT_PAGE_SIZE, cursor?: string): Promise<Page<SourceDto>> {
+    const after = cursor === undefined ? undefined : decodeCursor('sources', cursor);
+    const rows = await this.repository.page(after, limit + 1);
+    return toPage(rows, limit, (s) => this.toDto(s, origin), (s) => s.id, 'sources');
+  }
+
+  async get(id: string, origin: string): Promise<SourceDto> {
+    return this.toDto(await this.load(id), origin);
+  }
+
+  async update(id: string, dto: UpdateSourceDto, origin: string): Promise<SourceDto> {
+    const source = await this.load(id);
+    const config = dto.config === undefined ? source.config : this.parseConfig(this.adapterFor(source.provider), source.mode, dto.config);
+    const saved = await this.repository.save({
+      ...source,
+      name: dto.name ?? source.name,
+      enabled: dto.enabled ?? source.enabled,
+      config,
+    });
+    this.catalog.invalidate(id);
+    return this.toDto(saved, origin);
+  }
+
+  async delete(id: string): Promise<void> {
+    if (!(await this.repository.delete(id))) throw HeraldException.notFound('Source', id);
+    this.catalog.invalidate(id);
+  }
+
+  /** A new ingest URL; the old one stops working at once. */
+  async rotateIngestToken(id: string, origin: string): Promise<SourceDto> {
+    const source = await this.load(id);
+    if (source.mode !== 'webhook') throw HeraldException.validation('Only webhook sources have an ingest URL.');
+    const token = INGEST_TOKEN_PREFIX + randomBytes(24).toString('base64url');
+    const saved = await this.repository.save({ ...source, ingestTokenHash: hashToken(token), ingestTokenPrefix: token.slice(0, 9) });
+    this.catalog.invalidate(id);
+    return this.toDto(saved, origin, token);
+  }
+
+  async status(id: string): Promise<SourceStatusDto> {
+    const source = await this.load(id);
+    const [state, lastEventAt] = await Promise.all([this.repository.findState(id), this.repository.lastEventAt(id)]);
+    const streamState = source.mode === 'stream' ? (source.enabled ? (state?.state ?? 'connecting') : 'stopped') : null;
+    return {
+      id,
+      mode: source.mode,
+      state: streamState,
+      lastError: state?.lastError ?? null,
+      lastEventAt: lastEventAt?.toISOString() ?? null,
+      connectedSince: streamState === 'connected' ? (state?.connectedSince?.toISOString() ?? null) : null,
+      reconnects: state?.reconnects ?? 0,
+    };
+  }
+
+  /** Runs a provider action such as SeaTable's `toasts`. */
+  async invokeAction(id: string, action: string, input: unknown): Promise<unknown> {
+    const source = await this.load(id);
+    const run = this.adapterFor(source.provider).actions?.[action];
+    if (!run) throw HeraldException.notFound(`Action "${action}" on source`, id);
+    return run(source.config, input, { sourceId: id, logger: this.logger.logger.child({ sourceId: id, action }) });
+  }
+
+  /** The source behind an ingest URL, or an exception for an unknown source or a wrong token. */
+  async authenticateIngest(id: string, token: string): Promise<SourceEntity> {
+    const source = /^[0-9a-f-]{36}$/i.test(id) ? await this.catalog.find(id) : null;
+    if (!source || source.mode !== 'webhook' || !source.enabled || !source.ingestTokenHash) {
+      throw HeraldException.notFound('Webhook source', id);
+    }
+    if (!timingSafeEqual(hashToken(token), source.ingestTokenHash)) {
+      throw new HeraldException(ErrorCode.Unauthorized, 'The ingest token in the URL is wrong.');
+    }
+    return source;
+  }
+
+  private async load(id: string): Promise<SourceEntity> {
+    const source = /^[0-9a-f-]{36}$/i.test(id) ? await this.repository.findById(id) : null;
+    if (!source) throw HeraldException.notFound('Source', id);
+    return source;
+  }
+
+  private adapterFor(provider: string): ProviderAdapter {
+    const adapter = this.adapters.find(provider);
+    if (!adapter) {
+      throw HeraldException.validation(`Herald has no adapter for provider "${provider}".`, [
+        { field: 'provider', message: `must be one of ${this.adapters.providers.join(', ')}` },
+      ]);
+    }
+    return adapter;
+  }
+
+  private parseConfig(adapter: ProviderAdapter, mode: SourceMode, config: unknown): Record<string, unknown> {
+    const check = adapter.parseConfig(mode, config);
+    if (!check.ok) {
+      throw HeraldException.validation(
+        `The ${adapter.provider} ${mode} config is not valid.`,
+        check.errors.map((message) => ({ field: 'config', message })),
+      );
+    }
+    return check.config;
+  }
+
+  private toDto(source: SourceEntity, origin: string, fullToken?: string): SourceDto {
+    const dto: SourceDto = {
+      id: source.id,
+      name: source.name,
+      provider: source.provider,
+      mode: source.mode,
+      config: this.adapterFor(source.provider).redactConfig(source.mode, source.config),
+      enabled: source.enabled,
+      createdAt: source.createdAt.toISOString(),
+      updatedAt: source.updatedAt.toISOString(),
+    };
+    if (source.mode === 'webhook') {
+      dto.ingestUrl = `${this.config.publicUrl ?? origin}/v1/ingest/${source.id}/${fullToken ?? `${source.ingestTokenPrefix}****`}`;
+    }
+    return dto;
+  }
+}

@@ -1,0 +1,234 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Backoff,
+  type NormalizedEvent,
+  type ProviderAdapter,
+  type StreamSource,
+  type StreamState,
+  type StreamStateChange,
+  systemClock,
+} from '@herald/events';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import pg from 'pg';
+import { v7 as uuidv7 } from 'uuid';
+import { AdapterRegistry } from '../adapters/adapter-registry.js';
+import { isDatabaseUnavailable } from '../common/errors/problem.js';
+import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
+import { EventWriter } from '../events/event-writer.js';
+import { fromNormalized } from '../events/new-event.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { SourceCatalog } from './source-catalog.js';
+import type { SourceEntity } from './source.entity.js';
+import { SOURCE_CHANGES_CHANNEL, SourceRepository } from './source.repository.js';
+import { sourceStateEvent } from './source-state-events.js';
+
+/** Advisory-lock namespace (first key of the two-key form) for stream-source leadership. */
+const STREAM_LOCK_NAMESPACE = 0x4852;
+const RECONCILE_INTERVAL_MS = 3_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+interface RunningStream {
+  source: SourceEntity;
+  adapter: ProviderAdapter;
+  stream: StreamSource;
+  state: StreamState;
+  reconnects: number;
+  connectedSince: Date | null;
+  stopped: boolean;
+}
+
+/**
+ * Runs every enabled stream source on exactly one instance. Leadership is a session advisory lock per
+ * source on a dedicated connection: when an instance dies its session ends, the lock frees, and another
+ * instance's next reconcile (every few seconds) takes the source over. The same connection LISTENs for
+ * source changes so the holder restarts a stream as soon as its source is updated or deleted.
+ */
+@Injectable()
+export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationShutdown {
+  readonly instanceId = uuidv7();
+  private connection: pg.Client | undefined;
+  private readonly running = new Map<string, RunningStream>();
+  private readonly connectBackoff = new Backoff({ initialMs: 500, maxMs: 10_000 });
+  private reconcileTimer: NodeJS.Timeout | undefined;
+  private reconciling: Promise<void> = Promise.resolve();
+  private shuttingDown = false;
+
+  constructor(
+    private readonly repository: SourceRepository,
+    private readonly catalog: SourceCatalog,
+    private readonly adapters: AdapterRegistry,
+    private readonly writer: EventWriter,
+    private readonly metrics: MetricsService,
+    @Inject(HERALD_CONFIG) private readonly config: HeraldConfig,
+    @InjectPinoLogger(StreamSupervisor.name) private readonly logger: PinoLogger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    void this.connect();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.shuttingDown = true;
+    clearTimeout(this.reconcileTimer);
+    await this.reconciling;
+    await Promise.all([...this.running.keys()].map((id) => this.stopStream(id)));
+    await this.connection?.end().catch(() => undefined);
+  }
+
+  /** Ids of the sources this instance holds (for tests and metrics). */
+  get heldSources(): string[] {
+    return [...this.running.keys()];
+  }
+
+  private async connect(): Promise<void> {
+    if (this.shuttingDown) return;
+    const client = new pg.Client({ connectionString: this.config.databaseUrl, application_name: 'herald-streams' });
+    client.on('error', (error) => this.connectionLost(client, error));
+    client.on('end', () => this.connectionLost(client, new Error('connection ended')));
+    client.on('notification', (message) => {
+      if (message.payload) this.catalog.invalidate(message.payload);
+      this.scheduleReconcile(0);
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${SOURCE_CHANGES_CHANNEL}`);
+      this.connection = client;
+      this.connectBackoff.reset();
+      this.scheduleReconcile(0);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'stream supervisor cannot reach the database; retrying');
+      await client.end().catch(() => undefined);
+      this.reconcileTimer = setTimeout(() => void this.connect(), this.connectBackoff.next());
+    }
+  }
+
+  /** Locks die with the session: stop every stream we held, then reconnect and compete again. */
+  private connectionLost(client: pg.Client, error: Error): void {
+    if (this.connection !== client) return;
+    this.connection = undefined;
+    this.catalog.invalidate();
+    if (this.shuttingDown) return;
+    this.logger.warn({ err: error }, 'stream supervisor lost its database session; releasing stream sources');
+    clearTimeout(this.reconcileTimer);
+    this.reconciling = this.reconciling.then(async () => {
+      await Promise.all([...this.running.keys()].map((id) => this.stopStream(id, false)));
+    });
+    this.reconcileTimer = setTimeout(() => void this.connect(), this.connectBackoff.next());
+  }
+
+  private scheduleReconcile(delayMs: number): void {
+    clearTimeout(this.reconcileTimer);
+    this.reconcileTimer = setTimeout(() => {
+      this.reconciling = this.reconciling.then(() => this.reconcile()).catch((error) => {
+        this.logger.warn({ err: error }, 'stream source reconcile failed');
+      });
+      void this.reconciling.then(() => {
+        if (!this.shuttingDown && this.connection) this.scheduleReconcile(RECONCILE_INTERVAL_MS);
+      });
+    }, delayMs);
+  }
+
+  private async reconcile(): Promise<void> {
+    const connection = this.connection;
+    if (!connection || this.shuttingDown) return;
+    const wanted = new Map((await this.repository.findEnabledStreams()).map((s) => [s.id, s]));
+    for (const [id, running] of this.running) {
+      const source = wanted.get(id);
+      if (!source || source.updatedAt.getTime() !== running.source.updatedAt.getTime()) await this.stopStream(id);
+    }
+    for (const source of wanted.values()) {
+      if (this.running.has(source.id) || this.shuttingDown) continue;
+      const { rows } = await connection.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked',
+        [STREAM_LOCK_NAMESPACE, source.id],
+      );
+      if (rows[0]?.locked) this.startStream(source);
+    }
+  }
+
+  private startStream(source: SourceEntity): void {
+    const adapter = this.adapters.find(source.provider);
+    if (!adapter?.createStream) {
+      this.logger.error({ sourceId: source.id, provider: source.provider }, 'provider has no stream mode');
+      return;
+    }
+    const logger = this.logger.logger.child({ sourceId: source.id, provider: source.provider });
+    const entry = { source, adapter, state: 'stopped', reconnects: 0, connectedSince: null, stopped: false } as Omit<
+      RunningStream,
+      'stream'
+    > as RunningStream;
+    entry.stream = adapter.createStream(source.config, {
+      sourceId: source.id,
+      emit: (events) => this.store(entry, events),
+      setState: (change) => this.onState(entry, change),
+      logger,
+      clock: systemClock,
+      random: Math.random,
+    });
+    this.running.set(source.id, entry);
+    logger.info('holding stream source');
+    entry.stream.start();
+  }
+
+  private async stopStream(id: string, releaseLock = true): Promise<void> {
+    const entry = this.running.get(id);
+    if (!entry) return;
+    this.running.delete(id);
+    entry.stopped = true;
+    const timeout = new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS).unref());
+    await Promise.race([entry.stream.stop().catch(() => undefined), timeout]);
+    this.updateGauge();
+    if (releaseLock && this.connection) {
+      await this.connection
+        .query('SELECT pg_advisory_unlock($1, hashtext($2))', [STREAM_LOCK_NAMESPACE, id])
+        .catch(() => undefined);
+    }
+  }
+
+  /** Stores a stream's events, waiting out database outages (the stream keeps its order meanwhile). */
+  private async store(entry: RunningStream, events: NormalizedEvent[]): Promise<void> {
+    const origin = { sourceId: entry.source.id, provider: entry.source.provider };
+    const backoff = new Backoff({ initialMs: 200, maxMs: 5_000 });
+    const receivedAt = new Date();
+    const records = events.map((event) => fromNormalized(event, origin, receivedAt));
+    for (;;) {
+      try {
+        await this.writer.append(records);
+        return;
+      } catch (error) {
+        if (!isDatabaseUnavailable(error) || entry.stopped) throw error;
+        await new Promise((resolve) => setTimeout(resolve, backoff.next()));
+      }
+    }
+  }
+
+  private onState(entry: RunningStream, change: StreamStateChange): void {
+    const previous = entry.state;
+    entry.state = change.state;
+    if (change.state === 'connecting' && previous === 'backoff') entry.reconnects++;
+    if (change.state === 'connected') entry.connectedSince = new Date();
+    else if (previous === 'connected') entry.connectedSince = null;
+    this.updateGauge();
+    const stateEvent = sourceStateEvent(entry.source, entry.adapter, previous, change, entry.reconnects);
+    const persisted = this.repository.saveState({
+      sourceId: entry.source.id,
+      state: change.state,
+      lastError: change.reason ?? null,
+      connectedSince: entry.connectedSince,
+      reconnects: entry.reconnects,
+      instanceId: this.instanceId,
+    });
+    const stored = stateEvent ? this.store(entry, [stateEvent]) : Promise.resolve();
+    Promise.all([persisted, stored]).catch((error) =>
+      this.logger.warn({ err: error, sourceId: entry.source.id }, 'could not record a stream state change'),
+    );
+  }
+
+  private updateGauge(): void {
+    const counts: Partial<Record<StreamState, number>> = {};
+    for (const entry of this.running.values()) counts[entry.state] = (counts[entry.state] ?? 0) + 1;
+    for (const state of ['connecting', 'connected', 'backoff', 'auth_failed', 'stopped'] as const) {
+      this.metrics.sourceStates.set({ state }, counts[state] ?? 0);
+    }
+  }
+}

@@ -1,0 +1,217 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  encodeNotificationBatch,
+  encodeServerMessage,
+  encodeV03JsonBody,
+  fishjamSignature,
+  ServerMessage_TrackType,
+} from '@herald/jellyfish/testing';
+import { buildSeatableWebhook } from '@herald/seatable/testing';
+import { apiClient } from './support/http.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+
+const rowData = {
+  dtable_uuid: 'fae0a3a42ba94df88e8303fd385e37de',
+  row_id: 'QoNno3QiTF26sxmG1sl3_g',
+  op_user: 'a1b2@auth.local',
+  op_type: 'modify_row',
+  op_time: 1649922777.279,
+  table_id: '0000',
+  table_name: 'Tâches',
+  row_name: 'Zoë',
+  row_data: [{ column_key: '0000', column_name: 'Nom', column_type: 'text', column_data: {}, value: 'Zoë', old_value: 'Zoe' }],
+  op_app: null,
+};
+
+describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
+  let herald: TestApp;
+  let admin: ReturnType<typeof apiClient>;
+  const post = (url: string, body: string | Uint8Array, headers: Record<string, string>) =>
+    apiClient('')('POST', url, { rawBody: body, headers });
+  const eventCount = async (sourceId: string) => (await admin('GET', `/v1/events?source=${sourceId}&limit=500`)).body.data.length;
+
+  beforeAll(async () => {
+    herald = await startTestApp();
+    admin = apiClient(herald.baseUrl, herald.adminToken);
+  });
+  afterAll(() => herald.close());
+
+  describe('SeaTable', () => {
+    let source: { id: string; ingestUrl: string };
+    const secret = 'ärger-secret';
+
+    beforeAll(async () => {
+      const created = await admin('POST', '/v1/sources', {
+        body: { name: 'crm', provider: 'seatable', mode: 'webhook', config: { secret } },
+      });
+      expect(created.status).toBe(201);
+      source = created.body;
+    });
+
+    it('hands out an ingest URL once and masks secrets afterwards', async () => {
+      expect(source.ingestUrl).toMatch(new RegExp(`^${herald.baseUrl}/v1/ingest/${source.id}/hing_[A-Za-z0-9_-]{32}$`));
+      const fetched = await admin('GET', `/v1/sources/${source.id}`);
+      expect(fetched.body.ingestUrl).toMatch(/\/hing_.{4}\*\*\*\*$/);
+      expect(JSON.stringify(fetched.body)).not.toContain(secret);
+      const status = await admin('GET', `/v1/sources/${source.id}/status`);
+      expect(status.body).toMatchObject({ mode: 'webhook', state: null, lastEventAt: null });
+    });
+
+    it('stores a signed webhook (Python json.dumps bytes) as seatable.row.modified after commit', async () => {
+      const webhook = buildSeatableWebhook(rowData, { secret });
+      expect(webhook.text).toContain('"table_name": "T\\u00e2ches"');
+      const response = await post(source.ingestUrl, webhook.body, webhook.headers);
+      expect(response.status).toBe(202);
+      expect(response.body).toEqual({ accepted: 1, ids: [expect.any(String)] });
+      const event = await admin('GET', `/v1/events/${response.body.ids[0]}?include=raw`);
+      expect(event.body).toMatchObject({
+        type: 'seatable.row.modified',
+        source: `/sources/${source.id}`,
+        sourceid: source.id,
+        provider: 'seatable',
+        subject: 'tables/0000/rows/QoNno3QiTF26sxmG1sl3_g',
+        time: '2022-04-14T07:52:57.279Z',
+        data: expect.objectContaining({ tableName: 'Tâches', rowName: 'Zoë', rowId: 'QoNno3QiTF26sxmG1sl3_g' }),
+        raw: webhook.text,
+        rawContentType: 'application/json',
+        rawEncoding: 'utf8',
+      });
+      // A redelivery of the same change is stored once and answers with the same id.
+      const again = await post(source.ingestUrl, webhook.body, webhook.headers);
+      expect(again.body.ids).toEqual(response.body.ids);
+      const status = await admin('GET', `/v1/sources/${source.id}/status`);
+      expect(status.body.lastEventAt).toEqual(expect.any(String));
+    });
+
+    it('refuses tampered or unsigned bodies, wrong tokens, unknown sources and other content types, storing nothing', async () => {
+      const before = await eventCount(source.id);
+      const webhook = buildSeatableWebhook({ ...rowData, op_time: 1649922999.1 }, { secret });
+      const tampered = webhook.text.replace('Zo\\u00eb', 'Eve');
+      const cases: Array<[string, string | Uint8Array, Record<string, string>, number, string]> = [
+        [source.ingestUrl, tampered, webhook.headers, 401, 'invalid_signature'],
+        [source.ingestUrl, webhook.body, { 'content-type': 'application/json' }, 401, 'missing_signature'],
+        [source.ingestUrl.replace(/hing_.*$/, 'hing_wrong'), webhook.body, webhook.headers, 401, 'unauthorized'],
+        [source.ingestUrl.replace(source.id, '01a20908-12fe-72dd-bcfb-85f9c4aed6b5'), webhook.body, webhook.headers, 404, 'not_found'],
+        [source.ingestUrl, webhook.body, { ...webhook.headers, 'content-type': 'text/csv' }, 415, 'unsupported_media_type'],
+        [source.ingestUrl, '{"event": "update", "data": ', webhook.headers, 400, 'invalid_json'],
+      ];
+      for (const [url, body, headers, status, code] of cases) {
+        const response = await post(url, body, headers);
+        expect({ status: response.status, code: response.body.code }).toEqual({ status, code });
+      }
+      const unsigned = buildSeatableWebhook({ event: 'x' } as never, { secret });
+      expect((await post(source.ingestUrl, unsigned.body, unsigned.headers)).body.code).toBe('invalid_body');
+      expect(await eventCount(source.id)).toBe(before);
+    });
+
+    it('answers 413 over HERALD_MAX_BODY', async () => {
+      const big = buildSeatableWebhook({ ...rowData, row_name: 'x'.repeat(1_100_000) }, { secret });
+      const response = await post(source.ingestUrl, big.body, big.headers);
+      expect(response.status).toBe(413);
+      expect(response.body.code).toBe('payload_too_large');
+    });
+
+    it('stops accepting the old URL after rotation', async () => {
+      const rotated = await admin('POST', `/v1/sources/${source.id}/rotate-ingest-token`);
+      expect(rotated.status).toBe(200);
+      const webhook = buildSeatableWebhook({ ...rowData, op_time: 1649922000 }, { secret });
+      expect((await post(source.ingestUrl, webhook.body, webhook.headers)).status).toBe(401);
+      expect((await post(rotated.body.ingestUrl, webhook.body, webhook.headers)).status).toBe(202);
+      source = rotated.body;
+    });
+  });
+
+  describe('Jellyfish', () => {
+    const signingSecret = 'fishjam-signing-secret';
+    let plain: { id: string; ingestUrl: string };
+    let signed: { id: string; ingestUrl: string };
+    const protobuf = { 'content-type': 'application/x-protobuf' };
+
+    beforeAll(async () => {
+      plain = (await admin('POST', '/v1/sources', { body: { name: 'media', provider: 'jellyfish', mode: 'webhook' } })).body;
+      signed = (
+        await admin('POST', '/v1/sources', {
+          body: { name: 'cloud', provider: 'jellyfish', mode: 'webhook', config: { signingSecret } },
+        })
+      ).body;
+    });
+
+    it('stores a protobuf batch in order, each notification with its own bytes', async () => {
+      const messages = [
+        encodeServerMessage({ case: 'roomCreated', value: { roomId: 'r1' } }),
+        encodeServerMessage({ case: 'peerConnected', value: { roomId: 'r1', peerId: 'p1' } }),
+        encodeServerMessage({
+          case: 'trackAdded',
+          value: {
+            roomId: 'r1',
+            endpointInfo: { case: 'peerId', value: 'p1' },
+            track: { id: 't1', type: ServerMessage_TrackType.AUDIO, metadata: '{"lang":"fr"}' },
+          },
+        }),
+      ];
+      const response = await post(plain.ingestUrl, encodeNotificationBatch(messages), protobuf);
+      expect(response.status).toBe(202);
+      expect(response.body.accepted).toBe(3);
+      const listed = await admin('GET', `/v1/events?source=${plain.id}`);
+      expect(listed.body.data.map((e: { type: string; subject: string }) => [e.type, e.subject])).toEqual([
+        ['jellyfish.room.created', 'rooms/r1'],
+        ['jellyfish.peer.connected', 'rooms/r1/peers/p1'],
+        ['jellyfish.track.added', 'rooms/r1/peers/p1'],
+      ]);
+      expect(listed.body.data[2].data.track).toEqual({ id: 't1', type: 'audio', metadata: { lang: 'fr' } });
+      const raw = await admin('GET', `/v1/events/${response.body.ids[1]}?include=raw`);
+      expect(raw.body.rawEncoding).toBe('base64');
+      expect(Buffer.from(raw.body.raw, 'base64')).toEqual(Buffer.from(messages[1]!));
+    });
+
+    it('accepts v0.3 JSON bodies', async () => {
+      const body = encodeV03JsonBody(encodeServerMessage({ case: 'roomDeleted', value: { roomId: 'r9' } }));
+      const response = await post(plain.ingestUrl, body, { 'content-type': 'application/json' });
+      expect(response.status).toBe(202);
+      expect((await admin('GET', `/v1/events/${response.body.ids[0]}`)).body.type).toBe('jellyfish.room.deleted');
+    });
+
+    it('checks Fishjam signatures and refuses undecodable bytes, storing nothing', async () => {
+      const body = encodeServerMessage({ case: 'roomCrashed', value: { roomId: 'r2' } });
+      const good = await post(signed.ingestUrl, body, { ...protobuf, 'x-fishjam-signature-256': fishjamSignature(body, signingSecret) });
+      expect(good.status).toBe(202);
+      const bad = await post(signed.ingestUrl, body, { ...protobuf, 'x-fishjam-signature-256': fishjamSignature(body, 'other') });
+      expect(bad.body.code).toBe('invalid_signature');
+      expect((await post(signed.ingestUrl, body, protobuf)).body.code).toBe('missing_signature');
+      const before = await eventCount(plain.id);
+      const truncated = await post(plain.ingestUrl, encodeNotificationBatch([body, body]).slice(0, -3), protobuf);
+      expect({ status: truncated.status, code: truncated.body.code }).toEqual({ status: 400, code: 'invalid_body' });
+      const garbage = await post(plain.ingestUrl, new Uint8Array([0xff, 0xff, 0xff, 0x0f]), protobuf);
+      expect(garbage.status).toBe(400);
+      expect(await eventCount(plain.id)).toBe(before);
+    });
+  });
+
+  describe('source administration', () => {
+    it.each([
+      [{ name: 'x', provider: 'slack', mode: 'webhook' }, 'provider'],
+      [{ name: 'x', provider: 'seatable', mode: 'poll' }, 'mode'],
+      [{ name: 'x', provider: 'seatable', mode: 'stream', config: { serverUrl: 'not a url' } }, 'config'],
+      [{ name: 'x', provider: 'seatable', mode: 'webhook', config: { secret: 5 } }, 'config'],
+      [{ name: 'x', provider: 'jellyfish', mode: 'webhook', extra: 1 }, 'extra'],
+    ])('refuses %j naming %s', async (body, field) => {
+      const response = await admin('POST', '/v1/sources', { body });
+      expect(response.status).toBe(400);
+      expect(response.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+    });
+
+    it('updates, lists and deletes sources; unknown ones are 404', async () => {
+      const created = await admin('POST', '/v1/sources', { body: { name: 'tmp', provider: 'jellyfish', mode: 'webhook' } });
+      const patched = await admin('PATCH', `/v1/sources/${created.body.id}`, { body: { name: 'renamed', config: { signingSecret: 'abcdefgh12' } } });
+      expect(patched.status).toBe(200);
+      expect(patched.body).toMatchObject({ name: 'renamed', config: { signingSecret: expect.stringContaining('****') } });
+      expect((await admin('PATCH', `/v1/sources/${created.body.id}`, { body: { provider: 'seatable' } })).status).toBe(400);
+      const listed = await admin('GET', '/v1/sources?limit=500');
+      expect(listed.body.data.map((s: { id: string }) => s.id)).toContain(created.body.id);
+      expect((await admin('DELETE', `/v1/sources/${created.body.id}`)).status).toBe(204);
+      expect((await admin('GET', `/v1/sources/${created.body.id}`)).status).toBe(404);
+      expect((await admin('GET', '/v1/sources/nope')).status).toBe(404);
+      expect((await admin('POST', `/v1/sources/${created.body.id}/toasts`, { body: {} })).status).toBe(404);
+    });
+  });
+});
