@@ -35,6 +35,8 @@ interface RunningStream {
   reconnects: number;
   connectedSince: Date | null;
   stopped: boolean;
+  /** State writes and state events, chained so they land in the order the transitions happened. */
+  recording: Promise<void>;
 }
 
 /**
@@ -153,7 +155,15 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
       return;
     }
     const logger = this.logger.logger.child({ sourceId: source.id, provider: source.provider });
-    const entry = { source, adapter, state: 'stopped', reconnects: 0, connectedSince: null, stopped: false } as Omit<
+    const entry = {
+      source,
+      adapter,
+      state: 'stopped',
+      reconnects: 0,
+      connectedSince: null,
+      stopped: false,
+      recording: Promise.resolve(),
+    } as Omit<
       RunningStream,
       'stream'
     > as RunningStream;
@@ -176,7 +186,7 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     this.running.delete(id);
     entry.stopped = true;
     const timeout = new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS).unref());
-    await Promise.race([entry.stream.stop().catch(() => undefined), timeout]);
+    await Promise.race([entry.stream.stop().catch(() => undefined).then(() => entry.recording), timeout]);
     this.updateGauge();
     if (releaseLock && this.connection) {
       await this.connection
@@ -210,18 +220,20 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     else if (previous === 'connected') entry.connectedSince = null;
     this.updateGauge();
     const stateEvent = sourceStateEvent(entry.source, entry.adapter, previous, change, entry.reconnects);
-    const persisted = this.repository.saveState({
+    const state = {
       sourceId: entry.source.id,
       state: change.state,
       lastError: change.reason ?? null,
       connectedSince: entry.connectedSince,
       reconnects: entry.reconnects,
       instanceId: this.instanceId,
-    });
-    const stored = stateEvent ? this.store(entry, [stateEvent]) : Promise.resolve();
-    Promise.all([persisted, stored]).catch((error) =>
-      this.logger.warn({ err: error, sourceId: entry.source.id }, 'could not record a stream state change'),
-    );
+    };
+    entry.recording = entry.recording
+      .then(async () => {
+        await this.repository.saveState(state);
+        if (stateEvent) await this.store(entry, [stateEvent]);
+      })
+      .catch((error) => this.logger.warn({ err: error, sourceId: entry.source.id }, 'could not record a stream state change'));
   }
 
   private updateGauge(): void {
