@@ -46,12 +46,24 @@ export interface CreateAppOptions {
   adapters?: readonly ProviderAdapter[];
 }
 
-export async function createApp(config: HeraldConfig, logger: Logger, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: config.maxBodyBytes, trustProxy: true, return503OnClosing: true });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger, options.adapters), adapter, {
-    rawBody: true,
-    bufferLogs: true,
+export async function createApp(
+  config: HeraldConfig,
+  logger: Logger,
+  options: CreateAppOptions = {},
+): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.maxBodyBytes,
+    trustProxy: true,
+    return503OnClosing: true,
   });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, logger, options.adapters),
+    adapter,
+    {
+      rawBody: true,
+      bufferLogs: true,
+    },
+  );
   app.useLogger(app.get(NestPinoLogger));
   registerBodyParsers(app, config.maxBodyBytes);
   app.useGlobalPipes(

@@ -18,13 +18,20 @@ try {
 const logger = pino({ level: config.logLevel, base: { service: 'herald' } });
 let embedded: EmbeddedDatabase | undefined;
 if (!config.databaseUrl) {
-  embedded = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'pgdata'), persistent: true, logger });
+  embedded = await startEmbeddedPostgres({
+    dataDir: join(config.dataDir, 'pgdata'),
+    persistent: true,
+    logger,
+  });
   config = { ...config, databaseUrl: embedded.url };
 }
 
 const app = await createApp(config, logger);
 await app.listen({ port: config.port, host: config.host });
-logger.info({ port: config.port, host: config.host, embeddedPostgres: Boolean(embedded) }, 'Herald is listening');
+logger.info(
+  { port: config.port, host: config.host, embeddedPostgres: Boolean(embedded) },
+  'Herald is listening',
+);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

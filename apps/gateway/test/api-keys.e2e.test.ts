@@ -42,7 +42,9 @@ describe('API keys (/v1/api-keys)', () => {
     expect(missing.headers.get('content-type')).toContain('application/problem+json');
     expect(missing.body).toMatchObject({ status: 401, code: 'unauthorized' });
     expect((await anonymous('GET', '/v1/api-keys', { token: 'hrld_nope' })).status).toBe(401);
-    expect((await anonymous('GET', '/v1/api-keys', { headers: { authorization: 'Basic abc' } })).status).toBe(401);
+    expect((await anonymous('GET', '/v1/api-keys', { headers: { authorization: 'Basic abc' } })).status).toBe(
+      401,
+    );
 
     const subscriber = await admin('POST', '/v1/api-keys', { body: { name: 's', scopes: ['subscribe'] } });
     const forbidden = await anonymous('POST', '/v1/api-keys', {
@@ -75,7 +77,8 @@ describe('API keys (/v1/api-keys)', () => {
   });
 
   it('pages with limit and cursor', async () => {
-    for (let i = 0; i < 3; i++) await admin('POST', '/v1/api-keys', { body: { name: `p${i}`, scopes: ['publish'] } });
+    for (let i = 0; i < 3; i++)
+      await admin('POST', '/v1/api-keys', { body: { name: `p${i}`, scopes: ['publish'] } });
     const first = await admin('GET', '/v1/api-keys?limit=2');
     expect(first.body.data).toHaveLength(2);
     expect(first.body.nextCursor).toEqual(expect.any(String));

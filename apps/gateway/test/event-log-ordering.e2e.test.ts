@@ -21,7 +21,9 @@ describe('cursor-never-skips under concurrent publishing', () => {
 
   it('lets a paging reader see every committed event exactly once and in seq order', async () => {
     const admin = apiClient(first.baseUrl, first.adminToken);
-    const key = await admin('POST', '/v1/api-keys', { body: { name: 'load', scopes: ['publish', 'subscribe'] } });
+    const key = await admin('POST', '/v1/api-keys', {
+      body: { name: 'load', scopes: ['publish', 'subscribe'] },
+    });
     const clients = 16;
     const perClient = 60;
     const acknowledged = new Set<string>();

@@ -46,7 +46,9 @@ describe('event log (/v1/events)', () => {
   it('keeps a given time and lets subscribe keys read but not publish', async () => {
     const reader = await admin('POST', '/v1/api-keys', { body: { name: 'r', scopes: ['subscribe'] } });
     const read = apiClient(herald.baseUrl, reader.body.token);
-    const published = await publisher('POST', '/v1/events', { body: { type: 'a.b', time: '2022-04-14T09:47:02.589Z' } });
+    const published = await publisher('POST', '/v1/events', {
+      body: { type: 'a.b', time: '2022-04-14T09:47:02.589Z' },
+    });
     expect(published.body.time).toBe('2022-04-14T09:47:02.589Z');
     expect((await read('GET', `/v1/events/${published.body.id}`)).status).toBe(200);
     expect((await read('POST', '/v1/events', { body: { type: 'a.b' } })).status).toBe(403);
@@ -63,7 +65,10 @@ describe('event log (/v1/events)', () => {
     expect(second.status).toBe(200);
     expect(second.headers.get('idempotent-replayed')).toBe('true');
     expect(second.body).toEqual(first.body);
-    const conflicting = await publisher('POST', '/v1/events', { body: { ...body, data: { id: 8 } }, headers });
+    const conflicting = await publisher('POST', '/v1/events', {
+      body: { ...body, data: { id: 8 } },
+      headers,
+    });
     expect(conflicting.status).toBe(409);
     expect(conflicting.body.code).toBe('idempotency_conflict');
     const listed = await admin('GET', `/v1/events?type=orders.created`);
@@ -79,31 +84,132 @@ describe('event log (/v1/events)', () => {
   });
 
   describe('bad input answers 4xx problem+json', () => {
-    const cases: Array<[string, () => Promise<{ status: number; body: any; headers: Headers }>, number, string]> = [
-      ['malformed JSON', () => publisher('POST', '/v1/events', { rawBody: '{"type": "a.b",', headers: { 'content-type': 'application/json' } }), 400, 'invalid_json'],
-      ['an empty JSON body', () => publisher('POST', '/v1/events', { rawBody: '', headers: { 'content-type': 'application/json' } }), 400, 'invalid_json'],
-      ['an unknown field', () => publisher('POST', '/v1/events', { body: { type: 'a.b', colour: 'red' } }), 400, 'validation_failed'],
-      ['a missing type', () => publisher('POST', '/v1/events', { body: { data: {} } }), 400, 'validation_failed'],
-      ['a malformed type', () => publisher('POST', '/v1/events', { body: { type: 'Not A Type' } }), 400, 'validation_failed'],
-      ['a reserved type', () => publisher('POST', '/v1/events', { body: { type: 'herald.source.connected' } }), 400, 'validation_failed'],
-      ['data that is not an object', () => publisher('POST', '/v1/events', { body: { type: 'a.b', data: [1] } }), 400, 'validation_failed'],
-      ['a bad time', () => publisher('POST', '/v1/events', { body: { type: 'a.b', time: 'yesterday' } }), 400, 'validation_failed'],
-      ['a JSON array body', () => publisher('POST', '/v1/events', { body: [{ type: 'a.b' }] }), 400, 'validation_failed'],
-      ['an unsupported content type', () => publisher('POST', '/v1/events', { rawBody: 'type=a.b', headers: { 'content-type': 'application/xml' } }), 415, 'unsupported_media_type'],
-      ['a too long Idempotency-Key', () => publisher('POST', '/v1/events', { body: { type: 'a.b' }, headers: { 'idempotency-key': 'k'.repeat(256) } }), 400, 'validation_failed'],
-      ['a body over the size limit', () => publisher('POST', '/v1/events', { body: { type: 'a.b', data: { blob: 'x'.repeat(1_100_000) } } }), 413, 'payload_too_large'],
+    const cases: Array<
+      [string, () => Promise<{ status: number; body: any; headers: Headers }>, number, string]
+    > = [
+      [
+        'malformed JSON',
+        () =>
+          publisher('POST', '/v1/events', {
+            rawBody: '{"type": "a.b",',
+            headers: { 'content-type': 'application/json' },
+          }),
+        400,
+        'invalid_json',
+      ],
+      [
+        'an empty JSON body',
+        () =>
+          publisher('POST', '/v1/events', { rawBody: '', headers: { 'content-type': 'application/json' } }),
+        400,
+        'invalid_json',
+      ],
+      [
+        'an unknown field',
+        () => publisher('POST', '/v1/events', { body: { type: 'a.b', colour: 'red' } }),
+        400,
+        'validation_failed',
+      ],
+      [
+        'a missing type',
+        () => publisher('POST', '/v1/events', { body: { data: {} } }),
+        400,
+        'validation_failed',
+      ],
+      [
+        'a malformed type',
+        () => publisher('POST', '/v1/events', { body: { type: 'Not A Type' } }),
+        400,
+        'validation_failed',
+      ],
+      [
+        'a reserved type',
+        () => publisher('POST', '/v1/events', { body: { type: 'herald.source.connected' } }),
+        400,
+        'validation_failed',
+      ],
+      [
+        'data that is not an object',
+        () => publisher('POST', '/v1/events', { body: { type: 'a.b', data: [1] } }),
+        400,
+        'validation_failed',
+      ],
+      [
+        'a bad time',
+        () => publisher('POST', '/v1/events', { body: { type: 'a.b', time: 'yesterday' } }),
+        400,
+        'validation_failed',
+      ],
+      [
+        'a JSON array body',
+        () => publisher('POST', '/v1/events', { body: [{ type: 'a.b' }] }),
+        400,
+        'validation_failed',
+      ],
+      [
+        'an unsupported content type',
+        () =>
+          publisher('POST', '/v1/events', {
+            rawBody: 'type=a.b',
+            headers: { 'content-type': 'application/xml' },
+          }),
+        415,
+        'unsupported_media_type',
+      ],
+      [
+        'a too long Idempotency-Key',
+        () =>
+          publisher('POST', '/v1/events', {
+            body: { type: 'a.b' },
+            headers: { 'idempotency-key': 'k'.repeat(256) },
+          }),
+        400,
+        'validation_failed',
+      ],
+      [
+        'a body over the size limit',
+        () =>
+          publisher('POST', '/v1/events', { body: { type: 'a.b', data: { blob: 'x'.repeat(1_100_000) } } }),
+        413,
+        'payload_too_large',
+      ],
       ['a bad type filter', () => admin('GET', '/v1/events?type=seatable..row'), 400, 'invalid_filter'],
-      ['a ** in the middle of a filter', () => admin('GET', '/v1/events?type=seatable.**.x'), 400, 'invalid_filter'],
-      ['a source filter that is not an id', () => admin('GET', '/v1/events?source=abc'), 400, 'invalid_filter'],
+      [
+        'a ** in the middle of a filter',
+        () => admin('GET', '/v1/events?type=seatable.**.x'),
+        400,
+        'invalid_filter',
+      ],
+      [
+        'a source filter that is not an id',
+        () => admin('GET', '/v1/events?source=abc'),
+        400,
+        'invalid_filter',
+      ],
       ['a garbage cursor', () => admin('GET', '/v1/events?cursor=%%%'), 400, 'invalid_cursor'],
-      ['a cursor from another list', () => admin('GET', `/v1/events?cursor=${Buffer.from('["api-keys","1"]').toString('base64url')}`), 400, 'invalid_cursor'],
-      ['an unknown after id', () => admin('GET', '/v1/events?after=01a20908-12fe-72dd-bcfb-85f9c4aed6b5'), 400, 'invalid_cursor'],
+      [
+        'a cursor from another list',
+        () => admin('GET', `/v1/events?cursor=${Buffer.from('["api-keys","1"]').toString('base64url')}`),
+        400,
+        'invalid_cursor',
+      ],
+      [
+        'an unknown after id',
+        () => admin('GET', '/v1/events?after=01a20908-12fe-72dd-bcfb-85f9c4aed6b5'),
+        400,
+        'invalid_cursor',
+      ],
       ['a malformed after', () => admin('GET', '/v1/events?after=yesterday'), 400, 'invalid_cursor'],
       ['a bad since', () => admin('GET', '/v1/events?since=monday'), 400, 'validation_failed'],
       ['a limit over 500', () => admin('GET', '/v1/events?limit=501'), 400, 'validation_failed'],
       ['a limit that is not a number', () => admin('GET', '/v1/events?limit=ten'), 400, 'validation_failed'],
       ['an unknown query parameter', () => admin('GET', '/v1/events?colour=red'), 400, 'validation_failed'],
-      ['an unknown event id', () => admin('GET', '/v1/events/01a20908-12fe-72dd-bcfb-85f9c4aed6b5'), 404, 'not_found'],
+      [
+        'an unknown event id',
+        () => admin('GET', '/v1/events/01a20908-12fe-72dd-bcfb-85f9c4aed6b5'),
+        404,
+        'not_found',
+      ],
       ['a malformed event id', () => admin('GET', '/v1/events/not-a-uuid'), 404, 'not_found'],
       ['an unknown route', () => admin('GET', '/v1/nothing-here'), 404, 'not_found'],
     ];
@@ -111,7 +217,14 @@ describe('event log (/v1/events)', () => {
       const response = await request();
       expect(response.status).toBe(status);
       expect(response.headers.get('content-type')).toContain('application/problem+json');
-      expect(response.body).toMatchObject({ status, code, type: expect.stringContaining(code), title: expect.any(String), detail: expect.any(String), errors: expect.any(Array) });
+      expect(response.body).toMatchObject({
+        status,
+        code,
+        type: expect.stringContaining(code),
+        title: expect.any(String),
+        detail: expect.any(String),
+        errors: expect.any(Array),
+      });
     });
   });
 
@@ -124,9 +237,17 @@ describe('event log (/v1/events)', () => {
       source = key.body.id;
       const own = apiClient(herald.baseUrl, key.body.token);
       ids = [];
-      const types = ['shop.order.created', 'shop.order.paid', 'shop.refund.created', 'shop.order.line.added', 'shop'];
+      const types = [
+        'shop.order.created',
+        'shop.order.paid',
+        'shop.refund.created',
+        'shop.order.line.added',
+        'shop',
+      ];
       for (const [i, type] of types.entries()) {
-        const r = await own('POST', '/v1/events', { body: { type, time: `2030-01-0${i + 1}T00:00:00.000Z` } });
+        const r = await own('POST', '/v1/events', {
+          body: { type, time: `2030-01-0${i + 1}T00:00:00.000Z` },
+        });
         ids.push(r.body.id);
       }
     });
@@ -142,7 +263,10 @@ describe('event log (/v1/events)', () => {
         'shop.refund.created',
         'shop.order.line.added',
       ]);
-      expect(typesOf((await q('type=*.*.created')).body)).toEqual(['shop.order.created', 'shop.refund.created']);
+      expect(typesOf((await q('type=*.*.created')).body)).toEqual([
+        'shop.order.created',
+        'shop.refund.created',
+      ]);
       expect(typesOf((await q('type=shop&type=shop.order.paid')).body)).toEqual(['shop.order.paid', 'shop']);
       expect(typesOf((await q('type=shop,shop.order.paid')).body)).toEqual(['shop.order.paid', 'shop']);
       const all = await q('');

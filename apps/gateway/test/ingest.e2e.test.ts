@@ -19,7 +19,16 @@ const rowData = {
   table_id: '0000',
   table_name: 'Tâches',
   row_name: 'Zoë',
-  row_data: [{ column_key: '0000', column_name: 'Nom', column_type: 'text', column_data: {}, value: 'Zoë', old_value: 'Zoe' }],
+  row_data: [
+    {
+      column_key: '0000',
+      column_name: 'Nom',
+      column_type: 'text',
+      column_data: {},
+      value: 'Zoë',
+      old_value: 'Zoe',
+    },
+  ],
   op_app: null,
 };
 
@@ -28,7 +37,8 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
   let admin: ReturnType<typeof apiClient>;
   const post = (url: string, body: string | Uint8Array, headers: Record<string, string>) =>
     apiClient('')('POST', url, { rawBody: body, headers });
-  const eventCount = async (sourceId: string) => (await admin('GET', `/v1/events?source=${sourceId}&limit=500`)).body.data.length;
+  const eventCount = async (sourceId: string) =>
+    (await admin('GET', `/v1/events?source=${sourceId}&limit=500`)).body.data.length;
 
   beforeAll(async () => {
     herald = await startTestApp();
@@ -49,7 +59,9 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
     });
 
     it('hands out an ingest URL once and masks secrets afterwards', async () => {
-      expect(source.ingestUrl).toMatch(new RegExp(`^${herald.baseUrl}/v1/ingest/${source.id}/hing_[A-Za-z0-9_-]{32}$`));
+      expect(source.ingestUrl).toMatch(
+        new RegExp(`^${herald.baseUrl}/v1/ingest/${source.id}/hing_[A-Za-z0-9_-]{32}$`),
+      );
       const fetched = await admin('GET', `/v1/sources/${source.id}`);
       expect(fetched.body.ingestUrl).toMatch(/\/hing_.{4}\*\*\*\*$/);
       expect(JSON.stringify(fetched.body)).not.toContain(secret);
@@ -71,7 +83,11 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
         provider: 'seatable',
         subject: 'tables/0000/rows/QoNno3QiTF26sxmG1sl3_g',
         time: '2022-04-14T07:52:57.279Z',
-        data: expect.objectContaining({ tableName: 'Tâches', rowName: 'Zoë', rowId: 'QoNno3QiTF26sxmG1sl3_g' }),
+        data: expect.objectContaining({
+          tableName: 'Tâches',
+          rowName: 'Zoë',
+          rowId: 'QoNno3QiTF26sxmG1sl3_g',
+        }),
         raw: webhook.text,
         rawContentType: 'application/json',
         rawEncoding: 'utf8',
@@ -90,9 +106,27 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       const cases: Array<[string, string | Uint8Array, Record<string, string>, number, string]> = [
         [source.ingestUrl, tampered, webhook.headers, 401, 'invalid_signature'],
         [source.ingestUrl, webhook.body, { 'content-type': 'application/json' }, 401, 'missing_signature'],
-        [source.ingestUrl.replace(/hing_.*$/, 'hing_wrong'), webhook.body, webhook.headers, 401, 'unauthorized'],
-        [source.ingestUrl.replace(source.id, '01a20908-12fe-72dd-bcfb-85f9c4aed6b5'), webhook.body, webhook.headers, 404, 'not_found'],
-        [source.ingestUrl, webhook.body, { ...webhook.headers, 'content-type': 'text/csv' }, 415, 'unsupported_media_type'],
+        [
+          source.ingestUrl.replace(/hing_.*$/, 'hing_wrong'),
+          webhook.body,
+          webhook.headers,
+          401,
+          'unauthorized',
+        ],
+        [
+          source.ingestUrl.replace(source.id, '01a20908-12fe-72dd-bcfb-85f9c4aed6b5'),
+          webhook.body,
+          webhook.headers,
+          404,
+          'not_found',
+        ],
+        [
+          source.ingestUrl,
+          webhook.body,
+          { ...webhook.headers, 'content-type': 'text/csv' },
+          415,
+          'unsupported_media_type',
+        ],
         [source.ingestUrl, '{"event": "update", "data": ', webhook.headers, 400, 'invalid_json'],
       ];
       for (const [url, body, headers, status, code] of cases) {
@@ -128,7 +162,11 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
     const protobuf = { 'content-type': 'application/x-protobuf' };
 
     beforeAll(async () => {
-      plain = (await admin('POST', '/v1/sources', { body: { name: 'media', provider: 'jellyfish', mode: 'webhook' } })).body;
+      plain = (
+        await admin('POST', '/v1/sources', {
+          body: { name: 'media', provider: 'jellyfish', mode: 'webhook' },
+        })
+      ).body;
       signed = (
         await admin('POST', '/v1/sources', {
           body: { name: 'cloud', provider: 'jellyfish', mode: 'webhook', config: { signingSecret } },
@@ -168,19 +206,34 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       const body = encodeV03JsonBody(encodeServerMessage({ case: 'roomDeleted', value: { roomId: 'r9' } }));
       const response = await post(plain.ingestUrl, body, { 'content-type': 'application/json' });
       expect(response.status).toBe(202);
-      expect((await admin('GET', `/v1/events/${response.body.ids[0]}`)).body.type).toBe('jellyfish.room.deleted');
+      expect((await admin('GET', `/v1/events/${response.body.ids[0]}`)).body.type).toBe(
+        'jellyfish.room.deleted',
+      );
     });
 
     it('checks Fishjam signatures and refuses undecodable bytes, storing nothing', async () => {
       const body = encodeServerMessage({ case: 'roomCrashed', value: { roomId: 'r2' } });
-      const good = await post(signed.ingestUrl, body, { ...protobuf, 'x-fishjam-signature-256': fishjamSignature(body, signingSecret) });
+      const good = await post(signed.ingestUrl, body, {
+        ...protobuf,
+        'x-fishjam-signature-256': fishjamSignature(body, signingSecret),
+      });
       expect(good.status).toBe(202);
-      const bad = await post(signed.ingestUrl, body, { ...protobuf, 'x-fishjam-signature-256': fishjamSignature(body, 'other') });
+      const bad = await post(signed.ingestUrl, body, {
+        ...protobuf,
+        'x-fishjam-signature-256': fishjamSignature(body, 'other'),
+      });
       expect(bad.body.code).toBe('invalid_signature');
       expect((await post(signed.ingestUrl, body, protobuf)).body.code).toBe('missing_signature');
       const before = await eventCount(plain.id);
-      const truncated = await post(plain.ingestUrl, encodeNotificationBatch([body, body]).slice(0, -3), protobuf);
-      expect({ status: truncated.status, code: truncated.body.code }).toEqual({ status: 400, code: 'invalid_body' });
+      const truncated = await post(
+        plain.ingestUrl,
+        encodeNotificationBatch([body, body]).slice(0, -3),
+        protobuf,
+      );
+      expect({ status: truncated.status, code: truncated.body.code }).toEqual({
+        status: 400,
+        code: 'invalid_body',
+      });
       const garbage = await post(plain.ingestUrl, new Uint8Array([0xff, 0xff, 0xff, 0x0f]), protobuf);
       expect(garbage.status).toBe(400);
       expect(await eventCount(plain.id)).toBe(before);
@@ -201,11 +254,20 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
     });
 
     it('updates, lists and deletes sources; unknown ones are 404', async () => {
-      const created = await admin('POST', '/v1/sources', { body: { name: 'tmp', provider: 'jellyfish', mode: 'webhook' } });
-      const patched = await admin('PATCH', `/v1/sources/${created.body.id}`, { body: { name: 'renamed', config: { signingSecret: 'abcdefgh12' } } });
+      const created = await admin('POST', '/v1/sources', {
+        body: { name: 'tmp', provider: 'jellyfish', mode: 'webhook' },
+      });
+      const patched = await admin('PATCH', `/v1/sources/${created.body.id}`, {
+        body: { name: 'renamed', config: { signingSecret: 'abcdefgh12' } },
+      });
       expect(patched.status).toBe(200);
-      expect(patched.body).toMatchObject({ name: 'renamed', config: { signingSecret: expect.stringContaining('****') } });
-      expect((await admin('PATCH', `/v1/sources/${created.body.id}`, { body: { provider: 'seatable' } })).status).toBe(400);
+      expect(patched.body).toMatchObject({
+        name: 'renamed',
+        config: { signingSecret: expect.stringContaining('****') },
+      });
+      expect(
+        (await admin('PATCH', `/v1/sources/${created.body.id}`, { body: { provider: 'seatable' } })).status,
+      ).toBe(400);
       const listed = await admin('GET', '/v1/sources?limit=500');
       expect(listed.body.data.map((s: { id: string }) => s.id)).toContain(created.body.id);
       expect((await admin('DELETE', `/v1/sources/${created.body.id}`)).status).toBe(204);

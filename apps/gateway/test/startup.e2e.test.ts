@@ -17,7 +17,9 @@ describe('gateway process with embedded Postgres', () => {
     expect(Date.now() - started).toBeLessThan(60_000);
     const token = /Herald admin API key \(shown once[^:]*\): (hrld_\S+)/.exec(first.output())?.[1];
     expect(token).toBeDefined();
-    const published = await apiClient(first.baseUrl, token)('POST', '/v1/events', { body: { type: 'boot.check' } });
+    const published = await apiClient(first.baseUrl, token)('POST', '/v1/events', {
+      body: { type: 'boot.check' },
+    });
     expect(published.status).toBe(201);
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
@@ -31,7 +33,9 @@ describe('gateway process with embedded Postgres', () => {
     await second.exited;
 
     const third = await startGatewayProcess({ HERALD_DATA_DIR: dataDir });
-    expect((await apiClient(third.baseUrl, token)('GET', `/v1/events/${published.body.id}`)).status).toBe(200);
+    expect((await apiClient(third.baseUrl, token)('GET', `/v1/events/${published.body.id}`)).status).toBe(
+      200,
+    );
     third.child.kill('SIGTERM');
     expect(await third.exited).toBe(0);
   });
@@ -52,7 +56,12 @@ describe('gateway process with embedded Postgres', () => {
 
   it('refuses to start with bad configuration, naming each bad variable', () => {
     const result = spawnSync(process.execPath, [MAIN], {
-      env: { PATH: process.env.PATH, PORT: 'eighty', HERALD_RETRY_SCHEDULE: 'soon', HERALD_DATA_DIR: dataDir },
+      env: {
+        PATH: process.env.PATH,
+        PORT: 'eighty',
+        HERALD_RETRY_SCHEDULE: 'soon',
+        HERALD_DATA_DIR: dataDir,
+      },
       encoding: 'utf8',
     });
     expect(result.status).toBe(1);

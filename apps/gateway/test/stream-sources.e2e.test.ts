@@ -11,7 +11,11 @@ describe('stream sources run by the gateway', () => {
   let jellyfish: FakeJellyfishServer;
 
   const eventsOf = async (sourceId: string) =>
-    (await admin('GET', `/v1/events?source=${sourceId}&limit=500`)).body.data as Array<{ type: string; data: any; subject?: string }>;
+    (await admin('GET', `/v1/events?source=${sourceId}&limit=500`)).body.data as Array<{
+      type: string;
+      data: any;
+      subject?: string;
+    }>;
   const typesOf = async (sourceId: string) => (await eventsOf(sourceId)).map((e) => e.type);
   const statusOf = async (sourceId: string) => (await admin('GET', `/v1/sources/${sourceId}/status`)).body;
 
@@ -30,17 +34,35 @@ describe('stream sources run by the gateway', () => {
 
   it('connects a SeaTable base, stores its operations, and sends toasts', async () => {
     const created = await admin('POST', '/v1/sources', {
-      body: { name: 'base', provider: 'seatable', mode: 'stream', config: { serverUrl: seatable.url, apiToken: 'good-api-token' } },
+      body: {
+        name: 'base',
+        provider: 'seatable',
+        mode: 'stream',
+        config: { serverUrl: seatable.url, apiToken: 'good-api-token' },
+      },
     });
     expect(created.status).toBe(201);
     expect(created.body.ingestUrl).toBeUndefined();
     expect(JSON.stringify(created.body)).not.toContain('good-api-token');
     const id = created.body.id;
-    await eventually(async () => expect(await statusOf(id)).toMatchObject({ state: 'connected', connectedSince: expect.any(String) }));
+    await eventually(async () =>
+      expect(await statusOf(id)).toMatchObject({ state: 'connected', connectedSince: expect.any(String) }),
+    );
     expect(await typesOf(id)).toEqual(['herald.source.connected']);
 
-    seatable.broadcastOp({ op_type: 'modify_row', table_id: '0000', row_id: 'row1', updated: { '0000': 'new' }, old_row: { '0000': 'old' } });
-    seatable.broadcastOp({ op_type: 'rename_column', table_id: '0000', column_key: 'abcd', new_column_name: 'Renamed' });
+    seatable.broadcastOp({
+      op_type: 'modify_row',
+      table_id: '0000',
+      row_id: 'row1',
+      updated: { '0000': 'new' },
+      old_row: { '0000': 'old' },
+    });
+    seatable.broadcastOp({
+      op_type: 'rename_column',
+      table_id: '0000',
+      column_key: 'abcd',
+      new_column_name: 'Renamed',
+    });
     seatable.broadcastOp({ op_type: 'delete_row', table_id: '0000', row_id: 'row1' }, { skipVersions: 3 });
     await eventually(async () =>
       expect(await typesOf(id)).toEqual([
@@ -54,7 +76,9 @@ describe('stream sources run by the gateway', () => {
     const gap = (await eventsOf(id)).find((e) => e.type === 'herald.source.gap')!;
     expect(gap.data).toMatchObject({ missing: 3 });
 
-    const toast = await admin('POST', `/v1/sources/${id}/toasts`, { body: { toUser: 'u@auth.local', message: 'Hi', type: 'success' } });
+    const toast = await admin('POST', `/v1/sources/${id}/toasts`, {
+      body: { toUser: 'u@auth.local', message: 'Hi', type: 'success' },
+    });
     expect(toast.status).toBe(200);
     expect(seatable.toasts).toHaveLength(1);
     const badToast = await admin('POST', `/v1/sources/${id}/toasts`, { body: { toUser: 'u@auth.local' } });
@@ -63,7 +87,12 @@ describe('stream sources run by the gateway', () => {
 
   it('reports auth_failed for a refused token without reconnecting, and recovers when the source is updated', async () => {
     const created = await admin('POST', '/v1/sources', {
-      body: { name: 'bad', provider: 'seatable', mode: 'stream', config: { serverUrl: seatable.url, apiToken: 'wrong-token' } },
+      body: {
+        name: 'bad',
+        provider: 'seatable',
+        mode: 'stream',
+        config: { serverUrl: seatable.url, apiToken: 'wrong-token' },
+      },
     });
     const id = created.body.id;
     await eventually(async () => expect((await statusOf(id)).state).toBe('auth_failed'));
@@ -73,14 +102,21 @@ describe('stream sources run by the gateway', () => {
     expect(seatable.counters.tokenRequests).toBe(requests);
     expect(await typesOf(id)).toEqual(['herald.source.failed']);
 
-    await admin('PATCH', `/v1/sources/${id}`, { body: { config: { serverUrl: seatable.url, apiToken: 'good-api-token' } } });
+    await admin('PATCH', `/v1/sources/${id}`, {
+      body: { config: { serverUrl: seatable.url, apiToken: 'good-api-token' } },
+    });
     await eventually(async () => expect((await statusOf(id)).state).toBe('connected'));
     await admin('DELETE', `/v1/sources/${id}`);
   });
 
   it('holds a Jellyfish server socket, reconnects after an abrupt drop, and stops when deleted', async () => {
     const created = await admin('POST', '/v1/sources', {
-      body: { name: 'media', provider: 'jellyfish', mode: 'stream', config: { serverUrl: jellyfish.url, serverApiToken: 'server-token' } },
+      body: {
+        name: 'media',
+        provider: 'jellyfish',
+        mode: 'stream',
+        config: { serverUrl: jellyfish.url, serverApiToken: 'server-token' },
+      },
     });
     const id = created.body.id;
     await eventually(async () => expect((await statusOf(id)).state).toBe('connected'));

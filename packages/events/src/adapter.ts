@@ -117,7 +117,10 @@ export interface ProviderAdapter {
   createStream?(config: Record<string, unknown>, context: StreamContext): StreamSource;
   /** Operator actions on a source, e.g. SeaTable's `toasts` (`POST /v1/sources/:id/toasts`). */
   readonly actions?: Readonly<
-    Record<string, (config: Record<string, unknown>, input: unknown, context: ActionContext) => Promise<unknown>>
+    Record<
+      string,
+      (config: Record<string, unknown>, input: unknown, context: ActionContext) => Promise<unknown>
+    >
   >;
 }
 

@@ -70,7 +70,12 @@ function toBytes(body: string | Uint8Array): Uint8Array {
   return typeof body === 'string' ? encoder.encode(body) : body;
 }
 
-async function signatureBytes(secret: string, id: string, timestamp: number, body: Uint8Array): Promise<Uint8Array> {
+async function signatureBytes(
+  secret: string,
+  id: string,
+  timestamp: number,
+  body: Uint8Array,
+): Promise<Uint8Array> {
   const prefix = encoder.encode(`${id}.${timestamp}.`);
   const content = new Uint8Array(prefix.length + body.length);
   content.set(prefix);
@@ -79,7 +84,12 @@ async function signatureBytes(secret: string, id: string, timestamp: number, bod
 }
 
 /** `v1,<base64>` for one secret. */
-export async function sign(secret: string, id: string, timestamp: number, body: string | Uint8Array): Promise<string> {
+export async function sign(
+  secret: string,
+  id: string,
+  timestamp: number,
+  body: string | Uint8Array,
+): Promise<string> {
   return `v1,${base64Encode(await signatureBytes(secret, id, timestamp, toBytes(body)))}`;
 }
 
@@ -95,7 +105,11 @@ export async function signedHeaders(
 ): Promise<WebhookHeaders> {
   const bytes = toBytes(body);
   const signatures = await Promise.all(secrets.map((secret) => sign(secret, id, timestamp, bytes)));
-  return { 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signatures.join(' ') };
+  return {
+    'webhook-id': id,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': signatures.join(' '),
+  };
 }
 
 function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -105,7 +119,10 @@ function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-function header(headers: Record<string, string | string[] | undefined> | Headers, name: string): string | undefined {
+function header(
+  headers: Record<string, string | string[] | undefined> | Headers,
+  name: string,
+): string | undefined {
   if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
   const record = headers as Record<string, string | string[] | undefined>;
   const value = record[name] ?? record[name.toLowerCase()] ?? findCaseInsensitive(record, name);
@@ -137,12 +154,14 @@ export async function verify(
   const id = header(headers, 'webhook-id');
   const timestampText = header(headers, 'webhook-timestamp');
   const signatureHeader = header(headers, 'webhook-signature');
-  if (!id || !timestampText || !signatureHeader) throw new WebhookVerificationError('missing webhook headers');
+  if (!id || !timestampText || !signatureHeader)
+    throw new WebhookVerificationError('missing webhook headers');
   const timestamp = Number(timestampText);
   if (!Number.isInteger(timestamp)) throw new WebhookVerificationError('invalid webhook-timestamp');
   const now = options.now ?? Math.floor(Date.now() / 1000);
   const tolerance = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
-  if (Math.abs(now - timestamp) > tolerance) throw new WebhookVerificationError('webhook-timestamp out of tolerance');
+  if (Math.abs(now - timestamp) > tolerance)
+    throw new WebhookVerificationError('webhook-timestamp out of tolerance');
 
   const expected = await signatureBytes(secret, id, timestamp, toBytes(body));
   for (const candidate of signatureHeader.split(' ')) {

@@ -6,7 +6,6 @@ import { seatableAdapter } from '@herald/seatable';
 /** The one place the gateway names providers; everything else goes through `ProviderAdapter`. */
 export const PROVIDER_ADAPTERS: readonly ProviderAdapter[] = [seatableAdapter, jellyfishAdapter];
 
-
 @Injectable()
 export class AdapterRegistry {
   private readonly byProvider: ReadonlyMap<string, ProviderAdapter>;

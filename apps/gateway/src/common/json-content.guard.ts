@@ -13,7 +13,8 @@ export class JsonContentGuard implements CanActivate {
   constructor(private readonly reflector: Reflector) {}
 
   canActivate(context: ExecutionContext): boolean {
-    if (this.reflector.getAllAndOverride<boolean>(RAW_BODY_ROUTE, [context.getHandler(), context.getClass()])) return true;
+    if (this.reflector.getAllAndOverride<boolean>(RAW_BODY_ROUTE, [context.getHandler(), context.getClass()]))
+      return true;
     const { body } = context.switchToHttp().getRequest();
     if (Buffer.isBuffer(body) || typeof body === 'string') {
       throw new HeraldException(ErrorCode.UnsupportedMediaType, 'Send this request as application/json.');

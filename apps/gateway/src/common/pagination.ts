@@ -16,7 +16,7 @@ export class PageQueryDto {
   @Max(MAX_PAGE_SIZE)
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'Opaque cursor from a previous page\'s nextCursor' })
+  @ApiPropertyOptional({ description: "Opaque cursor from a previous page's nextCursor" })
   @IsOptional()
   @IsString()
   @MaxLength(512)
@@ -46,7 +46,13 @@ export function decodeCursor(kind: string, cursor: string): string {
 }
 
 /** Builds a page from `limit + 1` fetched rows: the extra row only says whether more exist. */
-export function toPage<R, T>(rows: R[], limit: number, map: (row: R) => T, position: (row: R) => string, kind: string): Page<T> {
+export function toPage<R, T>(
+  rows: R[],
+  limit: number,
+  map: (row: R) => T,
+  position: (row: R) => string,
+  kind: string,
+): Page<T> {
   const hasMore = rows.length > limit;
   const pageRows = hasMore ? rows.slice(0, limit) : rows;
   const last = pageRows[pageRows.length - 1];

@@ -5,6 +5,10 @@ import { HERALD_CONFIG, type HeraldConfig } from './herald-config.js';
 @Module({})
 export class ConfigModule {
   static forRoot(config: HeraldConfig): DynamicModule {
-    return { module: ConfigModule, providers: [{ provide: HERALD_CONFIG, useValue: config }], exports: [HERALD_CONFIG] };
+    return {
+      module: ConfigModule,
+      providers: [{ provide: HERALD_CONFIG, useValue: config }],
+      exports: [HERALD_CONFIG],
+    };
   }
 }

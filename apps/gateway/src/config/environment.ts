@@ -13,45 +13,79 @@ import {
 } from 'class-validator';
 
 const toBoolean = ({ value }: { value: unknown }) =>
-  value === undefined || value === '' ? undefined : value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
-const toInt = ({ value }: { value: unknown }) => (value === undefined || value === '' ? undefined : Number(value));
+  value === undefined || value === ''
+    ? undefined
+    : value === 'true' || value === '1'
+      ? true
+      : value === 'false' || value === '0'
+        ? false
+        : value;
+const toInt = ({ value }: { value: unknown }) =>
+  value === undefined || value === '' ? undefined : Number(value);
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
 
 /** The environment as Herald reads it (contract §2). Validated once at start. */
 export class Environment {
-  @IsOptional() @Transform(emptyToUndefined) @Matches(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// URL' })
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// URL' })
   DATABASE_URL?: string;
 
-  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
   HERALD_DATA_DIR?: string;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   PORT?: number;
 
-  @IsOptional() @Transform(emptyToUndefined) @Matches(/^https?:\/\/[^/]+(\/.*)?$/, { message: 'must be an http(s) URL' })
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^https?:\/\/[^/]+(\/.*)?$/, { message: 'must be an http(s) URL' })
   HERALD_PUBLIC_URL?: string;
 
-  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
   HOST?: string;
 
-  @IsOptional() @Transform(emptyToUndefined) @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL?: string;
 
-  @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(16, { message: 'must be at least 16 characters' })
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  @MinLength(16, { message: 'must be at least 16 characters' })
   HERALD_ADMIN_TOKEN?: string;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(3650)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3650)
   HERALD_RETENTION_DAYS?: number;
 
-  @IsOptional() @Transform(toBoolean) @IsBoolean({ message: 'must be true or false' })
+  @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean({ message: 'must be true or false' })
   HERALD_ALLOW_PRIVATE_TARGETS?: boolean;
 
-  @IsOptional() @Transform(emptyToUndefined) @Matches(/^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$/, {
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$/, {
     message: 'must be comma-separated seconds, e.g. 0,5,300',
   })
   HERALD_RETRY_SCHEDULE?: string;
 
-  @IsOptional() @Transform(emptyToUndefined) @Matches(/^\d+(\.\d+)?\s*(b|kb|kib|mb|mib)?$/i, {
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^\d+(\.\d+)?\s*(b|kb|kib|mb|mib)?$/i, {
     message: 'must be a size such as 1048576, 512kb or 1mib',
   })
   HERALD_MAX_BODY?: string;
@@ -70,7 +104,10 @@ export function validateEnvironment(env: NodeJS.ProcessEnv): Environment {
   const errors = validateSync(environment, { whitelist: true, forbidUnknownValues: false });
   if (errors.length > 0) {
     throw new ConfigurationError(
-      errors.map((error) => `${error.property}=${JSON.stringify(env[error.property])}: ${Object.values(error.constraints ?? {}).join('; ')}`),
+      errors.map(
+        (error) =>
+          `${error.property}=${JSON.stringify(env[error.property])}: ${Object.values(error.constraints ?? {}).join('; ')}`,
+      ),
     );
   }
   return environment;

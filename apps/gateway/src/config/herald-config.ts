@@ -56,7 +56,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, version = '0.1.
     maxBodyBytes: e.HERALD_MAX_BODY ? parseSize(e.HERALD_MAX_BODY) : 1024 * 1024,
   };
   if (config.maxBodyBytes < 1024) {
-    throw new ConfigurationError([`HERALD_MAX_BODY=${JSON.stringify(env.HERALD_MAX_BODY)}: must be at least 1kib`]);
+    throw new ConfigurationError([
+      `HERALD_MAX_BODY=${JSON.stringify(env.HERALD_MAX_BODY)}: must be at least 1kib`,
+    ]);
   }
   return config;
 }

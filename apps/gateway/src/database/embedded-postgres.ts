@@ -31,7 +31,9 @@ export function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -124,7 +126,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await server.start();
   } catch (error) {
     // start() rejects with `undefined` when postgres exits early; the reason is only in its log.
-    throw new Error(`embedded Postgres failed to start in ${dataDir}:\n${lines.join('\n')}`, { cause: error });
+    throw new Error(`embedded Postgres failed to start in ${dataDir}:\n${lines.join('\n')}`, {
+      cause: error,
+    });
   }
   const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
   await ensureDatabase(url, database);

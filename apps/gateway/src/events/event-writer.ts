@@ -137,7 +137,10 @@ export class EventWriter implements OnApplicationShutdown {
         ],
       );
       const seqById = new Map(inserted.map((row) => [row.id, row.seq]));
-      const duplicates = await this.findDuplicates(tx, events.filter((e) => !seqById.has(e.id)));
+      const duplicates = await this.findDuplicates(
+        tx,
+        events.filter((e) => !seqById.has(e.id)),
+      );
       const results = events.map((event): AppendedEvent => {
         const seq = seqById.get(event.id);
         if (seq !== undefined) return { event: newEventEnvelope(event, seq), duplicate: false };

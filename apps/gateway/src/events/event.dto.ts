@@ -6,14 +6,21 @@ import { PageQueryDto } from '../common/pagination.js';
 
 const splitList = ({ value }: { value: unknown }): unknown => {
   const values = Array.isArray(value) ? value : [value];
-  return values.flatMap((v) => (typeof v === 'string' ? v.split(',') : [v])).map((v) => (typeof v === 'string' ? v.trim() : v));
+  return values
+    .flatMap((v) => (typeof v === 'string' ? v.split(',') : [v]))
+    .map((v) => (typeof v === 'string' ? v.trim() : v));
 };
 
 export class PublishEventDto {
-  @ApiProperty({ example: 'billing.invoice.paid', description: 'Dot-separated lowercase segments; provider and herald namespaces are reserved' })
+  @ApiProperty({
+    example: 'billing.invoice.paid',
+    description: 'Dot-separated lowercase segments; provider and herald namespaces are reserved',
+  })
   @IsString()
   @MaxLength(MAX_TYPE_LENGTH)
-  @Matches(/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/, { message: 'type must be dot-separated segments of a-z, 0-9, _ or -' })
+  @Matches(/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/, {
+    message: 'type must be dot-separated segments of a-z, 0-9, _ or -',
+  })
   type: string;
 
   @ApiPropertyOptional({ example: 'invoices/in_123' })
@@ -34,7 +41,10 @@ export class PublishEventDto {
 }
 
 export class ListEventsQueryDto extends PageQueryDto {
-  @ApiPropertyOptional({ description: 'Type patterns, comma-separated or repeated (`*` one segment, trailing `**` any rest)', type: [String] })
+  @ApiPropertyOptional({
+    description: 'Type patterns, comma-separated or repeated (`*` one segment, trailing `**` any rest)',
+    type: [String],
+  })
   @IsOptional()
   @Transform(splitList)
   @IsString({ each: true })
@@ -64,7 +74,7 @@ export class ListEventsQueryDto extends PageQueryDto {
 }
 
 export class GetEventQueryDto {
-  @ApiPropertyOptional({ enum: ['raw'], description: '`raw` adds the provider\'s original payload' })
+  @ApiPropertyOptional({ enum: ['raw'], description: "`raw` adds the provider's original payload" })
   @IsOptional()
   @IsIn(['raw'])
   include?: 'raw';

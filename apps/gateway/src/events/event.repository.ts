@@ -24,7 +24,9 @@ export class EventRepository {
   }
 
   async seqOf(id: string): Promise<string | undefined> {
-    const rows: Array<{ seq: string }> = await this.dataSource.query('SELECT seq FROM events WHERE id = $1', [id]);
+    const rows: Array<{ seq: string }> = await this.dataSource.query('SELECT seq FROM events WHERE id = $1', [
+      id,
+    ]);
     return rows[0]?.seq;
   }
 

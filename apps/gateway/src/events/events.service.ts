@@ -38,9 +38,10 @@ export class EventsService {
   /** Stores a custom event; a repeated Idempotency-Key returns the event stored the first time. */
   async publish(principal: Principal, dto: PublishEventDto, idempotencyKey?: string): Promise<AppendedEvent> {
     if (isReservedType(dto.type)) {
-      throw HeraldException.validation(`"${dto.type}" is in a namespace reserved for Herald and its providers.`, [
-        { field: 'type', message: 'the herald., seatable. and jellyfish. namespaces are reserved' },
-      ]);
+      throw HeraldException.validation(
+        `"${dto.type}" is in a namespace reserved for Herald and its providers.`,
+        [{ field: 'type', message: 'the herald., seatable. and jellyfish. namespaces are reserved' }],
+      );
     }
     if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
       throw HeraldException.validation('Idempotency-Key must be 1 to 255 characters.', [
@@ -90,7 +91,10 @@ export class EventsService {
 
   async list(query: ListEventsQueryDto): Promise<Page<HeraldEvent>> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-    const afterSeq = query.cursor !== undefined ? decodeCursor('events', query.cursor) : await this.resolveAfter(query.after);
+    const afterSeq =
+      query.cursor !== undefined
+        ? decodeCursor('events', query.cursor)
+        : await this.resolveAfter(query.after);
     const rows = await this.repository.query({
       afterSeq,
       typeRegexes: this.typeRegexes(query.type),
@@ -108,9 +112,11 @@ export class EventsService {
     if (SEQ.test(after)) return after;
     const seq = UUID.test(after) ? await this.repository.seqOf(after) : undefined;
     if (seq === undefined) {
-      throw new HeraldException(ErrorCode.InvalidCursor, `"after" must be a seq or the id of a stored event.`, [
-        { field: 'after', message: 'unknown event id or malformed seq' },
-      ]);
+      throw new HeraldException(
+        ErrorCode.InvalidCursor,
+        `"after" must be a seq or the id of a stored event.`,
+        [{ field: 'after', message: 'unknown event id or malformed seq' }],
+      );
     }
     return seq;
   }
@@ -121,7 +127,9 @@ export class EventsService {
       return types?.map(typePatternToRegex);
     } catch (error) {
       if (!(error instanceof InvalidFilterError)) throw error;
-      throw new HeraldException(ErrorCode.InvalidFilter, error.message, [{ field: 'type', message: error.message }]);
+      throw new HeraldException(ErrorCode.InvalidFilter, error.message, [
+        { field: 'type', message: error.message },
+      ]);
     }
   }
 
@@ -137,5 +145,9 @@ export class EventsService {
 }
 
 function sameRequest(stored: HeraldEvent, dto: PublishEventDto, data: Record<string, unknown>): boolean {
-  return stored.type === dto.type && (stored.subject ?? undefined) === dto.subject && isDeepStrictEqual(stored.data, data);
+  return (
+    stored.type === dto.type &&
+    (stored.subject ?? undefined) === dto.subject &&
+    isDeepStrictEqual(stored.data, data)
+  );
 }

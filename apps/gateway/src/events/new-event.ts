@@ -18,7 +18,9 @@ export function fromNormalized(event: NormalizedEvent, origin: EventOrigin, rece
     time: event.time && !Number.isNaN(event.time.getTime()) ? event.time : receivedAt,
     receivedAt,
     data: event.data,
-    raw: event.raw ? Buffer.from(event.raw.body.buffer, event.raw.body.byteOffset, event.raw.body.byteLength) : null,
+    raw: event.raw
+      ? Buffer.from(event.raw.body.buffer, event.raw.body.byteOffset, event.raw.body.byteLength)
+      : null,
     rawContentType: event.raw?.contentType ?? null,
     dedupKey: event.dedupKey ?? null,
   };

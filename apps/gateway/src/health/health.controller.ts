@@ -27,7 +27,13 @@ export class HealthController {
       }
     } catch (error) {
       if (error instanceof HeraldException) throw error;
-      throw new HeraldException(ErrorCode.DatabaseUnavailable, 'The database is unreachable.', [], {}, { cause: error });
+      throw new HeraldException(
+        ErrorCode.DatabaseUnavailable,
+        'The database is unreachable.',
+        [],
+        {},
+        { cause: error },
+      );
     }
     return { status: 'ready' };
   }

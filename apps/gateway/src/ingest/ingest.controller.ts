@@ -6,7 +6,8 @@ import { type IngestResult, IngestService } from './ingest.service.js';
 
 function webhookHeaders(request: FastifyRequest): Record<string, string | undefined> {
   const headers: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(request.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  for (const [name, value] of Object.entries(request.headers))
+    headers[name] = Array.isArray(value) ? value.join(', ') : value;
   return headers;
 }
 

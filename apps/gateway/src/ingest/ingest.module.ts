@@ -4,5 +4,9 @@ import { SourcesModule } from '../sources/sources.module.js';
 import { IngestController } from './ingest.controller.js';
 import { IngestService } from './ingest.service.js';
 
-@Module({ imports: [EventsModule, SourcesModule], controllers: [IngestController], providers: [IngestService] })
+@Module({
+  imports: [EventsModule, SourcesModule],
+  controllers: [IngestController],
+  providers: [IngestService],
+})
 export class IngestModule {}

@@ -37,7 +37,9 @@ export class IngestService {
         );
       }
       const receivedAt = new Date();
-      const events = adapter.parseWebhook(request, source.config).map((e) => fromNormalized(e, { sourceId, provider: source.provider }, receivedAt));
+      const events = adapter
+        .parseWebhook(request, source.config)
+        .map((e) => fromNormalized(e, { sourceId, provider: source.provider }, receivedAt));
       const appended = await this.writer.append(events);
       this.metrics.ingestRequests.inc({ provider: source.provider, outcome: 'accepted' });
       return { accepted: appended.length, ids: appended.map((a) => a.event.id) };

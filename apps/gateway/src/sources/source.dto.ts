@@ -17,7 +17,11 @@ export class CreateSourceDto {
   @IsIn(['webhook', 'stream'])
   mode: SourceMode;
 
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'Provider-specific; see the adapter README' })
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description: 'Provider-specific; see the adapter README',
+  })
   @IsOptional()
   @IsObject()
   config?: Record<string, unknown>;
@@ -35,7 +39,11 @@ export class UpdateSourceDto {
   @Length(1, 200)
   name?: string;
 
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'Replaces the whole config' })
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description: 'Replaces the whole config',
+  })
   @IsOptional()
   @IsObject()
   config?: Record<string, unknown>;
@@ -51,10 +59,14 @@ export class SourceDto {
   @ApiProperty() name: string;
   @ApiProperty() provider: string;
   @ApiProperty({ enum: ['webhook', 'stream'] }) mode: SourceMode;
-  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Secrets masked' }) config: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Secrets masked' }) config: Record<
+    string,
+    unknown
+  >;
   @ApiProperty() enabled: boolean;
   @ApiPropertyOptional({
-    description: 'Webhook sources: the URL to give the provider. Full only when created or rotated; masked otherwise.',
+    description:
+      'Webhook sources: the URL to give the provider. Full only when created or rotated; masked otherwise.',
   })
   ingestUrl?: string;
   @ApiProperty() createdAt: string;

@@ -27,7 +27,11 @@ export class SourcesController {
   }
 
   @Patch(':id')
-  update(@Param('id') id: string, @Body() dto: UpdateSourceDto, @RequestOrigin() origin: string): Promise<SourceDto> {
+  update(
+    @Param('id') id: string,
+    @Body() dto: UpdateSourceDto,
+    @RequestOrigin() origin: string,
+  ): Promise<SourceDto> {
     return this.service.update(id, dto, origin);
   }
 
@@ -51,7 +55,11 @@ export class SourcesController {
   /** Provider actions, e.g. SeaTable's `POST /v1/sources/:id/toasts {toUser, message, type}`. */
   @Post(':id/:action')
   @HttpCode(200)
-  invokeAction(@Param('id') id: string, @Param('action') action: string, @Body() input: unknown): Promise<unknown> {
+  invokeAction(
+    @Param('id') id: string,
+    @Param('action') action: string,
+    @Body() input: unknown,
+  ): Promise<unknown> {
     return this.service.invokeAction(id, action, input);
   }
 }

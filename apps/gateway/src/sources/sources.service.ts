@@ -37,7 +37,8 @@ export class SourcesService {
       ]);
     }
     const config = this.parseConfig(adapter, dto.mode, dto.config ?? {});
-    const token = dto.mode === 'webhook' ? INGEST_TOKEN_PREFIX + randomBytes(24).toString('base64url') : undefined;
+    const token =
+      dto.mode === 'webhook' ? INGEST_TOKEN_PREFIX + randomBytes(24).toString('base64url') : undefined;
     const source = await this.repository.save({
       id: uuidv7(),
       name: dto.name,
@@ -54,7 +55,13 @@ export class SourcesService {
   async list(origin: string, limit = DEFAULT_PAGE_SIZE, cursor?: string): Promise<Page<SourceDto>> {
     const after = cursor === undefined ? undefined : decodeCursor('sources', cursor);
     const rows = await this.repository.page(after, limit + 1);
-    return toPage(rows, limit, (s) => this.toDto(s, origin), (s) => s.id, 'sources');
+    return toPage(
+      rows,
+      limit,
+      (s) => this.toDto(s, origin),
+      (s) => s.id,
+      'sources',
+    );
   }
 
   async get(id: string, origin: string): Promise<SourceDto> {
@@ -63,7 +70,10 @@ export class SourcesService {
 
   async update(id: string, dto: UpdateSourceDto, origin: string): Promise<SourceDto> {
     const source = await this.load(id);
-    const config = dto.config === undefined ? source.config : this.parseConfig(this.adapterFor(source.provider), source.mode, dto.config);
+    const config =
+      dto.config === undefined
+        ? source.config
+        : this.parseConfig(this.adapterFor(source.provider), source.mode, dto.config);
     const saved = await this.repository.save({
       ...source,
       name: dto.name ?? source.name,
@@ -82,17 +92,26 @@ export class SourcesService {
   /** A new ingest URL; the old one stops working at once. */
   async rotateIngestToken(id: string, origin: string): Promise<SourceDto> {
     const source = await this.load(id);
-    if (source.mode !== 'webhook') throw HeraldException.validation('Only webhook sources have an ingest URL.');
+    if (source.mode !== 'webhook')
+      throw HeraldException.validation('Only webhook sources have an ingest URL.');
     const token = INGEST_TOKEN_PREFIX + randomBytes(24).toString('base64url');
-    const saved = await this.repository.save({ ...source, ingestTokenHash: hashToken(token), ingestTokenPrefix: token.slice(0, 9) });
+    const saved = await this.repository.save({
+      ...source,
+      ingestTokenHash: hashToken(token),
+      ingestTokenPrefix: token.slice(0, 9),
+    });
     this.catalog.invalidate(id);
     return this.toDto(saved, origin, token);
   }
 
   async status(id: string): Promise<SourceStatusDto> {
     const source = await this.load(id);
-    const [state, lastEventAt] = await Promise.all([this.repository.findState(id), this.repository.lastEventAt(id)]);
-    const streamState = source.mode === 'stream' ? (source.enabled ? (state?.state ?? 'connecting') : 'stopped') : null;
+    const [state, lastEventAt] = await Promise.all([
+      this.repository.findState(id),
+      this.repository.lastEventAt(id),
+    ]);
+    const streamState =
+      source.mode === 'stream' ? (source.enabled ? (state?.state ?? 'connecting') : 'stopped') : null;
     return {
       id,
       mode: source.mode,
@@ -109,7 +128,10 @@ export class SourcesService {
     const source = await this.load(id);
     const run = this.adapterFor(source.provider).actions?.[action];
     if (!run) throw HeraldException.notFound(`Action "${action}" on source`, id);
-    return run(source.config, input, { sourceId: id, logger: this.logger.logger.child({ sourceId: id, action }) });
+    return run(source.config, input, {
+      sourceId: id,
+      logger: this.logger.logger.child({ sourceId: id, action }),
+    });
   }
 
   /** The source behind an ingest URL, or an exception for an unknown source or a wrong token. */

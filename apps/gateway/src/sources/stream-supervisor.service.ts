@@ -84,7 +84,10 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
 
   private async connect(): Promise<void> {
     if (this.shuttingDown) return;
-    const client = new pg.Client({ connectionString: this.config.databaseUrl, application_name: 'herald-streams' });
+    const client = new pg.Client({
+      connectionString: this.config.databaseUrl,
+      application_name: 'herald-streams',
+    });
     client.on('error', (error) => this.connectionLost(client, error));
     client.on('end', () => this.connectionLost(client, new Error('connection ended')));
     client.on('notification', (message) => {
@@ -121,9 +124,11 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
   private scheduleReconcile(delayMs: number): void {
     clearTimeout(this.reconcileTimer);
     this.reconcileTimer = setTimeout(() => {
-      this.reconciling = this.reconciling.then(() => this.reconcile()).catch((error) => {
-        this.logger.warn({ err: error }, 'stream source reconcile failed');
-      });
+      this.reconciling = this.reconciling
+        .then(() => this.reconcile())
+        .catch((error) => {
+          this.logger.warn({ err: error }, 'stream source reconcile failed');
+        });
       void this.reconciling.then(() => {
         if (!this.shuttingDown && this.connection) this.scheduleReconcile(RECONCILE_INTERVAL_MS);
       });
@@ -136,7 +141,8 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     const wanted = new Map((await this.repository.findEnabledStreams()).map((s) => [s.id, s]));
     for (const [id, running] of this.running) {
       const source = wanted.get(id);
-      if (!source || source.updatedAt.getTime() !== running.source.updatedAt.getTime()) await this.stopStream(id);
+      if (!source || source.updatedAt.getTime() !== running.source.updatedAt.getTime())
+        await this.stopStream(id);
     }
     for (const source of wanted.values()) {
       if (this.running.has(source.id) || this.shuttingDown) continue;
@@ -163,10 +169,7 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
       connectedSince: null,
       stopped: false,
       recording: Promise.resolve(),
-    } as Omit<
-      RunningStream,
-      'stream'
-    > as RunningStream;
+    } as Omit<RunningStream, 'stream'> as RunningStream;
     entry.stream = adapter.createStream(source.config, {
       sourceId: source.id,
       emit: (events) => this.store(entry, events),
@@ -186,7 +189,13 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     this.running.delete(id);
     entry.stopped = true;
     const timeout = new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS).unref());
-    await Promise.race([entry.stream.stop().catch(() => undefined).then(() => entry.recording), timeout]);
+    await Promise.race([
+      entry.stream
+        .stop()
+        .catch(() => undefined)
+        .then(() => entry.recording),
+      timeout,
+    ]);
     this.updateGauge();
     if (releaseLock && this.connection) {
       await this.connection
@@ -233,7 +242,9 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
         await this.repository.saveState(state);
         if (stateEvent) await this.store(entry, [stateEvent]);
       })
-      .catch((error) => this.logger.warn({ err: error, sourceId: entry.source.id }, 'could not record a stream state change'));
+      .catch((error) =>
+        this.logger.warn({ err: error, sourceId: entry.source.id }, 'could not record a stream state change'),
+      );
   }
 
   private updateGauge(): void {

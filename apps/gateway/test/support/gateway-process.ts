@@ -13,20 +13,34 @@ export interface GatewayProcess {
 }
 
 /** Runs the built gateway as a real process (the README's start path), waiting until /readyz is 200. */
-export async function startGatewayProcess(env: Record<string, string>, readyTimeoutMs = 60_000): Promise<GatewayProcess> {
+export async function startGatewayProcess(
+  env: Record<string, string>,
+  readyTimeoutMs = 60_000,
+): Promise<GatewayProcess> {
   const port = await freePort();
   let output = '';
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: String(port), ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      LOG_LEVEL: 'info',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const baseUrl = `http://127.0.0.1:${port}`;
-  await eventually(async () => {
-    if (child.exitCode !== null) throw new Error(`gateway exited early:\n${output}`);
-    return (await fetch(`${baseUrl}/readyz`)).status === 200;
-  }, readyTimeoutMs, 100);
+  await eventually(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`gateway exited early:\n${output}`);
+      return (await fetch(`${baseUrl}/readyz`)).status === 200;
+    },
+    readyTimeoutMs,
+    100,
+  );
   return { child, baseUrl, output: () => output, exited };
 }

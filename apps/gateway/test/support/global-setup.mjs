@@ -13,7 +13,16 @@ export default async function globalSetup() {
     persistent: false,
     database: 'postgres',
     // Durability is not under test in a throwaway cluster; speed is welcome.
-    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300'],
+    postgresFlags: [
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=300',
+    ],
   });
   process.env.HERALD_TEST_DATABASE_URL = database.url;
   globalThis.__heraldTestDatabase = database;

@@ -14,7 +14,11 @@ export interface RequestOptions {
 
 /** A small fetch wrapper: JSON in, parsed JSON (or text) out, never throws on HTTP errors. */
 export function apiClient(baseUrl: string, defaultToken?: string) {
-  return async function api<T = any>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+  return async function api<T = any>(
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { ...options.headers };
     const token = options.token ?? defaultToken;
     if (token) headers.authorization = `Bearer ${token}`;
@@ -37,7 +41,11 @@ export function apiClient(baseUrl: string, defaultToken?: string) {
 }
 
 /** Polls until `check` stops throwing (or returns true), instead of sleeping a fixed time. */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000, intervalMs = 25): Promise<T> {
+export async function eventually<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 10_000,
+  intervalMs = 25,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -21,9 +21,14 @@ export class ApiKeyGuard implements CanActivate {
     const header: unknown = request.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match?.[1]) {
-      throw new HeraldException(ErrorCode.Unauthorized, 'Send an API key as "Authorization: Bearer <key>".', [], {
-        'www-authenticate': 'Bearer',
-      });
+      throw new HeraldException(
+        ErrorCode.Unauthorized,
+        'Send an API key as "Authorization: Bearer <key>".',
+        [],
+        {
+          'www-authenticate': 'Bearer',
+        },
+      );
     }
     const principal = await this.apiKeys.authenticate(match[1]);
     if (!principal) {

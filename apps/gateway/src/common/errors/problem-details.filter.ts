@@ -4,7 +4,12 @@ import type { Logger } from 'pino';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
 
 /** Sends any error as problem+json; unexpected ones are logged with the request id for correlation. */
-export function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyReply, logger: Logger): void {
+export function sendProblem(
+  error: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  logger: Logger,
+): void {
   const { problem, headers, unexpected } = toProblem(error);
   if (unexpected) logger.error({ err: error, requestId: request.id, url: request.url }, 'unexpected error');
   if (reply.sent) return;

@@ -83,14 +83,20 @@ function jsonParseProblem(error: FrameworkError): Problem | undefined {
 function fromFrameworkError(error: FrameworkError): Problem | undefined {
   const status = error.statusCode;
   if (!status || status < 400 || status >= 500) return undefined;
-  return jsonParseProblem(error) ?? problemOf(STATUS_CODES[status] ?? ErrorCode.ValidationFailed, error.message ?? 'Bad request');
+  return (
+    jsonParseProblem(error) ??
+    problemOf(STATUS_CODES[status] ?? ErrorCode.ValidationFailed, error.message ?? 'Bad request')
+  );
 }
 
 function fromHttpException(exception: HttpException): Problem {
   const status = exception.getStatus();
   const response = exception.getResponse();
   const code = STATUS_CODES[status] ?? (status >= 500 ? ErrorCode.Internal : ErrorCode.ValidationFailed);
-  const message = typeof response === 'object' && response !== null ? (response as { message?: unknown }).message : response;
+  const message =
+    typeof response === 'object' && response !== null
+      ? (response as { message?: unknown }).message
+      : response;
   if (Array.isArray(message)) {
     return problemOf(
       code,
@@ -108,10 +114,18 @@ const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
  * down, not that the request was wrong: the client should retry later.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  for (let e = error as { code?: unknown; driverError?: unknown; cause?: unknown; message?: unknown } | undefined; e; ) {
+  for (
+    let e = error as
+      { code?: unknown; driverError?: unknown; cause?: unknown; message?: unknown } | undefined;
+    e;
+  ) {
     const code = typeof e.code === 'string' ? e.code : '';
-    if (UNAVAILABLE_ERRNO.has(code) || code.startsWith('08') || code === '57P01' || code === '57P03') return true;
-    if (typeof e.message === 'string' && /Connection terminated|timeout exceeded when trying to connect/i.test(e.message)) {
+    if (UNAVAILABLE_ERRNO.has(code) || code.startsWith('08') || code === '57P01' || code === '57P03')
+      return true;
+    if (
+      typeof e.message === 'string' &&
+      /Connection terminated|timeout exceeded when trying to connect/i.test(e.message)
+    ) {
       return true;
     }
     e = (e.driverError ?? e.cause) as typeof e;
@@ -125,22 +139,34 @@ export const DATABASE_RETRY_AFTER_SECONDS = 5;
 export function toProblem(error: unknown): ProblemResponse {
   if (isDatabaseUnavailable(error)) {
     return {
-      problem: problemOf(ErrorCode.DatabaseUnavailable, 'The event store is unreachable; nothing was stored. Retry later.'),
+      problem: problemOf(
+        ErrorCode.DatabaseUnavailable,
+        'The event store is unreachable; nothing was stored. Retry later.',
+      ),
       headers: { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) },
       unexpected: false,
     };
   }
   if (error instanceof HeraldException) {
-    return { problem: problemOf(error.code, error.detail, error.errors), headers: error.headers, unexpected: false };
+    return {
+      problem: problemOf(error.code, error.detail, error.errors),
+      headers: error.headers,
+      unexpected: false,
+    };
   }
   if (error instanceof AdapterError) {
     const errors = error.details.map((message) => ({ message }));
-    return { problem: problemOf(adapterCode(error.code), error.message, errors), headers: {}, unexpected: false };
+    return {
+      problem: problemOf(adapterCode(error.code), error.message, errors),
+      headers: {},
+      unexpected: false,
+    };
   }
   if (error instanceof HttpException) {
     return { problem: jsonParseProblem(error) ?? fromHttpException(error), headers: {}, unexpected: false };
   }
-  const framework = typeof error === 'object' && error !== null ? fromFrameworkError(error as FrameworkError) : undefined;
+  const framework =
+    typeof error === 'object' && error !== null ? fromFrameworkError(error as FrameworkError) : undefined;
   if (framework) return { problem: framework, headers: {}, unexpected: false };
   return {
     problem: problemOf(ErrorCode.Internal, 'An unexpected error occurred; it has been logged.'),
