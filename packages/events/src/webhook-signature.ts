@@ -5,11 +5,12 @@
 export const SECRET_PREFIX = 'whsec_';
 export const DEFAULT_TOLERANCE_SECONDS = 5 * 60;
 
-export interface WebhookHeaders {
+/** A type alias (not an interface) so it fits `Record<string, string>` header parameters. */
+export type WebhookHeaders = {
   'webhook-id': string;
   'webhook-timestamp': string;
   'webhook-signature': string;
-}
+};
 
 export class WebhookVerificationError extends Error {
   constructor(message: string) {
