@@ -13,6 +13,8 @@ import { DatabaseModule } from './database/database.module.js';
 import { EventsModule } from './events/events.module.js';
 import { IngestModule } from './ingest/ingest.module.js';
 import { SourcesModule } from './sources/sources.module.js';
+import { EndpointsModule } from './endpoints/endpoints.module.js';
+import { SubscriptionsModule } from './subscriptions/subscriptions.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 
@@ -32,6 +34,8 @@ export class AppModule {
         EventsModule,
         SourcesModule,
         IngestModule,
+        SubscriptionsModule,
+        EndpointsModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },
