@@ -4,8 +4,8 @@ import type { HeraldEvent } from './envelope.js';
 export const EVENTS_NAMESPACE = '/events';
 
 export interface SubscribeRequest {
-  types?: string[];
-  sources?: string[];
+  types?: readonly string[];
+  sources?: readonly string[];
   /** Event id or seq: replay every stored matching event after it, then continue live. */
   after?: string;
 }
@@ -13,6 +13,7 @@ export interface SubscribeRequest {
 export type SocketErrorCode =
   | 'invalid_filter'
   | 'invalid_request'
+  | 'invalid_cursor'
   | 'cursor_expired'
   | 'unknown_subscription'
   | 'too_many_subscriptions'
@@ -23,7 +24,11 @@ export interface SocketError {
   message: string;
 }
 
-export type SubscribeResult = { ok: true; id: string } | { ok: false; error: SocketError };
+/**
+ * `cursor` (an addition to contract §6) is the seq the subscription starts after, so a client that has
+ * received nothing yet can still resume without a gap.
+ */
+export type SubscribeResult = { ok: true; id: string; cursor: string } | { ok: false; error: SocketError };
 export type UnsubscribeResult = { ok: true } | { ok: false; error: SocketError };
 
 export interface EventMessage {

@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { v7 as uuidv7 } from 'uuid';
 import type { Principal, Scope } from '../common/auth/scope.js';
 import { HeraldException } from '../common/errors/herald-exception.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
+import { Channel, PgListener } from '../database/pg-listener.service.js';
 import { type ApiKeyDto, type CreatedApiKeyDto, type CreateApiKeyDto, mapApiKey } from './api-key.dto.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 
@@ -19,14 +20,19 @@ export function hashToken(token: string): Buffer {
 }
 
 @Injectable()
-export class ApiKeyService implements OnApplicationBootstrap {
+export class ApiKeyService implements OnModuleInit, OnApplicationBootstrap {
   private readonly cache = new Map<string, { principal: Principal | null; expiresAt: number }>();
 
   constructor(
     private readonly repository: ApiKeyRepository,
+    private readonly listener: PgListener,
     @Inject(HERALD_CONFIG) private readonly config: HeraldConfig,
     @InjectPinoLogger(ApiKeyService.name) private readonly logger: PinoLogger,
   ) {}
+
+  onModuleInit(): void {
+    this.listener.on(Channel.apiKeyRevoked, (keyId) => this.forget(keyId));
+  }
 
   /** First start with an empty key table: install HERALD_ADMIN_TOKEN, or generate a key and print it once. */
   async onApplicationBootstrap(): Promise<void> {
@@ -65,9 +71,15 @@ export class ApiKeyService implements OnApplicationBootstrap {
     return toPage(rows, limit, mapApiKey, (k) => k.id, 'api-keys');
   }
 
+  /** Deletes a key; every instance forgets it and cuts off its sockets (NOTIFY). */
   async delete(id: string): Promise<void> {
     if (!(await this.repository.delete(id))) throw HeraldException.notFound('API key', id);
-    for (const [hash, entry] of this.cache) if (entry.principal?.keyId === id) this.cache.delete(hash);
+    this.forget(id);
+    await this.repository.notifyRevoked(id);
+  }
+
+  private forget(keyId: string): void {
+    for (const [hash, entry] of this.cache) if (entry.principal?.keyId === keyId) this.cache.delete(hash);
   }
 
   /** The principal for a bearer token, or null when no such key exists. */

@@ -13,6 +13,7 @@ export class JsonContentGuard implements CanActivate {
   constructor(private readonly reflector: Reflector) {}
 
   canActivate(context: ExecutionContext): boolean {
+    if (context.getType() !== 'http') return true;
     if (this.reflector.getAllAndOverride<boolean>(RAW_BODY_ROUTE, [context.getHandler(), context.getClass()]))
       return true;
     const { body } = context.switchToHttp().getRequest();

@@ -84,6 +84,13 @@ export class Environment {
   HERALD_RETRY_SCHEDULE?: string;
 
   @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(1_000_000)
+  HERALD_SOCKET_MAX_BUFFER?: number;
+
+  @IsOptional()
   @Transform(emptyToUndefined)
   @Matches(/^\d+(\.\d+)?\s*(b|kb|kib|mb|mib)?$/i, {
     message: 'must be a size such as 1048576, 512kb or 1mib',

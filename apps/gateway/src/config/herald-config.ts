@@ -17,6 +17,8 @@ export interface HeraldConfig {
   allowPrivateTargets: boolean;
   retrySchedule: number[];
   maxBodyBytes: number;
+  /** Messages a subscriber socket may have waiting before it is disconnected as too slow. */
+  socketMaxBuffer: number;
 }
 
 /** Injection token for the configuration object. */
@@ -54,6 +56,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, version = '0.1.
       ? e.HERALD_RETRY_SCHEDULE.split(',').map((s) => Number(s.trim()))
       : DEFAULT_RETRY_SCHEDULE,
     maxBodyBytes: e.HERALD_MAX_BODY ? parseSize(e.HERALD_MAX_BODY) : 1024 * 1024,
+    socketMaxBuffer: e.HERALD_SOCKET_MAX_BUFFER ?? 1_000,
   };
   if (config.maxBodyBytes < 1024) {
     throw new ConfigurationError([

@@ -7,6 +7,7 @@ import { SourceStateEntity } from '../sources/source-state.entity.js';
 import { SourceEntity } from '../sources/source.entity.js';
 import type { HeraldConfig } from '../config/herald-config.js';
 import { migrate } from './migrate.js';
+import { PgListener } from './pg-listener.service.js';
 import { migrations } from './migrations/index.js';
 
 export const ENTITIES = [ApiKeyEntity, SourceEntity, SourceStateEntity];
@@ -16,6 +17,9 @@ export class DatabaseModule {
   static forRoot(config: HeraldConfig, logger: Logger): DynamicModule {
     return {
       module: DatabaseModule,
+      global: true,
+      providers: [PgListener],
+      exports: [PgListener],
       imports: [
         TypeOrmModule.forRootAsync({
           useFactory: () => ({

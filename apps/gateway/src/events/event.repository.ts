@@ -5,6 +5,8 @@ import { EVENT_COLUMNS, type EventRow } from './event-record.js';
 /** Read-side query over the event log; every condition is optional. */
 export interface EventQuery {
   afterSeq?: string;
+  /** Inclusive upper bound, so a replay can stop exactly where live delivery takes over. */
+  throughSeq?: string;
   /** POSIX regexes compiled from type patterns (`typePatternToRegex`). */
   typeRegexes?: string[];
   sourceIds?: string[];
@@ -39,6 +41,7 @@ export class EventRepository {
       conditions.push(sql(`$${params.length}`));
     };
     if (query.afterSeq !== undefined) add((p) => `seq > ${p}::bigint`, query.afterSeq);
+    if (query.throughSeq !== undefined) add((p) => `seq <= ${p}::bigint`, query.throughSeq);
     if (query.typeRegexes?.length) add((p) => `type ~ ANY(${p}::text[])`, query.typeRegexes);
     if (query.sourceIds?.length) add((p) => `source_id = ANY(${p}::uuid[])`, query.sourceIds);
     if (query.since) add((p) => `time >= ${p}`, query.since);

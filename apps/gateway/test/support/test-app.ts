@@ -14,7 +14,11 @@ export interface TestApp {
 }
 
 /** Boots the real gateway (Fastify, real Postgres, real migrations) on 127.0.0.1 and a random port. */
-export async function startTestApp(env: Record<string, string> = {}, databaseUrl?: string): Promise<TestApp> {
+export async function startTestApp(
+  env: Record<string, string> = {},
+  databaseUrl?: string,
+  port = 0,
+): Promise<TestApp> {
   const adminToken = `hrld_test_${randomBytes(16).toString('hex')}`;
   const url = databaseUrl ?? (await createTestDatabase());
   const config = loadConfig({
@@ -27,8 +31,8 @@ export async function startTestApp(env: Record<string, string> = {}, databaseUrl
   });
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
   const app = await createApp(config, logger);
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.listen({ port, host: '127.0.0.1' });
   const address = app.getHttpServer().address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return { app, baseUrl: `http://127.0.0.1:${port}`, databaseUrl: url, adminToken, close: () => app.close() };
+  const bound = typeof address === 'object' && address ? address.port : 0;
+  return { app, baseUrl: `http://127.0.0.1:${bound}`, databaseUrl: url, adminToken, close: () => app.close() };
 }

@@ -1,0 +1,106 @@
+import { EventEmitter } from 'node:events';
+import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { HeraldEvent } from '@herald/events';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { DataSource } from 'typeorm';
+import { Channel, PgListener } from '../database/pg-listener.service.js';
+import { EVENT_COLUMNS, type EventRow, toEnvelope } from '../events/event-record.js';
+import { EventWriter } from '../events/event-writer.js';
+
+const PAGE = 1_000;
+/** Safety net for a missed notification; normally reads are woken within a millisecond of a commit. */
+const POLL_INTERVAL_MS = 1_000;
+
+/**
+ * Follows the event log in seq order and hands each committed event to the instance's subscribers,
+ * whichever instance wrote it. Because writers commit in seq order (see docs/event-log.md), reading
+ * `seq > position` never skips an event, so every instance sees the same order with no gaps.
+ * Wake-ups: this instance's writer (in process), NOTIFY from other instances, and a slow poll.
+ */
+@Injectable()
+export class EventLogTail implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly emitter = new EventEmitter<{ events: [HeraldEvent[]] }>();
+  private lastSeq: bigint | undefined;
+  private reading: Promise<void> | undefined;
+  private again = false;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly writer: EventWriter,
+    private readonly listener: PgListener,
+    @InjectPinoLogger(EventLogTail.name) private readonly logger: PinoLogger,
+  ) {
+    this.emitter.setMaxListeners(0);
+  }
+
+  /** The seq of the last event handed out; every event after it will be handed out, in order. */
+  get position(): bigint {
+    return this.lastSeq ?? 0n;
+  }
+
+  onEvents(listener: (events: HeraldEvent[]) => void): void {
+    this.emitter.on('events', listener);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const rows: Array<{ seq: string | null }> = await this.dataSource.query('SELECT max(seq) AS seq FROM events');
+    this.lastSeq = BigInt(rows[0]?.seq ?? 0);
+    // Tell other instances when this one commits (delivered at commit, so never early).
+    this.writer.addParticipant(async (tx, stored) => {
+      if (stored.length > 0) await tx.query('SELECT pg_notify($1, $2)', [Channel.events, '']);
+    });
+    this.writer.committed.on('committed', () => this.wake());
+    this.listener.on(Channel.events, () => this.wake());
+    this.listener.on('reconnected', () => this.wake());
+    this.schedulePoll();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.pollTimer);
+    await this.reading;
+  }
+
+  /** Reads on now; wake-ups during a read cause one more read, never concurrent ones. */
+  wake(): void {
+    if (this.stopped || this.lastSeq === undefined) return;
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    this.reading = this.readAll().finally(() => {
+      this.reading = undefined;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      }
+    });
+  }
+
+  private schedulePoll(): void {
+    this.pollTimer = setTimeout(() => {
+      this.wake();
+      if (!this.stopped) this.schedulePoll();
+    }, POLL_INTERVAL_MS);
+    this.pollTimer.unref();
+  }
+
+  private async readAll(): Promise<void> {
+    try {
+      for (;;) {
+        const rows: EventRow[] = await this.dataSource.query(
+          `SELECT ${EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT ${PAGE}`,
+          [String(this.lastSeq)],
+        );
+        if (rows.length === 0 || this.stopped) return;
+        this.lastSeq = BigInt(rows[rows.length - 1]!.seq);
+        this.emitter.emit('events', rows.map(toEnvelope));
+        if (rows.length < PAGE) return;
+      }
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not read the event log; the next wake-up retries');
+    }
+  }
+}

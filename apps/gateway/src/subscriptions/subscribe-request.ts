@@ -1,0 +1,47 @@
+import { type SocketError, type SubscribeRequest, typePatternError } from '@herald/events';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SEQ = /^\d{1,18}$/;
+const MAX_LIST = 100;
+
+export type ParsedSubscribe = { ok: true; request: SubscribeRequest } | { ok: false; error: SocketError };
+
+function stringList(value: unknown, name: string): string[] | SocketError | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string') || value.length > MAX_LIST) {
+    return { code: 'invalid_filter', message: `${name} must be an array of at most ${MAX_LIST} strings` };
+  }
+  return value as string[];
+}
+
+/** Validates a `subscribe` payload from an untrusted socket; never throws. */
+export function parseSubscribe(payload: unknown): ParsedSubscribe {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+    return { ok: false, error: { code: 'invalid_request', message: 'subscribe takes an object {types?, sources?, after?}' } };
+  }
+  const { types, sources, after, ...rest } = payload as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) {
+    return { ok: false, error: { code: 'invalid_request', message: `unknown field(s): ${unknown.join(', ')}` } };
+  }
+  const typeList = stringList(types, 'types');
+  if (typeList && !Array.isArray(typeList)) return { ok: false, error: typeList };
+  const sourceList = stringList(sources, 'sources');
+  if (sourceList && !Array.isArray(sourceList)) return { ok: false, error: sourceList };
+  for (const pattern of typeList ?? []) {
+    const problem = typePatternError(pattern);
+    if (problem) return { ok: false, error: { code: 'invalid_filter', message: problem } };
+  }
+  const badSource = sourceList?.find((s) => !UUID.test(s));
+  if (badSource !== undefined) {
+    return { ok: false, error: { code: 'invalid_filter', message: `not a source id: ${JSON.stringify(badSource)}` } };
+  }
+  if (after !== undefined && after !== null && (typeof after !== 'string' || !(SEQ.test(after) || UUID.test(after)))) {
+    return { ok: false, error: { code: 'invalid_cursor', message: 'after must be an event id or a seq (decimal string)' } };
+  }
+  return {
+    ok: true,
+    request: { types: typeList, sources: sourceList, after: (after as string | null | undefined) ?? undefined },
+  };
+}
+

@@ -1,0 +1,225 @@
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import type {
+  ClientToServerEvents,
+  HeraldEvent,
+  ServerToClientEvents,
+  SocketError,
+  SubscribeResult,
+  UnsubscribeResult,
+} from '@herald/events';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import type { Socket } from 'socket.io';
+import { v7 as uuidv7 } from 'uuid';
+import type { Principal } from '../common/auth/scope.js';
+import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
+import { toEnvelope } from '../events/event-record.js';
+import { EventRepository } from '../events/event.repository.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { EventLogTail } from './event-log-tail.service.js';
+import { parseSubscribe } from './subscribe-request.js';
+import { Subscription } from './subscription.js';
+
+export type SubscriberSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+
+interface Session {
+  socket: SubscriberSocket;
+  principal: Principal;
+  subscriptions: Map<string, Subscription>;
+}
+
+const REPLAY_PAGE = 500;
+const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
+
+class SubscribeRefused extends Error {
+  constructor(readonly error: SocketError) {
+    super(error.message);
+  }
+}
+
+/**
+ * Serves every subscription of this instance's sockets: replays stored events after a cursor, then
+ * switches to the live log tail at a seam with no gap and no duplicate, and cuts off sockets that
+ * cannot keep up before their buffer passes `HERALD_SOCKET_MAX_BUFFER`.
+ */
+@Injectable()
+export class SubscriptionHub implements OnApplicationBootstrap {
+  private readonly sessions = new Map<string, Session>();
+
+  constructor(
+    private readonly tail: EventLogTail,
+    private readonly events: EventRepository,
+    private readonly metrics: MetricsService,
+    @Inject(HERALD_CONFIG) private readonly config: HeraldConfig,
+    @InjectPinoLogger(SubscriptionHub.name) private readonly logger: PinoLogger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.tail.onEvents((events) => this.dispatch(events));
+  }
+
+  attach(socket: SubscriberSocket, principal: Principal): void {
+    this.sessions.set(socket.id, { socket, principal, subscriptions: new Map() });
+    this.metrics.socketConnections.inc();
+  }
+
+  detach(socket: SubscriberSocket): void {
+    const session = this.sessions.get(socket.id);
+    if (!session) return;
+    for (const subscription of session.subscriptions.values()) subscription.cancelled = true;
+    this.sessions.delete(socket.id);
+    this.metrics.socketConnections.dec();
+  }
+
+  /** Cuts off every socket authenticated with a key that was just revoked. */
+  disconnectKey(keyId: string): void {
+    for (const session of this.sessions.values()) {
+      if (session.principal.keyId !== keyId) continue;
+      session.socket.emit('closing', { code: 'unauthorized', message: 'the API key was revoked' });
+      session.socket.disconnect(true);
+    }
+  }
+
+  async subscribe(socket: SubscriberSocket, payload: unknown): Promise<SubscribeResult> {
+    const session = this.sessions.get(socket.id);
+    if (!session) return { ok: false, error: { code: 'invalid_request', message: 'not connected' } };
+    const parsed = parseSubscribe(payload);
+    if (!parsed.ok) return parsed;
+    if (session.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_SOCKET) {
+      return {
+        ok: false,
+        error: { code: 'too_many_subscriptions', message: `at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} per connection` },
+      };
+    }
+    try {
+      const { types, sources, after } = parsed.request;
+      const replayFrom = after === undefined ? undefined : await this.resolveCursor(after);
+      const start = replayFrom ?? this.tail.position;
+      const subscription = new Subscription(uuidv7(), { types, sources }, start);
+      session.subscriptions.set(subscription.id, subscription);
+      if (replayFrom === undefined) subscription.live = true;
+      // The ack goes out first; socket.io keeps packet order, so replayed events follow it.
+      else setImmediate(() => void this.replay(session, subscription));
+      return { ok: true, id: subscription.id, cursor: String(start) };
+    } catch (error) {
+      if (error instanceof SubscribeRefused) return { ok: false, error: error.error };
+      this.logger.error({ err: error }, 'subscribe failed');
+      return { ok: false, error: { code: 'internal', message: 'the subscription could not be set up; retry' } };
+    }
+  }
+
+  unsubscribe(socket: SubscriberSocket, payload: unknown): UnsubscribeResult {
+    const id = typeof payload === 'object' && payload !== null ? (payload as { id?: unknown }).id : undefined;
+    const subscription = typeof id === 'string' ? this.sessions.get(socket.id)?.subscriptions.get(id) : undefined;
+    if (!subscription) return { ok: false, error: { code: 'unknown_subscription', message: 'no such subscription' } };
+    subscription.cancelled = true;
+    this.sessions.get(socket.id)?.subscriptions.delete(subscription.id);
+    return { ok: true };
+  }
+
+  /** `after` as a seq; an event id must name a stored event, or one removed by retention (expired). */
+  private async resolveCursor(after: string): Promise<bigint> {
+    if (/^\d+$/.test(after)) return BigInt(after);
+    const seq = await this.events.seqOf(after);
+    if (seq !== undefined) return BigInt(seq);
+    const retentionStart = Date.now() - this.config.retentionDays * 86_400_000;
+    if (uuidv7Time(after) < retentionStart) {
+      throw new SubscribeRefused({ code: 'cursor_expired', message: 'that event is older than the retention period' });
+    }
+    throw new SubscribeRefused({ code: 'invalid_cursor', message: 'after names no stored event' });
+  }
+
+  private dispatch(events: HeraldEvent[]): void {
+    const last = BigInt(events[events.length - 1]!.seq);
+    sessions: for (const session of this.sessions.values()) {
+      for (const subscription of session.subscriptions.values()) {
+        if (!subscription.live) continue;
+        for (const event of events) {
+          const seq = BigInt(event.seq);
+          if (seq <= subscription.cursor || !subscription.filter.matches(event)) continue;
+          if (!this.send(session, subscription, event)) continue sessions;
+        }
+        if (last > subscription.cursor) subscription.cursor = last;
+      }
+    }
+  }
+
+  /** Sends one event; a socket over its buffer bound is disconnected instead (it resumes with `after`). */
+  private send(session: Session, subscription: Subscription, event: HeraldEvent): boolean {
+    const { socket } = session;
+    if (!socket.connected) return false;
+    if (pendingPackets(socket) >= this.config.socketMaxBuffer) {
+      this.logger.info({ socketId: socket.id, keyId: session.principal.keyId }, 'disconnecting a slow subscriber');
+      socket.emit('closing', {
+        code: 'slow_consumer',
+        message: `more than ${this.config.socketMaxBuffer} events waiting; reconnect and resume with after`,
+      });
+      socket.disconnect(true);
+      return false;
+    }
+    socket.emit('event', { subscription: subscription.id, event });
+    subscription.cursor = BigInt(event.seq);
+    return true;
+  }
+
+  /**
+   * Replays stored events up to the tail's position, then goes live when the tail has not moved since
+   * the last page: that check and the switch happen in one synchronous step, so the tail's next batch
+   * is the first this subscription gets live, and everything before it came from the replay.
+   */
+  private async replay(session: Session, subscription: Subscription): Promise<void> {
+    try {
+      while (!subscription.cancelled) {
+        const bound = this.tail.position;
+        const rows = await this.events.query({
+          afterSeq: String(subscription.cursor),
+          throughSeq: String(bound),
+          typeRegexes: subscription.typeRegexes,
+          sourceIds: subscription.sourceIds,
+          limit: REPLAY_PAGE,
+        });
+        for (const row of rows) {
+          await this.drained(session.socket);
+          if (subscription.cancelled || !this.send(session, subscription, toEnvelope(row))) return;
+        }
+        if (rows.length === REPLAY_PAGE) continue;
+        subscription.cursor = bound;
+        if (this.tail.position === bound) {
+          subscription.live = true;
+          return;
+        }
+      }
+    } catch (error) {
+      this.logger.warn({ err: error, socketId: session.socket.id }, 'replay failed; closing the socket so the client resumes');
+      session.socket.disconnect(true);
+    }
+  }
+
+  /** Replays go at the reader's pace: wait while the socket's buffer is half full. */
+  private async drained(socket: SubscriberSocket): Promise<void> {
+    while (socket.connected && pendingPackets(socket) > this.config.socketMaxBuffer / 2) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          socket.conn.off('drain', done);
+          socket.off('disconnect', done);
+          resolve();
+        };
+        socket.conn.on('drain', done);
+        socket.on('disconnect', done);
+      });
+    }
+  }
+}
+
+/**
+ * Packets engine.io holds for a socket that the network has not taken yet. It only grows while the
+ * transport is not writable (the peer is not reading), which is exactly the backlog to bound.
+ * (`writeBuffer` is public at run time but marked private in engine.io's typings.)
+ */
+function pendingPackets(socket: SubscriberSocket): number {
+  return (socket.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length;
+}
+
+/** Milliseconds since the epoch encoded in a UUIDv7 (its first 48 bits). */
+function uuidv7Time(id: string): number {
+  return parseInt(id.replace(/-/g, '').slice(0, 12), 16);
+}

@@ -1,0 +1,209 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { HeraldEvent } from '@herald/events';
+import { apiClient, eventually } from './support/http.js';
+import { collect, connectSocket, type RawSubscriber, subscribe } from './support/sockets.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+
+describe('subscriber socket (/events)', () => {
+  let herald: TestApp;
+  let admin: ReturnType<typeof apiClient>;
+  let subscriberToken: string;
+  let publish: (type: string, data?: Record<string, unknown>, token?: string) => Promise<HeraldEvent>;
+  const sockets: RawSubscriber[] = [];
+  const open = async (token = subscriberToken) => {
+    const socket = await connectSocket(herald.baseUrl, token);
+    sockets.push(socket);
+    return socket;
+  };
+
+  beforeAll(async () => {
+    herald = await startTestApp();
+    admin = apiClient(herald.baseUrl, herald.adminToken);
+    subscriberToken = (await admin('POST', '/v1/api-keys', { body: { name: 'sub', scopes: ['subscribe'] } }))
+      .body.token;
+    const publisherToken = (
+      await admin('POST', '/v1/api-keys', { body: { name: 'pub', scopes: ['publish'] } })
+    ).body.token;
+    publish = async (type, data = {}, token = publisherToken) => {
+      const response = await apiClient(herald.baseUrl, token)('POST', '/v1/events', { body: { type, data } });
+      expect(response.status).toBe(201);
+      return response.body;
+    };
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.close();
+    await herald.close();
+  });
+
+  describe('authentication', () => {
+    it.each([
+      ['no token', undefined],
+      ['an unknown token', 'hrld_unknown'],
+    ])('refuses %s with connect_error unauthorized', async (_name, token) => {
+      await expect(connectSocket(herald.baseUrl, token)).rejects.toThrow('unauthorized');
+    });
+
+    it('refuses a publish-only key and accepts subscribe and admin keys', async () => {
+      const publisher = (await admin('POST', '/v1/api-keys', { body: { name: 'p', scopes: ['publish'] } }))
+        .body.token;
+      await expect(connectSocket(herald.baseUrl, publisher)).rejects.toThrow('unauthorized');
+      expect((await open()).connected).toBe(true);
+      expect((await open(herald.adminToken)).connected).toBe(true);
+    });
+
+    it('cuts off a socket whose key is revoked while connected', async () => {
+      const key = (
+        await admin('POST', '/v1/api-keys', { body: { name: 'short-lived', scopes: ['subscribe'] } })
+      ).body;
+      const socket = await open(key.token);
+      const closing = new Promise((resolve) => socket.once('closing', resolve));
+      const disconnected = new Promise((resolve) => socket.once('disconnect', resolve));
+      expect((await admin('DELETE', `/v1/api-keys/${key.id}`)).status).toBe(204);
+      expect(await closing).toMatchObject({ code: 'unauthorized' });
+      expect(await disconnected).toBe('io server disconnect');
+    });
+  });
+
+  describe('subscribe validation answers {ok:false, error}', () => {
+    it.each([
+      [{ types: ['seatable..row'] }, 'invalid_filter'],
+      [{ types: 'seatable.**' }, 'invalid_filter'],
+      [{ sources: ['not-an-id'] }, 'invalid_filter'],
+      [{ after: 'yesterday' }, 'invalid_cursor'],
+      [{ after: '01a20908-12fe-72dd-bcfb-85f9c4aed6b5' }, 'invalid_cursor'],
+      [{ after: '00000001-0000-7000-8000-000000000000' }, 'cursor_expired'],
+      [{ colour: 'red' }, 'invalid_request'],
+      ['not an object', 'invalid_request'],
+    ])('%j → %s', async (request, code) => {
+      const socket = await open();
+      const result = await subscribe(socket, request);
+      expect(result).toEqual({ ok: false, error: { code, message: expect.any(String) } });
+      expect(socket.connected).toBe(true);
+    });
+
+    it('answers unsubscribe of an unknown id', async () => {
+      const socket = await open();
+      expect(await socket.timeout(5_000).emitWithAck('unsubscribe', { id: 'nope' })).toMatchObject({
+        ok: false,
+        error: { code: 'unknown_subscription' },
+      });
+    });
+  });
+
+  it('delivers live events that match type patterns and sources, and stops after unsubscribe', async () => {
+    const socket = await open();
+    const received = collect(socket);
+    const otherPublisher = (
+      await admin('POST', '/v1/api-keys', { body: { name: 'p2', scopes: ['publish'] } })
+    ).body;
+    const peers = await subscribe(socket, { types: ['live.peer.*'] });
+    const rest = await subscribe(socket, { types: ['live.**'], sources: [otherPublisher.id] });
+    const all = await subscribe(socket, {});
+    if (!peers.ok || !rest.ok || !all.ok) throw new Error('subscribe failed');
+
+    const a = await publish('live.peer.joined');
+    const b = await publish('live.room.created');
+    const c = await publish('live.peer.left', {}, otherPublisher.token);
+    await eventually(() => expect(received.get(all.id)?.map((e) => e.id)).toEqual([a.id, b.id, c.id]));
+    expect(received.get(peers.id)?.map((e) => e.id)).toEqual([a.id, c.id]);
+    expect(received.get(rest.id)?.map((e) => e.id)).toEqual([c.id]);
+    expect(received.get(all.id)?.[0]).toEqual(a);
+
+    expect(await socket.timeout(5_000).emitWithAck('unsubscribe', { id: peers.id })).toEqual({ ok: true });
+    const d = await publish('live.peer.joined');
+    await eventually(() => expect(received.get(all.id)?.at(-1)?.id).toBe(d.id));
+    expect(received.get(peers.id)).toHaveLength(2);
+  });
+
+  it('replays stored events after a cursor, then continues live without gap or duplicate under concurrent ingest', async () => {
+    const key = (await admin('POST', '/v1/api-keys', { body: { name: 'bulk', scopes: ['publish'] } })).body;
+    const api = apiClient(herald.baseUrl, key.token);
+    const publishMany = async (count: number, label: string) => {
+      const ids: string[] = [];
+      await Promise.all(
+        Array.from({ length: 16 }, async (_, worker) => {
+          for (let i = worker; i < count; i += 16) {
+            const r = await api('POST', '/v1/events', { body: { type: 'replay.tick', data: { label, i } } });
+            ids.push(r.body.id);
+          }
+        }),
+      );
+      return ids;
+    };
+    const marker = await publish('replay.marker');
+    const stored = await publishMany(5_000, 'stored');
+
+    const socket = await open();
+    const received = collect(socket);
+    const during = publishMany(5_000, 'live');
+    const result = await subscribe(socket, { types: ['replay.tick'], after: marker.id });
+    if (!result.ok) throw new Error(result.error.message);
+    const live = await during;
+
+    const expected = new Set([...stored, ...live]);
+    await eventually(
+      () => expect(received.get(result.id)?.length ?? 0).toBeGreaterThanOrEqual(expected.size),
+      60_000,
+      100,
+    );
+    const events = received.get(result.id)!;
+    expect(events).toHaveLength(10_000);
+    expect(new Set(events.map((e) => e.id))).toEqual(expected);
+    for (let i = 1; i < events.length; i++)
+      expect(BigInt(events[i]!.seq) > BigInt(events[i - 1]!.seq)).toBe(true);
+  });
+
+  it('disconnects a subscriber that stops reading before its buffer passes the bound, and it resumes with after', async () => {
+    const bounded = await startTestApp({ HERALD_SOCKET_MAX_BUFFER: '50' }, herald.databaseUrl);
+    try {
+      const socket = await connectSocket(bounded.baseUrl, subscriberToken);
+      sockets.push(socket);
+      const received = collect(socket);
+      const result = await subscribe(socket, { types: ['slow.tick'] });
+      if (!result.ok) throw new Error('subscribe failed');
+      const disconnected = new Promise<string>((resolve) => socket.once('disconnect', resolve));
+      // Stop reading from the TCP socket, as a stalled consumer would.
+      const tcp = (
+        socket.io.engine.transport as unknown as { ws: { _socket: { pause(): void; resume(): void } } }
+      ).ws._socket;
+      tcp.pause();
+      const blob = 'x'.repeat(20_000);
+      const published: string[] = [];
+      const api = apiClient(bounded.baseUrl, herald.adminToken);
+      for (
+        let i = 0;
+        i < 1_000 && !(await Promise.race([disconnected.then(() => true), Promise.resolve(false)]));
+        i++
+      ) {
+        published.push(
+          (await api('POST', '/v1/events', { body: { type: 'slow.tick', data: { i, blob } } })).body.id,
+        );
+      }
+      const metrics = await eventually(async () => {
+        const text = (await apiClient(bounded.baseUrl)('GET', '/metrics')).body as string;
+        expect(text).toMatch(/^herald_socket_connections 0$/m);
+        return text;
+      }, 30_000);
+      expect(metrics).toBeDefined();
+      tcp.resume();
+      expect(await disconnected).toBe('io server disconnect');
+
+      const seen = received.get(result.id) ?? [];
+      expect(seen.length).toBeLessThan(published.length);
+      const resumed = await connectSocket(bounded.baseUrl, subscriberToken);
+      sockets.push(resumed);
+      const more = collect(resumed);
+      const again = await subscribe(resumed, {
+        types: ['slow.tick'],
+        after: seen.at(-1)?.seq ?? result.cursor,
+      });
+      if (!again.ok) throw new Error('resubscribe failed');
+      await eventually(
+        () => expect([...seen, ...(more.get(again.id) ?? [])].map((e) => e.id)).toEqual(published),
+        30_000,
+      );
+    } finally {
+      await bounded.close();
+    }
+  });
+});

@@ -1,0 +1,30 @@
+import { describe, expect, it } from '@jest/globals';
+import { generateSecret, signedHeaders } from '@herald/events';
+import { Webhook } from 'standardwebhooks';
+import { HeraldClientError, verifyWebhook } from '../src/index.js';
+
+const event = { specversion: '1.0', id: '01a20908-12fe-72dd-bcfb-85f9c4aed6b5', seq: '7', type: 'a.b', data: { x: 'ü' } };
+
+describe(verifyWebhook.name, () => {
+  it('returns the event for a body signed by the standardwebhooks package', async () => {
+    const secret = generateSecret();
+    const body = JSON.stringify(event);
+    const now = new Date();
+    const headers = {
+      'webhook-id': event.id,
+      'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+      'webhook-signature': new Webhook(secret).sign(event.id, now, body),
+    };
+    await expect(verifyWebhook(secret, headers, new TextEncoder().encode(body))).resolves.toEqual(event);
+  });
+
+  it('throws HeraldClientError with the cause for a tampered body', async () => {
+    const secret = generateSecret();
+    const body = JSON.stringify(event);
+    const headers = await signedHeaders([secret], event.id, Math.floor(Date.now() / 1000), body);
+    const error = await verifyWebhook(secret, headers, body.replace('ü', 'u')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HeraldClientError);
+    expect((error as HeraldClientError).code).toBe('invalid_signature');
+    expect((error as HeraldClientError).cause).toBeInstanceOf(Error);
+  });
+});
