@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connect, HeraldClientError, type HeraldClient, type HeraldEvent } from '@herald/client';
+import { freePort } from '../src/database/embedded-postgres.js';
+import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.js';
+import { apiClient, eventually } from './support/http.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+
+/** @herald/client against real gateways: a separate writer process, restarts, errors. */
+describe('@herald/client', () => {
+  let writer: GatewayProcess;
+  let reader: TestApp;
+  let token: string;
+  const clients: HeraldClient[] = [];
+  const client = (url: string, key = token) => {
+    const c = connect({ url, token: key, reconnectionDelayMaxMs: 500 });
+    clients.push(c);
+    return c;
+  };
+  const publishOn = (baseUrl: string) => async (type: string, count: number, concurrency = 8) => {
+    const api = apiClient(baseUrl, token);
+    const ids: string[] = [];
+    await Promise.all(
+      Array.from({ length: concurrency }, async (_, w) => {
+        for (let i = w; i < count; i += concurrency) {
+          const r = await api('POST', '/v1/events', { body: { type, data: { i } } });
+          expect(r.status).toBe(201);
+          ids.push(r.body.id);
+        }
+      }),
+    );
+    return ids;
+  };
+
+  beforeAll(async () => {
+    reader = await startTestApp();
+    writer = await startGatewayProcess({ DATABASE_URL: reader.databaseUrl, LOG_LEVEL: 'warn' });
+    const admin = apiClient(reader.baseUrl, reader.adminToken);
+    token = (await admin('POST', '/v1/api-keys', { body: { name: 'sdk', scopes: ['subscribe', 'publish'] } })).body.token;
+  });
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    writer.child.kill('SIGTERM');
+    await writer.exited;
+    await reader.close();
+  });
+
+  const expectOrderedOnce = (events: HeraldEvent[], ids: string[]) => {
+    expect(events.map((e) => e.id).sort()).toEqual([...ids].sort());
+    for (let i = 1; i < events.length; i++) expect(BigInt(events[i]!.seq) > BigInt(events[i - 1]!.seq)).toBe(true);
+  };
+
+  it('sees on instance B every event ingested by the separate process A, in seq order', async () => {
+    const received: HeraldEvent[] = [];
+    const unsubscribe = client(reader.baseUrl).subscribe({ types: ['cross.*'] }, (event) => void received.push(event));
+    await unsubscribe.ready;
+    const ids = await publishOn(writer.baseUrl)('cross.tick', 600);
+    await eventually(() => expect(received).toHaveLength(600), 20_000);
+    expectOrderedOnce(received, ids);
+    await unsubscribe();
+    await publishOn(writer.baseUrl)('cross.tick', 5);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(received).toHaveLength(600);
+  });
+
+  it('resumes every subscription after the server it was connected to restarts', async () => {
+    const port = await freePort();
+    let instance = await startTestApp({}, reader.databaseUrl, port);
+    const sdk = client(instance.baseUrl);
+    const ticks: HeraldEvent[] = [];
+    const others: HeraldEvent[] = [];
+    await sdk.subscribe({ types: ['restart.tick'] }, (event) => void ticks.push(event)).ready;
+    await sdk.subscribe({ types: ['restart.other'] }, (event) => void others.push(event)).ready;
+    const disconnects: string[] = [];
+    sdk.on('disconnected', (reason) => disconnects.push(reason));
+
+    const publish = publishOn(writer.baseUrl);
+    const before = await publish('restart.tick', 20);
+    await eventually(() => expect(ticks).toHaveLength(20));
+    await instance.close();
+    const whileDown = await publish('restart.tick', 30);
+    const otherWhileDown = await publish('restart.other', 3);
+    instance = await startTestApp({}, reader.databaseUrl, port);
+    try {
+      const after = await publish('restart.tick', 10);
+      await eventually(() => expect(ticks).toHaveLength(60), 20_000);
+      expectOrderedOnce(ticks, [...before, ...whileDown, ...after]);
+      await eventually(() => expect(others.map((e) => e.id).sort()).toEqual([...otherWhileDown].sort()));
+      expect(disconnects.length).toBeGreaterThanOrEqual(1);
+    } finally {
+      await instance.close();
+    }
+  });
+
+  it('reports a refused key and a refused filter as HeraldClientError with the cause', async () => {
+    const refused = client(reader.baseUrl, 'hrld_nope');
+    const errors: HeraldClientError[] = [];
+    refused.on('error', (error) => errors.push(error));
+    const pending = refused.subscribe({}, () => undefined);
+    await expect(pending.ready).rejects.toMatchObject({ code: 'unauthorized' });
+    expect(errors[0]).toBeInstanceOf(HeraldClientError);
+
+    const sdk = client(reader.baseUrl);
+    const bad = sdk.subscribe({ types: ['bad..pattern'] }, () => undefined);
+    const error = await bad.ready.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HeraldClientError);
+    expect(error).toMatchObject({ code: 'subscribe_failed', cause: { code: 'invalid_filter' } });
+  });
+});
