@@ -5,12 +5,13 @@ import { DataSource } from 'typeorm';
 import { ApiKeyEntity } from '../api-keys/api-key.entity.js';
 import { SourceStateEntity } from '../sources/source-state.entity.js';
 import { SourceEntity } from '../sources/source.entity.js';
+import { EndpointEntity } from '../endpoints/endpoint.entity.js';
 import type { HeraldConfig } from '../config/herald-config.js';
 import { migrate } from './migrate.js';
 import { PgListener } from './pg-listener.service.js';
 import { migrations } from './migrations/index.js';
 
-export const ENTITIES = [ApiKeyEntity, SourceEntity, SourceStateEntity];
+export const ENTITIES = [ApiKeyEntity, SourceEntity, SourceStateEntity, EndpointEntity];
 
 @Module({})
 export class DatabaseModule {

@@ -39,6 +39,26 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly deliveryAttempts = new Counter({
+    name: 'herald_delivery_attempts_total',
+    help: 'Webhook delivery attempts by outcome: delivered (2xx), rejected (other status), error (no answer)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deliveryAttemptSeconds = new Histogram({
+    name: 'herald_delivery_attempt_seconds',
+    help: 'Duration of one webhook delivery attempt',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
+    registers: [this.registry],
+  });
+
+  readonly deliveriesPending = new Gauge({
+    name: 'herald_deliveries_pending',
+    help: 'Deliveries waiting for an attempt (whole cluster, sampled by this instance)',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
   }

@@ -1,0 +1,46 @@
+import { Injectable } from '@nestjs/common';
+import { ErrorCode } from '../../common/errors/error-code.js';
+import { HeraldException } from '../../common/errors/herald-exception.js';
+import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../../common/pagination.js';
+import { EndpointsService, UUID } from '../endpoints.service.js';
+import {
+  type DeliveryDto,
+  type DeliveryWithAttemptsDto,
+  type ListDeliveriesQueryDto,
+  mapAttempt,
+  mapDelivery,
+} from './delivery.dto.js';
+import { DeliveryRepository } from './delivery.repository.js';
+
+@Injectable()
+export class DeliveriesService {
+  constructor(
+    private readonly repository: DeliveryRepository,
+    private readonly endpoints: EndpointsService,
+  ) {}
+
+  async listForEndpoint(endpointId: string, query: ListDeliveriesQueryDto): Promise<Page<DeliveryDto>> {
+    await this.endpoints.load(endpointId);
+    const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+    const before = query.cursor === undefined ? undefined : decodeCursor('deliveries', query.cursor);
+    if (before !== undefined && !UUID.test(before)) decodeCursor('deliveries', '');
+    const rows = await this.repository.page(endpointId, query.status, before, limit + 1);
+    return toPage(rows, limit, mapDelivery, (row) => row.id, 'deliveries');
+  }
+
+  async get(id: string): Promise<DeliveryWithAttemptsDto> {
+    const row = UUID.test(id) ? await this.repository.findById(id) : undefined;
+    if (!row) throw HeraldException.notFound('Delivery', id);
+    const attempts = await this.repository.attempts(id);
+    return { ...mapDelivery(row), attempts: attempts.map(mapAttempt) };
+  }
+
+  /** Due now, whatever its state (a failed delivery gets one more attempt). */
+  async retry(id: string): Promise<DeliveryWithAttemptsDto> {
+    const current = await this.get(id);
+    if (!(await this.repository.makeDue(id))) {
+      throw new HeraldException(ErrorCode.Conflict, `Delivery ${current.id} has an attempt in flight.`);
+    }
+    return this.get(id);
+  }
+}

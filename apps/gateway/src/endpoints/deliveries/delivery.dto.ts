@@ -1,0 +1,77 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsOptional } from 'class-validator';
+import { PageQueryDto } from '../../common/pagination.js';
+import type { AttemptRow, DeliveryRow, DeliveryStatus } from './delivery.repository.js';
+
+export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'delivering', 'delivered', 'failed'];
+
+const STATUS_DESCRIPTION =
+  '`pending`: waiting for its next attempt (see nextAttemptAt); `delivering`: an attempt is in flight; ' +
+  '`delivered`: the endpoint answered 2xx; `failed`: the retry schedule is spent or the endpoint was disabled';
+
+export class ListDeliveriesQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ enum: DELIVERY_STATUSES, description: STATUS_DESCRIPTION })
+  @IsOptional()
+  @IsIn(DELIVERY_STATUSES)
+  status?: DeliveryStatus;
+}
+
+export class DeliveryAttemptDto {
+  @ApiProperty() attemptedAt: string;
+  @ApiProperty({ nullable: true, description: 'HTTP status; null when no answer came' })
+  responseStatus: number | null;
+  @ApiProperty({ nullable: true, description: 'The first 2 KiB of the response body' })
+  responseBody: string | null;
+  @ApiProperty() durationMs: number;
+  @ApiProperty({ nullable: true, description: 'Why no answer came (timeout, refused target, …)' })
+  error: string | null;
+}
+
+export class DeliveryDto {
+  @ApiProperty() id: string;
+  @ApiProperty() endpointId: string;
+  @ApiProperty({ description: 'Also the `webhook-id` header of every attempt' }) eventId: string;
+  @ApiProperty() eventSeq: string;
+  @ApiProperty() eventType: string;
+  @ApiProperty({ enum: DELIVERY_STATUSES, description: STATUS_DESCRIPTION }) status: DeliveryStatus;
+  @ApiProperty({ description: 'Attempts made so far' }) attemptCount: number;
+  @ApiProperty({ nullable: true }) nextAttemptAt: string | null;
+  @ApiProperty({ nullable: true }) lastAttemptAt: string | null;
+  @ApiProperty({ nullable: true }) lastResponseStatus: number | null;
+  @ApiProperty({ nullable: true }) lastError: string | null;
+  @ApiProperty() createdAt: string;
+  @ApiProperty() updatedAt: string;
+}
+
+export class DeliveryWithAttemptsDto extends DeliveryDto {
+  @ApiProperty({ type: [DeliveryAttemptDto], description: 'Every attempt, oldest first' })
+  attempts: DeliveryAttemptDto[];
+}
+
+export function mapDelivery(row: DeliveryRow): DeliveryDto {
+  return {
+    id: row.id,
+    endpointId: row.endpoint_id,
+    eventId: row.event_id,
+    eventSeq: row.event_seq,
+    eventType: row.event_type,
+    status: row.status,
+    attemptCount: row.attempt_count,
+    nextAttemptAt: row.status === 'pending' ? (row.next_attempt_at?.toISOString() ?? null) : null,
+    lastAttemptAt: row.last_attempt_at?.toISOString() ?? null,
+    lastResponseStatus: row.last_response_status,
+    lastError: row.last_error,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+export function mapAttempt(row: AttemptRow): DeliveryAttemptDto {
+  return {
+    attemptedAt: row.attempted_at.toISOString(),
+    responseStatus: row.response_status,
+    responseBody: row.response_body,
+    durationMs: row.duration_ms,
+    error: row.error,
+  };
+}

@@ -1,0 +1,319 @@
+import { Injectable } from '@nestjs/common';
+import { HERALD_PROVIDER, type HeraldEvent } from '@herald/events';
+import { DataSource, type QueryRunner } from 'typeorm';
+import { EVENT_COLUMNS, type EventRow } from '../../events/event-record.js';
+
+/** NOTIFY channel that wakes every instance's delivery worker (sent inside the event transaction). */
+export const DELIVERY_WAKE_CHANNEL = 'herald_deliveries';
+
+export type DeliveryStatus = 'pending' | 'delivering' | 'delivered' | 'failed';
+
+/**
+ * Whether event `ev` goes to endpoint `e`: its type filter (anchored regexes), its sources, and never
+ * Herald's own events about that very endpoint (a failing endpoint would otherwise feed itself).
+ */
+const MATCHES_ENDPOINT = `
+  (cardinality(e.types_regex) = 0 OR ev.type ~ ANY(e.types_regex))
+  AND (cardinality(e.sources) = 0 OR ev.source_id = ANY(e.sources))
+  AND NOT (ev.provider = '${HERALD_PROVIDER}' AND ev.source_id = e.id)`;
+
+export interface DeliveryRow {
+  id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_seq: string;
+  event_type: string;
+  status: DeliveryStatus;
+  attempt_count: number;
+  next_attempt_at: Date | null;
+  last_attempt_at: Date | null;
+  last_response_status: number | null;
+  last_error: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface AttemptRow {
+  attempted_at: Date;
+  response_status: number | null;
+  response_body: string | null;
+  duration_ms: number;
+  error: string | null;
+}
+
+/** A delivery this instance holds the lease of, with everything an attempt needs. */
+export interface ClaimedDelivery {
+  id: string;
+  attemptCount: number;
+  endpointId: string;
+  url: string;
+  /** Newest first; two while a rotation is in progress. */
+  secrets: string[];
+  event: EventRow;
+}
+
+export interface AttemptRecord {
+  attemptedAt: Date;
+  responseStatus: number | null;
+  responseBody: string | null;
+  durationMs: number;
+  error: string | null;
+}
+
+/** Where the delivery goes after an attempt: retried after `retryInSeconds`, or settled. */
+export type DeliveryTransition =
+  { status: 'pending'; retryInSeconds: number } | { status: 'delivered' } | { status: 'failed' };
+
+const DELIVERY_COLUMNS = `d.id, d.endpoint_id, d.event_id, d.event_seq, ev.type AS event_type, d.status,
+  d.attempt_count, d.next_attempt_at, d.last_attempt_at, d.last_response_status, d.last_error,
+  d.created_at, d.updated_at`;
+
+/**
+ * The deliveries queue in Postgres: fan-out, claims with leases, outcomes, and operator reads.
+ * Statements that return rows end in a SELECT: TypeORM answers a bare UPDATE … RETURNING with
+ * [rows, count] instead of the rows.
+ */
+@Injectable()
+export class DeliveryRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * One delivery per (new event, matching enabled endpoint), inside the event writer's transaction:
+   * one INSERT … SELECT per batch, and a NOTIFY (delivered at commit) only when something was queued.
+   */
+  async fanOut(tx: QueryRunner, events: HeraldEvent[], firstDelaySeconds: number): Promise<number> {
+    const rows: Array<{ queued: number }> = await tx.query(
+      `WITH queued AS (
+         INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
+         SELECT e.id, ev.seq, ev.id, 'pending', now() + make_interval(secs => $6)
+         FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::uuid[], $5::text[])
+              AS ev(seq, id, type, source_id, provider)
+         JOIN endpoints e ON e.enabled AND ${MATCHES_ENDPOINT}
+         RETURNING 1)
+       SELECT count(*)::int AS queued,
+              CASE WHEN count(*) > 0 THEN pg_notify('${DELIVERY_WAKE_CHANNEL}', '') END
+       FROM queued`,
+      [
+        events.map((e) => e.seq),
+        events.map((e) => e.id),
+        events.map((e) => e.type),
+        events.map((e) => e.sourceid),
+        events.map((e) => e.provider),
+        firstDelaySeconds,
+      ],
+    );
+    return rows[0]?.queued ?? 0;
+  }
+
+  /**
+   * Leases up to `limit` due deliveries of enabled endpoints to `instanceId`. `busy` holds this
+   * instance's in-flight count per endpoint: each endpoint gets at most `perEndpoint` minus that, so a
+   * backlog on one endpoint cannot take every slot (saturated endpoints are skipped outright).
+   * SKIP LOCKED lets instances claim side by side without waiting on each other.
+   */
+  async claim(
+    instanceId: string,
+    leaseSeconds: number,
+    limit: number,
+    perEndpoint: number,
+    busy: ReadonlyMap<string, number>,
+  ): Promise<ClaimedDelivery[]> {
+    const saturated = [...busy].filter(([, n]) => n >= perEndpoint).map(([id]) => id);
+    const rows: Array<
+      EventRow & {
+        delivery_id: string;
+        attempt_count: number;
+        endpoint_id: string;
+        url: string;
+        secrets: string[];
+      }
+    > = await this.dataSource.query(
+      `WITH candidates AS (
+         SELECT d.id, d.endpoint_id,
+                row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at) AS rank
+         FROM (SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries d
+               JOIN endpoints e ON e.id = d.endpoint_id AND e.enabled
+               WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+                 AND NOT (d.endpoint_id = ANY($4::uuid[]))
+               ORDER BY d.next_attempt_at LIMIT $3 * 4) d
+       ), claimed AS (
+         UPDATE deliveries d SET status = 'delivering', locked_by = $1, updated_at = now(),
+                locked_until = now() + make_interval(secs => $2)
+         WHERE d.id IN (
+           SELECT d2.id FROM deliveries d2
+           WHERE d2.id IN (
+             SELECT c.id FROM candidates c
+             LEFT JOIN unnest($5::uuid[], $6::int[]) AS b(endpoint_id, n) USING (endpoint_id)
+             WHERE c.rank <= $7 - coalesce(b.n, 0))
+           AND d2.status = 'pending' AND d2.next_attempt_at <= now()
+           ORDER BY d2.next_attempt_at LIMIT $3
+           FOR UPDATE SKIP LOCKED)
+         RETURNING d.id, d.endpoint_id, d.event_seq, d.attempt_count
+       )
+       SELECT c.id AS delivery_id, c.attempt_count, c.endpoint_id, e.url,
+              CASE WHEN e.previous_secret_expires_at > now() THEN ARRAY[e.secret, e.previous_secret]
+                   ELSE ARRAY[e.secret] END AS secrets,
+              ${EVENT_COLUMNS.split(', ')
+                .map((column) => `ev.${column}`)
+                .join(', ')}
+       FROM claimed c JOIN endpoints e ON e.id = c.endpoint_id JOIN events ev ON ev.seq = c.event_seq`,
+      [instanceId, leaseSeconds, limit, saturated, [...busy.keys()], [...busy.values()], perEndpoint],
+    );
+    return rows.map(({ delivery_id, attempt_count, endpoint_id, url, secrets, ...event }) => ({
+      id: delivery_id,
+      attemptCount: attempt_count,
+      endpointId: endpoint_id,
+      url,
+      secrets,
+      event,
+    }));
+  }
+
+  /** Keeps the leases of attempts still running on this instance. */
+  async extendLeases(instanceId: string, ids: string[], leaseSeconds: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.dataSource.query(
+      `UPDATE deliveries SET locked_until = now() + make_interval(secs => $3)
+       WHERE id = ANY($2::uuid[]) AND locked_by = $1 AND status = 'delivering'`,
+      [instanceId, ids, leaseSeconds],
+    );
+  }
+
+  /** Gives leased deliveries back, due now, without counting an attempt (attempts never started). */
+  async release(instanceId: string, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.dataSource.query(
+      `UPDATE deliveries SET status = 'pending', next_attempt_at = now(), locked_by = NULL,
+              locked_until = NULL, updated_at = now()
+       WHERE id = ANY($2::uuid[]) AND locked_by = $1 AND status = 'delivering'`,
+      [instanceId, ids],
+    );
+  }
+
+  /**
+   * The reaper: leases that ran out belong to an instance that died (or lost the database) mid-attempt.
+   * Their deliveries become due again; the attempt may have reached the receiver, so this is where
+   * at-least-once can deliver twice.
+   */
+  async reapExpiredLeases(): Promise<number> {
+    const rows: Array<{ reaped: number }> = await this.dataSource.query(
+      `WITH reaped AS (
+         UPDATE deliveries SET status = 'pending', next_attempt_at = now(), locked_by = NULL,
+                locked_until = NULL, updated_at = now()
+         WHERE id IN (SELECT id FROM deliveries WHERE status = 'delivering' AND locked_until < now()
+                      FOR UPDATE SKIP LOCKED)
+         RETURNING 1)
+       SELECT count(*)::int AS reaped, CASE WHEN count(*) > 0 THEN pg_notify('${DELIVERY_WAKE_CHANNEL}', '') END
+       FROM reaped`,
+    );
+    return rows[0]?.reaped ?? 0;
+  }
+
+  /**
+   * Stores the attempt and moves the delivery on, in one statement. The state changes only while this
+   * instance still holds the lease: a delivery reaped and re-claimed elsewhere is not overwritten.
+   */
+  async recordAttempt(
+    instanceId: string,
+    id: string,
+    attempt: AttemptRecord,
+    next: DeliveryTransition,
+  ): Promise<boolean> {
+    const rows: Array<{ id: string }> = await this.dataSource.query(
+      `WITH attempt AS (
+         INSERT INTO delivery_attempts (delivery_id, attempted_at, response_status, response_body, duration_ms, error)
+         VALUES ($2, $3, $4, $5, $6, $7)
+       ), moved AS (
+         UPDATE deliveries SET status = $8, attempt_count = attempt_count + 1, locked_by = NULL,
+              locked_until = NULL, updated_at = now(), last_attempt_at = $3, last_response_status = $4,
+              last_error = $7,
+              next_attempt_at = CASE WHEN $8 = 'pending' THEN now() + make_interval(secs => $9) END
+         WHERE id = $2 AND locked_by = $1 AND status = 'delivering'
+         RETURNING id)
+       SELECT id FROM moved`,
+      [
+        instanceId,
+        id,
+        attempt.attemptedAt,
+        attempt.responseStatus,
+        attempt.responseBody,
+        attempt.durationMs,
+        attempt.error,
+        next.status,
+        next.status === 'pending' ? next.retryInSeconds : 0,
+      ],
+    );
+    return rows.length > 0;
+  }
+
+  /** When the earliest pending delivery falls due (null when none is pending). */
+  async nextDueAt(): Promise<Date | null> {
+    const rows: Array<{ due: Date | null }> = await this.dataSource.query(
+      `SELECT min(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'`,
+    );
+    return rows[0]?.due ?? null;
+  }
+
+  async countPending(): Promise<number> {
+    const rows: Array<{ n: number }> = await this.dataSource.query(
+      `SELECT count(*)::int AS n FROM deliveries WHERE status = 'pending'`,
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  /** An endpoint's deliveries, newest first. */
+  page(endpointId: string, status: DeliveryStatus | undefined, before: string | undefined, limit: number) {
+    return this.dataSource.query(
+      `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events ev ON ev.seq = d.event_seq
+       WHERE d.endpoint_id = $1 AND ($2::text IS NULL OR d.status = $2) AND ($3::uuid IS NULL OR d.id < $3)
+       ORDER BY d.id DESC LIMIT $4`,
+      [endpointId, status ?? null, before ?? null, limit],
+    ) as Promise<DeliveryRow[]>;
+  }
+
+  async findById(id: string): Promise<DeliveryRow | undefined> {
+    const rows: DeliveryRow[] = await this.dataSource.query(
+      `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events ev ON ev.seq = d.event_seq WHERE d.id = $1`,
+      [id],
+    );
+    return rows[0];
+  }
+
+  attempts(deliveryId: string): Promise<AttemptRow[]> {
+    return this.dataSource.query(
+      `SELECT attempted_at, response_status, response_body, duration_ms, error
+       FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id`,
+      [deliveryId],
+    );
+  }
+
+  /** Makes a delivery that is not in flight due now, whatever became of it before. */
+  async makeDue(id: string): Promise<boolean> {
+    const rows: Array<{ id: string }> = await this.dataSource.query(
+      `WITH due AS (
+         UPDATE deliveries SET status = 'pending', next_attempt_at = now(), updated_at = now()
+         WHERE id = $1 AND status <> 'delivering' RETURNING id)
+       SELECT id, pg_notify('${DELIVERY_WAKE_CHANNEL}', '') FROM due`,
+      [id],
+    );
+    return rows.length > 0;
+  }
+
+  /** New deliveries to one endpoint for stored events in [since, until) that match it (and `typeRegexes`). */
+  async replay(endpointId: string, since: Date, until: Date, typeRegexes: string[]): Promise<number> {
+    const rows: Array<{ queued: number }> = await this.dataSource.query(
+      `WITH queued AS (
+         INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
+         SELECT e.id, ev.seq, ev.id, 'pending', now()
+         FROM endpoints e JOIN events ev ON ev.time >= $2 AND ev.time < $3 AND ${MATCHES_ENDPOINT}
+         WHERE e.id = $1 AND (cardinality($4::text[]) = 0 OR ev.type ~ ANY($4::text[]))
+         ORDER BY ev.seq
+         RETURNING 1)
+       SELECT count(*)::int AS queued,
+              CASE WHEN count(*) > 0 THEN pg_notify('${DELIVERY_WAKE_CHANNEL}', '') END
+       FROM queued`,
+      [endpointId, since, until, typeRegexes],
+    );
+    return rows[0]?.queued ?? 0;
+  }
+}

@@ -1,0 +1,29 @@
+/** Each scheduled delay is stretched or shrunk by up to this share, so a fleet's retries spread out. */
+export const RETRY_JITTER = 0.2;
+
+/**
+ * Seconds until the next attempt after `attemptsMade` attempts failed, or undefined when the schedule
+ * is spent (the delivery fails). `schedule[n]` is the delay before attempt n+1; a receiver's
+ * Retry-After is honoured but kept within [scheduled, 2 × scheduled] so it can neither hurry Herald
+ * nor park a delivery indefinitely.
+ */
+export function nextRetryDelay(
+  schedule: readonly number[],
+  attemptsMade: number,
+  retryAfterSeconds: number | undefined,
+  random: () => number = Math.random,
+): number | undefined {
+  const scheduled = schedule[attemptsMade];
+  if (scheduled === undefined) return undefined;
+  if (retryAfterSeconds !== undefined) return Math.min(Math.max(retryAfterSeconds, scheduled), 2 * scheduled);
+  return scheduled * (1 - RETRY_JITTER + 2 * RETRY_JITTER * random());
+}
+
+/** `Retry-After` as seconds from `now`: delta-seconds or an HTTP date; undefined when absent or bad. */
+export function parseRetryAfter(value: string | undefined, now: Date): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, (date - now.getTime()) / 1000);
+}

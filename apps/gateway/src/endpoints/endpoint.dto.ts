@@ -1,0 +1,156 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  IsUUID,
+  MaxLength,
+  ValidateNested,
+} from 'class-validator';
+import { MAX_FILTER_PATTERNS } from '@herald/events';
+import type { EndpointEntity } from './endpoint.entity.js';
+import { MAX_ENDPOINT_URL_LENGTH } from './endpoint-url.js';
+
+export class EndpointFilterDto {
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['seatable.row.*', 'jellyfish.**'],
+    description: '`*` matches one segment, a trailing `**` any rest; empty = every type',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_FILTER_PATTERNS)
+  @IsString({ each: true })
+  types?: string[];
+
+  @ApiPropertyOptional({ type: [String], description: 'Source ids; empty = every source' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_FILTER_PATTERNS)
+  @IsUUID('all', { each: true })
+  sources?: string[];
+}
+
+export class CreateEndpointDto {
+  @ApiProperty({ example: 'https://example.com/hooks/herald', maxLength: MAX_ENDPOINT_URL_LENGTH })
+  @IsString()
+  url: string;
+
+  @ApiPropertyOptional({ example: 'billing service' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(1_000)
+  description?: string;
+
+  @ApiPropertyOptional({ type: EndpointFilterDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => EndpointFilterDto)
+  filter?: EndpointFilterDto;
+
+  @ApiPropertyOptional({ default: true })
+  @IsOptional()
+  @IsBoolean()
+  enabled?: boolean;
+
+  @ApiPropertyOptional({ description: 'Your own `whsec_` secret (24 to 64 bytes); generated when absent' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  secret?: string;
+}
+
+export class UpdateEndpointDto {
+  @ApiPropertyOptional({ maxLength: MAX_ENDPOINT_URL_LENGTH })
+  @IsOptional()
+  @IsString()
+  url?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(1_000)
+  description?: string;
+
+  @ApiPropertyOptional({ type: EndpointFilterDto, description: 'Replaces the whole filter' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => EndpointFilterDto)
+  filter?: EndpointFilterDto;
+
+  @ApiPropertyOptional({
+    description: 'Re-enabling clears the disabled reason and resumes pending deliveries',
+  })
+  @IsOptional()
+  @IsBoolean()
+  enabled?: boolean;
+}
+
+export class ReplayEndpointDto {
+  @ApiProperty({ description: 'Events whose time is at or after this instant' })
+  @IsISO8601({ strict: true })
+  since: string;
+
+  @ApiPropertyOptional({ description: 'Events whose time is before this instant (default: now)' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  until?: string;
+
+  @ApiPropertyOptional({ type: [String], description: "Narrows the endpoint's own filter" })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_FILTER_PATTERNS)
+  @IsString({ each: true })
+  types?: string[];
+}
+
+export class EndpointDto {
+  @ApiProperty() id: string;
+  @ApiProperty() url: string;
+  @ApiProperty() description: string;
+  @ApiProperty({ type: EndpointFilterDto }) filter: { types: string[]; sources: string[] };
+  @ApiProperty() enabled: boolean;
+  @ApiProperty({ nullable: true, description: 'Why Herald disabled the endpoint, if it did' })
+  disabledReason: string | null;
+  @ApiProperty({ description: 'The first characters of the signing secret' }) secretPrefix: string;
+  @ApiProperty({ nullable: true, description: 'While a rotation is in progress: when the old secret stops' })
+  previousSecretExpiresAt: string | null;
+  @ApiProperty() createdAt: string;
+  @ApiProperty() updatedAt: string;
+}
+
+export class EndpointWithSecretDto extends EndpointDto {
+  @ApiProperty({ description: 'The full `whsec_` signing secret; shown only in this response' })
+  secret: string;
+}
+
+export class ReplayResultDto {
+  @ApiProperty({ description: 'How many deliveries the replay created' }) deliveries: number;
+}
+
+const SECRET_PREFIX_LENGTH = 12;
+
+export function mapEndpoint(endpoint: EndpointEntity, now = new Date()): EndpointDto {
+  const rotating =
+    endpoint.previousSecretExpiresAt !== null && endpoint.previousSecretExpiresAt.getTime() > now.getTime();
+  return {
+    id: endpoint.id,
+    url: endpoint.url,
+    description: endpoint.description,
+    filter: { types: endpoint.filterTypes, sources: endpoint.sources },
+    enabled: endpoint.enabled,
+    disabledReason: endpoint.disabledReason,
+    secretPrefix: endpoint.secret.slice(0, SECRET_PREFIX_LENGTH),
+    previousSecretExpiresAt: rotating ? endpoint.previousSecretExpiresAt!.toISOString() : null,
+    createdAt: endpoint.createdAt.toISOString(),
+    updatedAt: endpoint.updatedAt.toISOString(),
+  };
+}
+
+export function mapEndpointWithSecret(endpoint: EndpointEntity): EndpointWithSecretDto {
+  return { ...mapEndpoint(endpoint), secret: endpoint.secret };
+}

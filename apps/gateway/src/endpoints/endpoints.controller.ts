@@ -1,0 +1,70 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { PageQueryDto, type Page } from '../common/pagination.js';
+import { DeliveriesService } from './deliveries/deliveries.service.js';
+import { type DeliveryDto, ListDeliveriesQueryDto } from './deliveries/delivery.dto.js';
+import {
+  CreateEndpointDto,
+  type EndpointDto,
+  type EndpointWithSecretDto,
+  ReplayEndpointDto,
+  type ReplayResultDto,
+  UpdateEndpointDto,
+} from './endpoint.dto.js';
+import { EndpointsService } from './endpoints.service.js';
+
+@ApiTags('endpoints')
+@ApiBearerAuth()
+@Controller('v1/endpoints')
+export class EndpointsController {
+  constructor(
+    private readonly service: EndpointsService,
+    private readonly deliveries: DeliveriesService,
+  ) {}
+
+  @Post()
+  create(@Body() dto: CreateEndpointDto): Promise<EndpointWithSecretDto> {
+    return this.service.create(dto);
+  }
+
+  @Get()
+  list(@Query() query: PageQueryDto): Promise<Page<EndpointDto>> {
+    return this.service.list(query.limit, query.cursor);
+  }
+
+  @Get(':id')
+  get(@Param('id') id: string): Promise<EndpointDto> {
+    return this.service.get(id);
+  }
+
+  @Patch(':id')
+  update(@Param('id') id: string, @Body() dto: UpdateEndpointDto): Promise<EndpointDto> {
+    return this.service.update(id, dto);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  delete(@Param('id') id: string): Promise<void> {
+    return this.service.delete(id);
+  }
+
+  @Post(':id/rotate-secret')
+  @HttpCode(200)
+  rotateSecret(@Param('id') id: string): Promise<EndpointWithSecretDto> {
+    return this.service.rotateSecret(id);
+  }
+
+  @Post(':id/replay')
+  @HttpCode(202)
+  replay(@Param('id') id: string, @Body() dto: ReplayEndpointDto): Promise<ReplayResultDto> {
+    return this.service.replay(id, dto);
+  }
+
+  @Get(':id/deliveries')
+  listDeliveries(
+    @Param('id') id: string,
+    @Query() query: ListDeliveriesQueryDto,
+  ): Promise<Page<DeliveryDto>> {
+    return this.deliveries.listForEndpoint(id, query);
+  }
+}

@@ -1,0 +1,161 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  decodeSecret,
+  generateSecret,
+  SECRET_PREFIX,
+  typePatternError,
+  typePatternToRegex,
+} from '@herald/events';
+import { v7 as uuidv7 } from 'uuid';
+import { ErrorCode } from '../common/errors/error-code.js';
+import { HeraldException, type ProblemFieldError } from '../common/errors/herald-exception.js';
+import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
+import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
+import { DeliveryRepository } from './deliveries/delivery.repository.js';
+import {
+  type CreateEndpointDto,
+  type EndpointDto,
+  type EndpointFilterDto,
+  type EndpointWithSecretDto,
+  mapEndpoint,
+  mapEndpointWithSecret,
+  type ReplayEndpointDto,
+  type ReplayResultDto,
+  type UpdateEndpointDto,
+} from './endpoint.dto.js';
+import type { EndpointEntity } from './endpoint.entity.js';
+import { EndpointRepository } from './endpoint.repository.js';
+import { endpointUrlError } from './endpoint-url.js';
+
+/** During a rotation the old secret keeps signing this long, so receivers can switch without a gap. */
+export const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Type patterns → their regexes, or a 400 naming each bad pattern. */
+export function compileTypePatterns(types: readonly string[], field: string): string[] {
+  const errors: ProblemFieldError[] = types.flatMap((pattern, index) => {
+    const message = typePatternError(pattern);
+    return message ? [{ field: `${field}.${index}`, message }] : [];
+  });
+  if (errors.length > 0)
+    throw new HeraldException(ErrorCode.InvalidFilter, 'The type filter is not valid.', errors);
+  return types.map(typePatternToRegex);
+}
+
+@Injectable()
+export class EndpointsService {
+  constructor(
+    private readonly repository: EndpointRepository,
+    private readonly deliveries: DeliveryRepository,
+    @Inject(HERALD_CONFIG) private readonly config: HeraldConfig,
+  ) {}
+
+  async create(dto: CreateEndpointDto): Promise<EndpointWithSecretDto> {
+    const endpoint = await this.repository.insert({
+      id: uuidv7(),
+      url: this.checkUrl(dto.url),
+      description: dto.description ?? '',
+      ...this.filterColumns(dto.filter),
+      enabled: dto.enabled ?? true,
+      disabledReason: null,
+      secret: dto.secret === undefined ? generateSecret() : checkSecret(dto.secret),
+      previousSecret: null,
+      previousSecretExpiresAt: null,
+      failingSince: null,
+    });
+    return mapEndpointWithSecret(endpoint);
+  }
+
+  async list(limit = DEFAULT_PAGE_SIZE, cursor?: string): Promise<Page<EndpointDto>> {
+    const after = cursor === undefined ? undefined : decodeCursor('endpoints', cursor);
+    const rows = await this.repository.page(after, limit + 1);
+    return toPage(
+      rows,
+      limit,
+      (e) => mapEndpoint(e),
+      (e) => e.id,
+      'endpoints',
+    );
+  }
+
+  async get(id: string): Promise<EndpointDto> {
+    return mapEndpoint(await this.load(id));
+  }
+
+  async update(id: string, dto: UpdateEndpointDto): Promise<EndpointDto> {
+    const endpoint = await this.load(id);
+    if (dto.url !== undefined) endpoint.url = this.checkUrl(dto.url);
+    if (dto.description !== undefined) endpoint.description = dto.description;
+    if (dto.filter !== undefined) Object.assign(endpoint, this.filterColumns(dto.filter));
+    if (dto.enabled !== undefined && dto.enabled !== endpoint.enabled) {
+      endpoint.enabled = dto.enabled;
+      endpoint.disabledReason = dto.enabled ? null : 'disabled by an operator';
+      endpoint.failingSince = null;
+    }
+    return mapEndpoint(await this.repository.save(endpoint));
+  }
+
+  async delete(id: string): Promise<void> {
+    if (!UUID.test(id) || !(await this.repository.delete(id))) throw HeraldException.notFound('Endpoint', id);
+  }
+
+  /** A new secret; the current one keeps signing (as a second signature) for ROTATION_OVERLAP_MS. */
+  async rotateSecret(id: string): Promise<EndpointWithSecretDto> {
+    const endpoint = await this.load(id);
+    endpoint.previousSecret = endpoint.secret;
+    endpoint.previousSecretExpiresAt = new Date(Date.now() + ROTATION_OVERLAP_MS);
+    endpoint.secret = generateSecret();
+    return mapEndpointWithSecret(await this.repository.save(endpoint));
+  }
+
+  async replay(id: string, dto: ReplayEndpointDto): Promise<ReplayResultDto> {
+    const endpoint = await this.load(id);
+    const since = new Date(dto.since);
+    const until = dto.until ? new Date(dto.until) : new Date();
+    if (until <= since) {
+      throw HeraldException.validation('"until" must be after "since".', [
+        { field: 'until', message: 'must be after since' },
+      ]);
+    }
+    const regexes = compileTypePatterns(dto.types ?? [], 'types');
+    return { deliveries: await this.deliveries.replay(endpoint.id, since, until, regexes) };
+  }
+
+  /** The endpoint or a 404 (shared with the deliveries routes under /v1/endpoints/:id). */
+  async load(id: string): Promise<EndpointEntity> {
+    const endpoint = UUID.test(id) ? await this.repository.findById(id) : null;
+    if (!endpoint) throw HeraldException.notFound('Endpoint', id);
+    return endpoint;
+  }
+
+  private checkUrl(url: string): string {
+    const error = endpointUrlError(url, this.config.allowPrivateTargets);
+    if (error)
+      throw HeraldException.validation(`The endpoint URL ${error}.`, [{ field: 'url', message: error }]);
+    return url;
+  }
+
+  private filterColumns(filter: EndpointFilterDto | undefined) {
+    const types = filter?.types ?? [];
+    return {
+      filterTypes: types,
+      typesRegex: compileTypePatterns(types, 'filter.types'),
+      sources: [...new Set(filter?.sources ?? [])],
+    };
+  }
+}
+
+function checkSecret(secret: string): string {
+  let bytes = 0;
+  try {
+    bytes = secret.startsWith(SECRET_PREFIX) ? decodeSecret(secret).length : 0;
+  } catch {
+    // reported below
+  }
+  if (bytes < 24 || bytes > 64) {
+    throw HeraldException.validation('The secret must be whsec_ followed by 24 to 64 base64 bytes.', [
+      { field: 'secret', message: 'must be whsec_<base64 of 24 to 64 bytes>' },
+    ]);
+  }
+  return secret;
+}
