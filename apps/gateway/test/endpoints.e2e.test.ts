@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { apiClient } from './support/http.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+
+describe('endpoints (/v1/endpoints)', () => {
+  let herald: TestApp;
+  let admin: ReturnType<typeof apiClient>;
+
+  beforeAll(async () => {
+    herald = await startTestApp({ HERALD_ALLOW_PRIVATE_TARGETS: 'false' });
+    admin = apiClient(herald.baseUrl, herald.adminToken);
+  });
+  afterAll(() => herald.close());
+
+  it('creates an endpoint, shows its secret once, and never returns it in full again', async () => {
+    const created = await admin('POST', '/v1/endpoints', {
+      body: {
+        url: 'https://hooks.example.com/herald',
+        description: 'billing',
+        filter: {
+          types: ['seatable.row.*', 'jellyfish.**'],
+          sources: ['0193b7e2-5c1a-7cc0-9a51-2b8f3e4d5a6b'],
+        },
+      },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({
+      url: 'https://hooks.example.com/herald',
+      description: 'billing',
+      filter: {
+        types: ['seatable.row.*', 'jellyfish.**'],
+        sources: ['0193b7e2-5c1a-7cc0-9a51-2b8f3e4d5a6b'],
+      },
+      enabled: true,
+      disabledReason: null,
+      previousSecretExpiresAt: null,
+    });
+    const secret: string = created.body.secret;
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
+    expect(Buffer.from(secret.slice(6), 'base64')).toHaveLength(32);
+
+    const fetched = await admin('GET', `/v1/endpoints/${created.body.id}`);
+    expect(fetched.status).toBe(200);
+    expect(fetched.body.secret).toBeUndefined();
+    expect(JSON.stringify(fetched.body)).not.toContain(secret);
+    expect(secret.startsWith(fetched.body.secretPrefix)).toBe(true);
+    const listed = await admin('GET', '/v1/endpoints?limit=500');
+    expect(JSON.stringify(listed.body)).not.toContain(secret);
+    expect(listed.body.nextCursor).toBeNull();
+
+    const rotated = await admin('POST', `/v1/endpoints/${created.body.id}/rotate-secret`);
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.secret).not.toBe(secret);
+    expect(Date.parse(rotated.body.previousSecretExpiresAt) - Date.now()).toBeGreaterThan(23 * 3600_000);
+
+    const patched = await admin('PATCH', `/v1/endpoints/${created.body.id}`, {
+      body: { enabled: false, filter: { types: ['a.b'] } },
+    });
+    expect(patched.body).toMatchObject({
+      enabled: false,
+      disabledReason: 'disabled by an operator',
+      filter: { types: ['a.b'], sources: [] },
+    });
+    expect((await admin('DELETE', `/v1/endpoints/${created.body.id}`)).status).toBe(204);
+    expect((await admin('GET', `/v1/endpoints/${created.body.id}`)).status).toBe(404);
+  });
+
+  it('pages endpoints with a cursor', async () => {
+    for (let i = 0; i < 3; i++) {
+      await admin('POST', '/v1/endpoints', { body: { url: `https://page.example.com/${i}` } });
+    }
+    const first = await admin('GET', '/v1/endpoints?limit=2');
+    expect(first.body.data).toHaveLength(2);
+    const second = await admin('GET', `/v1/endpoints?limit=2&cursor=${first.body.nextCursor}`);
+    expect(second.body.data.length).toBeGreaterThanOrEqual(1);
+    expect(second.body.data[0].id > first.body.data[1].id).toBe(true);
+  });
+
+  it.each([
+    ['not a URL', { url: 'hooks' }, 'url'],
+    ['a non-http scheme', { url: 'ftp://example.com/x' }, 'url'],
+    ['credentials in the URL', { url: 'https://user:pw@example.com/x' }, 'url'],
+    ['an overlong URL', { url: `https://example.com/${'a'.repeat(2_100)}` }, 'url'],
+    ['a loopback literal', { url: 'http://127.0.0.1:9/x' }, 'url'],
+    ['a private literal', { url: 'http://10.0.0.1/x' }, 'url'],
+    ['the metadata address', { url: 'http://169.254.169.254/latest' }, 'url'],
+    ['an IPv6 loopback literal', { url: 'http://[::1]:9/x' }, 'url'],
+    ['an IPv4-mapped IPv6 literal', { url: 'http://[::ffff:10.0.0.1]/x' }, 'url'],
+    ['a missing URL', {}, 'url'],
+    ['an unknown field', { url: 'https://example.com', colour: 'red' }, 'colour'],
+    ['an unknown filter field', { url: 'https://example.com', filter: { kinds: ['x'] } }, 'filter.kinds'],
+    [
+      'a source that is not a UUID',
+      { url: 'https://example.com', filter: { sources: ['crm'] } },
+      'filter.sources',
+    ],
+    ['a short secret', { url: 'https://example.com', secret: 'whsec_c2hvcnQ=' }, 'secret'],
+  ])('answers 400 problem+json naming the field for %s', async (_, body, field) => {
+    const response = await admin('POST', '/v1/endpoints', { body });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+    expect(response.body).toMatchObject({ status: 400, code: 'validation_failed' });
+    expect(response.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+  });
+
+  it('answers 400 invalid_filter naming each bad type pattern', async () => {
+    const response = await admin('POST', '/v1/endpoints', {
+      body: { url: 'https://example.com', filter: { types: ['ok.*', 'bad..type', '**.x'] } },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('invalid_filter');
+    expect(response.body.errors.map((e: { field: string }) => e.field)).toEqual([
+      'filter.types.1',
+      'filter.types.2',
+    ]);
+  });
+
+  it('needs the admin scope', async () => {
+    const key = await admin('POST', '/v1/api-keys', { body: { name: 'sub', scopes: ['subscribe'] } });
+    const subscriber = apiClient(herald.baseUrl, key.body.token);
+    expect((await subscriber('GET', '/v1/endpoints')).status).toBe(403);
+    expect((await apiClient(herald.baseUrl)('GET', '/v1/endpoints')).status).toBe(401);
+  });
+
+  it('answers 404 for unknown endpoints and deliveries', async () => {
+    const unknown = '0193b7e2-5c1a-7cc0-9a51-2b8f3e4d5a6b';
+    expect((await admin('GET', `/v1/endpoints/${unknown}`)).status).toBe(404);
+    expect((await admin('GET', `/v1/endpoints/nope/deliveries`)).status).toBe(404);
+    expect((await admin('GET', `/v1/deliveries/${unknown}`)).status).toBe(404);
+    expect((await admin('POST', `/v1/deliveries/${unknown}/retry`)).status).toBe(404);
+  });
+});

@@ -1,0 +1,270 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { Webhook } from 'standardwebhooks';
+import { DeliveryClock } from '../src/endpoints/deliveries/delivery-clock.js';
+import { apiClient, eventually } from './support/http.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+import {
+  type ReceiverAnswer,
+  startWebhookReceiver,
+  type WebhookReceiver,
+} from './support/webhook-receiver.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Seconds; the delay before attempt n+1 is SCHEDULE[n], jittered by ±20 %. */
+const SCHEDULE = [0, 0.3, 0.6];
+/** Slack for the worker's wake-up and the round trip on top of a scheduled delay. */
+const LATENESS_MS = 150;
+
+describe('outbound webhook delivery', () => {
+  let herald: TestApp;
+  let admin: ReturnType<typeof apiClient>;
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    herald = await startTestApp({ HERALD_RETRY_SCHEDULE: SCHEDULE.join(',') });
+    admin = apiClient(herald.baseUrl, herald.adminToken);
+  });
+  afterAll(() => herald.close());
+  afterEach(() => receiver?.close());
+
+  async function endpointFor(url: string, types: string[]): Promise<{ id: string; secret: string }> {
+    const created = await admin('POST', '/v1/endpoints', { body: { url, filter: { types } } });
+    expect(created.status).toBe(201);
+    return created.body;
+  }
+
+  async function publish(type: string, data: Record<string, unknown> = {}): Promise<any> {
+    const published = await admin('POST', '/v1/events', { body: { type, subject: 'things/1', data } });
+    expect(published.status).toBe(201);
+    return published.body;
+  }
+
+  async function deliveries(endpointId: string, status?: string): Promise<any[]> {
+    const filter = status ? `&status=${status}` : '';
+    const listed = await admin('GET', `/v1/endpoints/${endpointId}/deliveries?limit=500${filter}`);
+    expect(listed.status).toBe(200);
+    return listed.body.data;
+  }
+
+  async function settledDelivery(endpointId: string, status: 'delivered' | 'failed'): Promise<any> {
+    const delivery = await eventually(async () => (await deliveries(endpointId, status))[0] ?? false);
+    return (await admin('GET', `/v1/deliveries/${delivery.id}`)).body;
+  }
+
+  it('POSTs the envelope with Standard Webhooks headers that a stock verifier accepts', async () => {
+    receiver = await startWebhookReceiver();
+    const endpoint = await endpointFor(receiver.url, ['orders.*']);
+    const event = await publish('orders.created', { id: 7 });
+    await publish('invoices.paid');
+    await eventually(() => receiver.received.length === 1);
+
+    const [webhook] = receiver.received;
+    expect(webhook!.headers).toMatchObject({
+      'content-type': 'application/json',
+      'user-agent': 'Herald/0.1.0',
+      'webhook-id': event.id,
+    });
+    expect(Math.abs(Number(webhook!.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(5);
+    expect(JSON.parse(webhook!.body)).toEqual((await admin('GET', `/v1/events/${event.id}`)).body);
+    expect(
+      new Webhook(endpoint.secret).verify(webhook!.body, webhook!.headers as Record<string, string>),
+    ).toEqual(JSON.parse(webhook!.body));
+
+    const delivery = await settledDelivery(endpoint.id, 'delivered');
+    expect(delivery).toMatchObject({
+      endpointId: endpoint.id,
+      eventId: event.id,
+      eventType: 'orders.created',
+      status: 'delivered',
+      attemptCount: 1,
+      attempts: [{ responseStatus: 204, error: null, durationMs: expect.any(Number) }],
+    });
+    // The invoice did not match the filter: one delivery only.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(receiver.received).toHaveLength(1);
+  });
+
+  it('retries on the schedule with ±20 % jitter, stores every attempt, then fails', async () => {
+    receiver = await startWebhookReceiver(() => ({ status: 500, body: 'x'.repeat(5_000) }));
+    const endpoint = await endpointFor(receiver.url, ['retry.me']);
+    const event = await publish('retry.me');
+    const delivery = await settledDelivery(endpoint.id, 'failed');
+
+    expect(receiver.received).toHaveLength(SCHEDULE.length);
+    const ids = receiver.received.map((w) => w.headers['webhook-id']);
+    expect(new Set(ids)).toEqual(new Set([event.id]));
+    for (let n = 1; n < SCHEDULE.length; n++) {
+      const gap = receiver.received[n]!.at - receiver.received[n - 1]!.at;
+      expect(gap).toBeGreaterThanOrEqual(SCHEDULE[n]! * 800 - 5);
+      expect(gap).toBeLessThanOrEqual(SCHEDULE[n]! * 1200 + LATENESS_MS);
+    }
+    expect(delivery.attempts).toHaveLength(SCHEDULE.length);
+    for (const attempt of delivery.attempts) {
+      expect(attempt).toMatchObject({ responseStatus: 500, error: null });
+      expect(Buffer.byteLength(attempt.responseBody)).toBe(2_048);
+    }
+    const failing = await admin('GET', `/v1/events?type=herald.delivery.failing&source=${endpoint.id}`);
+    expect(failing.body.data).toEqual([
+      expect.objectContaining({
+        provider: 'herald',
+        sourceid: endpoint.id,
+        subject: `endpoints/${endpoint.id}`,
+        data: expect.objectContaining({ deliveryId: delivery.id, eventId: event.id, attempts: 3 }),
+      }),
+    ]);
+  });
+
+  it('honours Retry-After within [scheduled, 2 × scheduled] and never follows redirects', async () => {
+    let answers = 0;
+    receiver = await startWebhookReceiver((): ReceiverAnswer => {
+      answers++;
+      if (answers === 1) return { status: 503, headers: { 'retry-after': '1' } };
+      if (answers === 2) return { status: 302, headers: { location: 'http://127.0.0.1:9/elsewhere' } };
+      return { status: 200, body: 'ok' };
+    });
+    const endpoint = await endpointFor(receiver.url, ['slow.down']);
+    await publish('slow.down');
+    const delivery = await settledDelivery(endpoint.id, 'delivered');
+
+    const [first, second] = receiver.received.map((w) => w.at);
+    // Asked for 1 s, scheduled 0.3 s: honoured up to 2 × 0.3 s, beyond any jitter of the schedule.
+    expect(second! - first!).toBeGreaterThanOrEqual(600 - 5);
+    expect(second! - first!).toBeLessThanOrEqual(600 + LATENESS_MS);
+    expect(delivery.attempts.map((a: any) => a.responseStatus)).toEqual([503, 302, 200]);
+    expect(delivery.attempts[2].responseBody).toBe('ok');
+  });
+
+  it('disables an endpoint that answers 410 Gone and reports it as a herald event', async () => {
+    const operator = await startWebhookReceiver();
+    receiver = await startWebhookReceiver(() => ({ status: 410 }));
+    try {
+      const watcher = await endpointFor(operator.url, ['herald.endpoint.*']);
+      const endpoint = await endpointFor(receiver.url, ['gone.*', 'herald.**']);
+      await publish('gone.one');
+      await eventually(
+        async () => (await admin('GET', `/v1/endpoints/${endpoint.id}`)).body.enabled === false,
+      );
+      const shown = (await admin('GET', `/v1/endpoints/${endpoint.id}`)).body;
+      expect(shown.disabledReason).toBe('the endpoint answered 410 Gone');
+
+      await eventually(() => operator.received.length === 1);
+      const disabled = JSON.parse(operator.received[0]!.body);
+      expect(disabled).toMatchObject({
+        type: 'herald.endpoint.disabled',
+        provider: 'herald',
+        sourceid: endpoint.id,
+        data: { endpointId: endpoint.id, url: receiver.url, reason: 'the endpoint answered 410 Gone' },
+      });
+      expect(await deliveries(endpoint.id, 'failed')).toHaveLength(1);
+      // Events about the disabled endpoint are never queued back to it.
+      expect((await deliveries(endpoint.id)).map((d) => d.eventType)).toEqual(['gone.one']);
+      // Disabled: new events are not queued for it.
+      await publish('gone.two');
+      expect(await deliveries(endpoint.id)).toHaveLength(1);
+      expect((await deliveries(watcher.id)).map((d) => d.status)).toEqual(['delivered']);
+    } finally {
+      await operator.close();
+    }
+  });
+
+  it('disables an endpoint that failed every attempt for five days', async () => {
+    receiver = await startWebhookReceiver(() => ({ status: 500 }));
+    const endpoint = await endpointFor(receiver.url, ['always.failing']);
+    await publish('always.failing');
+    const failed = await settledDelivery(endpoint.id, 'failed');
+    expect((await admin('GET', `/v1/endpoints/${endpoint.id}`)).body.enabled).toBe(true);
+
+    const clock = herald.app.get(DeliveryClock);
+    const realNow = clock.now;
+    clock.now = () => new Date(Date.now() + 5 * DAY_MS + 60_000);
+    try {
+      expect((await admin('POST', `/v1/deliveries/${failed.id}/retry`)).status).toBe(202);
+      await eventually(
+        async () => (await admin('GET', `/v1/endpoints/${endpoint.id}`)).body.enabled === false,
+      );
+    } finally {
+      clock.now = realNow;
+    }
+    expect((await admin('GET', `/v1/endpoints/${endpoint.id}`)).body.disabledReason).toMatch(
+      /^every attempt failed since /,
+    );
+    const disabled = await admin('GET', `/v1/events?type=herald.endpoint.disabled&source=${endpoint.id}`);
+    expect(disabled.body.data).toHaveLength(1);
+  });
+
+  it('retries a failed delivery on request and replays stored events', async () => {
+    receiver = await startWebhookReceiver(() => ({ status: 500 }));
+    const since = new Date(Date.now() - 1_000).toISOString();
+    const endpoint = await endpointFor(receiver.url, ['replay.*']);
+    await publish('replay.a');
+    const failed = await settledDelivery(endpoint.id, 'failed');
+
+    receiver.respond(() => ({ status: 200 }));
+    const retried = await admin('POST', `/v1/deliveries/${failed.id}/retry`);
+    expect(retried.status).toBe(202);
+    const delivered = await settledDelivery(endpoint.id, 'delivered');
+    expect(delivered.id).toBe(failed.id);
+    expect(delivered.attempts.map((a: any) => a.responseStatus)).toEqual([500, 500, 500, 200]);
+
+    await publish('replay.b');
+    await publish('replay.c');
+    await publish('other.d');
+    await eventually(async () => (await deliveries(endpoint.id, 'delivered')).length === 3);
+    const before = receiver.received.length;
+    const replayed = await admin('POST', `/v1/endpoints/${endpoint.id}/replay`, {
+      body: { since, types: ['replay.a', 'replay.c'] },
+    });
+    expect(replayed.status).toBe(202);
+    expect(replayed.body).toEqual({ deliveries: 2 });
+    await eventually(() => receiver.received.length === before + 2);
+    const types = receiver.received.slice(before).map((w) => JSON.parse(w.body).type);
+    expect(types.sort()).toEqual(['replay.a', 'replay.c']);
+    const all = await admin('POST', `/v1/endpoints/${endpoint.id}/replay`, { body: { since } });
+    expect(all.body).toEqual({ deliveries: 3 });
+
+    const bad = await admin('POST', `/v1/endpoints/${endpoint.id}/replay`, { body: { since: 'yesterday' } });
+    expect(bad.status).toBe(400);
+  });
+
+  it('signs with both secrets while a rotation is in progress, newest first', async () => {
+    receiver = await startWebhookReceiver();
+    const endpoint = await endpointFor(receiver.url, ['rotate.*']);
+    const rotated = await admin('POST', `/v1/endpoints/${endpoint.id}/rotate-secret`);
+    await publish('rotate.now');
+    await eventually(() => receiver.received.length === 1);
+
+    const { body, headers } = receiver.received[0]!;
+    const signatures = String(headers['webhook-signature']).split(' ');
+    expect(signatures).toHaveLength(2);
+    for (const secret of [endpoint.secret, rotated.body.secret]) {
+      expect(() => new Webhook(secret).verify(body, headers as Record<string, string>)).not.toThrow();
+    }
+    const onlyNewest = { ...(headers as Record<string, string>), 'webhook-signature': signatures[0]! };
+    expect(() => new Webhook(rotated.body.secret).verify(body, onlyNewest)).not.toThrow();
+  });
+
+  it('lists deliveries by status with a cursor', async () => {
+    receiver = await startWebhookReceiver();
+    const endpoint = await endpointFor(receiver.url, ['listed.*']);
+    for (let i = 0; i < 3; i++) await publish('listed.one');
+    await eventually(async () => (await deliveries(endpoint.id, 'delivered')).length === 3);
+    const first = await admin('GET', `/v1/endpoints/${endpoint.id}/deliveries?limit=2&status=delivered`);
+    expect(first.body.data).toHaveLength(2);
+    const second = await admin(
+      'GET',
+      `/v1/endpoints/${endpoint.id}/deliveries?limit=2&status=delivered&cursor=${first.body.nextCursor}`,
+    );
+    expect(second.body).toEqual({
+      data: [expect.objectContaining({ status: 'delivered' })],
+      nextCursor: null,
+    });
+    expect((await admin('GET', `/v1/endpoints/${endpoint.id}/deliveries?status=lost`)).status).toBe(400);
+  });
+
+  it('exports delivery metrics', async () => {
+    const metrics = await fetch(`${herald.baseUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/herald_delivery_attempts_total\{outcome="delivered"\} \d+/);
+    expect(metrics).toContain('herald_delivery_attempt_seconds_bucket');
+    expect(metrics).toContain('herald_deliveries_pending');
+  });
+});
