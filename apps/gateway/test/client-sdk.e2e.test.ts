@@ -16,26 +16,29 @@ describe('@herald/client', () => {
     clients.push(c);
     return c;
   };
-  const publishOn = (baseUrl: string) => async (type: string, count: number, concurrency = 8) => {
-    const api = apiClient(baseUrl, token);
-    const ids: string[] = [];
-    await Promise.all(
-      Array.from({ length: concurrency }, async (_, w) => {
-        for (let i = w; i < count; i += concurrency) {
-          const r = await api('POST', '/v1/events', { body: { type, data: { i } } });
-          expect(r.status).toBe(201);
-          ids.push(r.body.id);
-        }
-      }),
-    );
-    return ids;
-  };
+  const publishOn =
+    (baseUrl: string) =>
+    async (type: string, count: number, concurrency = 8) => {
+      const api = apiClient(baseUrl, token);
+      const ids: string[] = [];
+      await Promise.all(
+        Array.from({ length: concurrency }, async (_, w) => {
+          for (let i = w; i < count; i += concurrency) {
+            const r = await api('POST', '/v1/events', { body: { type, data: { i } } });
+            expect(r.status).toBe(201);
+            ids.push(r.body.id);
+          }
+        }),
+      );
+      return ids;
+    };
 
   beforeAll(async () => {
     reader = await startTestApp();
     writer = await startGatewayProcess({ DATABASE_URL: reader.databaseUrl, LOG_LEVEL: 'warn' });
     const admin = apiClient(reader.baseUrl, reader.adminToken);
-    token = (await admin('POST', '/v1/api-keys', { body: { name: 'sdk', scopes: ['subscribe', 'publish'] } })).body.token;
+    token = (await admin('POST', '/v1/api-keys', { body: { name: 'sdk', scopes: ['subscribe', 'publish'] } }))
+      .body.token;
   });
   afterAll(async () => {
     for (const c of clients) c.close();
@@ -46,12 +49,16 @@ describe('@herald/client', () => {
 
   const expectOrderedOnce = (events: HeraldEvent[], ids: string[]) => {
     expect(events.map((e) => e.id).sort()).toEqual([...ids].sort());
-    for (let i = 1; i < events.length; i++) expect(BigInt(events[i]!.seq) > BigInt(events[i - 1]!.seq)).toBe(true);
+    for (let i = 1; i < events.length; i++)
+      expect(BigInt(events[i]!.seq) > BigInt(events[i - 1]!.seq)).toBe(true);
   };
 
   it('sees on instance B every event ingested by the separate process A, in seq order', async () => {
     const received: HeraldEvent[] = [];
-    const unsubscribe = client(reader.baseUrl).subscribe({ types: ['cross.*'] }, (event) => void received.push(event));
+    const unsubscribe = client(reader.baseUrl).subscribe(
+      { types: ['cross.*'] },
+      (event) => void received.push(event),
+    );
     await unsubscribe.ready;
     const ids = await publishOn(writer.baseUrl)('cross.tick', 600);
     await eventually(() => expect(received).toHaveLength(600), 20_000);

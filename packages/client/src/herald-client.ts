@@ -79,14 +79,17 @@ export class HeraldClient {
     });
     this.socket.on('connect_error', (error) => {
       // A refusal by the server's middleware is final; socket.io retries network errors by itself.
-      if (error.message === 'unauthorized') this.fail(new HeraldClientError('unauthorized', 'the API key was refused', { cause: error }));
-      else if (!this.socket.active) this.emit('error', new HeraldClientError('connection_failed', error.message, { cause: error }));
+      if (error.message === 'unauthorized')
+        this.fail(new HeraldClientError('unauthorized', 'the API key was refused', { cause: error }));
+      else if (!this.socket.active)
+        this.emit('error', new HeraldClientError('connection_failed', error.message, { cause: error }));
     });
     this.socket.on('disconnect', (reason) => {
       this.byServerId.clear();
       this.emit('disconnected', reason);
       // The server closed on purpose (slow consumer, restart): socket.io leaves that to us.
-      if (reason === 'io server disconnect' && !this.closed) setTimeout(() => !this.closed && this.socket.connect(), 250);
+      if (reason === 'io server disconnect' && !this.closed)
+        setTimeout(() => !this.closed && this.socket.connect(), 250);
     });
   }
 
@@ -115,7 +118,10 @@ export class HeraldClient {
       const serverId = subscription.serverId;
       if (serverId && this.socket.connected) {
         this.byServerId.delete(serverId);
-        await this.socket.timeout(this.ackTimeoutMs).emitWithAck('unsubscribe', { id: serverId }).catch(() => undefined);
+        await this.socket
+          .timeout(this.ackTimeoutMs)
+          .emitWithAck('unsubscribe', { id: serverId })
+          .catch(() => undefined);
       }
     };
     return Object.assign(unsubscribe, { ready });
@@ -135,9 +141,13 @@ export class HeraldClient {
       if (!subscription.active) return;
       if (!result.ok) {
         this.subscriptions.delete(subscription);
-        const error = new HeraldClientError('subscribe_failed', `${result.error.code}: ${result.error.message}`, {
-          cause: result.error,
-        });
+        const error = new HeraldClientError(
+          'subscribe_failed',
+          `${result.error.code}: ${result.error.message}`,
+          {
+            cause: result.error,
+          },
+        );
         this.settle(subscription, error);
         this.emit('error', error);
         return;
@@ -148,7 +158,10 @@ export class HeraldClient {
       this.settle(subscription);
     } catch (error) {
       // No answer in time: the connection is probably gone; the next `connect` retries.
-      this.emit('error', new HeraldClientError('subscribe_failed', 'no answer to subscribe', { cause: error }));
+      this.emit(
+        'error',
+        new HeraldClientError('subscribe_failed', 'no answer to subscribe', { cause: error }),
+      );
     }
   }
 
@@ -183,7 +196,8 @@ export class HeraldClient {
   }
 
   private emit<K extends keyof ClientEvents>(event: K, ...args: Parameters<ClientEvents[K]>): void {
-    for (const listener of this.listeners[event]) (listener as (...a: Parameters<ClientEvents[K]>) => void)(...args);
+    for (const listener of this.listeners[event])
+      (listener as (...a: Parameters<ClientEvents[K]>) => void)(...args);
   }
 }
 

@@ -14,7 +14,9 @@ export async function verifyWebhook(
   try {
     await verify(secret, headers, rawBody, options);
   } catch (error) {
-    throw new HeraldClientError('invalid_signature', 'the webhook signature does not verify', { cause: error });
+    throw new HeraldClientError('invalid_signature', 'the webhook signature does not verify', {
+      cause: error,
+    });
   }
   const text = typeof rawBody === 'string' ? rawBody : new TextDecoder().decode(rawBody);
   return JSON.parse(text) as HeraldEvent;

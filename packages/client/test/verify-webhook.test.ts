@@ -3,7 +3,13 @@ import { generateSecret, signedHeaders } from '@herald/events';
 import { Webhook } from 'standardwebhooks';
 import { HeraldClientError, verifyWebhook } from '../src/index.js';
 
-const event = { specversion: '1.0', id: '01a20908-12fe-72dd-bcfb-85f9c4aed6b5', seq: '7', type: 'a.b', data: { x: 'ü' } };
+const event = {
+  specversion: '1.0',
+  id: '01a20908-12fe-72dd-bcfb-85f9c4aed6b5',
+  seq: '7',
+  type: 'a.b',
+  data: { x: 'ü' },
+};
 
 describe(verifyWebhook.name, () => {
   it('returns the event for a body signed by the standardwebhooks package', async () => {

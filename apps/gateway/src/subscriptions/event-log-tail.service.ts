@@ -45,7 +45,9 @@ export class EventLogTail implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const rows: Array<{ seq: string | null }> = await this.dataSource.query('SELECT max(seq) AS seq FROM events');
+    const rows: Array<{ seq: string | null }> = await this.dataSource.query(
+      'SELECT max(seq) AS seq FROM events',
+    );
     this.lastSeq = BigInt(rows[0]?.seq ?? 0);
     // Tell other instances when this one commits (delivered at commit, so never early).
     this.writer.addParticipant(async (tx, stored) => {

@@ -44,12 +44,18 @@ export class EventsGateway implements OnGatewayInit, OnGatewayDisconnect {
   }
 
   @SubscribeMessage('subscribe')
-  subscribe(@ConnectedSocket() socket: SubscriberSocket, @MessageBody() payload: unknown): Promise<SubscribeResult> {
+  subscribe(
+    @ConnectedSocket() socket: SubscriberSocket,
+    @MessageBody() payload: unknown,
+  ): Promise<SubscribeResult> {
     return this.hub.subscribe(socket, payload);
   }
 
   @SubscribeMessage('unsubscribe')
-  unsubscribe(@ConnectedSocket() socket: SubscriberSocket, @MessageBody() payload: unknown): UnsubscribeResult {
+  unsubscribe(
+    @ConnectedSocket() socket: SubscriberSocket,
+    @MessageBody() payload: unknown,
+  ): UnsubscribeResult {
     return this.hub.unsubscribe(socket, payload);
   }
 }

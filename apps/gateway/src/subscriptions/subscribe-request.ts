@@ -17,12 +17,18 @@ function stringList(value: unknown, name: string): string[] | SocketError | unde
 /** Validates a `subscribe` payload from an untrusted socket; never throws. */
 export function parseSubscribe(payload: unknown): ParsedSubscribe {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-    return { ok: false, error: { code: 'invalid_request', message: 'subscribe takes an object {types?, sources?, after?}' } };
+    return {
+      ok: false,
+      error: { code: 'invalid_request', message: 'subscribe takes an object {types?, sources?, after?}' },
+    };
   }
   const { types, sources, after, ...rest } = payload as Record<string, unknown>;
   const unknown = Object.keys(rest);
   if (unknown.length > 0) {
-    return { ok: false, error: { code: 'invalid_request', message: `unknown field(s): ${unknown.join(', ')}` } };
+    return {
+      ok: false,
+      error: { code: 'invalid_request', message: `unknown field(s): ${unknown.join(', ')}` },
+    };
   }
   const typeList = stringList(types, 'types');
   if (typeList && !Array.isArray(typeList)) return { ok: false, error: typeList };
@@ -34,14 +40,27 @@ export function parseSubscribe(payload: unknown): ParsedSubscribe {
   }
   const badSource = sourceList?.find((s) => !UUID.test(s));
   if (badSource !== undefined) {
-    return { ok: false, error: { code: 'invalid_filter', message: `not a source id: ${JSON.stringify(badSource)}` } };
+    return {
+      ok: false,
+      error: { code: 'invalid_filter', message: `not a source id: ${JSON.stringify(badSource)}` },
+    };
   }
-  if (after !== undefined && after !== null && (typeof after !== 'string' || !(SEQ.test(after) || UUID.test(after)))) {
-    return { ok: false, error: { code: 'invalid_cursor', message: 'after must be an event id or a seq (decimal string)' } };
+  if (
+    after !== undefined &&
+    after !== null &&
+    (typeof after !== 'string' || !(SEQ.test(after) || UUID.test(after)))
+  ) {
+    return {
+      ok: false,
+      error: { code: 'invalid_cursor', message: 'after must be an event id or a seq (decimal string)' },
+    };
   }
   return {
     ok: true,
-    request: { types: typeList, sources: sourceList, after: (after as string | null | undefined) ?? undefined },
+    request: {
+      types: typeList,
+      sources: sourceList,
+      after: (after as string | null | undefined) ?? undefined,
+    },
   };
 }
-

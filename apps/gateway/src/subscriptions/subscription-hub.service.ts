@@ -16,6 +16,7 @@ import { toEnvelope } from '../events/event-record.js';
 import { EventRepository } from '../events/event.repository.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { EventLogTail } from './event-log-tail.service.js';
+import { EventJsonCache, eventPacket } from './event-packet.js';
 import { parseSubscribe } from './subscribe-request.js';
 import { Subscription } from './subscription.js';
 
@@ -44,6 +45,7 @@ class SubscribeRefused extends Error {
 @Injectable()
 export class SubscriptionHub implements OnApplicationBootstrap {
   private readonly sessions = new Map<string, Session>();
+  private readonly eventJson = new EventJsonCache();
 
   constructor(
     private readonly tail: EventLogTail,
@@ -87,7 +89,10 @@ export class SubscriptionHub implements OnApplicationBootstrap {
     if (session.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_SOCKET) {
       return {
         ok: false,
-        error: { code: 'too_many_subscriptions', message: `at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} per connection` },
+        error: {
+          code: 'too_many_subscriptions',
+          message: `at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} per connection`,
+        },
       };
     }
     try {
@@ -103,14 +108,19 @@ export class SubscriptionHub implements OnApplicationBootstrap {
     } catch (error) {
       if (error instanceof SubscribeRefused) return { ok: false, error: error.error };
       this.logger.error({ err: error }, 'subscribe failed');
-      return { ok: false, error: { code: 'internal', message: 'the subscription could not be set up; retry' } };
+      return {
+        ok: false,
+        error: { code: 'internal', message: 'the subscription could not be set up; retry' },
+      };
     }
   }
 
   unsubscribe(socket: SubscriberSocket, payload: unknown): UnsubscribeResult {
     const id = typeof payload === 'object' && payload !== null ? (payload as { id?: unknown }).id : undefined;
-    const subscription = typeof id === 'string' ? this.sessions.get(socket.id)?.subscriptions.get(id) : undefined;
-    if (!subscription) return { ok: false, error: { code: 'unknown_subscription', message: 'no such subscription' } };
+    const subscription =
+      typeof id === 'string' ? this.sessions.get(socket.id)?.subscriptions.get(id) : undefined;
+    if (!subscription)
+      return { ok: false, error: { code: 'unknown_subscription', message: 'no such subscription' } };
     subscription.cancelled = true;
     this.sessions.get(socket.id)?.subscriptions.delete(subscription.id);
     return { ok: true };
@@ -123,7 +133,10 @@ export class SubscriptionHub implements OnApplicationBootstrap {
     if (seq !== undefined) return BigInt(seq);
     const retentionStart = Date.now() - this.config.retentionDays * 86_400_000;
     if (uuidv7Time(after) < retentionStart) {
-      throw new SubscribeRefused({ code: 'cursor_expired', message: 'that event is older than the retention period' });
+      throw new SubscribeRefused({
+        code: 'cursor_expired',
+        message: 'that event is older than the retention period',
+      });
     }
     throw new SubscribeRefused({ code: 'invalid_cursor', message: 'after names no stored event' });
   }
@@ -148,7 +161,10 @@ export class SubscriptionHub implements OnApplicationBootstrap {
     const { socket } = session;
     if (!socket.connected) return false;
     if (pendingPackets(socket) >= this.config.socketMaxBuffer) {
-      this.logger.info({ socketId: socket.id, keyId: session.principal.keyId }, 'disconnecting a slow subscriber');
+      this.logger.info(
+        { socketId: socket.id, keyId: session.principal.keyId },
+        'disconnecting a slow subscriber',
+      );
       socket.emit('closing', {
         code: 'slow_consumer',
         message: `more than ${this.config.socketMaxBuffer} events waiting; reconnect and resume with after`,
@@ -156,7 +172,7 @@ export class SubscriptionHub implements OnApplicationBootstrap {
       socket.disconnect(true);
       return false;
     }
-    socket.emit('event', { subscription: subscription.id, event });
+    socket.conn.write(eventPacket(subscription.id, this.eventJson.json(event)));
     subscription.cursor = BigInt(event.seq);
     return true;
   }
@@ -189,7 +205,10 @@ export class SubscriptionHub implements OnApplicationBootstrap {
         }
       }
     } catch (error) {
-      this.logger.warn({ err: error, socketId: session.socket.id }, 'replay failed; closing the socket so the client resumes');
+      this.logger.warn(
+        { err: error, socketId: session.socket.id },
+        'replay failed; closing the socket so the client resumes',
+      );
       session.socket.disconnect(true);
     }
   }

@@ -1,4 +1,10 @@
-import type { ClientToServerEvents, HeraldEvent, ServerToClientEvents, SubscribeRequest, SubscribeResult } from '@herald/events';
+import type {
+  ClientToServerEvents,
+  HeraldEvent,
+  ServerToClientEvents,
+  SubscribeRequest,
+  SubscribeResult,
+} from '@herald/events';
 import { io, type Socket } from 'socket.io-client';
 
 export type RawSubscriber = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -20,7 +26,10 @@ export function connectSocket(baseUrl: string, token: string | undefined): Promi
   });
 }
 
-export function subscribe(socket: RawSubscriber, request: SubscribeRequest | unknown): Promise<SubscribeResult> {
+export function subscribe(
+  socket: RawSubscriber,
+  request: SubscribeRequest | unknown,
+): Promise<SubscribeResult> {
   return socket.timeout(10_000).emitWithAck('subscribe', request as SubscribeRequest);
 }
 
