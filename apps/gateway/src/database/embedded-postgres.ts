@@ -109,8 +109,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     user: USER,
     password: PASSWORD,
     persistent,
-    // Postgres refuses to run as root; the package then runs it as a `postgres` system user.
-    createPostgresUser: true,
+    // Postgres refuses to run as root; the package then runs it as a `postgres` system user. As any other
+    // user (the container's `herald`), Postgres simply runs as that user.
+    createPostgresUser: process.getuid?.() === 0,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', ...(options.postgresFlags ?? [])],
     onLog: (message) => {
       lines.push(String(message));
