@@ -62,6 +62,8 @@ export async function createApp(
     {
       rawBody: true,
       bufferLogs: true,
+      // Throw start-up errors to the caller (main stops the embedded Postgres and exits 1) instead of aborting.
+      abortOnError: false,
     },
   );
   app.useLogger(app.get(NestPinoLogger));

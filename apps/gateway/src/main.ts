@@ -26,8 +26,15 @@ if (!config.databaseUrl) {
   config = { ...config, databaseUrl: embedded.url };
 }
 
-const app = await createApp(config, logger);
-await app.listen({ port: config.port, host: config.host });
+let app: Awaited<ReturnType<typeof createApp>>;
+try {
+  app = await createApp(config, logger);
+  await app.listen({ port: config.port, host: config.host });
+} catch (error) {
+  logger.fatal({ err: error }, 'Herald could not start');
+  await embedded?.stop().catch(() => undefined);
+  process.exit(1);
+}
 logger.info(
   { port: config.port, host: config.host, embeddedPostgres: Boolean(embedded) },
   'Herald is listening',

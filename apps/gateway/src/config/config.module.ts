@@ -1,5 +1,6 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
-import { HERALD_CONFIG, type HeraldConfig } from './herald-config.js';
+import { v7 as uuidv7 } from 'uuid';
+import { HERALD_CONFIG, type HeraldConfig, INSTANCE_ID } from './herald-config.js';
 
 @Global()
 @Module({})
@@ -7,8 +8,11 @@ export class ConfigModule {
   static forRoot(config: HeraldConfig): DynamicModule {
     return {
       module: ConfigModule,
-      providers: [{ provide: HERALD_CONFIG, useValue: config }],
-      exports: [HERALD_CONFIG],
+      providers: [
+        { provide: HERALD_CONFIG, useValue: config },
+        { provide: INSTANCE_ID, useValue: uuidv7() },
+      ],
+      exports: [HERALD_CONFIG, INSTANCE_ID],
     };
   }
 }

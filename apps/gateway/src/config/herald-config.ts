@@ -24,6 +24,9 @@ export interface HeraldConfig {
 /** Injection token for the configuration object. */
 export const HERALD_CONFIG = Symbol('HERALD_CONFIG');
 
+/** Injection token for this process's instance id (a UUIDv7), shown by /healthz and stream-source status. */
+export const INSTANCE_ID = Symbol('INSTANCE_ID');
+
 export const DEFAULT_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000];
 const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1000, kib: 1024, mb: 1000 ** 2, mib: 1024 ** 2 };
 

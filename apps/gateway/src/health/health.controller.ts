@@ -1,21 +1,25 @@
-import { Controller, Get, HttpCode } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
 import { Public } from '../common/auth/auth.decorators.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException } from '../common/errors/herald-exception.js';
+import { INSTANCE_ID } from '../config/herald-config.js';
 
 @ApiTags('health')
 @Public()
 @Controller()
 export class HealthController {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(INSTANCE_ID) private readonly instanceId: string,
+  ) {}
 
   /** Liveness: the process answers. */
   @Get('healthz')
   @HttpCode(200)
-  live(): { status: 'ok' } {
-    return { status: 'ok' };
+  live(): { status: 'ok'; instance: string } {
+    return { status: 'ok', instance: this.instanceId };
   }
 
   /** Readiness: the database answers and no migration is pending. */

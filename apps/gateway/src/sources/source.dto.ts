@@ -82,4 +82,9 @@ export class SourceStatusDto {
   @ApiProperty({ nullable: true }) lastEventAt: string | null;
   @ApiProperty({ nullable: true }) connectedSince: string | null;
   @ApiProperty() reconnects: number;
+  @ApiProperty({
+    nullable: true,
+    description: 'Instance id (see /healthz) of the gateway holding the stream',
+  })
+  heldBy: string | null;
 }

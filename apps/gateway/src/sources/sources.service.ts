@@ -120,6 +120,7 @@ export class SourcesService {
       lastEventAt: lastEventAt?.toISOString() ?? null,
       connectedSince: streamState === 'connected' ? (state?.connectedSince?.toISOString() ?? null) : null,
       reconnects: state?.reconnects ?? 0,
+      heldBy: streamState === null ? null : (state?.instanceId ?? null),
     };
   }
 

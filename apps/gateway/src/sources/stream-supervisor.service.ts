@@ -10,10 +10,9 @@ import {
 } from '@herald/events';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import pg from 'pg';
-import { v7 as uuidv7 } from 'uuid';
 import { AdapterRegistry } from '../adapters/adapter-registry.js';
 import { isDatabaseUnavailable } from '../common/errors/problem.js';
-import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
+import { HERALD_CONFIG, type HeraldConfig, INSTANCE_ID } from '../config/herald-config.js';
 import { EventWriter } from '../events/event-writer.js';
 import { fromNormalized } from '../events/new-event.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -47,7 +46,6 @@ interface RunningStream {
  */
 @Injectable()
 export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationShutdown {
-  readonly instanceId = uuidv7();
   private connection: pg.Client | undefined;
   private readonly running = new Map<string, RunningStream>();
   private readonly connectBackoff = new Backoff({ initialMs: 500, maxMs: 10_000 });
@@ -62,6 +60,7 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     private readonly writer: EventWriter,
     private readonly metrics: MetricsService,
     @Inject(HERALD_CONFIG) private readonly config: HeraldConfig,
+    @Inject(INSTANCE_ID) private readonly instanceId: string,
     @InjectPinoLogger(StreamSupervisor.name) private readonly logger: PinoLogger,
   ) {}
 
