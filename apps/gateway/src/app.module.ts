@@ -12,6 +12,7 @@ import type { HeraldConfig } from './config/herald-config.js';
 import { DatabaseModule } from './database/database.module.js';
 import { EventsModule } from './events/events.module.js';
 import { IngestModule } from './ingest/ingest.module.js';
+import { RetentionModule } from './retention/retention.module.js';
 import { SourcesModule } from './sources/sources.module.js';
 import { EndpointsModule } from './endpoints/endpoints.module.js';
 import { SubscriptionsModule } from './subscriptions/subscriptions.module.js';
@@ -36,6 +37,7 @@ export class AppModule {
         IngestModule,
         SubscriptionsModule,
         EndpointsModule,
+        RetentionModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },

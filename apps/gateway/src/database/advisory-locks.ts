@@ -3,4 +3,6 @@ export const AdvisoryLock = {
   migrations: 0x48455201,
   eventWriter: 0x48455202,
   bootstrapAdminKey: 0x48455203,
+  retention: 0x48455204,
+  silenceWatch: 0x48455205,
 } as const;

@@ -32,6 +32,14 @@ export class EventRepository {
     return rows[0]?.seq;
   }
 
+  /** The highest seq retention has removed (0 when nothing was). */
+  async purgedThroughSeq(): Promise<bigint> {
+    const rows: Array<{ seq: string }> = await this.dataSource.query(
+      'SELECT purged_through_seq AS seq FROM event_log_retention WHERE id = 1',
+    );
+    return BigInt(rows[0]?.seq ?? 0);
+  }
+
   /** Events in seq order. Commits are seq-ordered, so what a query sees is always a prefix of the log. */
   query(query: EventQuery): Promise<EventRow[]> {
     const conditions: string[] = [];

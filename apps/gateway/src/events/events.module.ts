@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { CursorResolver } from './cursor-resolver.js';
 import { EventRepository } from './event.repository.js';
 import { EventWriter } from './event-writer.js';
 import { EventsController } from './events.controller.js';
@@ -6,7 +7,7 @@ import { EventsService } from './events.service.js';
 
 @Module({
   controllers: [EventsController],
-  providers: [EventRepository, EventWriter, EventsService],
-  exports: [EventRepository, EventWriter, EventsService],
+  providers: [EventRepository, EventWriter, EventsService, CursorResolver],
+  exports: [EventRepository, EventWriter, EventsService, CursorResolver],
 })
 export class EventsModule {}

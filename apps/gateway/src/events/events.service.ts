@@ -13,13 +13,13 @@ import type { Principal } from '../common/auth/scope.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException } from '../common/errors/herald-exception.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
+import { CursorResolver } from './cursor-resolver.js';
 import { toEnvelope } from './event-record.js';
 import type { GetEventQueryDto, ListEventsQueryDto, PublishEventDto } from './event.dto.js';
 import { EventRepository } from './event.repository.js';
 import { type AppendedEvent, EventWriter } from './event-writer.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const SEQ = /^\d{1,18}$/;
 const TEXT_CONTENT = /^(application\/([a-z0-9.+-]*\+)?json|text\/.*)$/;
 
 export interface StoredEventWithRaw extends HeraldEvent {
@@ -33,6 +33,7 @@ export class EventsService {
   constructor(
     private readonly repository: EventRepository,
     private readonly writer: EventWriter,
+    private readonly cursors: CursorResolver,
   ) {}
 
   /** Stores a custom event; a repeated Idempotency-Key returns the event stored the first time. */
@@ -109,16 +110,18 @@ export class EventsService {
   /** `after` is an event id or a seq; an id must name a stored event. */
   async resolveAfter(after: string | undefined): Promise<string | undefined> {
     if (after === undefined) return undefined;
-    if (SEQ.test(after)) return after;
-    const seq = UUID.test(after) ? await this.repository.seqOf(after) : undefined;
-    if (seq === undefined) {
+    const cursor = await this.cursors.resolve(after);
+    if (cursor.kind === 'ok') return String(cursor.seq);
+    if (cursor.kind === 'expired') {
       throw new HeraldException(
-        ErrorCode.InvalidCursor,
-        `"after" must be a seq or the id of a stored event.`,
-        [{ field: 'after', message: 'unknown event id or malformed seq' }],
+        ErrorCode.CursorExpired,
+        'That position is older than the retention period.',
+        [{ field: 'after', message: 'expired; start again without after, or from a newer event' }],
       );
     }
-    return seq;
+    throw new HeraldException(ErrorCode.InvalidCursor, `"after" must be a seq or the id of a stored event.`, [
+      { field: 'after', message: 'unknown event id or malformed seq' },
+    ]);
   }
 
   private typeRegexes(types: string[] | undefined): string[] | undefined {

@@ -12,6 +12,7 @@ import type { Socket } from 'socket.io';
 import { v7 as uuidv7 } from 'uuid';
 import type { Principal } from '../common/auth/scope.js';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
+import { CursorResolver } from '../events/cursor-resolver.js';
 import { toEnvelope } from '../events/event-record.js';
 import { EventRepository } from '../events/event.repository.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -50,6 +51,7 @@ export class SubscriptionHub implements OnApplicationBootstrap {
   constructor(
     private readonly tail: EventLogTail,
     private readonly events: EventRepository,
+    private readonly cursors: CursorResolver,
     private readonly metrics: MetricsService,
     @Inject(HERALD_CONFIG) private readonly config: HeraldConfig,
     @InjectPinoLogger(SubscriptionHub.name) private readonly logger: PinoLogger,
@@ -126,16 +128,13 @@ export class SubscriptionHub implements OnApplicationBootstrap {
     return { ok: true };
   }
 
-  /** `after` as a seq; an event id must name a stored event, or one removed by retention (expired). */
   private async resolveCursor(after: string): Promise<bigint> {
-    if (/^\d+$/.test(after)) return BigInt(after);
-    const seq = await this.events.seqOf(after);
-    if (seq !== undefined) return BigInt(seq);
-    const retentionStart = Date.now() - this.config.retentionDays * 86_400_000;
-    if (uuidv7Time(after) < retentionStart) {
+    const cursor = await this.cursors.resolve(after);
+    if (cursor.kind === 'ok') return cursor.seq;
+    if (cursor.kind === 'expired') {
       throw new SubscribeRefused({
         code: 'cursor_expired',
-        message: 'that event is older than the retention period',
+        message: 'that position is older than the retention period',
       });
     }
     throw new SubscribeRefused({ code: 'invalid_cursor', message: 'after names no stored event' });
@@ -236,9 +235,4 @@ export class SubscriptionHub implements OnApplicationBootstrap {
  */
 function pendingPackets(socket: SubscriberSocket): number {
   return (socket.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length;
-}
-
-/** Milliseconds since the epoch encoded in a UUIDv7 (its first 48 bits). */
-function uuidv7Time(id: string): number {
-  return parseInt(id.replace(/-/g, '').slice(0, 12), 16);
 }

@@ -1,10 +1,12 @@
 import { CreateEventLogAndApiKeys1795449600000 } from './1795449600000-CreateEventLogAndApiKeys.js';
 import { CreateSources1795449700000 } from './1795449700000-CreateSources.js';
 import { CreateEndpointsAndDeliveries1795449800000 } from './1795449800000-CreateEndpointsAndDeliveries.js';
+import { AddRetentionAndSilenceAlerts1795449900000 } from './1795449900000-AddRetentionAndSilenceAlerts.js';
 
 /** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
 export const migrations = [
   CreateEventLogAndApiKeys1795449600000,
   CreateSources1795449700000,
   CreateEndpointsAndDeliveries1795449800000,
+  AddRetentionAndSilenceAlerts1795449900000,
 ];

@@ -1,0 +1,38 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
+import { EventRepository } from './event.repository.js';
+
+export type CursorResolution = { kind: 'ok'; seq: bigint } | { kind: 'expired' } | { kind: 'unknown' };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SEQ = /^\d{1,18}$/;
+
+/** Milliseconds since the epoch encoded in a UUIDv7 (its first 48 bits). */
+function uuidv7Time(id: string): number {
+  return parseInt(id.replace(/-/g, '').slice(0, 12), 16);
+}
+
+/**
+ * Turns an `after` cursor (a seq, or an event id) into a seq, for the REST list and the socket alike.
+ * A cursor behind what retention removed is expired; `0` always means "from the oldest event kept".
+ */
+@Injectable()
+export class CursorResolver {
+  constructor(
+    private readonly events: EventRepository,
+    @Inject(HERALD_CONFIG) private readonly config: HeraldConfig,
+  ) {}
+
+  async resolve(after: string): Promise<CursorResolution> {
+    if (SEQ.test(after)) {
+      const seq = BigInt(after);
+      if (seq > 0n && seq < (await this.events.purgedThroughSeq())) return { kind: 'expired' };
+      return { kind: 'ok', seq };
+    }
+    if (!UUID.test(after)) return { kind: 'unknown' };
+    const seq = await this.events.seqOf(after);
+    if (seq !== undefined) return { kind: 'ok', seq: BigInt(seq) };
+    const retentionStart = Date.now() - this.config.retentionDays * 86_400_000;
+    return uuidv7Time(after) < retentionStart ? { kind: 'expired' } : { kind: 'unknown' };
+  }
+}

@@ -1,0 +1,58 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
+import { RetentionRepository } from './retention.repository.js';
+
+const BATCH = 5_000;
+const INTERVAL_MS = 10 * 60_000;
+
+/**
+ * Removes events older than HERALD_RETENTION_DAYS (by receive time) every ten minutes, in bounded
+ * batches under a cluster-wide try-lock so only one instance works at a time. Batched deletes were
+ * chosen over time partitions: they need no partition maintenance, keep `seq` the only key, and the
+ * per-batch cost stays flat (measured in docs/performance.md).
+ */
+@Injectable()
+export class RetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+
+  constructor(
+    private readonly repository: RetentionRepository,
+    @Inject(HERALD_CONFIG) private readonly config: HeraldConfig,
+    @InjectPinoLogger(RetentionService.name) private readonly logger: PinoLogger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.purge().catch(() => undefined), INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Deletes everything past retention as of `now`; returns how many events this instance removed. */
+  purge(now = Date.now()): Promise<number> {
+    this.running ??= this.purgeAll(new Date(now - this.config.retentionDays * 86_400_000)).finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async purgeAll(cutoff: Date): Promise<number> {
+    let total = 0;
+    try {
+      for (;;) {
+        const batch = await this.repository.purgeBatch(cutoff, BATCH);
+        total += batch.deleted;
+        if (!batch.ran || batch.deleted < BATCH) break;
+      }
+      if (total > 0) this.logger.info({ deleted: total, cutoff }, 'retention removed old events');
+    } catch (error) {
+      this.logger.warn({ err: error }, 'retention run failed; the next run continues');
+    }
+    return total;
+  }
+}

@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { RetentionService } from '../src/retention/retention.service.js';
+import { apiClient } from './support/http.js';
+import { connectSocket, subscribe } from './support/sockets.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+
+const DAY_MS = 86_400_000;
+
+describe('retention', () => {
+  let herald: TestApp;
+  let admin: ReturnType<typeof apiClient>;
+
+  beforeAll(async () => {
+    herald = await startTestApp({ HERALD_RETENTION_DAYS: '30' });
+    admin = apiClient(herald.baseUrl, herald.adminToken);
+  });
+  afterAll(() => herald.close());
+
+  it('removes events (and their deliveries) once they are older than HERALD_RETENTION_DAYS, and expires cursors behind them', async () => {
+    const endpoint = await admin('POST', '/v1/endpoints', {
+      body: { url: 'http://127.0.0.1:9/never', filter: { types: ['old.*'] }, enabled: true },
+    });
+    expect(endpoint.status).toBe(201);
+    const publish = async (type: string) => (await admin('POST', '/v1/events', { body: { type } })).body;
+    const old = [await publish('old.a'), await publish('old.b')];
+    const oldDeliveries = (await admin('GET', `/v1/endpoints/${endpoint.body.id}/deliveries`)).body.data;
+    expect(oldDeliveries).toHaveLength(2);
+    const retention = herald.app.get(RetentionService);
+
+    // Fake clock: 29 days on, nothing is old enough; 31 days on, both are.
+    expect(await retention.purge(Date.now() + 29 * DAY_MS)).toBe(0);
+    const recent = await publish('new.a');
+    expect(await retention.purge(Date.now() + 31 * DAY_MS)).toBeGreaterThanOrEqual(3);
+
+    for (const event of old) expect((await admin('GET', `/v1/events/${event.id}`)).status).toBe(404);
+    expect((await admin('GET', `/v1/deliveries/${oldDeliveries[0].id}`)).status).toBe(404);
+    const newer = await publish('new.b');
+
+    // Positions behind what retention removed are expired, over REST and over the socket.
+    const expiredBySeq = await admin('GET', `/v1/events?after=${old[0].seq}`);
+    expect(expiredBySeq.status).toBe(410);
+    expect(expiredBySeq.body.code).toBe('cursor_expired');
+    expect((await admin('GET', `/v1/events?after=${old[1].id}`)).status).toBe(400);
+    const socket = await connectSocket(herald.baseUrl, herald.adminToken);
+    try {
+      expect(await subscribe(socket, { after: old[0].seq })).toMatchObject({
+        ok: false,
+        error: { code: 'cursor_expired' },
+      });
+      expect(await subscribe(socket, { after: '0' })).toMatchObject({ ok: true });
+    } finally {
+      socket.close();
+    }
+    // "From the beginning" still works and starts at the oldest event kept.
+    const fromStart = await admin('GET', '/v1/events?after=0');
+    expect(fromStart.body.data.map((e: { id: string }) => e.id)).toEqual([newer.id]);
+    expect(recent.seq < newer.seq).toBe(true);
+  });
+});
