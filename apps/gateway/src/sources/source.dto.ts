@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsObject, IsOptional, IsString, Length } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 import type { SourceMode, StreamState } from '@herald/events';
 
 export class CreateSourceDto {
@@ -30,6 +30,17 @@ export class CreateSourceDto {
   @IsOptional()
   @IsBoolean()
   enabled?: boolean;
+
+  @ApiPropertyOptional({
+    nullable: true,
+    description:
+      'Raise herald.source.silent when a source that has sent events is quiet this many seconds (null: never)',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(30 * 86_400)
+  silentAfterSeconds?: number | null;
 }
 
 export class UpdateSourceDto {
@@ -52,6 +63,17 @@ export class UpdateSourceDto {
   @IsOptional()
   @IsBoolean()
   enabled?: boolean;
+
+  @ApiPropertyOptional({
+    nullable: true,
+    description:
+      'Raise herald.source.silent when a source that has sent events is quiet this many seconds (null: never)',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(30 * 86_400)
+  silentAfterSeconds?: number | null;
 }
 
 export class SourceDto {
@@ -64,6 +86,7 @@ export class SourceDto {
     unknown
   >;
   @ApiProperty() enabled: boolean;
+  @ApiProperty({ nullable: true }) silentAfterSeconds: number | null;
   @ApiPropertyOptional({
     description:
       'Webhook sources: the URL to give the provider. Full only when created or rotated; masked otherwise.',

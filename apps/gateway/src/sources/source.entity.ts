@@ -29,6 +29,10 @@ export class SourceEntity {
   @Column('boolean')
   enabled: boolean;
 
+  /** Raise `herald.source.silent` when a source that has sent events is quiet this long. */
+  @Column('integer', { name: 'silent_after_seconds', nullable: true })
+  silentAfterSeconds: number | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

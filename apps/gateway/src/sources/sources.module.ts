@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { EventsModule } from '../events/events.module.js';
+import { SilenceWatcher } from './silence-watcher.service.js';
 import { SourceCatalog } from './source-catalog.js';
 import { SourceStateEntity } from './source-state.entity.js';
 import { SourceEntity } from './source.entity.js';
@@ -12,7 +13,7 @@ import { StreamSupervisor } from './stream-supervisor.service.js';
 @Module({
   imports: [TypeOrmModule.forFeature([SourceEntity, SourceStateEntity]), EventsModule],
   controllers: [SourcesController],
-  providers: [SourceRepository, SourceCatalog, SourcesService, StreamSupervisor],
-  exports: [SourcesService, StreamSupervisor],
+  providers: [SourceRepository, SourceCatalog, SourcesService, StreamSupervisor, SilenceWatcher],
+  exports: [SourcesService, StreamSupervisor, SilenceWatcher],
 })
 export class SourcesModule {}

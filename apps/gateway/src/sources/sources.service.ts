@@ -46,6 +46,7 @@ export class SourcesService {
       mode: dto.mode,
       config,
       enabled: dto.enabled ?? true,
+      silentAfterSeconds: dto.silentAfterSeconds ?? null,
       ingestTokenHash: token ? hashToken(token) : null,
       ingestTokenPrefix: token ? token.slice(0, 9) : null,
     });
@@ -78,6 +79,8 @@ export class SourcesService {
       ...source,
       name: dto.name ?? source.name,
       enabled: dto.enabled ?? source.enabled,
+      silentAfterSeconds:
+        dto.silentAfterSeconds === undefined ? source.silentAfterSeconds : dto.silentAfterSeconds,
       config,
     });
     this.catalog.invalidate(id);
@@ -182,6 +185,7 @@ export class SourcesService {
       mode: source.mode,
       config: this.adapterFor(source.provider).redactConfig(source.mode, source.config),
       enabled: source.enabled,
+      silentAfterSeconds: source.silentAfterSeconds,
       createdAt: source.createdAt.toISOString(),
       updatedAt: source.updatedAt.toISOString(),
     };
