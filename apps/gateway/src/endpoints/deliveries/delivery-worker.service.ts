@@ -155,7 +155,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     for (;;) {
       const free = GLOBAL_CONCURRENCY - this.inFlight.size;
       if (this.stopping || free <= 0) return;
-      const claimed = await this.deliveries.claim(
+      const { claimedAt, deliveries } = await this.deliveries.claim(
         this.instanceId,
         LEASE_SECONDS,
         free,
@@ -165,15 +165,17 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       if (this.stopping) {
         await this.deliveries.release(
           this.instanceId,
-          claimed.map((d) => d.id),
+          deliveries.map((d) => d.id),
         );
         return;
       }
-      claimed.forEach((delivery) => this.start(delivery));
-      if (claimed.length < free) break;
+      deliveries.forEach((delivery) => this.start(delivery));
+      if (deliveries.length < free) {
+        const due = await this.deliveries.nextDueAfter(claimedAt);
+        this.wake(due ? Math.min(due.getTime() - Date.now(), POLL_MS) : POLL_MS);
+        return;
+      }
     }
-    const due = await this.deliveries.nextDueAt();
-    this.wake(due ? Math.min(due.getTime() - Date.now(), POLL_MS) : POLL_MS);
   }
 
   private start(delivery: ClaimedDelivery): void {

@@ -52,6 +52,12 @@ export interface ClaimedDelivery {
   event: EventRow;
 }
 
+/** What one claim took, and the database time it judged "due" by. */
+export interface Claim {
+  claimedAt: Date;
+  deliveries: ClaimedDelivery[];
+}
+
 export interface AttemptRecord {
   attemptedAt: Date;
   responseStatus: number | null;
@@ -117,11 +123,12 @@ export class DeliveryRepository {
     limit: number,
     perEndpoint: number,
     busy: ReadonlyMap<string, number>,
-  ): Promise<ClaimedDelivery[]> {
+  ): Promise<Claim> {
     const saturated = [...busy].filter(([, n]) => n >= perEndpoint).map(([id]) => id);
     const rows: Array<
       EventRow & {
-        delivery_id: string;
+        claimed_at: Date;
+        delivery_id: string | null;
         attempt_count: number;
         endpoint_id: string;
         url: string;
@@ -150,23 +157,34 @@ export class DeliveryRepository {
            FOR UPDATE SKIP LOCKED)
          RETURNING d.id, d.endpoint_id, d.event_seq, d.attempt_count
        )
-       SELECT c.id AS delivery_id, c.attempt_count, c.endpoint_id, e.url,
+       SELECT clock.claimed_at, c.id AS delivery_id, c.attempt_count, c.endpoint_id, e.url,
               CASE WHEN e.previous_secret_expires_at > now() THEN ARRAY[e.secret, e.previous_secret]
                    ELSE ARRAY[e.secret] END AS secrets,
               ${EVENT_COLUMNS.split(', ')
                 .map((column) => `ev.${column}`)
                 .join(', ')}
-       FROM claimed c JOIN endpoints e ON e.id = c.endpoint_id JOIN events ev ON ev.seq = c.event_seq`,
+       FROM (SELECT now() AS claimed_at) clock
+       LEFT JOIN (claimed c JOIN endpoints e ON e.id = c.endpoint_id JOIN events ev ON ev.seq = c.event_seq) ON true`,
       [instanceId, leaseSeconds, limit, saturated, [...busy.keys()], [...busy.values()], perEndpoint],
     );
-    return rows.map(({ delivery_id, attempt_count, endpoint_id, url, secrets, ...event }) => ({
-      id: delivery_id,
-      attemptCount: attempt_count,
-      endpointId: endpoint_id,
-      url,
-      secrets,
-      event,
-    }));
+    return {
+      claimedAt: rows[0]!.claimed_at,
+      deliveries: rows.flatMap(
+        ({ claimed_at: _, delivery_id, attempt_count, endpoint_id, url, secrets, ...event }) =>
+          delivery_id === null
+            ? []
+            : [
+                {
+                  id: delivery_id,
+                  attemptCount: attempt_count,
+                  endpointId: endpoint_id,
+                  url,
+                  secrets,
+                  event,
+                },
+              ],
+      ),
+    };
   }
 
   /** Keeps the leases of attempts still running on this instance. */
@@ -211,7 +229,8 @@ export class DeliveryRepository {
 
   /**
    * Stores the attempt and moves the delivery on, in one statement. The state changes only while this
-   * instance still holds the lease: a delivery reaped and re-claimed elsewhere is not overwritten.
+   * instance still holds the lease: a delivery reaped and re-claimed elsewhere is not overwritten (its
+   * attempt is still stored). A delivery deleted with its endpoint mid-attempt leaves nothing to record.
    */
   async recordAttempt(
     instanceId: string,
@@ -222,7 +241,7 @@ export class DeliveryRepository {
     const rows: Array<{ id: string }> = await this.dataSource.query(
       `WITH attempt AS (
          INSERT INTO delivery_attempts (delivery_id, attempted_at, response_status, response_body, duration_ms, error)
-         VALUES ($2, $3, $4, $5, $6, $7)
+         SELECT $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = $2)
        ), moved AS (
          UPDATE deliveries SET status = $8, attempt_count = attempt_count + 1, locked_by = NULL,
               locked_until = NULL, updated_at = now(), last_attempt_at = $3, last_response_status = $4,
@@ -246,10 +265,16 @@ export class DeliveryRepository {
     return rows.length > 0;
   }
 
-  /** When the earliest pending delivery falls due (null when none is pending). */
-  async nextDueAt(): Promise<Date | null> {
+  /**
+   * When the next pending delivery falls due after the claim made at `claimedAt` (null when none is
+   * scheduled). Deliveries that were due then but not claimed (endpoint saturated or disabled, row
+   * locked by another instance) are left out: waiting on them would spin; a finished attempt or a
+   * NOTIFY wakes the worker for them.
+   */
+  async nextDueAfter(claimedAt: Date): Promise<Date | null> {
     const rows: Array<{ due: Date | null }> = await this.dataSource.query(
-      `SELECT min(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'`,
+      `SELECT min(next_attempt_at) AS due FROM deliveries WHERE status = 'pending' AND next_attempt_at > $1`,
+      [claimedAt],
     );
     return rows[0]?.due ?? null;
   }
