@@ -135,6 +135,12 @@ describe('event log (/v1/events)', () => {
         'validation_failed',
       ],
       [
+        'a NUL character in data',
+        () => publisher('POST', '/v1/events', { body: { type: 'a.b', data: { text: 'a\u0000b' } } }),
+        400,
+        'validation_failed',
+      ],
+      [
         'a bad time',
         () => publisher('POST', '/v1/events', { body: { type: 'a.b', time: 'yesterday' } }),
         400,

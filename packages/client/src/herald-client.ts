@@ -71,7 +71,7 @@ export class HeraldClient {
     });
     this.socket.on('connect', () => {
       this.emit('connected');
-      for (const subscription of this.subscriptions) void this.establish(subscription);
+      for (const subscription of this.subscriptions) this.establish(subscription);
     });
     this.socket.on('event', (message) => this.deliver(message));
     this.socket.on('closing', (message) => {
@@ -111,7 +111,7 @@ export class HeraldClient {
     ready.catch(() => undefined);
     const subscription: LocalSubscription = { filter, handler, position: filter.after, settle, active: true };
     this.subscriptions.add(subscription);
-    if (this.socket.connected) void this.establish(subscription);
+    if (this.socket.connected) this.establish(subscription);
     const unsubscribe = async () => {
       subscription.active = false;
       this.subscriptions.delete(subscription);
@@ -132,37 +132,36 @@ export class HeraldClient {
     this.socket.disconnect();
   }
 
-  private async establish(subscription: LocalSubscription): Promise<void> {
+  /**
+   * (Re)subscribes on the current connection. The ack is handled in its callback, not after an `await`:
+   * the server sends replayed events right behind the ack, often in the same read, and they must find the
+   * subscription's new id already registered.
+   */
+  private establish(subscription: LocalSubscription): void {
     const { types, sources } = subscription.filter;
-    try {
-      const result = await this.socket
-        .timeout(this.ackTimeoutMs)
-        .emitWithAck('subscribe', { types, sources, after: subscription.position });
-      if (!subscription.active) return;
-      if (!result.ok) {
-        this.subscriptions.delete(subscription);
-        const error = new HeraldClientError(
-          'subscribe_failed',
-          `${result.error.code}: ${result.error.message}`,
-          {
+    this.socket
+      .timeout(this.ackTimeoutMs)
+      .emit('subscribe', { types, sources, after: subscription.position }, (error, result) => {
+        if (!subscription.active) return;
+        if (error) {
+          // No answer in time: the connection is probably gone; the next `connect` retries.
+          this.emit('error', new HeraldClientError('subscribe_failed', 'no answer to subscribe', { cause: error }));
+          return;
+        }
+        if (!result.ok) {
+          this.subscriptions.delete(subscription);
+          const refusal = new HeraldClientError('subscribe_failed', `${result.error.code}: ${result.error.message}`, {
             cause: result.error,
-          },
-        );
-        this.settle(subscription, error);
-        this.emit('error', error);
-        return;
-      }
-      subscription.serverId = result.id;
-      subscription.position ??= result.cursor;
-      this.byServerId.set(result.id, subscription);
-      this.settle(subscription);
-    } catch (error) {
-      // No answer in time: the connection is probably gone; the next `connect` retries.
-      this.emit(
-        'error',
-        new HeraldClientError('subscribe_failed', 'no answer to subscribe', { cause: error }),
-      );
-    }
+          });
+          this.settle(subscription, refusal);
+          this.emit('error', refusal);
+          return;
+        }
+        subscription.serverId = result.id;
+        subscription.position ??= result.cursor;
+        this.byServerId.set(result.id, subscription);
+        this.settle(subscription);
+      });
   }
 
   private deliver({ subscription: serverId, event }: EventMessage): void {

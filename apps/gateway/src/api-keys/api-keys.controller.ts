@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { ResourceId } from '../common/resource-id.js';
+import { Body, Controller, Delete, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { PageQueryDto, type Page } from '../common/pagination.js';
 import { type ApiKeyDto, type CreatedApiKeyDto, CreateApiKeyDto } from './api-key.dto.js';
@@ -22,7 +23,7 @@ export class ApiKeysController {
 
   @Delete(':id')
   @HttpCode(204)
-  delete(@Param('id', ParseUUIDPipe) id: string): Promise<void> {
+  delete(@ResourceId() id: string): Promise<void> {
     return this.service.delete(id);
   }
 }

@@ -19,6 +19,8 @@ export interface EmbeddedPostgresOptions {
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Extra `postgres` flags, e.g. `-c fsync=off` for throwaway clusters. */
   postgresFlags?: string[];
+  /** A fixed port (e.g. to restart a cluster where its clients expect it); default a free one. */
+  port?: number;
 }
 
 const USER = 'herald';
@@ -101,7 +103,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   mkdirSync(dataDir, { recursive: true, mode: 0o755 });
   allowPostgresUserIn(dirname(dataDir));
   await clearStaleServer(dataDir, logger);
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const lines: string[] = [];
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,

@@ -1,10 +1,10 @@
+import { isUuid } from '../common/resource-id.js';
 import { Inject, Injectable } from '@nestjs/common';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
 import { EventRepository } from './event.repository.js';
 
 export type CursorResolution = { kind: 'ok'; seq: bigint } | { kind: 'expired' } | { kind: 'unknown' };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SEQ = /^\d{1,18}$/;
 
 /** Milliseconds since the epoch encoded in a UUIDv7 (its first 48 bits). */
@@ -29,7 +29,7 @@ export class CursorResolver {
       if (seq > 0n && seq < (await this.events.purgedThroughSeq())) return { kind: 'expired' };
       return { kind: 'ok', seq };
     }
-    if (!UUID.test(after)) return { kind: 'unknown' };
+    if (!isUuid(after)) return { kind: 'unknown' };
     const seq = await this.events.seqOf(after);
     if (seq !== undefined) return { kind: 'ok', seq: BigInt(seq) };
     const retentionStart = Date.now() - this.config.retentionDays * 86_400_000;

@@ -1,3 +1,4 @@
+import { ResourceId } from '../common/resource-id.js';
 import { Body, Controller, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { HeraldEvent } from '@herald/events';
@@ -38,7 +39,7 @@ export class EventsController {
 
   @Get(':id')
   @RequireScope('subscribe')
-  get(@Param('id') id: string, @Query() query: GetEventQueryDto): Promise<StoredEventWithRaw> {
+  get(@ResourceId() id: string, @Query() query: GetEventQueryDto): Promise<StoredEventWithRaw> {
     return this.service.get(id, query);
   }
 }

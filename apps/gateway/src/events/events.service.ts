@@ -1,3 +1,4 @@
+import { isUuid } from '../common/resource-id.js';
 import { isDeepStrictEqual } from 'node:util';
 import { Injectable } from '@nestjs/common';
 import {
@@ -19,7 +20,6 @@ import type { GetEventQueryDto, ListEventsQueryDto, PublishEventDto } from './ev
 import { EventRepository } from './event.repository.js';
 import { type AppendedEvent, EventWriter } from './event-writer.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TEXT_CONTENT = /^(application\/([a-z0-9.+-]*\+)?json|text\/.*)$/;
 
 export interface StoredEventWithRaw extends HeraldEvent {
@@ -77,7 +77,6 @@ export class EventsService {
   }
 
   async get(id: string, query: GetEventQueryDto): Promise<StoredEventWithRaw> {
-    if (!UUID.test(id)) throw HeraldException.notFound('Event', id);
     const row = await this.repository.findById(id, query.include === 'raw');
     if (!row) throw HeraldException.notFound('Event', id);
     const event: StoredEventWithRaw = toEnvelope(row);
@@ -137,7 +136,7 @@ export class EventsService {
   }
 
   private sourceIds(sources: string[] | undefined): string[] | undefined {
-    const bad = sources?.filter((s) => !UUID.test(s)) ?? [];
+    const bad = sources?.filter((s) => !isUuid(s)) ?? [];
     if (bad.length > 0) {
       throw new HeraldException(ErrorCode.InvalidFilter, 'Source filters must be source ids (UUIDs).', [
         { field: 'source', message: `not a source id: ${bad.slice(0, 5).join(', ')}` },

@@ -1,3 +1,4 @@
+import { ResourceId } from '../common/resource-id.js';
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { PageQueryDto, type Page } from '../common/pagination.js';
@@ -22,13 +23,13 @@ export class SourcesController {
   }
 
   @Get(':id')
-  get(@Param('id') id: string, @RequestOrigin() origin: string): Promise<SourceDto> {
+  get(@ResourceId() id: string, @RequestOrigin() origin: string): Promise<SourceDto> {
     return this.service.get(id, origin);
   }
 
   @Patch(':id')
   update(
-    @Param('id') id: string,
+    @ResourceId() id: string,
     @Body() dto: UpdateSourceDto,
     @RequestOrigin() origin: string,
   ): Promise<SourceDto> {
@@ -37,18 +38,18 @@ export class SourcesController {
 
   @Delete(':id')
   @HttpCode(204)
-  delete(@Param('id') id: string): Promise<void> {
+  delete(@ResourceId() id: string): Promise<void> {
     return this.service.delete(id);
   }
 
   @Get(':id/status')
-  status(@Param('id') id: string): Promise<SourceStatusDto> {
+  status(@ResourceId() id: string): Promise<SourceStatusDto> {
     return this.service.status(id);
   }
 
   @Post(':id/rotate-ingest-token')
   @HttpCode(200)
-  rotateIngestToken(@Param('id') id: string, @RequestOrigin() origin: string): Promise<SourceDto> {
+  rotateIngestToken(@ResourceId() id: string, @RequestOrigin() origin: string): Promise<SourceDto> {
     return this.service.rotateIngestToken(id, origin);
   }
 
@@ -56,7 +57,7 @@ export class SourcesController {
   @Post(':id/:action')
   @HttpCode(200)
   invokeAction(
-    @Param('id') id: string,
+    @ResourceId() id: string,
     @Param('action') action: string,
     @Body() input: unknown,
   ): Promise<unknown> {

@@ -1,3 +1,4 @@
+import { isUuid } from '../common/resource-id.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { ProviderAdapter, SourceMode } from '@herald/events';
@@ -140,7 +141,7 @@ export class SourcesService {
 
   /** The source behind an ingest URL, or an exception for an unknown source or a wrong token. */
   async authenticateIngest(id: string, token: string): Promise<SourceEntity> {
-    const source = /^[0-9a-f-]{36}$/i.test(id) ? await this.catalog.find(id) : null;
+    const source = isUuid(id) ? await this.catalog.find(id) : null;
     if (!source || source.mode !== 'webhook' || !source.enabled || !source.ingestTokenHash) {
       throw HeraldException.notFound('Webhook source', id);
     }
@@ -151,7 +152,7 @@ export class SourcesService {
   }
 
   private async load(id: string): Promise<SourceEntity> {
-    const source = /^[0-9a-f-]{36}$/i.test(id) ? await this.repository.findById(id) : null;
+    const source = await this.repository.findById(id);
     if (!source) throw HeraldException.notFound('Source', id);
     return source;
   }

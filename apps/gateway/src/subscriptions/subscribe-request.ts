@@ -1,6 +1,6 @@
+import { isUuid } from '../common/resource-id.js';
 import { type SocketError, type SubscribeRequest, typePatternError } from '@herald/events';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SEQ = /^\d{1,18}$/;
 const MAX_LIST = 100;
 
@@ -38,7 +38,7 @@ export function parseSubscribe(payload: unknown): ParsedSubscribe {
     const problem = typePatternError(pattern);
     if (problem) return { ok: false, error: { code: 'invalid_filter', message: problem } };
   }
-  const badSource = sourceList?.find((s) => !UUID.test(s));
+  const badSource = sourceList?.find((s) => !isUuid(s));
   if (badSource !== undefined) {
     return {
       ok: false,
@@ -48,7 +48,7 @@ export function parseSubscribe(payload: unknown): ParsedSubscribe {
   if (
     after !== undefined &&
     after !== null &&
-    (typeof after !== 'string' || !(SEQ.test(after) || UUID.test(after)))
+    (typeof after !== 'string' || !(SEQ.test(after) || isUuid(after)))
   ) {
     return {
       ok: false,

@@ -135,6 +135,17 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 
 export const DATABASE_RETRY_AFTER_SECONDS = 5;
 
+/**
+ * Postgres class 22 (data exception): a value the request carried that the database cannot store,
+ * e.g. `\u0000` inside JSON text. Validation should catch these first; this keeps any that slip through
+ * a 400 instead of a 500.
+ */
+function isRefusedValue(error: unknown): boolean {
+  const e = error as { code?: unknown; driverError?: { code?: unknown } } | undefined;
+  const code = e?.driverError?.code ?? e?.code;
+  return typeof code === 'string' && code.startsWith('22');
+}
+
 /** The one place that turns any thrown value into a problem response. */
 export function toProblem(error: unknown): ProblemResponse {
   if (isDatabaseUnavailable(error)) {
@@ -153,6 +164,10 @@ export function toProblem(error: unknown): ProblemResponse {
       headers: error.headers,
       unexpected: false,
     };
+  }
+  if (isRefusedValue(error)) {
+    const detail = 'The request carries a value that cannot be stored (for example a NUL character).';
+    return { problem: problemOf(ErrorCode.ValidationFailed, detail), headers: {}, unexpected: false };
   }
   if (error instanceof AdapterError) {
     const errors = error.details.map((message) => ({ message }));
