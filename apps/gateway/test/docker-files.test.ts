@@ -1,0 +1,58 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from '@jest/globals';
+import { parse } from 'yaml';
+import { MAIN } from './support/gateway-process.js';
+
+const repo = (path: string) => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
+
+/** No Docker engine runs here: these checks read docker/ the way compose and the builder would. */
+describe('docker/', () => {
+  const dockerfile = readFileSync(repo('docker/Dockerfile'), 'utf8');
+
+  it('builds from a turbo prune with the frozen lockfile and runs as a non-root user with a /readyz healthcheck', () => {
+    expect(dockerfile).toMatch(/turbo@\$\{TURBO_VERSION\}" prune @herald\/gateway --docker/);
+    expect(dockerfile).toMatch(/pnpm install --frozen-lockfile/);
+    expect(dockerfile).toMatch(/deploy --prod/);
+    const user = [...dockerfile.matchAll(/^USER (\S+)/gm)].map((m) => m[1]);
+    expect(user).toEqual(['herald']);
+    expect(dockerfile).toMatch(/^HEALTHCHECK .*\n.*\/readyz/m);
+    expect(readFileSync(repo('package.json'), 'utf8')).toContain(
+      `"packageManager": "pnpm@${/PNPM_VERSION=(\S+)/.exec(dockerfile)?.[1]}"`,
+    );
+  });
+
+  it('starts the image with the command the start tests run (the deployed tree is apps/gateway)', () => {
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+    expect(cmd).toEqual(['node', 'dist/main.js']);
+    expect(fileURLToPath(new URL(`../${cmd[1]}`, import.meta.url))).toBe(MAIN);
+    expect(existsSync(MAIN)).toBe(true);
+  });
+
+  it('composes Postgres 16+, two gateway replicas and a sticky proxy', () => {
+    const compose = parse(readFileSync(repo('docker/compose.yaml'), 'utf8'), { merge: true }) as {
+      services: Record<string, any>;
+      volumes: Record<string, unknown>;
+    };
+    expect(Object.keys(compose.services).sort()).toEqual(['gateway-1', 'gateway-2', 'postgres', 'proxy']);
+    const postgresMajor = Number(/^postgres:(\d+)/.exec(compose.services.postgres.image)?.[1]);
+    expect(postgresMajor).toBeGreaterThanOrEqual(16);
+    expect(compose.services.postgres.healthcheck.test.join(' ')).toContain('pg_isready');
+    for (const name of ['gateway-1', 'gateway-2']) {
+      const gateway = compose.services[name];
+      expect(gateway.build).toEqual({ context: '..', dockerfile: 'docker/Dockerfile' });
+      expect(gateway.environment.DATABASE_URL).toMatch(/^postgres:\/\/herald:.*@postgres:5432\/herald$/);
+      expect(gateway.environment.HERALD_ADMIN_TOKEN).toBeDefined();
+      expect(gateway.depends_on.postgres.condition).toBe('service_healthy');
+    }
+    expect(compose.services.proxy.depends_on['gateway-1'].condition).toBe('service_healthy');
+    expect(compose.services.proxy.volumes[0]).toBe('./nginx.conf:/etc/nginx/nginx.conf:ro');
+    expect(compose.volumes).toHaveProperty('pgdata');
+
+    const nginx = readFileSync(repo('docker/nginx.conf'), 'utf8');
+    expect(nginx).toMatch(
+      /upstream herald \{[^}]*ip_hash;[^}]*server gateway-1:8080[^}]*server gateway-2:8080/s,
+    );
+    expect(nginx).toContain('proxy_set_header Upgrade $http_upgrade;');
+  });
+});
