@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { PeriodicTask } from '../common/periodic-task.js';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
 import { RetentionRepository } from './retention.repository.js';
 
@@ -14,8 +15,11 @@ const INTERVAL_MS = 10 * 60_000;
  */
 @Injectable()
 export class RetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
+  private readonly task = new PeriodicTask(
+    (now) => this.purgeAll(new Date(now - this.config.retentionDays * 86_400_000)),
+    0,
+    (error) => this.logger.warn({ err: error }, 'retention run failed; the next run continues'),
+  );
 
   constructor(
     private readonly repository: RetentionRepository,
@@ -24,35 +28,26 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.purge().catch(() => undefined), INTERVAL_MS);
-    this.timer.unref();
+    this.task.start(INTERVAL_MS);
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running?.catch(() => undefined);
+  onApplicationShutdown(): Promise<void> {
+    return this.task.stop();
   }
 
   /** Deletes everything past retention as of `now`; returns how many events this instance removed. */
   purge(now = Date.now()): Promise<number> {
-    this.running ??= this.purgeAll(new Date(now - this.config.retentionDays * 86_400_000)).finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.task.run(now);
   }
 
   private async purgeAll(cutoff: Date): Promise<number> {
     let total = 0;
-    try {
-      for (;;) {
-        const batch = await this.repository.purgeBatch(cutoff, BATCH);
-        total += batch.deleted;
-        if (!batch.ran || batch.deleted < BATCH) break;
-      }
-      if (total > 0) this.logger.info({ deleted: total, cutoff }, 'retention removed old events');
-    } catch (error) {
-      this.logger.warn({ err: error }, 'retention run failed; the next run continues');
+    for (;;) {
+      const batch = await this.repository.purgeBatch(cutoff, BATCH);
+      total += batch.deleted;
+      if (!batch.ran || batch.deleted < BATCH) break;
     }
+    if (total > 0) this.logger.info({ deleted: total, cutoff }, 'retention removed old events');
     return total;
   }
 }

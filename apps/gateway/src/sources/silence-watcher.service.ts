@@ -1,6 +1,7 @@
 import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { DataSource } from 'typeorm';
+import { PeriodicTask } from '../common/periodic-task.js';
 import { AdvisoryLock } from '../database/advisory-locks.js';
 import { EventWriter } from '../events/event-writer.js';
 import { fromNormalized } from '../events/new-event.js';
@@ -21,8 +22,11 @@ interface QuietSource {
  */
 @Injectable()
 export class SilenceWatcher implements OnApplicationBootstrap, OnApplicationShutdown {
-  private timer: NodeJS.Timeout | undefined;
-  private checking: Promise<number> | undefined;
+  private readonly task = new PeriodicTask(
+    (now) => this.raiseAlerts(new Date(now)),
+    0,
+    (error) => this.logger.warn({ err: error }, 'silence check failed; the next check retries'),
+  );
 
   constructor(
     private readonly dataSource: DataSource,
@@ -31,24 +35,16 @@ export class SilenceWatcher implements OnApplicationBootstrap, OnApplicationShut
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.check(), CHECK_INTERVAL_MS);
-    this.timer.unref();
+    this.task.start(CHECK_INTERVAL_MS);
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.checking;
+  onApplicationShutdown(): Promise<void> {
+    return this.task.stop();
   }
 
   /** Checks every watched source as of `now`; returns how many alerts were raised. */
   check(now = Date.now()): Promise<number> {
-    this.checking ??= this.raiseAlerts(new Date(now))
-      .catch((error) => {
-        this.logger.warn({ err: error }, 'silence check failed; the next check retries');
-        return 0;
-      })
-      .finally(() => (this.checking = undefined));
-    return this.checking;
+    return this.task.run(now);
   }
 
   private raiseAlerts(now: Date): Promise<number> {

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 import type { SourceMode, StreamState } from '@herald/events';
 
@@ -43,38 +43,8 @@ export class CreateSourceDto {
   silentAfterSeconds?: number | null;
 }
 
-export class UpdateSourceDto {
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsString()
-  @Length(1, 200)
-  name?: string;
-
-  @ApiPropertyOptional({
-    type: 'object',
-    additionalProperties: true,
-    description: 'Replaces the whole config',
-  })
-  @IsOptional()
-  @IsObject()
-  config?: Record<string, unknown>;
-
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsBoolean()
-  enabled?: boolean;
-
-  @ApiPropertyOptional({
-    nullable: true,
-    description:
-      'Raise herald.source.silent when a source that has sent events is quiet this many seconds (null: never)',
-  })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(30 * 86_400)
-  silentAfterSeconds?: number | null;
-}
+/** Provider and mode are fixed for a source's life; everything else may change (config is replaced whole). */
+export class UpdateSourceDto extends PartialType(OmitType(CreateSourceDto, ['provider', 'mode'] as const)) {}
 
 export class SourceDto {
   @ApiProperty() id: string;
