@@ -65,7 +65,6 @@ try {
       quick,
       heraldUrl,
       ingestUrl: ingest.sourceIngestUrl,
-      emptyRps: ingest.herald.rps,
     });
     ratios.push([`ratio_ingest_stored_${stored.label}_vs_empty`, stored.rps, stored.emptyRps, '>= 0.9']);
   }

@@ -8,7 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '@herald/gateway/dist/database/embedded-postgres.js';
 
 const require = createRequire(import.meta.url);
-const GATEWAY_MAIN = join(dirname(require.resolve('@herald/gateway/package.json')), 'dist/main.js');
+// HERALD_BENCH_GATEWAY_MAIN runs another build of the gateway (A/B comparisons of a change).
+const GATEWAY_MAIN =
+  process.env.HERALD_BENCH_GATEWAY_MAIN ??
+  join(dirname(require.resolve('@herald/gateway/package.json')), 'dist/main.js');
 
 /** Resident set size of a process, in MiB. */
 export function rssMiB(pid) {
