@@ -25,6 +25,25 @@ interface PendingAppend {
 
 const MAX_EVENTS_PER_TRANSACTION = 1_000;
 
+/** The driver connection under a TypeORM query runner (node-postgres `Client`). */
+interface PgConnection {
+  query(text: string, values?: unknown[]): Promise<{ rows: Array<{ id: string; seq: string }> }>;
+}
+
+interface WriterConnection {
+  tx: QueryRunner;
+  pg: PgConnection;
+}
+
+const INSERT_EVENTS = `INSERT INTO events (seq, id, type, source_id, provider, subject, time, received_at, data, raw, raw_content_type, dedup_key)
+  SELECT nextval('event_seq'), u.*
+  FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
+              $8::jsonb[], $9::bytea[], $10::text[], $11::text[]) AS u
+  ON CONFLICT (source_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
+  RETURNING id, seq`;
+
+const sqlLiteral = (text: string): string => `'${text.replace(/'/g, "''")}'`;
+
 /**
  * The only code that inserts events. Appends queue up and are written as one transaction per batch
  * (group commit), each transaction holding a cluster-wide advisory lock from before `nextval` until
@@ -38,7 +57,10 @@ export class EventWriter implements OnApplicationShutdown {
   readonly committed = new EventEmitter<{ committed: [HeraldEvent[]] }>();
   private readonly queue: PendingAppend[] = [];
   private readonly participants: WriteParticipant[] = [];
+  private readonly notifications: string[] = [];
   private draining: Promise<void> | undefined;
+  /** Held while the queue drains, so back-to-back batches skip the pool. */
+  private connection: WriterConnection | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -52,17 +74,38 @@ export class EventWriter implements OnApplicationShutdown {
     this.participants.push(participant);
   }
 
+  /**
+   * `NOTIFY channel` in every write transaction (Postgres delivers it at commit, never before). Sent in
+   * the transaction's opening round trip rather than by a participant; a batch that held only
+   * duplicates notifies too, which costs a listener one empty read.
+   */
+  notifyOnCommit(channel: string): void {
+    this.notifications.push(channel);
+  }
+
   /** Resolves once the events are committed; rejects when nothing was stored. */
   append(events: NewEvent[]): Promise<AppendedEvent[]> {
     if (events.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       this.queue.push({ events, resolve, reject });
-      this.draining ??= this.drain().finally(() => (this.draining = undefined));
+      if (!this.draining) this.startDrain();
     });
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.draining;
+    while (this.draining) await this.draining;
+  }
+
+  /**
+   * One drain at a time. An append that arrives after the drain's last look at the queue (while it
+   * releases its connection, or before this callback runs) finds `draining` still set, so the drain
+   * that just ended starts the next one.
+   */
+  private startDrain(): void {
+    this.draining = this.drain().finally(() => {
+      this.draining = undefined;
+      if (this.queue.length > 0) this.startDrain();
+    });
   }
 
   private takeBatch(): PendingAppend[] {
@@ -78,16 +121,39 @@ export class EventWriter implements OnApplicationShutdown {
   }
 
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.takeBatch();
-      try {
-        this.settle(batch, await this.write(batch.flatMap((a) => a.events)));
-      } catch (error) {
-        // One bad append must not fail the others that happened to share its transaction.
-        if (batch.length === 1 || isDatabaseUnavailable(error)) batch.forEach((a) => a.reject(error));
-        else for (const append of batch) await this.writeAlone(append);
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.takeBatch();
+        try {
+          this.settle(batch, await this.write(batch.flatMap((a) => a.events)));
+        } catch (error) {
+          // One bad append must not fail the others that happened to share its transaction.
+          if (batch.length === 1 || isDatabaseUnavailable(error)) batch.forEach((a) => a.reject(error));
+          else for (const append of batch) await this.writeAlone(append);
+        }
       }
+    } finally {
+      await this.releaseConnection();
     }
+  }
+
+  private async connect(): Promise<WriterConnection> {
+    if (this.connection) return this.connection;
+    const tx = this.dataSource.createQueryRunner();
+    try {
+      const pg = (await tx.connect()) as PgConnection;
+      this.connection = { tx, pg };
+      return this.connection;
+    } catch (error) {
+      await tx.release().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async releaseConnection(): Promise<void> {
+    const connection = this.connection;
+    this.connection = undefined;
+    await connection?.tx.release().catch(() => undefined);
   }
 
   private async writeAlone(append: PendingAppend): Promise<void> {
@@ -108,21 +174,27 @@ export class EventWriter implements OnApplicationShutdown {
     if (fresh.length > 0) this.committed.emit('committed', fresh);
   }
 
+  /**
+   * One transaction in three awaited round trips (plus the participants'): the opening statement
+   * (BEGIN, the advisory lock, NOTIFYs) and the INSERT are queued together on the connection, which
+   * sends the INSERT as soon as the lock is held, inside that transaction (a failed opening leaves the
+   * transaction aborted, so the INSERT can never run outside it); then the participants; then COMMIT.
+   * Each await on this path also waits for the event loop, which is busy with HTTP requests under load.
+   */
   private async write(events: NewEvent[]): Promise<AppendedEvent[]> {
     const started = performance.now();
-    const tx = this.dataSource.createQueryRunner();
-    await tx.connect();
+    const { tx, pg } = await this.connect();
+    let open = false;
     try {
-      await tx.startTransaction();
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [AdvisoryLock.eventWriter]);
-      const inserted: Array<{ id: string; seq: string }> = await tx.query(
-        `INSERT INTO events (seq, id, type, source_id, provider, subject, time, received_at, data, raw, raw_content_type, dedup_key)
-         SELECT nextval('event_seq'), u.*
-         FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
-                     $8::jsonb[], $9::bytea[], $10::text[], $11::text[]) AS u
-         ON CONFLICT (source_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
-         RETURNING id, seq`,
-        [
+      const opening = [
+        'BEGIN',
+        `SELECT pg_advisory_xact_lock(${AdvisoryLock.eventWriter})`,
+        ...this.notifications.map((channel) => `SELECT pg_notify(${sqlLiteral(channel)}, '')`),
+      ].join('; ');
+      open = true;
+      const [, { rows: inserted }] = await Promise.all([
+        pg.query(opening),
+        pg.query(INSERT_EVENTS, [
           events.map((e) => e.id),
           events.map((e) => e.type),
           events.map((e) => e.sourceId),
@@ -134,8 +206,8 @@ export class EventWriter implements OnApplicationShutdown {
           events.map((e) => e.raw),
           events.map((e) => e.rawContentType),
           events.map((e) => e.dedupKey),
-        ],
-      );
+        ]),
+      ]);
       const seqById = new Map(inserted.map((row) => [row.id, row.seq]));
       const duplicates = await this.findDuplicates(
         tx,
@@ -150,16 +222,17 @@ export class EventWriter implements OnApplicationShutdown {
       });
       const fresh = results.filter((r) => !r.duplicate).map((r) => r.event);
       for (const participant of this.participants) await participant(tx, fresh);
-      await tx.commitTransaction();
+      open = false;
+      await pg.query('COMMIT');
       this.metrics.eventsStored.inc(fresh.length);
       this.metrics.writeBatchSeconds.observe((performance.now() - started) / 1000);
       return results;
     } catch (error) {
-      if (tx.isTransactionActive) await tx.rollbackTransaction().catch(() => undefined);
+      if (open) await pg.query('ROLLBACK').catch(() => undefined);
+      // A connection that failed mid-transaction goes back to the pool; the next batch takes a fresh one.
+      await this.releaseConnection();
       this.logger.warn({ err: error, events: events.length }, 'event batch not stored');
       throw error;
-    } finally {
-      await tx.release();
     }
   }
 

@@ -50,9 +50,7 @@ export class EventLogTail implements OnApplicationBootstrap, OnApplicationShutdo
     );
     this.lastSeq = BigInt(rows[0]?.seq ?? 0);
     // Tell other instances when this one commits (delivered at commit, so never early).
-    this.writer.addParticipant(async (tx, stored) => {
-      if (stored.length > 0) await tx.query('SELECT pg_notify($1, $2)', [Channel.events, '']);
-    });
+    this.writer.notifyOnCommit(Channel.events);
     this.writer.committed.on('committed', () => this.wake());
     this.listener.on(Channel.events, () => this.wake());
     this.listener.on('reconnected', () => this.wake());
