@@ -11,6 +11,7 @@ import type { Namespace } from 'socket.io';
 import { ApiKeyService } from '../api-keys/api-key.service.js';
 import { grants } from '../common/auth/scope.js';
 import { Channel, PgListener } from '../database/pg-listener.service.js';
+import { coalesceWebsocketWrites } from './coalesce-writes.js';
 import { type SubscriberSocket, SubscriptionHub } from './subscription-hub.service.js';
 
 /** Contract §6: the `/events` namespace. Handlers answer through acks and never throw at the socket. */
@@ -31,6 +32,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayDisconnect {
         (principal) => {
           if (!principal || !grants(principal.scopes, 'subscribe')) return refuse();
           this.hub.attach(socket as SubscriberSocket, principal);
+          coalesceWebsocketWrites(socket.conn);
           next();
         },
         () => next(new Error('unavailable')),
