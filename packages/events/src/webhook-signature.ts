@@ -71,6 +71,30 @@ function toBytes(body: string | Uint8Array): Uint8Array {
   return typeof body === 'string' ? encoder.encode(body) : body;
 }
 
+interface NodeHmac {
+  createHmac(algorithm: 'sha256', key: Uint8Array): { update(data: Uint8Array): { digest(): Uint8Array } };
+}
+
+/**
+ * Node's own HMAC when this runs in Node (20.16+ has `process.getBuiltinModule`): synchronous and about
+ * 15× cheaper in CPU than a WebCrypto `subtle.sign` job, which dominated the gateway's profile while it
+ * signed outbound webhooks. Browsers and other runtimes keep WebCrypto. Same bytes either way.
+ */
+const nodeCrypto = (
+  globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
+).process?.getBuiltinModule?.('node:crypto') as NodeHmac | undefined;
+const secretBytes = new Map<string, Uint8Array>();
+
+function nodeSignature(secret: string, content: Uint8Array): Uint8Array {
+  let key = secretBytes.get(secret);
+  if (!key) {
+    if (secretBytes.size >= KEY_CACHE_LIMIT) secretBytes.clear();
+    key = decodeSecret(secret);
+    secretBytes.set(secret, key);
+  }
+  return new Uint8Array(nodeCrypto!.createHmac('sha256', key).update(content).digest());
+}
+
 async function signatureBytes(
   secret: string,
   id: string,
@@ -81,6 +105,7 @@ async function signatureBytes(
   const content = new Uint8Array(prefix.length + body.length);
   content.set(prefix);
   content.set(body, prefix.length);
+  if (nodeCrypto) return nodeSignature(secret, content);
   return new Uint8Array(await crypto.subtle.sign('HMAC', await importKey(secret), content));
 }
 
