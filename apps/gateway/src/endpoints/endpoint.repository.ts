@@ -37,24 +37,6 @@ export class EndpointRepository {
   }
 
   /**
-   * Success clears the failing streak; a failure starts it (at `now`) unless one is running. Writes
-   * only when the streak changes, so a healthy endpoint's row is not a hot spot for its attempts.
-   */
-  async recordOutcome(id: string, succeeded: boolean, now: Date): Promise<Date | null> {
-    const rows: Array<{ failing_since: Date | null }> = await this.endpoints.query(
-      `WITH changed AS (
-         UPDATE endpoints SET failing_since = CASE WHEN $2 THEN NULL ELSE $3::timestamptz END
-         WHERE id = $1 AND (failing_since IS NULL) = NOT $2
-         RETURNING failing_since)
-       SELECT failing_since FROM changed
-       UNION ALL
-       SELECT failing_since FROM endpoints WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM changed)`,
-      [id, succeeded, now],
-    );
-    return rows[0]?.failing_since ?? null;
-  }
-
-  /**
    * Disables an enabled endpoint and fails its pending deliveries, in one transaction. Returns the
    * endpoint only when this call made the change, so exactly one caller reports it.
    */

@@ -56,6 +56,7 @@ export class DeliveryOutcomes {
       outcome: succeeded ? 'delivered' : result.status === null ? 'error' : 'rejected',
     });
     this.metrics.deliveryAttemptSeconds.observe(result.durationMs / 1000);
+    const now = this.clock.now();
     const recorded = await this.deliveries.recordAttempt(
       instanceId,
       delivery.id,
@@ -67,13 +68,13 @@ export class DeliveryOutcomes {
         error: result.error,
       },
       next,
+      now,
     );
-    if (!recorded) {
+    if (!recorded.recorded) {
       this.logger.warn({ deliveryId: delivery.id }, 'delivery lease lost before the attempt was recorded');
       return;
     }
-    const now = this.clock.now();
-    const failingSince = await this.endpoints.recordOutcome(delivery.endpointId, succeeded, now);
+    const { failingSince } = recorded;
     if (gone) {
       await this.disable(delivery, 'the endpoint answered 410 Gone');
     } else if (failingSince && now.getTime() - failingSince.getTime() >= SUSTAINED_FAILURE_MS) {

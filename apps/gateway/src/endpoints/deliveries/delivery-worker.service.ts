@@ -15,9 +15,15 @@ import { DeliveryOutcomes } from './delivery-outcomes.js';
 import { type ClaimedDelivery, DELIVERY_WAKE_CHANNEL, DeliveryRepository } from './delivery.repository.js';
 import { WebhookSender } from './webhook-sender.js';
 
-/** Attempts in flight on one instance, in all and per endpoint. */
+/** Deliveries one instance holds (waiting, sending or being recorded). */
 export const GLOBAL_CONCURRENCY = 64;
+/** Requests in flight to one endpoint from one instance. */
 export const PER_ENDPOINT_CONCURRENCY = 16;
+/**
+ * Deliveries claimed per endpoint ahead of a free request slot, so a slot is refilled at once instead
+ * of after a claim round trip (claims commit, and commits wait for the disk).
+ */
+const CLAIM_AHEAD_PER_ENDPOINT = 2 * PER_ENDPOINT_CONCURRENCY;
 /**
  * A claim is a lease: renewed every HEARTBEAT_MS while the attempt runs, so an instance killed
  * mid-attempt frees its deliveries within LEASE_SECONDS (the reaper then makes them due again).
@@ -44,7 +50,10 @@ interface InFlight {
 export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly instanceId = uuidv7();
   private readonly inFlight = new Map<string, InFlight>();
+  /** Per endpoint: claimed and not yet answered (waiting for a slot or sending). */
   private readonly perEndpoint = new Map<string, number>();
+  private readonly sending = new Map<string, number>();
+  private readonly waiting = new Map<string, Array<(go: boolean) => void>>();
   private readonly cancel = new AbortController();
   private readonly listenBackoff = new Backoff({ initialMs: 500, maxMs: 10_000 });
   private listener: pg.Client | undefined;
@@ -74,12 +83,14 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.wake(0);
   }
 
-  /** Stop claiming, let running attempts finish (bounded), cancel and release the rest. */
+  /** Stop claiming, release what has not started, let running attempts finish (bounded), cancel the rest. */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     this.timers.forEach(clearInterval);
     clearTimeout(this.wakeTimer);
     await this.listener?.end().catch(() => undefined);
+    // Claimed but not started: their attempts release the leases instead of sending.
+    for (const queue of this.waiting.values()) queue.splice(0).forEach((go) => go(false));
     const running = () => Promise.all([...this.inFlight.values()].map((f) => f.done));
     const grace = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
     await Promise.race([running(), grace]);
@@ -155,11 +166,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     for (;;) {
       const free = GLOBAL_CONCURRENCY - this.inFlight.size;
       if (this.stopping || free <= 0) return;
-      const { claimedAt, deliveries } = await this.deliveries.claim(
+      const { nextDueAt, deliveries } = await this.deliveries.claim(
         this.instanceId,
         LEASE_SECONDS,
         free,
-        PER_ENDPOINT_CONCURRENCY,
+        CLAIM_AHEAD_PER_ENDPOINT,
         this.perEndpoint,
       );
       if (this.stopping) {
@@ -171,40 +182,81 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       }
       deliveries.forEach((delivery) => this.start(delivery));
       if (deliveries.length < free) {
-        const due = await this.deliveries.nextDueAfter(claimedAt);
-        this.wake(due ? Math.min(due.getTime() - Date.now(), POLL_MS) : POLL_MS);
+        this.wake(nextDueAt ? Math.min(nextDueAt.getTime() - Date.now(), POLL_MS) : POLL_MS);
         return;
       }
     }
   }
 
   private start(delivery: ClaimedDelivery): void {
-    this.perEndpoint.set(delivery.endpointId, (this.perEndpoint.get(delivery.endpointId) ?? 0) + 1);
+    this.occupy(delivery.endpointId, 1);
     const done = this.attempt(delivery)
       .catch((error) =>
         this.logger.error({ err: error, deliveryId: delivery.id }, 'delivery attempt crashed'),
       )
       .finally(() => {
         this.inFlight.delete(delivery.id);
-        const left = (this.perEndpoint.get(delivery.endpointId) ?? 1) - 1;
-        if (left > 0) this.perEndpoint.set(delivery.endpointId, left);
-        else this.perEndpoint.delete(delivery.endpointId);
         this.wake(0);
       });
     this.inFlight.set(delivery.id, { delivery, done });
   }
 
+  private occupy(endpointId: string, change: 1 | -1): void {
+    const count = (this.perEndpoint.get(endpointId) ?? 0) + change;
+    if (count > 0) this.perEndpoint.set(endpointId, count);
+    else this.perEndpoint.delete(endpointId);
+  }
+
+  /** Waits for a request slot at the endpoint; false when shutdown came first. */
+  private acquireSlot(endpointId: string): Promise<boolean> {
+    if (this.stopping) return Promise.resolve(false);
+    const busy = this.sending.get(endpointId) ?? 0;
+    if (busy < PER_ENDPOINT_CONCURRENCY) {
+      this.sending.set(endpointId, busy + 1);
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const queue = this.waiting.get(endpointId) ?? [];
+      queue.push(resolve);
+      this.waiting.set(endpointId, queue);
+    });
+  }
+
+  /** Hands the slot to the next waiting delivery of the endpoint, or frees it. */
+  private releaseSlot(endpointId: string): void {
+    const queue = this.waiting.get(endpointId);
+    const next = queue?.shift();
+    if (queue?.length === 0) this.waiting.delete(endpointId);
+    if (next) return next(true);
+    const busy = (this.sending.get(endpointId) ?? 1) - 1;
+    if (busy > 0) this.sending.set(endpointId, busy);
+    else this.sending.delete(endpointId);
+  }
+
   private async attempt(delivery: ClaimedDelivery): Promise<void> {
+    if (!(await this.acquireSlot(delivery.endpointId))) {
+      this.occupy(delivery.endpointId, -1);
+      await this.deliveries.release(this.instanceId, [delivery.id]);
+      return;
+    }
     const attemptedAt = new Date();
-    const result = await this.sender.send(
-      {
-        url: delivery.url,
-        secrets: delivery.secrets,
-        id: delivery.event.id,
-        body: JSON.stringify(toEnvelope(delivery.event)),
-      },
-      this.cancel.signal,
-    );
+    let result;
+    try {
+      result = await this.sender.send(
+        {
+          url: delivery.url,
+          secrets: delivery.secrets,
+          id: delivery.event.id,
+          body: JSON.stringify(toEnvelope(delivery.event)),
+        },
+        this.cancel.signal,
+      );
+    } finally {
+      // The receiver is free again while the outcome is written (the lease is kept until then).
+      this.releaseSlot(delivery.endpointId);
+      this.occupy(delivery.endpointId, -1);
+      this.wake(0);
+    }
     // Cancelled by shutdown: not the receiver's fault, so no attempt is counted.
     if (this.cancel.signal.aborted && result.status === null) {
       await this.deliveries.release(this.instanceId, [delivery.id]);

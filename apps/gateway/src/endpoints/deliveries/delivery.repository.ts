@@ -52,11 +52,19 @@ export interface ClaimedDelivery {
   event: EventRow;
 }
 
-/** What one claim took, and the database time it judged "due" by. */
+/** What one claim took, and when the next pending delivery falls due after it. */
 export interface Claim {
-  claimedAt: Date;
+  /**
+   * Judged by the claim's own `now()`: deliveries that were due then but not claimed (endpoint
+   * saturated or disabled, row locked by another instance) are left out, since waiting on them would
+   * spin; a finished attempt or a NOTIFY wakes the worker for them.
+   */
+  nextDueAt: Date | null;
   deliveries: ClaimedDelivery[];
 }
+
+/** Whether the attempt's outcome was applied (lease still held), and the endpoint's failing streak. */
+export type RecordedAttempt = { recorded: true; failingSince: Date | null } | { recorded: false };
 
 export interface AttemptRecord {
   attemptedAt: Date;
@@ -69,6 +77,13 @@ export interface AttemptRecord {
 /** Where the delivery goes after an attempt: retried after `retryInSeconds`, or settled. */
 export type DeliveryTransition =
   { status: 'pending'; retryInSeconds: number } | { status: 'delivered' } | { status: 'failed' };
+
+/**
+ * Evaluated inside a worker statement, lets its transaction commit without waiting for the disk.
+ * Losing such a commit in a database crash only makes a delivery due again, which at-least-once
+ * already allows; events and their deliveries still commit synchronously in the writer's transaction.
+ */
+const ASYNC_COMMIT = `set_config('synchronous_commit', 'off', true)`;
 
 const DELIVERY_COLUMNS = `d.id, d.endpoint_id, d.event_id, d.event_seq, ev.type AS event_type, d.status,
   d.attempt_count, d.next_attempt_at, d.last_attempt_at, d.last_response_status, d.last_error,
@@ -127,7 +142,8 @@ export class DeliveryRepository {
     const saturated = [...busy].filter(([, n]) => n >= perEndpoint).map(([id]) => id);
     const rows: Array<
       EventRow & {
-        claimed_at: Date;
+        next_due_at: Date | null;
+        async_commit: string;
         delivery_id: string | null;
         attempt_count: number;
         endpoint_id: string;
@@ -157,20 +173,30 @@ export class DeliveryRepository {
            FOR UPDATE SKIP LOCKED)
          RETURNING d.id, d.endpoint_id, d.event_seq, d.attempt_count
        )
-       SELECT clock.claimed_at, c.id AS delivery_id, c.attempt_count, c.endpoint_id, e.url,
+       SELECT clock.next_due_at, clock.async_commit, c.id AS delivery_id, c.attempt_count, c.endpoint_id, e.url,
               CASE WHEN e.previous_secret_expires_at > now() THEN ARRAY[e.secret, e.previous_secret]
                    ELSE ARRAY[e.secret] END AS secrets,
               ${EVENT_COLUMNS.split(', ')
                 .map((column) => `ev.${column}`)
                 .join(', ')}
-       FROM (SELECT now() AS claimed_at) clock
+       FROM (SELECT min(next_attempt_at) AS next_due_at, ${ASYNC_COMMIT} AS async_commit FROM deliveries
+             WHERE status = 'pending' AND next_attempt_at > now()) clock
        LEFT JOIN (claimed c JOIN endpoints e ON e.id = c.endpoint_id JOIN events ev ON ev.seq = c.event_seq) ON true`,
       [instanceId, leaseSeconds, limit, saturated, [...busy.keys()], [...busy.values()], perEndpoint],
     );
     return {
-      claimedAt: rows[0]!.claimed_at,
+      nextDueAt: rows[0]!.next_due_at,
       deliveries: rows.flatMap(
-        ({ claimed_at: _, delivery_id, attempt_count, endpoint_id, url, secrets, ...event }) =>
+        ({
+          next_due_at: _,
+          async_commit: __,
+          delivery_id,
+          attempt_count,
+          endpoint_id,
+          url,
+          secrets,
+          ...event
+        }) =>
           delivery_id === null
             ? []
             : [
@@ -228,28 +254,39 @@ export class DeliveryRepository {
   }
 
   /**
-   * Stores the attempt and moves the delivery on, in one statement. The state changes only while this
-   * instance still holds the lease: a delivery reaped and re-claimed elsewhere is not overwritten (its
-   * attempt is still stored). A delivery deleted with its endpoint mid-attempt leaves nothing to record.
+   * Stores the attempt, moves the delivery on and keeps the endpoint's failing streak (started at
+   * `now` by a failure, cleared by a success, written only when it changes), in one statement. The
+   * state changes only while this instance still holds the lease: a delivery reaped and re-claimed
+   * elsewhere is not overwritten (its attempt is still stored). A delivery deleted with its endpoint
+   * mid-attempt leaves nothing to record.
    */
   async recordAttempt(
     instanceId: string,
     id: string,
     attempt: AttemptRecord,
     next: DeliveryTransition,
-  ): Promise<boolean> {
-    const rows: Array<{ id: string }> = await this.dataSource.query(
+    now: Date,
+  ): Promise<RecordedAttempt> {
+    const rows: Array<{ failing_since: Date | null }> = await this.dataSource.query(
       `WITH attempt AS (
          INSERT INTO delivery_attempts (delivery_id, attempted_at, response_status, response_body, duration_ms, error)
          SELECT $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = $2)
        ), moved AS (
          UPDATE deliveries SET status = $8, attempt_count = attempt_count + 1, locked_by = NULL,
-              locked_until = NULL, updated_at = now(), last_attempt_at = $3, last_response_status = $4,
-              last_error = $7,
-              next_attempt_at = CASE WHEN $8 = 'pending' THEN now() + make_interval(secs => $9) END
+                locked_until = NULL, updated_at = now(), last_attempt_at = $3, last_response_status = $4,
+                last_error = $7,
+                next_attempt_at = CASE WHEN $8 = 'pending' THEN now() + make_interval(secs => $9) END
          WHERE id = $2 AND locked_by = $1 AND status = 'delivering'
-         RETURNING id)
-       SELECT id FROM moved`,
+         RETURNING endpoint_id
+       ), streak AS (
+         UPDATE endpoints e SET failing_since = CASE WHEN $10 THEN NULL ELSE $11::timestamptz END
+         FROM moved WHERE e.id = moved.endpoint_id AND (e.failing_since IS NULL) = NOT $10
+         RETURNING e.failing_since
+       )
+       SELECT CASE WHEN EXISTS (SELECT 1 FROM streak) THEN (SELECT failing_since FROM streak)
+                   ELSE (SELECT failing_since FROM endpoints WHERE id = moved.endpoint_id) END AS failing_since,
+              ${ASYNC_COMMIT} AS async_commit
+       FROM moved`,
       [
         instanceId,
         id,
@@ -260,23 +297,12 @@ export class DeliveryRepository {
         attempt.error,
         next.status,
         next.status === 'pending' ? next.retryInSeconds : 0,
+        next.status === 'delivered',
+        now,
       ],
     );
-    return rows.length > 0;
-  }
-
-  /**
-   * When the next pending delivery falls due after the claim made at `claimedAt` (null when none is
-   * scheduled). Deliveries that were due then but not claimed (endpoint saturated or disabled, row
-   * locked by another instance) are left out: waiting on them would spin; a finished attempt or a
-   * NOTIFY wakes the worker for them.
-   */
-  async nextDueAfter(claimedAt: Date): Promise<Date | null> {
-    const rows: Array<{ due: Date | null }> = await this.dataSource.query(
-      `SELECT min(next_attempt_at) AS due FROM deliveries WHERE status = 'pending' AND next_attempt_at > $1`,
-      [claimedAt],
-    );
-    return rows[0]?.due ?? null;
+    const [row] = rows;
+    return row ? { recorded: true, failingSince: row.failing_since } : { recorded: false };
   }
 
   async countPending(): Promise<number> {
@@ -339,6 +365,9 @@ export class DeliveryRepository {
        FROM queued`,
       [endpointId, since, until, typeRegexes],
     );
-    return rows[0]?.queued ?? 0;
+    const queued = rows[0]?.queued ?? 0;
+    // A replay can add more rows at once than autovacuum has statistics for; claims need them.
+    if (queued > 0) await this.dataSource.query('ANALYZE deliveries');
+    return queued;
   }
 }
