@@ -48,7 +48,8 @@ describe('stream sources run by the gateway', () => {
     await eventually(async () =>
       expect(await statusOf(id)).toMatchObject({ state: 'connected', connectedSince: expect.any(String) }),
     );
-    expect(await typesOf(id)).toEqual(['herald.source.connected']);
+    // The state row is written just before the state's event: wait for the event too.
+    await eventually(async () => expect(await typesOf(id)).toEqual(['herald.source.connected']));
 
     seatable.broadcastOp({
       op_type: 'modify_row',
@@ -100,7 +101,7 @@ describe('stream sources run by the gateway', () => {
     const requests = seatable.counters.tokenRequests;
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(seatable.counters.tokenRequests).toBe(requests);
-    expect(await typesOf(id)).toEqual(['herald.source.failed']);
+    await eventually(async () => expect(await typesOf(id)).toEqual(['herald.source.failed']));
 
     await admin('PATCH', `/v1/sources/${id}`, {
       body: { config: { serverUrl: seatable.url, apiToken: 'good-api-token' } },
