@@ -11,6 +11,8 @@ export const Channel = {
   events: 'herald_events',
   /** An API key was deleted (payload: key id): sockets using it are cut off. */
   apiKeyRevoked: 'herald_api_key_revoked',
+  /** Deliveries became due (new, retried, replayed, reaped): delivery workers claim. */
+  deliveries: 'herald_deliveries',
 } as const;
 
 type ChannelName = (typeof Channel)[keyof typeof Channel];

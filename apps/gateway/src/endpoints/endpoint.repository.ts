@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
-import { DELIVERY_WAKE_CHANNEL } from './deliveries/delivery.repository.js';
+import { Channel } from '../database/pg-listener.service.js';
 import { EndpointEntity } from './endpoint.entity.js';
 
 export type NewEndpoint = Omit<EndpointEntity, 'createdAt' | 'updatedAt'>;
@@ -27,7 +27,7 @@ export class EndpointRepository {
   /** Saves and wakes the delivery workers: re-enabling resumes the endpoint's pending deliveries. */
   async save(endpoint: EndpointEntity): Promise<EndpointEntity> {
     const saved = await this.endpoints.save(endpoint);
-    await this.endpoints.query('SELECT pg_notify($1, $2)', [DELIVERY_WAKE_CHANNEL, endpoint.id]);
+    await this.endpoints.query('SELECT pg_notify($1, $2)', [Channel.deliveries, endpoint.id]);
     return saved;
   }
 

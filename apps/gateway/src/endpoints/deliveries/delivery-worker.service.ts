@@ -4,15 +4,13 @@ import {
   Injectable,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { Backoff } from '@herald/events';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
-import pg from 'pg';
-import { v7 as uuidv7 } from 'uuid';
-import { HERALD_CONFIG, type HeraldConfig } from '../../config/herald-config.js';
+import { INSTANCE_ID } from '../../config/herald-config.js';
+import { Channel, PgListener } from '../../database/pg-listener.service.js';
 import { toEnvelope } from '../../events/event-record.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
 import { DeliveryOutcomes } from './delivery-outcomes.js';
-import { type ClaimedDelivery, DELIVERY_WAKE_CHANNEL, DeliveryRepository } from './delivery.repository.js';
+import { type ClaimedDelivery, DeliveryRepository } from './delivery.repository.js';
 import { WebhookSender } from './webhook-sender.js';
 
 /** Deliveries one instance holds (waiting, sending or being recorded). */
@@ -48,15 +46,12 @@ interface InFlight {
  */
 @Injectable()
 export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  readonly instanceId = uuidv7();
   private readonly inFlight = new Map<string, InFlight>();
   /** Per endpoint: claimed and not yet answered (waiting for a slot or sending). */
   private readonly perEndpoint = new Map<string, number>();
   private readonly sending = new Map<string, number>();
   private readonly waiting = new Map<string, Array<(go: boolean) => void>>();
   private readonly cancel = new AbortController();
-  private readonly listenBackoff = new Backoff({ initialMs: 500, maxMs: 10_000 });
-  private listener: pg.Client | undefined;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Infinity;
   private pumping = false;
@@ -69,12 +64,15 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly outcomes: DeliveryOutcomes,
     private readonly sender: WebhookSender,
     private readonly metrics: MetricsService,
-    @Inject(HERALD_CONFIG) private readonly config: HeraldConfig,
+    private readonly listener: PgListener,
+    @Inject(INSTANCE_ID) private readonly instanceId: string,
     @InjectPinoLogger(DeliveryWorker.name) private readonly logger: PinoLogger,
   ) {}
 
   onApplicationBootstrap(): void {
-    void this.listen();
+    this.listener.on(Channel.deliveries, () => this.wake(0));
+    // Notifications may have been missed while the listener was away.
+    this.listener.on('reconnected', () => this.wake(0));
     this.timers.push(
       setInterval(() => void this.heartbeat(), HEARTBEAT_MS),
       setInterval(() => void this.reap(), REAPER_MS),
@@ -88,7 +86,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.stopping = true;
     this.timers.forEach(clearInterval);
     clearTimeout(this.wakeTimer);
-    await this.listener?.end().catch(() => undefined);
     // Claimed but not started: their attempts release the leases instead of sending.
     for (const queue of this.waiting.values()) queue.splice(0).forEach((go) => go(false));
     const running = () => Promise.all([...this.inFlight.values()].map((f) => f.done));
@@ -96,35 +93,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     await Promise.race([running(), grace]);
     this.cancel.abort();
     await running();
-  }
-
-  private async listen(): Promise<void> {
-    if (this.stopping) return;
-    const client = new pg.Client({
-      connectionString: this.config.databaseUrl,
-      application_name: 'herald-delivery',
-    });
-    const lost = (error: Error) => {
-      if (this.listener !== client) return;
-      this.listener = undefined;
-      if (this.stopping) return;
-      this.logger.warn({ err: error }, 'delivery wake-up connection lost; reconnecting');
-      setTimeout(() => void this.listen(), this.listenBackoff.next()).unref();
-    };
-    client.on('error', lost);
-    client.on('end', () => lost(new Error('connection ended')));
-    client.on('notification', () => this.wake(0));
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${DELIVERY_WAKE_CHANNEL}`);
-      this.listener = client;
-      this.listenBackoff.reset();
-      this.wake(0);
-    } catch (error) {
-      this.logger.warn({ err: error }, 'delivery wake-up connection failed; polling until it is back');
-      await client.end().catch(() => undefined);
-      setTimeout(() => void this.listen(), this.listenBackoff.next()).unref();
-    }
   }
 
   /** Runs a claim round within `delayMs` (an earlier wake-up wins). */

@@ -2,9 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { HERALD_PROVIDER, type HeraldEvent } from '@herald/events';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { EVENT_COLUMNS, type EventRow } from '../../events/event-record.js';
+import { Channel } from '../../database/pg-listener.service.js';
 
 /** NOTIFY channel that wakes every instance's delivery worker (sent inside the event transaction). */
-export const DELIVERY_WAKE_CHANNEL = 'herald_deliveries';
+/** Wakes every instance's delivery worker (delivered by Postgres at commit). */
+const DELIVERY_WAKE_CHANNEL = Channel.deliveries;
 
 export type DeliveryStatus = 'pending' | 'delivering' | 'delivered' | 'failed';
 
