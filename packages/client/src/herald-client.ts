@@ -145,14 +145,21 @@ export class HeraldClient {
         if (!subscription.active) return;
         if (error) {
           // No answer in time: the connection is probably gone; the next `connect` retries.
-          this.emit('error', new HeraldClientError('subscribe_failed', 'no answer to subscribe', { cause: error }));
+          this.emit(
+            'error',
+            new HeraldClientError('subscribe_failed', 'no answer to subscribe', { cause: error }),
+          );
           return;
         }
         if (!result.ok) {
           this.subscriptions.delete(subscription);
-          const refusal = new HeraldClientError('subscribe_failed', `${result.error.code}: ${result.error.message}`, {
-            cause: result.error,
-          });
+          const refusal = new HeraldClientError(
+            'subscribe_failed',
+            `${result.error.code}: ${result.error.message}`,
+            {
+              cause: result.error,
+            },
+          );
           this.settle(subscription, refusal);
           this.emit('error', refusal);
           return;

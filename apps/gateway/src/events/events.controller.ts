@@ -1,5 +1,5 @@
 import { ResourceId } from '../common/resource-id.js';
-import { Body, Controller, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, Headers, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { HeraldEvent } from '@herald/events';
 import type { FastifyReply } from 'fastify';

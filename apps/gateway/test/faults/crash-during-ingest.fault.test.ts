@@ -19,11 +19,18 @@ describe('kill -9 during ingest and delivery', () => {
   afterAll(() => receiver.close());
 
   it('keeps every acknowledged event and delivers each at least once after a restart', async () => {
-    const env = { DATABASE_URL: databaseUrl, HERALD_ADMIN_TOKEN: ADMIN_TOKEN, HERALD_ALLOW_PRIVATE_TARGETS: 'true', LOG_LEVEL: 'warn' };
+    const env = {
+      DATABASE_URL: databaseUrl,
+      HERALD_ADMIN_TOKEN: ADMIN_TOKEN,
+      HERALD_ALLOW_PRIVATE_TARGETS: 'true',
+      LOG_LEVEL: 'warn',
+    };
     const first = await startGatewayProcess(env);
     const admin = apiClient(first.baseUrl, ADMIN_TOKEN);
     expect((await admin('POST', '/v1/endpoints', { body: { url: receiver.url } })).status).toBe(201);
-    const source = (await admin('POST', '/v1/sources', { body: { name: 'crm', provider: 'seatable', mode: 'webhook' } })).body;
+    const source = (
+      await admin('POST', '/v1/sources', { body: { name: 'crm', provider: 'seatable', mode: 'webhook' } })
+    ).body;
 
     const acked: string[] = [];
     let refused = 0;
@@ -36,10 +43,21 @@ describe('kill -9 during ingest and delivery', () => {
             if (r.status === 201) acked.push(r.body.id);
           } else {
             const webhook = buildSeatableWebhook({
-              dtable_uuid: 'fae0a3a42ba94df88e8303fd385e37de', row_id: `w${w}r${i}`, op_user: 'u', op_type: 'insert_row',
-              op_time: 1_700_000_000 + i, table_id: '0000', table_name: 'T', row_name: 'x', row_data: [], op_app: null,
+              dtable_uuid: 'fae0a3a42ba94df88e8303fd385e37de',
+              row_id: `w${w}r${i}`,
+              op_user: 'u',
+              op_type: 'insert_row',
+              op_time: 1_700_000_000 + i,
+              table_id: '0000',
+              table_name: 'T',
+              row_name: 'x',
+              row_data: [],
+              op_app: null,
             });
-            const r = await apiClient('')('POST', source.ingestUrl, { rawBody: webhook.body, headers: webhook.headers });
+            const r = await apiClient('')('POST', source.ingestUrl, {
+              rawBody: webhook.body,
+              headers: webhook.headers,
+            });
             if (r.status === 202) acked.push(...r.body.ids);
           }
         } catch {
@@ -68,10 +86,14 @@ describe('kill -9 during ingest and delivery', () => {
       }
       const lost = acked.filter((id) => !stored.has(id));
       expect(lost).toEqual([]);
-      await eventually(() => {
-        const delivered = new Set(receiver.received.map((r) => String(r.headers['webhook-id'])));
-        expect(acked.filter((id) => !delivered.has(id))).toEqual([]);
-      }, 60_000, 200);
+      await eventually(
+        () => {
+          const delivered = new Set(receiver.received.map((r) => String(r.headers['webhook-id'])));
+          expect(acked.filter((id) => !delivered.has(id))).toEqual([]);
+        },
+        60_000,
+        200,
+      );
     } finally {
       second.child.kill('SIGTERM');
       await second.exited;

@@ -25,12 +25,17 @@ describe('fuzzing every route and the socket', () => {
   beforeAll(async () => {
     herald = await startTestApp();
     const admin = apiClient(herald.baseUrl, herald.adminToken);
-    const document = (await admin('GET', '/docs/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
+    const document = (await admin('GET', '/docs/openapi.json')).body as {
+      paths: Record<string, Record<string, unknown>>;
+    };
     operations = Object.entries(document.paths).flatMap(([path, item]) =>
       METHODS.filter((m) => m in item).map((method) => ({ method: method.toUpperCase(), path })),
     );
-    const source = (await admin('POST', '/v1/sources', { body: { name: 'fuzz', provider: 'seatable', mode: 'webhook' } })).body;
-    const endpoint = (await admin('POST', '/v1/endpoints', { body: { url: 'http://127.0.0.1:9/fuzz' } })).body;
+    const source = (
+      await admin('POST', '/v1/sources', { body: { name: 'fuzz', provider: 'seatable', mode: 'webhook' } })
+    ).body;
+    const endpoint = (await admin('POST', '/v1/endpoints', { body: { url: 'http://127.0.0.1:9/fuzz' } }))
+      .body;
     const event = (await admin('POST', '/v1/events', { body: { type: 'fuzz.seed' } })).body;
     knownIds = [source.id, endpoint.id, event.id];
     operations.push({ method: 'POST', path: source.ingestUrl.replace(herald.baseUrl, '') });
@@ -46,8 +51,23 @@ describe('fuzzing every route and the socket', () => {
       fc.constantFrom('..', '%00', '%ZZ', '-1', '99999999999999999999', 'toasts', 'status'),
     );
     const query = fc.dictionary(
-      fc.constantFrom('limit', 'cursor', 'after', 'type', 'source', 'since', 'until', 'include', 'status', 'x'),
-      fc.oneof(fc.string({ maxLength: 30 }), fc.integer().map(String), fc.constantFrom('seatable.**', '*', '0', 'raw')),
+      fc.constantFrom(
+        'limit',
+        'cursor',
+        'after',
+        'type',
+        'source',
+        'since',
+        'until',
+        'include',
+        'status',
+        'x',
+      ),
+      fc.oneof(
+        fc.string({ maxLength: 30 }),
+        fc.integer().map(String),
+        fc.constantFrom('seatable.**', '*', '0', 'raw'),
+      ),
       { maxKeys: 3 },
     );
     const json = (value: unknown) => ({ text: JSON.stringify(value), type: 'application/json' });
@@ -70,7 +90,9 @@ describe('fuzzing every route and the socket', () => {
           )
           .map(json),
         fc.string({ maxLength: 200 }).map((text) => ({ text, type: 'application/json' })),
-        fc.uint8Array({ maxLength: 200 }).map((bytes) => ({ text: Buffer.from(bytes).toString('latin1'), type: 'application/x-protobuf' })),
+        fc
+          .uint8Array({ maxLength: 200 })
+          .map((bytes) => ({ text: Buffer.from(bytes).toString('latin1'), type: 'application/x-protobuf' })),
         fc.string({ maxLength: 100 }).map((text) => ({ text, type: 'text/plain' })),
       ),
       { nil: undefined },
@@ -80,7 +102,10 @@ describe('fuzzing every route and the socket', () => {
       path: fc.string().map((s) => `/v1/${encodeURIComponent(s)}`),
     });
     return fc.record({
-      operation: fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...operations) }, { weight: 1, arbitrary: unknownRoute }),
+      operation: fc.oneof(
+        { weight: 9, arbitrary: fc.constantFrom(...operations) },
+        { weight: 1, arbitrary: unknownRoute },
+      ),
       ids: fc.array(segment, { minLength: 2, maxLength: 2 }),
       query,
       body,
@@ -114,15 +139,21 @@ describe('fuzzing every route and the socket', () => {
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
       return status;
     };
-    await fc.assert(fc.asyncProperty(request, async (input) => {
-      const status = await record(input);
-      return status > 0 && status < 500;
-    }), { numRuns: 1_000 });
+    await fc.assert(
+      fc.asyncProperty(request, async (input) => {
+        const status = await record(input);
+        return status > 0 && status < 500;
+      }),
+      { numRuns: 1_000 },
+    );
     const before = process.memoryUsage().heapUsed;
-    await fc.assert(fc.asyncProperty(request, async (input) => {
-      const status = await record(input);
-      return status > 0 && status < 500;
-    }), { numRuns: HTTP_RUNS - 1_000 });
+    await fc.assert(
+      fc.asyncProperty(request, async (input) => {
+        const status = await record(input);
+        return status > 0 && status < 500;
+      }),
+      { numRuns: HTTP_RUNS - 1_000 },
+    );
     const grownMb = (process.memoryUsage().heapUsed - before) / 1024 / 1024;
     expect(grownMb).toBeLessThan(150);
     expect((await fetch(`${herald.baseUrl}/readyz`)).status).toBe(200);
@@ -135,15 +166,28 @@ describe('fuzzing every route and the socket', () => {
     const socket: RawSubscriber = await connectSocket(herald.baseUrl, herald.adminToken);
     try {
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom('subscribe', 'unsubscribe'), fc.jsonValue({ maxDepth: 3 }), async (name, payload) => {
-          const answer = (await socket.timeout(5_000).emitWithAck(name as 'subscribe', payload as never)) as { ok?: unknown };
-          return typeof answer === 'object' && answer !== null && typeof answer.ok === 'boolean' && socket.connected;
-        }),
+        fc.asyncProperty(
+          fc.constantFrom('subscribe', 'unsubscribe'),
+          fc.jsonValue({ maxDepth: 3 }),
+          async (name, payload) => {
+            const answer = (await socket
+              .timeout(5_000)
+              .emitWithAck(name as 'subscribe', payload as never)) as { ok?: unknown };
+            return (
+              typeof answer === 'object' &&
+              answer !== null &&
+              typeof answer.ok === 'boolean' &&
+              socket.connected
+            );
+          },
+        ),
         { numRuns: SOCKET_RUNS },
       );
       // Unknown events and events without an ack are ignored, and the socket stays up.
       (socket as unknown as { emit(name: string, ...args: unknown[]): void }).emit('nonsense', { a: 1 });
-      (socket as unknown as { emit(name: string, ...args: unknown[]): void }).emit('subscribe', { types: ['a.b'] });
+      (socket as unknown as { emit(name: string, ...args: unknown[]): void }).emit('subscribe', {
+        types: ['a.b'],
+      });
       const stillThere = await socket.timeout(5_000).emitWithAck('unsubscribe', { id: 'x' });
       expect(stillThere).toMatchObject({ ok: false });
     } finally {

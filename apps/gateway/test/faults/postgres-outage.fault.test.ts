@@ -38,10 +38,19 @@ describe('Postgres outage under load', () => {
     const admin = apiClient(herald.baseUrl, herald.adminToken);
     const source = (
       await admin('POST', '/v1/sources', {
-        body: { name: 'media', provider: 'jellyfish', mode: 'stream', config: { serverUrl: jellyfish.url, serverApiToken: 'server-token' } },
+        body: {
+          name: 'media',
+          provider: 'jellyfish',
+          mode: 'stream',
+          config: { serverUrl: jellyfish.url, serverApiToken: 'server-token' },
+        },
       })
     ).body;
-    await eventually(async () => expect((await admin('GET', `/v1/sources/${source.id}/status`)).body.state).toBe('connected'), 20_000);
+    await eventually(
+      async () =>
+        expect((await admin('GET', `/v1/sources/${source.id}/status`)).body.state).toBe('connected'),
+      20_000,
+    );
 
     const client = connect({ url: herald.baseUrl, token: herald.adminToken, reconnectionDelayMaxMs: 500 });
     const received: HeraldEvent[] = [];
@@ -53,7 +62,9 @@ describe('Postgres outage under load', () => {
     let running = true;
     const workers = Array.from({ length: 4 }, async (_, w) => {
       for (let i = 0; running; i++) {
-        const r = await admin('POST', '/v1/events', { body: { type: 'outage.tick', data: { w, i } } }).catch(() => undefined);
+        const r = await admin('POST', '/v1/events', { body: { type: 'outage.tick', data: { w, i } } }).catch(
+          () => undefined,
+        );
         if (!r) continue;
         statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
         if (r.status === 201) acknowledged.push(r.body.id);
@@ -72,7 +83,11 @@ describe('Postgres outage under load', () => {
     await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS / 2));
     database = await startEmbeddedPostgres({ dataDir, persistent: true, port });
     const ackedBeforeRecovery = acknowledged.length;
-    await eventually(() => expect(acknowledged.length).toBeGreaterThan(ackedBeforeRecovery + 50), 30_000, 100);
+    await eventually(
+      () => expect(acknowledged.length).toBeGreaterThan(ackedBeforeRecovery + 50),
+      30_000,
+      100,
+    );
     running = false;
     await Promise.all(workers);
 
@@ -84,25 +99,36 @@ describe('Postgres outage under load', () => {
     // Every acknowledged event is stored, and the subscriber got each exactly once, in seq order.
     const stored = new Set<string>();
     for (let cursor: string | null = null, first = true; first || cursor; first = false) {
-      const page: any = await admin('GET', `/v1/events?type=outage.tick&limit=500${cursor ? `&cursor=${cursor}` : ''}`);
+      const page: any = await admin(
+        'GET',
+        `/v1/events?type=outage.tick&limit=500${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       for (const e of page.body.data) stored.add(e.id);
       cursor = page.body.nextCursor;
     }
     for (const id of acknowledged) expect(stored.has(id)).toBe(true);
     await eventually(() => expect(received.length).toBe(stored.size), 20_000);
     expect(new Set(received.map((e) => e.id))).toEqual(stored);
-    for (let i = 1; i < received.length; i++) expect(BigInt(received[i]!.seq) > BigInt(received[i - 1]!.seq)).toBe(true);
+    for (let i = 1; i < received.length; i++)
+      expect(BigInt(received[i]!.seq) > BigInt(received[i - 1]!.seq)).toBe(true);
     client.close();
 
     // The stream source was released with the lost session, then taken and connected again.
-    await eventually(() => {
-      expect(jellyfish.counters.connections).toBeGreaterThanOrEqual(2);
-      expect(jellyfish.subscribers(ServerMessage_EventType.SERVER_NOTIFICATION)).toBe(1);
-    }, 30_000, 200);
-    await eventually(async () => expect((await admin('GET', `/v1/sources/${source.id}/status`)).body.state).toBe('connected'));
+    await eventually(
+      () => {
+        expect(jellyfish.counters.connections).toBeGreaterThanOrEqual(2);
+        expect(jellyfish.subscribers(ServerMessage_EventType.SERVER_NOTIFICATION)).toBe(1);
+      },
+      30_000,
+      200,
+    );
+    await eventually(async () =>
+      expect((await admin('GET', `/v1/sources/${source.id}/status`)).body.state).toBe('connected'),
+    );
     jellyfish.pushNotification({ case: 'roomCreated', value: { roomId: 'after-outage' } });
     await eventually(async () => {
-      const events = (await admin('GET', `/v1/events?source=${source.id}&type=jellyfish.room.created`)).body.data;
+      const events = (await admin('GET', `/v1/events?source=${source.id}&type=jellyfish.room.created`)).body
+        .data;
       expect(events.map((e: any) => e.data.roomId)).toContain('after-outage');
     }, 20_000);
   });

@@ -34,5 +34,11 @@ export async function startTestApp(
   await app.listen({ port, host: '127.0.0.1' });
   const address = app.getHttpServer().address();
   const bound = typeof address === 'object' && address ? address.port : 0;
-  return { app, baseUrl: `http://127.0.0.1:${bound}`, databaseUrl: url, adminToken, close: () => app.close() };
+  return {
+    app,
+    baseUrl: `http://127.0.0.1:${bound}`,
+    databaseUrl: url,
+    adminToken,
+    close: () => app.close(),
+  };
 }
