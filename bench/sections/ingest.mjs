@@ -2,19 +2,26 @@
 // servers on the same Postgres cluster (one INSERT per request; batched group commit). All three run at
 // once and are measured in interleaved rounds (median reported), so a noisy neighbour on a shared
 // machine hits each of them alike.
-import { percentile, printFigure, printNote } from '../support/figures.mjs';
+import { printFigure, printNote } from '../support/figures.mjs';
 import { api, loadTest } from '../support/http-load.mjs';
 import { startBaseline, startGateway } from '../support/processes.mjs';
 import { seatableTemplate } from '../support/seatable.mjs';
 
-const median = (values) => percentile(values, 50);
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
 
 /** Throughput rounds at 64 connections; returns the median requests/s. */
 export async function ingestRounds(targets, { rounds, seconds, cluster }) {
   for (const target of targets) await loadTest({ url: target.url, body: seatableTemplate(), seconds: 1 }); // warm-up
   const samples = new Map(targets.map((t) => [t.name, []]));
   for (let round = 0; round < rounds; round++) {
-    for (const target of targets) {
+    // Each round starts with the next target, so none is always measured first (right after a
+    // checkpoint, a seeding or a neighbour's burst).
+    const order = targets.map((_, i) => targets[(i + round) % targets.length]);
+    for (const target of order) {
       await cluster.checkpoint();
       const run = await loadTest({ url: target.url, body: seatableTemplate(), seconds });
       if (run.non2xx + run.errors > 0)

@@ -85,7 +85,7 @@ export async function storedSection({ cluster, quick, heraldUrl, ingestUrl }) {
         { name: `herald_stored_${label}`, url: stored.baseUrl + new URL(ingestUrl).pathname },
         { name: 'herald_stored_empty', url: await createSeatableSource(empty) },
       ],
-      { rounds: quick ? 1 : 3, seconds: 5, cluster },
+      { rounds: quick ? 2 : 3, seconds: 5, cluster },
     );
     return { rps: results[`herald_stored_${label}`].rps, emptyRps: results.herald_stored_empty.rps, label };
   } finally {
