@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { buildSeatableWebhook } from '@herald/seatable/testing';
 import { startGatewayProcess } from '../support/gateway-process.js';
-import { apiClient, eventually } from '../support/http.js';
+import { apiClient, eventually, listAllEventIds } from '../support/http.js';
 import { createTestDatabase } from '../support/test-database.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
@@ -78,12 +78,7 @@ describe('kill -9 during ingest and delivery', () => {
     const second = await startGatewayProcess(env);
     try {
       const reader = apiClient(second.baseUrl, ADMIN_TOKEN);
-      const stored = new Set<string>();
-      for (let cursor: string | null = null, first = true; first || cursor; first = false) {
-        const page: any = await reader('GET', `/v1/events?limit=500${cursor ? `&cursor=${cursor}` : ''}`);
-        for (const e of page.body.data) stored.add(e.id);
-        cursor = page.body.nextCursor;
-      }
+      const stored = await listAllEventIds(reader);
       const lost = acked.filter((id) => !stored.has(id));
       expect(lost).toEqual([]);
       await eventually(

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type HeraldEvent } from '@herald/client';
 import { FakeJellyfishServer, ServerMessage_EventType } from '@herald/jellyfish/testing';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/database/embedded-postgres.js';
-import { apiClient, eventually } from '../support/http.js';
+import { apiClient, eventually, listAllEventIds } from '../support/http.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const OUTAGE_MS = 10_000;
@@ -97,15 +97,7 @@ describe('Postgres outage under load', () => {
     expect((await apiClient(herald.baseUrl)('GET', '/readyz')).status).toBe(200);
 
     // Every acknowledged event is stored, and the subscriber got each exactly once, in seq order.
-    const stored = new Set<string>();
-    for (let cursor: string | null = null, first = true; first || cursor; first = false) {
-      const page: any = await admin(
-        'GET',
-        `/v1/events?type=outage.tick&limit=500${cursor ? `&cursor=${cursor}` : ''}`,
-      );
-      for (const e of page.body.data) stored.add(e.id);
-      cursor = page.body.nextCursor;
-    }
+    const stored = await listAllEventIds(admin, 'type=outage.tick');
     for (const id of acknowledged) expect(stored.has(id)).toBe(true);
     await eventually(() => expect(received.length).toBe(stored.size), 20_000);
     expect(new Set(received.map((e) => e.id))).toEqual(stored);

@@ -58,3 +58,18 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/** Every event id a list query returns, following nextCursor to the end. */
+export async function listAllEventIds(api: ReturnType<typeof apiClient>, query = ''): Promise<Set<string>> {
+  const ids = new Set<string>();
+  let cursor: string | null = null;
+  do {
+    const page: ApiResponse<{ data: Array<{ id: string }>; nextCursor: string | null }> = await api(
+      'GET',
+      `/v1/events?limit=500${query ? `&${query}` : ''}${cursor ? `&cursor=${cursor}` : ''}`,
+    );
+    for (const event of page.body.data) ids.add(event.id);
+    cursor = page.body.nextCursor;
+  } while (cursor);
+  return ids;
+}
