@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hashToken, newToken, tokenPrefix } from '../common/bearer-token.js';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { v7 as uuidv7 } from 'uuid';
@@ -14,10 +14,6 @@ const TOKEN_PREFIX = 'hrld_';
 /** How long a verified key is trusted without a database read; deletions on this instance apply at once. */
 const CACHE_TTL_MS = 5_000;
 const CACHE_LIMIT = 10_000;
-
-export function hashToken(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
-}
 
 @Injectable()
 export class ApiKeyService implements OnModuleInit, OnApplicationBootstrap {
@@ -36,13 +32,13 @@ export class ApiKeyService implements OnModuleInit, OnApplicationBootstrap {
 
   /** First start with an empty key table: install HERALD_ADMIN_TOKEN, or generate a key and print it once. */
   async onApplicationBootstrap(): Promise<void> {
-    const token = this.config.adminToken ?? TOKEN_PREFIX + randomBytes(32).toString('base64url');
+    const token = this.config.adminToken ?? newToken(TOKEN_PREFIX, 32);
     const created = await this.repository.insertIfNone({
       id: uuidv7(),
       name: 'bootstrap-admin',
       scopes: ['admin'],
       tokenHash: hashToken(token),
-      tokenPrefix: token.slice(0, 9),
+      tokenPrefix: tokenPrefix(token),
     });
     if (!created) return;
     if (this.config.adminToken) {
@@ -54,13 +50,13 @@ export class ApiKeyService implements OnModuleInit, OnApplicationBootstrap {
   }
 
   async create(dto: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
-    const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+    const token = newToken(TOKEN_PREFIX, 32);
     const key = await this.repository.insert({
       id: uuidv7(),
       name: dto.name,
       scopes: [...new Set(dto.scopes)],
       tokenHash: hashToken(token),
-      tokenPrefix: token.slice(0, 9),
+      tokenPrefix: tokenPrefix(token),
     });
     return { ...mapApiKey(key), token };
   }

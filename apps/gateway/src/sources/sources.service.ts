@@ -1,5 +1,6 @@
+import { hashToken, newToken, tokenPrefix } from '../common/bearer-token.js';
 import { isUuid } from '../common/resource-id.js';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { ProviderAdapter, SourceMode } from '@herald/events';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
@@ -15,10 +16,6 @@ import { SourceCatalog } from './source-catalog.js';
 import { SourceRepository } from './source.repository.js';
 
 const INGEST_TOKEN_PREFIX = 'hing_';
-
-function hashToken(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
-}
 
 @Injectable()
 export class SourcesService {
@@ -38,8 +35,7 @@ export class SourcesService {
       ]);
     }
     const config = this.parseConfig(adapter, dto.mode, dto.config ?? {});
-    const token =
-      dto.mode === 'webhook' ? INGEST_TOKEN_PREFIX + randomBytes(24).toString('base64url') : undefined;
+    const token = dto.mode === 'webhook' ? newToken(INGEST_TOKEN_PREFIX, 24) : undefined;
     const source = await this.repository.save({
       id: uuidv7(),
       name: dto.name,
@@ -49,7 +45,7 @@ export class SourcesService {
       enabled: dto.enabled ?? true,
       silentAfterSeconds: dto.silentAfterSeconds ?? null,
       ingestTokenHash: token ? hashToken(token) : null,
-      ingestTokenPrefix: token ? token.slice(0, 9) : null,
+      ingestTokenPrefix: token ? tokenPrefix(token) : null,
     });
     return this.toDto(source, origin, token);
   }
@@ -98,11 +94,11 @@ export class SourcesService {
     const source = await this.load(id);
     if (source.mode !== 'webhook')
       throw HeraldException.validation('Only webhook sources have an ingest URL.');
-    const token = INGEST_TOKEN_PREFIX + randomBytes(24).toString('base64url');
+    const token = newToken(INGEST_TOKEN_PREFIX, 24);
     const saved = await this.repository.save({
       ...source,
       ingestTokenHash: hashToken(token),
-      ingestTokenPrefix: token.slice(0, 9),
+      ingestTokenPrefix: tokenPrefix(token),
     });
     this.catalog.invalidate(id);
     return this.toDto(saved, origin, token);

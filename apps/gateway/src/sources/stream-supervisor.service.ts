@@ -76,11 +76,6 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     await this.connection?.end().catch(() => undefined);
   }
 
-  /** Ids of the sources this instance holds (for tests and metrics). */
-  get heldSources(): string[] {
-    return [...this.running.keys()];
-  }
-
   private async connect(): Promise<void> {
     if (this.shuttingDown) return;
     const client = new pg.Client({

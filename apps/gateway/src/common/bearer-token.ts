@@ -1,0 +1,18 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/**
+ * Herald's own bearer secrets (API keys, ingest tokens): a readable prefix and 192+ random bits.
+ * They are stored only as SHA-256 hashes; with that much entropy a fast hash is safe and lookups stay O(1).
+ */
+export function newToken(prefix: string, randomByteCount: number): string {
+  return prefix + randomBytes(randomByteCount).toString('base64url');
+}
+
+export function hashToken(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+/** What may be shown of a token: enough to tell tokens apart, never enough to use one. */
+export function tokenPrefix(token: string): string {
+  return token.slice(0, 9);
+}
