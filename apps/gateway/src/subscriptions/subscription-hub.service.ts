@@ -141,14 +141,16 @@ export class SubscriptionHub implements OnApplicationBootstrap {
   }
 
   private dispatch(events: HeraldEvent[]): void {
-    const last = BigInt(events[events.length - 1]!.seq);
+    // Parsed once per batch, not once per subscription: this loop runs for every live subscription.
+    const seqs = events.map((event) => BigInt(event.seq));
+    const last = seqs[seqs.length - 1]!;
     sessions: for (const session of this.sessions.values()) {
       for (const subscription of session.subscriptions.values()) {
         if (!subscription.live) continue;
-        for (const event of events) {
-          const seq = BigInt(event.seq);
-          if (seq <= subscription.cursor || !subscription.filter.matches(event)) continue;
-          if (!this.send(session, subscription, event)) continue sessions;
+        for (let i = 0; i < events.length; i++) {
+          const event = events[i]!;
+          if (seqs[i]! <= subscription.cursor || !subscription.filter.matches(event)) continue;
+          if (!this.send(session, subscription, event, seqs[i]!)) continue sessions;
         }
         if (last > subscription.cursor) subscription.cursor = last;
       }
@@ -156,7 +158,7 @@ export class SubscriptionHub implements OnApplicationBootstrap {
   }
 
   /** Sends one event; a socket over its buffer bound is disconnected instead (it resumes with `after`). */
-  private send(session: Session, subscription: Subscription, event: HeraldEvent): boolean {
+  private send(session: Session, subscription: Subscription, event: HeraldEvent, seq: bigint): boolean {
     const { socket } = session;
     if (!socket.connected) return false;
     if (pendingPackets(socket) >= this.config.socketMaxBuffer) {
@@ -172,7 +174,7 @@ export class SubscriptionHub implements OnApplicationBootstrap {
       return false;
     }
     socket.conn.write(eventPacket(subscription.id, this.eventJson.json(event)));
-    subscription.cursor = BigInt(event.seq);
+    subscription.cursor = seq;
     return true;
   }
 
@@ -194,7 +196,8 @@ export class SubscriptionHub implements OnApplicationBootstrap {
         });
         for (const row of rows) {
           await this.drained(session.socket);
-          if (subscription.cancelled || !this.send(session, subscription, toEnvelope(row))) return;
+          if (subscription.cancelled || !this.send(session, subscription, toEnvelope(row), BigInt(row.seq)))
+            return;
         }
         if (rows.length === REPLAY_PAGE) continue;
         subscription.cursor = bound;
