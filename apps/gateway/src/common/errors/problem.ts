@@ -113,21 +113,24 @@ const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
  * Connection-level failures (refused, reset, admin shutdown, "cannot connect now") mean the database is
  * down, not that the request was wrong: the client should retry later.
  */
+/** Driver and ORM wordings for "the connection under this query is gone". */
+const CONNECTION_LOST =
+  /Connection terminated|timeout exceeded when trying to connect|not queryable|Query runner already released|Cannot use a pool after calling end/i;
+
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (
     let e = error as
-      { code?: unknown; driverError?: unknown; cause?: unknown; message?: unknown } | undefined;
+      | { code?: unknown; name?: unknown; driverError?: unknown; cause?: unknown; message?: unknown }
+      | undefined;
     e;
   ) {
     const code = typeof e.code === 'string' ? e.code : '';
-    if (UNAVAILABLE_ERRNO.has(code) || code.startsWith('08') || code === '57P01' || code === '57P03')
-      return true;
-    if (
-      typeof e.message === 'string' &&
-      /Connection terminated|timeout exceeded when trying to connect/i.test(e.message)
-    ) {
+    // 08: connection exception; 57P0x: admin/crash shutdown, cannot connect now; 53300: too many connections.
+    if (UNAVAILABLE_ERRNO.has(code) || code.startsWith('08') || code.startsWith('57P0') || code === '53300') {
       return true;
     }
+    if (e.name === 'QueryRunnerAlreadyReleasedError') return true;
+    if (typeof e.message === 'string' && CONNECTION_LOST.test(e.message)) return true;
     e = (e.driverError ?? e.cause) as typeof e;
   }
   return false;

@@ -21,15 +21,7 @@ export class DeliveryFanOut implements OnModuleInit {
   onModuleInit(): void {
     const firstDelay = this.config.retrySchedule[0] ?? 0;
     this.writer.addParticipant(async (tx, stored) => {
-      if (stored.length === 0) return;
-      try {
-        await this.deliveries.fanOut(tx, stored, firstDelay);
-      } catch (error) {
-        // TypeORM releases a runner whose connection died mid-transaction; say so in the words the
-        // error mapping knows, so the client gets 503 + Retry-After rather than a 500.
-        if (!tx.isReleased) throw error;
-        throw new Error('Connection terminated during the event transaction', { cause: error });
-      }
+      if (stored.length > 0) await this.deliveries.fanOut(tx, stored, firstDelay);
     });
   }
 }
