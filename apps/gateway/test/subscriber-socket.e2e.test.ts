@@ -179,12 +179,11 @@ describe('subscriber socket (/events)', () => {
           (await api('POST', '/v1/events', { body: { type: 'slow.tick', data: { i, blob } } })).body.id,
         );
       }
-      const metrics = await eventually(async () => {
+      // The gateway cuts the socket off while the client is still not reading.
+      await eventually(async () => {
         const text = (await apiClient(bounded.baseUrl)('GET', '/metrics')).body as string;
         expect(text).toMatch(/^herald_socket_connections 0$/m);
-        return text;
       }, 30_000);
-      expect(metrics).toBeDefined();
       tcp.resume();
       expect(await disconnected).toBe('io server disconnect');
 
