@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -50,6 +50,26 @@ describe('gateway process with embedded Postgres', () => {
     } finally {
       gateway.child.kill('SIGTERM');
       await gateway.exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // The container runs Herald as a non-root user; embedded Postgres then runs as that user too.
+  (process.getuid?.() === 0 ? it : it.skip)('starts with embedded Postgres as a non-root user', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-data-'));
+    const nobody = { uid: 65534, gid: 65534 };
+    chownSync(dir, nobody.uid, nobody.gid);
+    const gateway = await startGatewayProcess({ HERALD_DATA_DIR: dir }, 60_000, nobody);
+    try {
+      const token = /Herald admin API key \(shown once[^:]*\): (hrld_\S+)/.exec(gateway.output())?.[1];
+      expect(
+        (await apiClient(gateway.baseUrl, token)('POST', '/v1/events', { body: { type: 'nonroot.ok' } }))
+          .status,
+      ).toBe(201);
+      expect(statSync(join(dir, 'pgdata')).uid).toBe(nobody.uid);
+    } finally {
+      gateway.child.kill('SIGTERM');
+      expect(await gateway.exited).toBe(0);
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -16,10 +16,13 @@ export interface GatewayProcess {
 export async function startGatewayProcess(
   env: Record<string, string>,
   readyTimeoutMs = 60_000,
+  /** Run as another user (the container's non-root user, say); needs root. */
+  user?: { uid: number; gid: number },
 ): Promise<GatewayProcess> {
   const port = await freePort();
   let output = '';
   const child = spawn(process.execPath, [MAIN], {
+    ...user,
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
