@@ -1,11 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
-import { HERALD_CONFIG, type HeraldConfig } from '../../config/herald-config.js';
+import { HERALD_CONFIG, type HeraldConfig, INSTANCE_ID } from '../../config/herald-config.js';
 import { EventWriter } from '../../events/event-writer.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
 import { EndpointRepository } from '../endpoint.repository.js';
 import { DeliveryClock } from './delivery-clock.js';
-import { type ClaimedDelivery, type DeliveryTransition, DeliveryRepository } from './delivery.repository.js';
+import {
+  type AttemptRecord,
+  type ClaimedDelivery,
+  type DeliveryTransition,
+  DeliveryRepository,
+} from './delivery.repository.js';
 import {
   DELIVERY_FAILING_TYPE,
   deliveryFailingEvent,
@@ -17,9 +22,29 @@ import type { SendResult } from './webhook-sender.js';
 /** An endpoint whose every attempt failed for this long is disabled (contract §7). */
 export const SUSTAINED_FAILURE_MS = 5 * 24 * 60 * 60 * 1000;
 
-/** What one attempt's answer means for the delivery, the endpoint and Herald's own health events. */
+/** Outcomes written in one statement at most (a statement's parameters grow with it). */
+const MAX_OUTCOMES_PER_STATEMENT = 500;
+
+interface PendingOutcome {
+  delivery: ClaimedDelivery;
+  result: SendResult;
+  attempt: AttemptRecord;
+  next: DeliveryTransition;
+  resolve: (followUp: Promise<void>) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * What one attempt's answer means for the delivery, the endpoint and Herald's own health events.
+ * Outcomes are written in batches, one statement each (group commit): attempts that finish while a
+ * batch is being written go into the next one, so the database sees a few statements per second under
+ * load instead of one per delivery, and a lone attempt is written at once.
+ */
 @Injectable()
 export class DeliveryOutcomes {
+  private readonly queue: PendingOutcome[] = [];
+  private writing = false;
+
   constructor(
     private readonly deliveries: DeliveryRepository,
     private readonly endpoints: EndpointRepository,
@@ -27,24 +52,19 @@ export class DeliveryOutcomes {
     private readonly clock: DeliveryClock,
     private readonly metrics: MetricsService,
     @Inject(HERALD_CONFIG) private readonly config: HeraldConfig,
+    @Inject(INSTANCE_ID) private readonly instanceId: string,
     @InjectPinoLogger(DeliveryOutcomes.name) private readonly logger: PinoLogger,
   ) {}
 
-  async record(
-    instanceId: string,
-    delivery: ClaimedDelivery,
-    result: SendResult,
-    attemptedAt: Date,
-  ): Promise<void> {
+  /** Resolves once the attempt is stored and its consequences (disabling, health events) are done. */
+  record(delivery: ClaimedDelivery, result: SendResult, attemptedAt: Date): Promise<void> {
     const succeeded = result.status !== null && result.status >= 200 && result.status < 300;
-    const gone = result.status === 410;
-    const attemptsMade = delivery.attemptCount + 1;
     const retryIn =
-      succeeded || gone
+      succeeded || result.status === 410
         ? undefined
         : nextRetryDelay(
             this.config.retrySchedule,
-            attemptsMade,
+            delivery.attemptCount + 1,
             parseRetryAfter(result.retryAfter, attemptedAt),
           );
     const next: DeliveryTransition = succeeded
@@ -56,26 +76,55 @@ export class DeliveryOutcomes {
       outcome: succeeded ? 'delivered' : result.status === null ? 'error' : 'rejected',
     });
     this.metrics.deliveryAttemptSeconds.observe(result.durationMs / 1000);
-    const now = this.clock.now();
-    const recorded = await this.deliveries.recordAttempt(
-      instanceId,
-      delivery.id,
-      {
-        attemptedAt,
-        responseStatus: result.status,
-        responseBody: result.body,
-        durationMs: result.durationMs,
-        error: result.error,
-      },
-      next,
-      now,
-    );
-    if (!recorded.recorded) {
+    const attempt: AttemptRecord = {
+      attemptedAt,
+      responseStatus: result.status,
+      responseBody: result.body,
+      durationMs: result.durationMs,
+      error: result.error,
+    };
+    return new Promise((resolve, reject) => {
+      this.queue.push({ delivery, result, attempt, next, resolve, reject });
+      if (!this.writing) void this.writeQueued();
+    });
+  }
+
+  private async writeQueued(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_OUTCOMES_PER_STATEMENT);
+        const now = this.clock.now();
+        let streaks: Map<string, Date | null>;
+        try {
+          streaks = await this.deliveries.recordAttempts(
+            this.instanceId,
+            batch.map(({ delivery, attempt, next }) => ({ id: delivery.id, attempt, next })),
+            now,
+          );
+        } catch (error) {
+          // Unrecorded attempts keep their leases until the reaper makes them due again.
+          batch.forEach((pending) => pending.reject(error));
+          continue;
+        }
+        for (const pending of batch) pending.resolve(this.followUp(pending, streaks, now));
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async followUp(
+    { delivery, result, next }: PendingOutcome,
+    streaks: ReadonlyMap<string, Date | null>,
+    now: Date,
+  ): Promise<void> {
+    const failingSince = streaks.get(delivery.id);
+    if (failingSince === undefined) {
       this.logger.warn({ deliveryId: delivery.id }, 'delivery lease lost before the attempt was recorded');
       return;
     }
-    const { failingSince } = recorded;
-    if (gone) {
+    if (result.status === 410) {
       await this.disable(delivery, 'the endpoint answered 410 Gone');
     } else if (failingSince && now.getTime() - failingSince.getTime() >= SUSTAINED_FAILURE_MS) {
       await this.disable(delivery, `every attempt failed since ${failingSince.toISOString()}`);
@@ -88,7 +137,7 @@ export class DeliveryOutcomes {
             url: delivery.url,
             eventId: delivery.event.id,
             eventType: delivery.event.type,
-            attempts: attemptsMade,
+            attempts: delivery.attemptCount + 1,
           },
           { responseStatus: result.status, error: result.error },
           now,

@@ -14,14 +14,20 @@ import { type ClaimedDelivery, DeliveryRepository } from './delivery.repository.
 import { WebhookSender } from './webhook-sender.js';
 
 /** Deliveries one instance holds (waiting, sending or being recorded). */
-export const GLOBAL_CONCURRENCY = 64;
+export const GLOBAL_CONCURRENCY = 512;
 /** Requests in flight to one endpoint from one instance. */
 export const PER_ENDPOINT_CONCURRENCY = 16;
 /**
- * Deliveries claimed per endpoint ahead of a free request slot, so a slot is refilled at once instead
- * of after a claim round trip (claims commit, and commits wait for the disk).
+ * Deliveries claimed per endpoint ahead of a free request slot, so slots are refilled at once instead
+ * of after a claim round trip, and a backlog is claimed in large batches rather than one statement per
+ * finished attempt (claims commit, and commits wait for the disk).
  */
-const CLAIM_AHEAD_PER_ENDPOINT = 2 * PER_ENDPOINT_CONCURRENCY;
+const CLAIM_AHEAD_PER_ENDPOINT = 16 * PER_ENDPOINT_CONCURRENCY;
+/**
+ * A finished attempt triggers a claim only once its endpoint's (or the instance's) claimed deliveries
+ * fall to this share of the limit; a NOTIFY or a due retry triggers one at once.
+ */
+const REFILL_SHARE = 0.5;
 /**
  * A claim is a lease: renewed every HEARTBEAT_MS while the attempt runs, so an instance killed
  * mid-attempt frees its deliveries within LEASE_SECONDS (the reaper then makes them due again).
@@ -55,6 +61,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Infinity;
   private pumping = false;
+  /** The last claim round stopped at GLOBAL_CONCURRENCY (due deliveries may be waiting for any endpoint). */
+  private instanceFull = false;
   private pumpAgain = false;
   private stopping = false;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -133,6 +141,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private async claimRound(): Promise<void> {
     for (;;) {
       const free = GLOBAL_CONCURRENCY - this.inFlight.size;
+      this.instanceFull = free <= 0;
       if (this.stopping || free <= 0) return;
       const { nextDueAt, deliveries } = await this.deliveries.claim(
         this.instanceId,
@@ -164,9 +173,16 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       )
       .finally(() => {
         this.inFlight.delete(delivery.id);
-        this.wake(0);
+        if (this.needsRefill(delivery.endpointId)) this.wake(0);
       });
     this.inFlight.set(delivery.id, { delivery, done });
+  }
+
+  private needsRefill(endpointId: string): boolean {
+    return (
+      (this.perEndpoint.get(endpointId) ?? 0) <= CLAIM_AHEAD_PER_ENDPOINT * REFILL_SHARE ||
+      (this.instanceFull && this.inFlight.size <= GLOBAL_CONCURRENCY * REFILL_SHARE)
+    );
   }
 
   private occupy(endpointId: string, change: 1 | -1): void {
@@ -223,14 +239,14 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       // The receiver is free again while the outcome is written (the lease is kept until then).
       this.releaseSlot(delivery.endpointId);
       this.occupy(delivery.endpointId, -1);
-      this.wake(0);
+      if (this.needsRefill(delivery.endpointId)) this.wake(0);
     }
     // Cancelled by shutdown: not the receiver's fault, so no attempt is counted.
     if (this.cancel.signal.aborted && result.status === null) {
       await this.deliveries.release(this.instanceId, [delivery.id]);
       return;
     }
-    await this.outcomes.record(this.instanceId, delivery, result, attemptedAt);
+    await this.outcomes.record(delivery, result, attemptedAt);
   }
 
   private async heartbeat(): Promise<void> {

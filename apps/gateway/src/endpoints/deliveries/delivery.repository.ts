@@ -4,7 +4,6 @@ import { DataSource, type QueryRunner } from 'typeorm';
 import { EVENT_COLUMNS, type EventRow } from '../../events/event-record.js';
 import { Channel } from '../../database/pg-listener.service.js';
 
-/** NOTIFY channel that wakes every instance's delivery worker (sent inside the event transaction). */
 /** Wakes every instance's delivery worker (delivered by Postgres at commit). */
 const DELIVERY_WAKE_CHANNEL = Channel.deliveries;
 
@@ -64,9 +63,6 @@ export interface Claim {
   nextDueAt: Date | null;
   deliveries: ClaimedDelivery[];
 }
-
-/** Whether the attempt's outcome was applied (lease still held), and the endpoint's failing streak. */
-export type RecordedAttempt = { recorded: true; failingSince: Date | null } | { recorded: false };
 
 export interface AttemptRecord {
   attemptedAt: Date;
@@ -256,55 +252,63 @@ export class DeliveryRepository {
   }
 
   /**
-   * Stores the attempt, moves the delivery on and keeps the endpoint's failing streak (started at
-   * `now` by a failure, cleared by a success, written only when it changes), in one statement. The
-   * state changes only while this instance still holds the lease: a delivery reaped and re-claimed
-   * elsewhere is not overwritten (its attempt is still stored). A delivery deleted with its endpoint
-   * mid-attempt leaves nothing to record.
+   * Stores a batch of attempts and moves their deliveries on, in one statement. Each delivery changes
+   * only while this instance still holds its lease: one reaped and re-claimed elsewhere is not
+   * overwritten (its attempt is still stored); one deleted with its endpoint mid-attempt leaves nothing.
+   * Each endpoint's failing streak follows its outcomes in batch order, as if recorded one by one: a
+   * last success clears it, a failure after a success in the batch restarts it at `now`, failures
+   * alone start it at `now` when none runs. Returned per recorded delivery: its endpoint's streak
+   * afterwards.
    */
-  async recordAttempt(
+  async recordAttempts(
     instanceId: string,
-    id: string,
-    attempt: AttemptRecord,
-    next: DeliveryTransition,
+    outcomes: ReadonlyArray<{ id: string; attempt: AttemptRecord; next: DeliveryTransition }>,
     now: Date,
-  ): Promise<RecordedAttempt> {
-    const rows: Array<{ failing_since: Date | null }> = await this.dataSource.query(
-      `WITH attempt AS (
+  ): Promise<Map<string, Date | null>> {
+    const rows: Array<{ id: string; failing_since: Date | null }> = await this.dataSource.query(
+      `WITH outcome AS (
+         SELECT * FROM unnest($2::uuid[], $3::timestamptz[], $4::int[], $5::text[], $6::int[], $7::text[],
+                              $8::text[], $9::float8[])
+                WITH ORDINALITY AS o(id, attempted_at, response_status, response_body, duration_ms, error,
+                                     next_status, retry_in, ord)
+       ), attempt AS (
          INSERT INTO delivery_attempts (delivery_id, attempted_at, response_status, response_body, duration_ms, error)
-         SELECT $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = $2)
+         SELECT o.id, o.attempted_at, o.response_status, o.response_body, o.duration_ms, o.error
+         FROM outcome o WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = o.id) ORDER BY o.ord
        ), moved AS (
-         UPDATE deliveries SET status = $8, attempt_count = attempt_count + 1, locked_by = NULL,
-                locked_until = NULL, updated_at = now(), last_attempt_at = $3, last_response_status = $4,
-                last_error = $7,
-                next_attempt_at = CASE WHEN $8 = 'pending' THEN now() + make_interval(secs => $9) END
-         WHERE id = $2 AND locked_by = $1 AND status = 'delivering'
-         RETURNING endpoint_id
+         UPDATE deliveries d SET status = o.next_status, attempt_count = d.attempt_count + 1, locked_by = NULL,
+                locked_until = NULL, updated_at = now(), last_attempt_at = o.attempted_at,
+                last_response_status = o.response_status, last_error = o.error,
+                next_attempt_at = CASE WHEN o.next_status = 'pending' THEN now() + make_interval(secs => o.retry_in) END
+         FROM outcome o WHERE d.id = o.id AND d.locked_by = $1 AND d.status = 'delivering'
+         RETURNING d.id, d.endpoint_id, o.next_status = 'delivered' AS ok, o.ord
        ), streak AS (
-         UPDATE endpoints e SET failing_since = CASE WHEN $10 THEN NULL ELSE $11::timestamptz END
-         FROM moved WHERE e.id = moved.endpoint_id AND (e.failing_since IS NULL) = NOT $10
-         RETURNING e.failing_since
+         SELECT v.endpoint_id,
+                CASE WHEN v.last_ok THEN NULL WHEN v.any_ok THEN $10::timestamptz
+                     ELSE coalesce(e.failing_since, $10::timestamptz) END AS failing_since
+         FROM (SELECT endpoint_id, bool_or(ok) AS any_ok, (array_agg(ok ORDER BY ord DESC))[1] AS last_ok
+               FROM moved GROUP BY endpoint_id) v
+         JOIN endpoints e ON e.id = v.endpoint_id
+       ), kept AS (
+         UPDATE endpoints e SET failing_since = s.failing_since
+         FROM streak s WHERE e.id = s.endpoint_id AND e.failing_since IS DISTINCT FROM s.failing_since
        )
-       SELECT CASE WHEN EXISTS (SELECT 1 FROM streak) THEN (SELECT failing_since FROM streak)
-                   ELSE (SELECT failing_since FROM endpoints WHERE id = moved.endpoint_id) END AS failing_since,
-              ${ASYNC_COMMIT} AS async_commit
-       FROM moved`,
+       SELECT m.id, s.failing_since, ${ASYNC_COMMIT} AS async_commit
+       FROM moved m JOIN streak s USING (endpoint_id)`,
       [
         instanceId,
-        id,
-        attempt.attemptedAt,
-        attempt.responseStatus,
-        attempt.responseBody,
-        attempt.durationMs,
-        attempt.error,
-        next.status,
-        next.status === 'pending' ? next.retryInSeconds : 0,
-        next.status === 'delivered',
+        outcomes.map((o) => o.id),
+        outcomes.map((o) => o.attempt.attemptedAt),
+        outcomes.map((o) => o.attempt.responseStatus),
+        outcomes.map((o) => o.attempt.responseBody),
+        outcomes.map((o) => o.attempt.durationMs),
+        outcomes.map((o) => o.attempt.error),
+        outcomes.map((o) => o.next.status),
+        outcomes.map((o) => (o.next.status === 'pending' ? o.next.retryInSeconds : 0)),
         now,
       ],
     );
-    const [row] = rows;
-    return row ? { recorded: true, failingSince: row.failing_since } : { recorded: false };
+    return new Map(rows.map((row) => [row.id, row.failing_since]));
   }
 
   async countPending(): Promise<number> {
