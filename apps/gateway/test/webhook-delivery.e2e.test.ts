@@ -192,6 +192,43 @@ describe('outbound webhook delivery', () => {
     expect(disabled.body.data).toHaveLength(1);
   });
 
+  it('records every attempt of a burst, and a success ends the failing streak', async () => {
+    const seen = new Set<string>();
+    // First attempt of each event fails, the retry succeeds: outcomes of both kinds share batches.
+    receiver = await startWebhookReceiver(({ headers }) => {
+      const id = String(headers['webhook-id']);
+      if (seen.has(id)) return { status: 204 };
+      seen.add(id);
+      return { status: 503 };
+    });
+    const endpoint = await endpointFor(receiver.url, ['burst.*']);
+    const count = 300;
+    const published = await Promise.all(Array.from({ length: count }, (_, n) => publish('burst.item', { n })));
+
+    await eventually(async () => (await deliveries(endpoint.id, 'delivered')).length === count, 20_000);
+    expect(receiver.received).toHaveLength(2 * count);
+    const all = await deliveries(endpoint.id);
+    expect(new Set(all.map((d) => d.eventId))).toEqual(new Set(published.map((e) => e.id)));
+    for (const d of all.slice(0, 20)) {
+      const shown = (await admin('GET', `/v1/deliveries/${d.id}`)).body;
+      expect(shown.attemptCount).toBe(2);
+      expect(shown.attempts.map((a: any) => a.responseStatus)).toEqual([503, 204]);
+    }
+
+    // The streak ended with the successes: a failure five days on starts a new one, no disabling.
+    receiver.respond(() => ({ status: 500 }));
+    const clock = herald.app.get(DeliveryClock);
+    const realNow = clock.now;
+    clock.now = () => new Date(Date.now() + 5 * DAY_MS + 60_000);
+    try {
+      await publish('burst.late');
+      await eventually(async () => (await deliveries(endpoint.id, 'failed')).length === 1);
+    } finally {
+      clock.now = realNow;
+    }
+    expect((await admin('GET', `/v1/endpoints/${endpoint.id}`)).body.enabled).toBe(true);
+  });
+
   it('retries a failed delivery on request and replays stored events', async () => {
     receiver = await startWebhookReceiver(() => ({ status: 500 }));
     const since = new Date(Date.now() - 1_000).toISOString();
