@@ -136,4 +136,38 @@ describe('stream sources run by the gateway', () => {
     expect((await admin('DELETE', `/v1/sources/${id}`)).status).toBe(204);
     await eventually(() => expect(jellyfish.openSockets).toBe(0));
   });
+
+  it('reports the SeaTable ops missed while the gateway was down, from the versions it stored', async () => {
+    const created = await admin('POST', '/v1/sources', {
+      body: {
+        name: 'restarted base',
+        provider: 'seatable',
+        mode: 'stream',
+        config: { serverUrl: seatable.url, apiToken: 'good-api-token' },
+      },
+    });
+    const id = created.body.id;
+    await eventually(async () => expect((await statusOf(id)).state).toBe('connected'));
+    const stored = seatable.broadcastOp({ op_type: 'delete_row', table_id: '0000', row_id: 'r9' });
+    await eventually(async () => expect(await typesOf(id)).toContain('seatable.row.deleted'));
+
+    const token = herald.adminToken;
+    await herald.close();
+    seatable.advanceVersion(4);
+    herald = await startTestApp({ HERALD_ADMIN_TOKEN: token }, herald.databaseUrl);
+    admin = apiClient(herald.baseUrl, token);
+    await eventually(async () => expect((await statusOf(id)).state).toBe('connected'));
+    await eventually(async () =>
+      expect((await eventsOf(id)).filter((e) => e.type === 'herald.source.gap')).toEqual([
+        expect.objectContaining({
+          data: expect.objectContaining({
+            fromVersion: stored,
+            toVersion: stored + 4,
+            missing: 4,
+            reason: 'resume',
+          }),
+        }),
+      ]),
+    );
+  });
 });

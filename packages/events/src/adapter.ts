@@ -78,6 +78,12 @@ export interface StreamContext {
   readonly sourceId: string;
   /** Stores events; resolves once they are committed. Rejects when the store is unavailable. */
   emit(events: NormalizedEvent[]): Promise<void>;
+  /**
+   * The dedup key of the newest event this source has stored whose key starts with `prefix`, from any
+   * earlier run or instance (null when none is kept). The stored events are the stream's checkpoint:
+   * a provider that numbers its changes can tell what it missed while nobody held the stream.
+   */
+  lastDedupKey(prefix: string): Promise<string | null>;
   /** Reports every state transition; the gateway turns them into `herald.source.*` events. */
   setState(change: StreamStateChange): void;
   readonly logger: AdapterLogger;

@@ -49,8 +49,13 @@ export function normalizeSocketOperation({
     ...event,
     raw: { body: raw, contentType: 'application/json' },
     // Every op bumps the base version by one, so (base, version) names an op exactly.
-    dedupKey: version === null ? undefined : `${baseKey(dtableUuid)}:v${version}`,
+    dedupKey: version === null ? undefined : `${versionKeyPrefix(dtableUuid)}${version}`,
   };
+}
+
+/** Dedup keys of socket ops are this prefix and the base version after the op. */
+export function versionKeyPrefix(dtableUuid: string): string {
+  return `${baseKey(dtableUuid)}:v`;
 }
 
 type EventBody = Pick<NormalizedEvent, 'type' | 'subject' | 'data'>;

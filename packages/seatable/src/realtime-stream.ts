@@ -10,7 +10,7 @@ import { io, type Socket } from 'socket.io-client';
 import { BaseTokenError, describe, fetchBaseToken, type BaseToken } from './base-token-client.js';
 import type { SeatableStreamConfig } from './config.js';
 import { normalizeNotification } from './notification-normalizer.js';
-import { normalizeSocketOperation } from './op-normalizer.js';
+import { normalizeSocketOperation, versionKeyPrefix } from './op-normalizer.js';
 import { isRecord } from './op-types.js';
 import type { SeatableGapData } from './types.js';
 
@@ -171,6 +171,7 @@ export class SeatableRealtimeStream implements StreamSource {
     this.report('connected');
     const version = ack.dtable_version;
     if (typeof version !== 'number' || !Number.isInteger(version)) return;
+    if (this.lastVersion === undefined) this.resumeFrom(version);
     // Ops made while we were away are never replayed: a newer version on rejoin means they are lost.
     if (this.lastVersion !== undefined && version > this.lastVersion) {
       this.enqueue([this.gapEvent(this.lastVersion, version, version - this.lastVersion, 'rejoin')]);
@@ -234,6 +235,28 @@ export class SeatableRealtimeStream implements StreamSource {
     const data: SeatableGapData = { dtableUuid, fromVersion, toVersion, missing, reason };
     this.ctx.logger.warn({ sourceId: this.ctx.sourceId, ...data }, 'SeaTable base versions were missed');
     return { type: 'herald.source.gap', data: { ...data } } satisfies NormalizedEvent;
+  }
+
+  /**
+   * First join of this run: compares the base version with the newest one stored (by any earlier run
+   * or instance). Queued ahead of the ops that arrive meanwhile, so the gap is stored before them.
+   */
+  private resumeFrom(joinedAt: number): void {
+    const prefix = versionKeyPrefix(this.token?.dtableUuid ?? '');
+    this.emitQueue = this.emitQueue
+      .then(async () => {
+        const key = await this.ctx.lastDedupKey(prefix);
+        const stored = key === null ? Number.NaN : Number(key.slice(prefix.length));
+        if (Number.isInteger(stored) && joinedAt > stored) {
+          await this.ctx.emit([this.gapEvent(stored, joinedAt, joinedAt - stored, 'resume')]);
+        }
+      })
+      .catch((error: unknown) =>
+        this.ctx.logger.warn(
+          { sourceId: this.ctx.sourceId, err: error },
+          'could not compare the SeaTable base version with the stored one',
+        ),
+      );
   }
 
   /** Emits in arrival order; a failed emit is logged and the queue goes on (the gateway retries inside emit). */

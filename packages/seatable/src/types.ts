@@ -115,8 +115,12 @@ export interface SeatableGapData {
   toVersion: number;
   /** How many operations were not received. */
   missing: number;
-  /** `version_jump`: consecutive `update-dtable` versions skipped; `rejoin`: the base moved on while disconnected. */
-  reason: 'version_jump' | 'rejoin';
+  /**
+   * `version_jump`: consecutive `update-dtable` versions skipped; `rejoin`: the base moved on while
+   * disconnected; `resume`: it moved on while no Herald instance held the stream (a restart, a
+   * takeover, the source stopped), judged against the newest version stored.
+   */
+  reason: 'version_jump' | 'rejoin' | 'resume';
 }
 
 export type ToastType = 'success' | 'warning' | 'danger';

@@ -78,6 +78,8 @@ export class RecordingContext implements StreamContext {
   readonly states: StreamStateChange[] = [];
   readonly logs: LogEntry[] = [];
   readonly random = () => 0.5;
+  /** Dedup keys "stored" before this run, oldest first; `emit` adds to them. */
+  readonly storedKeys: string[] = [];
   /** Replace to make `emit` slow or failing. */
   emitImpl: (events: NormalizedEvent[]) => Promise<void> = async () => {};
   readonly logger: AdapterLogger;
@@ -94,6 +96,11 @@ export class RecordingContext implements StreamContext {
   async emit(events: NormalizedEvent[]): Promise<void> {
     await this.emitImpl(events);
     this.events.push(...events);
+    this.storedKeys.push(...events.flatMap((event) => (event.dedupKey ? [event.dedupKey] : [])));
+  }
+
+  async lastDedupKey(prefix: string): Promise<string | null> {
+    return this.storedKeys.findLast((key) => key.startsWith(prefix)) ?? null;
   }
 
   setState(change: StreamStateChange): void {

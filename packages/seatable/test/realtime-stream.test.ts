@@ -214,6 +214,46 @@ describe('SeaTable realtime stream', () => {
     });
   });
 
+  it('reports a gap on the first join when the base moved past the newest stored version', async () => {
+    const ctx = new RecordingContext();
+    // An earlier run stored ops up to version 7; the base has moved on to 12 since.
+    server.advanceVersion(12 - server.version);
+    ctx.storedKeys.push(
+      `${server.dtableUuid.replaceAll('-', '')}:v5`,
+      `${server.dtableUuid.replaceAll('-', '')}:v7`,
+    );
+    startStream(ctx);
+    await connected(ctx);
+    const next = server.broadcastOp(ops.insertRowOp);
+    await eventually(() => expect(ctx.events).toHaveLength(2));
+    expect(ctx.events.map((event) => event.type)).toEqual(['herald.source.gap', 'seatable.row.inserted']);
+    expect(ctx.events[0]?.data).toEqual({
+      dtableUuid: server.dtableUuid,
+      fromVersion: 7,
+      toVersion: 12,
+      missing: 5,
+      reason: 'resume',
+    });
+    expect(next).toBe(13);
+  });
+
+  it.each([
+    ['the newest stored version is current', (version: number) => [`v${version}`]],
+    ['nothing is stored', () => []],
+    ['only other bases are stored', () => ['0000:v1']],
+  ])('reports no gap on the first join when %s', async (_, stored) => {
+    const ctx = new RecordingContext();
+    const prefix = `${server.dtableUuid.replaceAll('-', '')}:`;
+    ctx.storedKeys.push(
+      ...stored(server.version).map((key) => (key.startsWith('0000') ? key : prefix + key)),
+    );
+    startStream(ctx);
+    await connected(ctx);
+    server.broadcastOp(ops.insertRowOp);
+    await eventually(() => expect(ctx.events).toHaveLength(1));
+    expect(ctx.events.map((event) => event.type)).toEqual(['seatable.row.inserted']);
+  });
+
   it('renews the base token before its 3-day expiry and uses it for the next join', async () => {
     const clock = new FakeClock();
     await server.close();

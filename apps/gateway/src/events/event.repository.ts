@@ -32,6 +32,16 @@ export class EventRepository {
     return rows[0]?.seq;
   }
 
+  /** The newest stored dedup key of a source that starts with `prefix` (walks events_source_seq backwards). */
+  async lastDedupKey(sourceId: string, prefix: string): Promise<string | null> {
+    const rows: Array<{ dedup_key: string }> = await this.dataSource.query(
+      `SELECT dedup_key FROM events WHERE source_id = $1 AND starts_with(dedup_key, $2)
+       ORDER BY seq DESC LIMIT 1`,
+      [sourceId, prefix],
+    );
+    return rows[0]?.dedup_key ?? null;
+  }
+
   /** The highest seq retention has removed (0 when nothing was). */
   async purgedThroughSeq(): Promise<bigint> {
     const rows: Array<{ seq: string }> = await this.dataSource.query(

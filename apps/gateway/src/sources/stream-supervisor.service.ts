@@ -13,6 +13,7 @@ import pg from 'pg';
 import { AdapterRegistry } from '../adapters/adapter-registry.js';
 import { isDatabaseUnavailable } from '../common/errors/problem.js';
 import { HERALD_CONFIG, type HeraldConfig, INSTANCE_ID } from '../config/herald-config.js';
+import { EventRepository } from '../events/event.repository.js';
 import { EventWriter } from '../events/event-writer.js';
 import { fromNormalized } from '../events/new-event.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -58,6 +59,7 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     private readonly catalog: SourceCatalog,
     private readonly adapters: AdapterRegistry,
     private readonly writer: EventWriter,
+    private readonly events: EventRepository,
     private readonly metrics: MetricsService,
     @Inject(HERALD_CONFIG) private readonly config: HeraldConfig,
     @Inject(INSTANCE_ID) private readonly instanceId: string,
@@ -167,6 +169,7 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     entry.stream = adapter.createStream(source.config, {
       sourceId: source.id,
       emit: (events) => this.store(entry, events),
+      lastDedupKey: (prefix) => this.events.lastDedupKey(source.id, prefix),
       setState: (change) => this.onState(entry, change),
       logger,
       clock: systemClock,

@@ -65,6 +65,7 @@ export function recordingContext(
       : async (events) => {
           recorded.events.push(...events);
         },
+    lastDedupKey: async () => null,
     setState: (change) => recorded.states.push(change),
     logger: { debug: ignore, info: ignore, warn: ignore, error: (obj) => recorded.errorLogs.push(obj) },
     clock: recorded.clock,
