@@ -203,7 +203,9 @@ describe('outbound webhook delivery', () => {
     });
     const endpoint = await endpointFor(receiver.url, ['burst.*']);
     const count = 300;
-    const published = await Promise.all(Array.from({ length: count }, (_, n) => publish('burst.item', { n })));
+    const published = await Promise.all(
+      Array.from({ length: count }, (_, n) => publish('burst.item', { n })),
+    );
 
     await eventually(async () => (await deliveries(endpoint.id, 'delivered')).length === count, 20_000);
     expect(receiver.received).toHaveLength(2 * count);
