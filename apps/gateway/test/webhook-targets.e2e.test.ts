@@ -101,4 +101,25 @@ describe('webhook targets (SSRF guard)', () => {
       await agent.close();
     }
   });
+
+  it('falls back to the next resolved address when one refuses the connection', async () => {
+    const port = new URL(receiver.url).port;
+    // Nothing listens on 127.0.0.2 (the receiver is bound to 127.0.0.1): that address refuses.
+    const resolveTo = (addresses: string[]) => guardedConnector(true, {}, async () => addresses);
+    const post = (agent: Agent) =>
+      request(`http://hooks.example:${port}/hook`, { dispatcher: agent, method: 'POST', body: '{}' });
+    const failover = new Agent({ connect: resolveTo(['127.0.0.2', '127.0.0.1']) });
+    const deadOnly = new Agent({ connect: resolveTo(['127.0.0.2', '127.0.0.3']) });
+    try {
+      const before = receiver.connections();
+      const response = await post(failover);
+      expect(response.statusCode).toBe(204);
+      await response.body.dump();
+      expect(receiver.connections()).toBe(before + 1);
+      expect(receiver.received.at(-1)!.headers.host).toBe(`hooks.example:${port}`);
+      await expect(post(deadOnly)).rejects.toMatchObject({ code: 'ECONNREFUSED', address: '127.0.0.3' });
+    } finally {
+      await Promise.all([failover.close(), deadOnly.close()]);
+    }
+  });
 });

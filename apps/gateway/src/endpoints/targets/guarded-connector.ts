@@ -17,42 +17,54 @@ export class TargetRefusedError extends Error {
   }
 }
 
+/** Every address of a name, in the resolver's order. */
+export type Resolver = (hostname: string) => Promise<string[]>;
+
+const systemResolver: Resolver = async (hostname) =>
+  (await lookup(hostname, { all: true, verbatim: true })).map((record) => record.address);
+
 /**
- * Resolves a target host once and returns the address to connect to. With private targets refused,
- * every resolved address must be public: a name with one private record could otherwise be steered
- * there by the resolver's ordering.
+ * Resolves a target host once and returns the addresses to try, in order. With private targets
+ * refused, every resolved address must be public: a name with one private record could otherwise be
+ * steered there by the resolver's ordering.
  */
-export async function vetTarget(hostname: string, allowPrivate: boolean): Promise<string> {
+export async function vetTarget(
+  hostname: string,
+  allowPrivate: boolean,
+  resolve: Resolver = systemResolver,
+): Promise<string[]> {
   const bare = hostname.replace(/^\[|\]$/g, '');
-  const addresses = isIP(bare)
-    ? [bare]
-    : (await lookup(bare, { all: true, verbatim: true })).map((record) => record.address);
+  const addresses = isIP(bare) ? [bare] : await resolve(bare);
   if (!allowPrivate) {
     const refused = addresses.find(isPrivateAddress);
     if (refused !== undefined) throw new TargetRefusedError(hostname, refused);
   }
-  const [first] = addresses;
-  if (first === undefined) throw new Error(`${hostname} has no address`);
-  return first;
+  if (addresses.length === 0) throw new Error(`${hostname} has no address`);
+  return addresses;
 }
 
 /**
- * An undici connector that vets the target at connect time and then connects to the vetted address,
- * never resolving the name a second time (no DNS-rebinding window). The hostname stays the TLS
- * servername and the Host header, so certificates and virtual hosts work as usual.
+ * An undici connector that vets the target at connect time and then connects to the vetted addresses,
+ * never resolving the name a second time (no DNS-rebinding window). Addresses are tried in order until
+ * one connects, so a name whose first record is unreachable (an IPv6 address without a route, a dead
+ * replica) still gets its webhooks; the error of the last one is reported. The hostname stays the
+ * TLS servername and the Host header, so certificates and virtual hosts work as usual.
  */
 export function guardedConnector(
   allowPrivate: boolean,
   options: buildConnector.BuildOptions,
+  resolve?: Resolver,
 ): buildConnector.connector {
   const connect = buildConnector(options);
   return (target, callback) => {
-    vetTarget(target.hostname, allowPrivate).then(
-      (address) =>
-        connect(
-          { ...target, hostname: address, servername: target.servername ?? bareHost(target.hostname) },
-          callback,
-        ),
+    const servername = target.servername ?? bareHost(target.hostname);
+    const tryFrom = (addresses: string[], index: number): void =>
+      connect({ ...target, hostname: addresses[index]!, servername }, (...result) => {
+        if (result[0] && index + 1 < addresses.length) tryFrom(addresses, index + 1);
+        else callback(...result);
+      });
+    vetTarget(target.hostname, allowPrivate, resolve).then(
+      (addresses) => tryFrom(addresses, 0),
       (error: Error) => callback(error, null),
     );
   };
