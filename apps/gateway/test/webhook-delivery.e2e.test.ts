@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Webhook } from 'standardwebhooks';
 import { DeliveryClock } from '../src/endpoints/deliveries/delivery-clock.js';
+import { ATTEMPT_TIMEOUT_MS, WebhookSender } from '../src/endpoints/deliveries/webhook-sender.js';
 import { apiClient, eventually } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import {
@@ -112,6 +113,28 @@ describe('outbound webhook delivery', () => {
         data: expect.objectContaining({ deliveryId: delivery.id, eventId: event.id, attempts: 3 }),
       }),
     ]);
+  });
+
+  it('gives up on an attempt that outlasts the timeout and retries it', async () => {
+    const sender = herald.app.get(WebhookSender);
+    sender.timeoutMs = 300;
+    try {
+      let calls = 0;
+      receiver = await startWebhookReceiver(() =>
+        ++calls === 1 ? { status: 200, delayMs: 2_000 } : { status: 200 },
+      );
+      const endpoint = await endpointFor(receiver.url, ['slow.receiver']);
+      await publish('slow.receiver');
+      const delivery = await settledDelivery(endpoint.id, 'delivered');
+      expect(delivery.attempts).toEqual([
+        expect.objectContaining({ responseStatus: null, error: 'timed out after 0.3 s' }),
+        expect.objectContaining({ responseStatus: 200, error: null }),
+      ]);
+      expect(delivery.attempts[0].durationMs).toBeGreaterThanOrEqual(290);
+      expect(delivery.attempts[0].durationMs).toBeLessThan(1_000);
+    } finally {
+      sender.timeoutMs = ATTEMPT_TIMEOUT_MS;
+    }
   });
 
   it('honours Retry-After within [scheduled, 2 × scheduled] and never follows redirects', async () => {

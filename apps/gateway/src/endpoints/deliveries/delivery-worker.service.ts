@@ -57,7 +57,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private readonly perEndpoint = new Map<string, number>();
   private readonly sending = new Map<string, number>();
   private readonly waiting = new Map<string, Array<(go: boolean) => void>>();
-  private readonly cancel = new AbortController();
+  /** Shutdown's grace ran out and the attempts still running were aborted. */
+  private cancelled = false;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Infinity;
   private pumping = false;
@@ -99,7 +100,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const running = () => Promise.all([...this.inFlight.values()].map((f) => f.done));
     const grace = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
     await Promise.race([running(), grace]);
-    this.cancel.abort();
+    this.cancelled = true;
+    this.sender.abortAll();
     await running();
   }
 
@@ -226,15 +228,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const attemptedAt = new Date();
     let result;
     try {
-      result = await this.sender.send(
-        {
-          url: delivery.url,
-          secrets: delivery.secrets,
-          id: delivery.event.id,
-          body: JSON.stringify(toEnvelope(delivery.event)),
-        },
-        this.cancel.signal,
-      );
+      result = await this.sender.send({
+        url: delivery.url,
+        secrets: delivery.secrets,
+        id: delivery.event.id,
+        body: JSON.stringify(toEnvelope(delivery.event)),
+      });
     } finally {
       // The receiver is free again while the outcome is written (the lease is kept until then).
       this.releaseSlot(delivery.endpointId);
@@ -242,7 +241,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       if (this.needsRefill(delivery.endpointId)) this.wake(0);
     }
     // Cancelled by shutdown: not the receiver's fault, so no attempt is counted.
-    if (this.cancel.signal.aborted && result.status === null) {
+    if (this.cancelled && result.status === null) {
       await this.deliveries.release(this.instanceId, [delivery.id]);
       return;
     }

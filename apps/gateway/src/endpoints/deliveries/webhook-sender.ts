@@ -3,6 +3,7 @@ import { signedHeaders } from '@herald/events';
 import { Agent, request } from 'undici';
 import { HERALD_CONFIG, type HeraldConfig } from '../../config/herald-config.js';
 import { guardedConnector } from '../targets/guarded-connector.js';
+import { AttemptDeadlines, AttemptTimeoutError } from './attempt-deadlines.js';
 
 export const ATTEMPT_TIMEOUT_MS = 15_000;
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -47,6 +48,9 @@ function describeError(error: unknown): string {
 export class WebhookSender implements OnApplicationShutdown {
   private readonly agent: Agent;
   private readonly userAgent: string;
+  private readonly deadlines = new AttemptDeadlines();
+  /** Contract §7: 15 s per attempt. Tests shorten it on the instance. */
+  timeoutMs = ATTEMPT_TIMEOUT_MS;
 
   constructor(@Inject(HERALD_CONFIG) config: HeraldConfig) {
     this.userAgent = `Herald/${config.version}`;
@@ -62,10 +66,15 @@ export class WebhookSender implements OnApplicationShutdown {
     await this.agent.close();
   }
 
-  async send(message: WebhookMessage, cancel: AbortSignal): Promise<SendResult> {
+  /** Aborts every attempt in flight (shutdown); they end with `status: null`. */
+  abortAll(): void {
+    this.deadlines.abortAll(new Error('cancelled by shutdown'));
+  }
+
+  async send(message: WebhookMessage): Promise<SendResult> {
     const started = performance.now();
     const timestamp = Math.floor(Date.now() / 1000);
-    const signal = AbortSignal.any([cancel, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]);
+    const attempt = this.deadlines.start(this.timeoutMs);
     const elapsed = () => Math.round(performance.now() - started);
     try {
       const response = await request(message.url, {
@@ -77,7 +86,7 @@ export class WebhookSender implements OnApplicationShutdown {
           ...(await signedHeaders(message.secrets, message.id, timestamp, message.body)),
         },
         body: message.body,
-        signal,
+        signal: attempt.signal,
       });
       const body = await readExcerpt(response.body);
       const retryAfter = response.headers['retry-after'];
@@ -90,10 +99,12 @@ export class WebhookSender implements OnApplicationShutdown {
       };
     } catch (error) {
       const text =
-        signal.aborted && !cancel.aborted
-          ? `timed out after ${ATTEMPT_TIMEOUT_MS / 1000} s`
+        attempt.signal.reason instanceof AttemptTimeoutError
+          ? `timed out after ${this.timeoutMs / 1000} s`
           : describeError(error);
       return { status: null, body: null, retryAfter: undefined, error: text, durationMs: elapsed() };
+    } finally {
+      this.deadlines.finish(attempt);
     }
   }
 }
