@@ -3,8 +3,8 @@ import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { PeriodicTask } from '../common/periodic-task.js';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
 import { RetentionRepository } from './retention.repository.js';
+import { PURGE_BATCH_SIZE } from './retention.sql.js';
 
-const BATCH = 5_000;
 const INTERVAL_MS = 10 * 60_000;
 
 /**
@@ -43,9 +43,9 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   private async purgeAll(cutoff: Date): Promise<number> {
     let total = 0;
     for (;;) {
-      const batch = await this.repository.purgeBatch(cutoff, BATCH);
+      const batch = await this.repository.purgeBatch(cutoff, PURGE_BATCH_SIZE);
       total += batch.deleted;
-      if (!batch.ran || batch.deleted < BATCH) break;
+      if (!batch.ran || batch.deleted < PURGE_BATCH_SIZE) break;
     }
     if (total > 0) this.logger.info({ deleted: total, cutoff }, 'retention removed old events');
     return total;
