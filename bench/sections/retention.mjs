@@ -2,10 +2,12 @@
 // statements, imported from its build) against dropping day partitions of the same table partitioned by
 // received_at. Both remove the oldest three of ten seeded days, one day per round, while single-row
 // inserts run against the same table. Per round: the purge's wall time, the WAL its session wrote, and the
-// inserts' throughput and latency during the purge against the seconds just before it.
+// inserts' throughput and latency during the purge against the seconds just before it. Then the read path
+// on both (the log tail, a cursor page, a lookup by id), table sizes, and the VACUUM the deletes leave.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { AdvisoryLock } from '@herald/gateway/dist/database/advisory-locks.js';
+import { EVENT_COLUMNS } from '@herald/gateway/dist/events/event-record.js';
 import {
   DELETE_EXPIRED_BATCH,
   PURGE_BATCH_SIZE,
@@ -262,6 +264,65 @@ async function round(layout, dayStart, { cluster, quietMs }) {
   });
 }
 
+/**
+ * The gateway's reads on each layout: the log tail's read at the head (after every commit), a cursor page
+ * at a kept position, a lookup by id. Neither seq nor id prunes partitions, so each touches all of them.
+ * The layouts take turns query by query, so a busy moment on the machine hits both alike.
+ */
+async function readLatencies(layouts, { count, reads }) {
+  const sessions = [];
+  try {
+    for (const layout of layouts) {
+      const client = new pg.Client({ connectionString: layout.url });
+      await client.connect();
+      const { rows } = await client.query(
+        `SELECT max(seq)::float8 AS head, (SELECT purged_through_seq::float8 FROM event_log_retention) AS purged
+         FROM events`,
+      );
+      sessions.push({ layout, client, ...rows[0], tail: [], page: [], byId: [] });
+    }
+    const { rows: leaves } = await sessions
+      .at(-1)
+      .client.query(`SELECT count(*)::int AS n FROM pg_partition_tree('events') WHERE isleaf`);
+    printNote(
+      `retention reads: ${reads} of each, layouts in turn; the partitioned one has ${leaves[0].n} partitions`,
+    );
+    const purged = Math.max(...sessions.map((s) => s.purged));
+    const timed = async (client, list, text, values) => {
+      const at = performance.now();
+      await client.query(text, values);
+      list.push(performance.now() - at);
+    };
+    for (let i = 0; i < reads; i++) {
+      const seq = purged + 1 + ((i * 7919) % (count - purged - 100)); // the same kept events on both
+      const id = `01900000-0000-7000-8000-${seq.toString(16).padStart(12, '0')}`;
+      for (const s of sessions) {
+        const head = [s.head - 1];
+        await timed(
+          s.client,
+          s.tail,
+          `SELECT ${EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT 1000`,
+          head,
+        );
+        await timed(
+          s.client,
+          s.page,
+          `SELECT ${EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT 100`,
+          [seq],
+        );
+        await timed(s.client, s.byId, `SELECT ${EVENT_COLUMNS} FROM events WHERE id = $1`, [id]);
+      }
+    }
+    for (const s of sessions) {
+      printFigure(`${s.layout.name}_read_tail_p50`, median(s.tail), 'ms');
+      printFigure(`${s.layout.name}_read_cursor_page_p50`, median(s.page), 'ms');
+      printFigure(`${s.layout.name}_read_by_id_p50`, median(s.byId), 'ms');
+    }
+  } finally {
+    for (const s of sessions) await s.client.end();
+  }
+}
+
 function report(name, results) {
   const at = (pick) => median(results.map(pick));
   printFigure(
@@ -362,6 +423,9 @@ export async function retentionSection({ cluster, quick }) {
       results.get(layout.name).reduce((s, r) => s + r.wall, 0),
       's',
     );
+  }
+  await readLatencies(layouts, { count, reads: quick ? 100 : 300 });
+  for (const layout of layouts) {
     await withClient(layout.url, async (client) => {
       const after = await sizes(client);
       const walBefore = await sessionWal(client);
