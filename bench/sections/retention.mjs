@@ -153,7 +153,9 @@ async function clusterLsn(client) {
 /** Herald's purge: RetentionService's loop around RetentionRepository.purgeBatch, with their statements. */
 async function purgeBatched(client, cutoff) {
   let removed = 0;
+  const batches = []; // milliseconds per transaction
   for (;;) {
+    const at = performance.now();
     await client.query('BEGIN');
     const { rows: lock } = await client.query(TRY_RETENTION_LOCK, [AdvisoryLock.retention]);
     if (!lock[0].locked) throw new Error('the retention lock is held');
@@ -161,8 +163,9 @@ async function purgeBatched(client, cutoff) {
     const highest = rows.reduce((max, row) => (BigInt(row.seq) > max ? BigInt(row.seq) : max), 0n);
     await client.query(RAISE_PURGED_THROUGH, [String(highest)]);
     await client.query('COMMIT');
+    batches.push(performance.now() - at);
     removed += rows.length;
-    if (rows.length < PURGE_BATCH_SIZE) return removed;
+    if (rows.length < PURGE_BATCH_SIZE) return { removed, batches };
   }
 }
 
@@ -214,11 +217,13 @@ async function startInserts(url) {
     }
   });
   return {
-    /** Inserts started in [from, to): rows/s and latency. */
-    window(from, to) {
-      const latencies = samples.filter(([at]) => at >= from && at < to).map(([, ms]) => ms);
+    /** Inserts started in the spans `[from, to]`: rows/s and latency. */
+    window(...spans) {
+      const latencies = samples
+        .filter(([at]) => spans.some(([from, to]) => at >= from && at < to))
+        .map(([, ms]) => ms);
       return {
-        rps: (latencies.length * 1000) / (to - from),
+        rps: (latencies.length * 1000) / spans.reduce((sum, [from, to]) => sum + to - from, 0),
         p99: percentile(latencies, 99),
         max: Math.max(...latencies),
       };
@@ -231,7 +236,11 @@ async function startInserts(url) {
   };
 }
 
-/** One round: inserts alone for `quietMs`, then the purge of one day with the inserts still running. */
+/**
+ * One round: inserts alone for `quietMs`, the purge of one day with the inserts still running, inserts
+ * alone for `quietMs` again. The quiet figures are of both quiet spells, so a neighbour's burst on a shared
+ * machine is less likely to pass for the purge's effect.
+ */
 async function round(layout, dayStart, { cluster, quietMs }) {
   return withClient(layout.url, async (client) => {
     await cluster.checkpoint(); // the purge's pages were written long ago: it pays full-page images
@@ -244,8 +253,10 @@ async function round(layout, dayStart, { cluster, quietMs }) {
       const from = performance.now();
       const steps = layout.partitioned
         ? await purgePartition(client, dayStart)
-        : { removed: await purgeBatched(client, new Date(dayStart.getTime() + DAY_MS)) };
+        : await purgeBatched(client, new Date(dayStart.getTime() + DAY_MS));
       const to = performance.now();
+      await sleep(quietMs);
+      const quietTo = performance.now();
       const { rows } = await client.query(
         'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::float8 AS bytes',
         [lsnBefore],
@@ -255,8 +266,8 @@ async function round(layout, dayStart, { cluster, quietMs }) {
         wall: (to - from) / 1000,
         wal: (await sessionWal(client)) - walBefore,
         clusterWal: rows[0].bytes,
-        quiet: inserts.window(quietFrom, from),
-        during: inserts.window(from, to),
+        quiet: inserts.window([quietFrom, from], [to, quietTo]),
+        during: inserts.window([from, to]),
       };
     } finally {
       await inserts.stop();
@@ -330,12 +341,16 @@ function report(name, results) {
     at((r) => r.wall),
     's',
   );
-  if (results[0].removed !== undefined)
+  if (results[0].batches) {
     printFigure(
       `${name}_purge_day_events`,
       at((r) => r.removed),
       'events',
     );
+    // Flat or growing: each day's purge walks the index past the dead entries of the days before it.
+    results.forEach((r, i) => printFigure(`${name}_purge_batch_p50_day${i + 1}`, median(r.batches), 'ms'));
+    printFigure(`${name}_purge_batch_max`, Math.max(...results.flatMap((r) => r.batches)), 'ms');
+  }
   if (results[0].detachAndDrop !== undefined)
     printFigure(
       `${name}_purge_day_detach_and_drop`,
@@ -365,7 +380,7 @@ function report(name, results) {
 
 export async function retentionSection({ cluster, quick }) {
   const count = quick ? 500_000 : 2_000_000;
-  const quietMs = quick ? 2_000 : 3_000;
+  const quietMs = quick ? 1_000 : 2_000;
   // Whole UTC days, the newest seeded one ending at today's midnight: live inserts land in today.
   const today = new Date(Math.floor(Date.now() / DAY_MS) * DAY_MS);
   const start = new Date(today.getTime() - SEEDED_DAYS * DAY_MS);
