@@ -1,9 +1,10 @@
 // Retention two ways, on the same data in the same run: Herald's batched DELETEs (the gateway's own
 // statements, imported from its build) against dropping day partitions of the same table partitioned by
 // received_at. Both remove the oldest three of ten seeded days, one day per round, while single-row
-// inserts run against the same table. Per round: the purge's wall time, the WAL its session wrote, and the
-// inserts' throughput and latency during the purge against the seconds just before it. Then the read path
-// on both (the log tail, a cursor page, a lookup by id), table sizes, and the VACUUM the deletes leave.
+// inserts run against the same table. Per round: the purge's wall time, the WAL its session wrote, and
+// the inserts' throughput and latency during the purge against the seconds before and after it. Then
+// the read path on both (the log tail, a cursor page, a lookup by id), table sizes, and the VACUUM the
+// deletes leave.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { AdvisoryLock } from '@herald/gateway/dist/database/advisory-locks.js';
