@@ -1,4 +1,4 @@
-// pnpm bench [--quick] [--only ingest,subscribers,deliveries,rss,stored]
+// pnpm bench [--quick] [--only ingest,subscribers,deliveries,rss,stored,retention]
 // Herald (the built gateway, its own process) and bare baselines, in one run on one machine, on one
 // throwaway embedded Postgres cluster. Prints `name value unit` lines and Herald/baseline ratios.
 import { parseArgs } from 'node:util';
@@ -9,11 +9,12 @@ import { storedSection } from './sections/stored.mjs';
 import { subscribersSection } from './sections/subscribers.mjs';
 import { deliveriesSection } from './sections/deliveries.mjs';
 import { idleRssSection } from './sections/idle-rss.mjs';
+import { retentionSection } from './sections/retention.mjs';
 
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    only: { type: 'string', default: 'ingest,subscribers,deliveries,rss,stored' },
+    only: { type: 'string', default: 'ingest,subscribers,deliveries,rss,stored,retention' },
   },
 });
 const quick = values.quick;
@@ -68,6 +69,7 @@ try {
     });
     ratios.push([`ratio_ingest_stored_${stored.label}_vs_empty`, stored.rps, stored.emptyRps, '>= 0.9']);
   }
+  if (only.has('retention')) await retentionSection({ cluster, quick });
   for (const [name, herald, baseline, goal] of ratios) printRatio(name, herald, baseline, goal);
   printFigure('bench_duration', Math.round((performance.now() - started) / 1000), 's');
 } finally {
