@@ -31,7 +31,7 @@ export class AppModule {
         LoggerModule.forRoot({ pinoHttp: { logger, autoLogging: false, quietReqLogger: true } }),
         DatabaseModule.forRoot(config, logger),
         MetricsModule,
-        ClusterModule.forRoot(),
+        ClusterModule.forRoot(config, logger),
         HealthModule,
         ApiKeysModule,
         EventsModule,
