@@ -28,12 +28,12 @@ interface Signals {
 /**
  * How gateway instances signal each other: "events were committed" (wakes every log tail) and "an API key
  * was revoked" (forget it, cut off its sockets). Postgres NOTIFY by default, Redis when REDIS_URL is set;
- * chosen once at start so nothing else branches on it. A bus only wakes and warns: events themselves are
+ * chosen once at start so nothing else branches on it. A bus carries only signals: events themselves are
  * always read from the Postgres log, so a lost signal costs latency (until the poll), never an event.
  */
 export abstract class ClusterBus {
   abstract readonly transport: ClusterBusStatus['transport'];
-  /** The socket.io adapter for the `/events` namespace; it decides how far a room broadcast reaches. */
+  /** The socket.io server's adapter (so `/events`'s): it decides how far a room broadcast reaches. */
   abstract readonly socketAdapter: SocketAdapter;
   private readonly signals = new EventEmitter<Signals>();
 

@@ -43,6 +43,7 @@ export class RedisClusterBus extends ClusterBus implements OnApplicationShutdown
 
   attach(namespace: EventsNamespace): void {
     this.namespace = namespace;
+    // Whatever reaches the Redis channel arrives here, so check the shape before trusting it.
     namespace.on('eventsCommitted', (throughSeq) => {
       if (typeof throughSeq === 'string' && SEQ.test(throughSeq)) this.commitsReceived(BigInt(throughSeq));
     });
