@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { ProviderAdapter } from '@herald/events';
 import { AdaptersModule } from './adapters/adapters.module.js';
 import { ApiKeysModule } from './api-keys/api-keys.module.js';
+import { ClusterModule } from './cluster/cluster.module.js';
 import { ApiKeyGuard } from './common/auth/api-key.guard.js';
 import { JsonContentGuard } from './common/json-content.guard.js';
 import { ConfigModule } from './config/config.module.js';
@@ -30,6 +31,7 @@ export class AppModule {
         LoggerModule.forRoot({ pinoHttp: { logger, autoLogging: false, quietReqLogger: true } }),
         DatabaseModule.forRoot(config, logger),
         MetricsModule,
+        ClusterModule.forRoot(config, logger),
         HealthModule,
         ApiKeysModule,
         EventsModule,

@@ -6,6 +6,8 @@ import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import type { ProviderAdapter } from '@herald/events';
 import { AppModule } from './app.module.js';
+import { ClusterBus } from './cluster/cluster-bus.js';
+import { ClusterIoAdapter } from './cluster/cluster-io-adapter.js';
 import { HeraldException, type ProblemFieldError } from './common/errors/herald-exception.js';
 import { ProblemDetailsFilter } from './common/errors/problem-details.filter.js';
 import type { HeraldConfig } from './config/herald-config.js';
@@ -67,6 +69,7 @@ export async function createApp(
     },
   );
   app.useLogger(app.get(NestPinoLogger));
+  app.useWebSocketAdapter(new ClusterIoAdapter(app, app.get(ClusterBus)));
   registerBodyParsers(app, config.maxBodyBytes);
   app.useGlobalPipes(
     new ValidationPipe({

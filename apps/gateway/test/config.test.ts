@@ -26,6 +26,7 @@ describe('loadConfig', () => {
       HERALD_RETRY_SCHEDULE: '0, 1,2.5',
       HERALD_MAX_BODY: '2mib',
       HERALD_ADMIN_TOKEN: 'a-long-enough-admin-token',
+      REDIS_URL: 'redis://:secret@redis:6379/2',
     });
     expect(config).toMatchObject({
       databaseUrl: 'postgres://u:p@db:5432/herald',
@@ -35,7 +36,13 @@ describe('loadConfig', () => {
       retrySchedule: [0, 1, 2.5],
       maxBodyBytes: 2 * 1024 * 1024,
       adminToken: 'a-long-enough-admin-token',
+      redisUrl: 'redis://:secret@redis:6379/2',
     });
+  });
+
+  it('leaves Redis off when REDIS_URL is unset or empty', () => {
+    expect(loadConfig({}).redisUrl).toBeUndefined();
+    expect(loadConfig({ REDIS_URL: '' }).redisUrl).toBeUndefined();
   });
 
   it('names every bad variable in one error', () => {
@@ -49,6 +56,7 @@ describe('loadConfig', () => {
         DATABASE_URL: 'mysql://x',
         LOG_LEVEL: 'loud',
         HERALD_ADMIN_TOKEN: 'short',
+        REDIS_URL: 'http://redis:6379',
       });
     } catch (e) {
       error = e;
@@ -63,6 +71,7 @@ describe('loadConfig', () => {
       'DATABASE_URL',
       'LOG_LEVEL',
       'HERALD_ADMIN_TOKEN',
+      'REDIS_URL',
     ]) {
       expect(problems).toContain(`${name}=`);
     }

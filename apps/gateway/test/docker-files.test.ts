@@ -29,12 +29,20 @@ describe('docker/', () => {
     expect(existsSync(MAIN)).toBe(true);
   });
 
-  it('composes Postgres 16+, two gateway replicas and a sticky proxy', () => {
+  it('composes Postgres 16+, two gateway replicas, a sticky proxy and an optional Redis', () => {
     const compose = parse(readFileSync(repo('docker/compose.yaml'), 'utf8'), { merge: true }) as {
       services: Record<string, any>;
       volumes: Record<string, unknown>;
     };
-    expect(Object.keys(compose.services).sort()).toEqual(['gateway-1', 'gateway-2', 'postgres', 'proxy']);
+    expect(Object.keys(compose.services).sort()).toEqual([
+      'gateway-1',
+      'gateway-2',
+      'postgres',
+      'proxy',
+      'redis',
+    ]);
+    expect(compose.services.redis.profiles).toEqual(['redis']);
+    expect(compose.services.redis.healthcheck.test).toContain('ping');
     const postgresMajor = Number(/^postgres:(\d+)/.exec(compose.services.postgres.image)?.[1]);
     expect(postgresMajor).toBeGreaterThanOrEqual(16);
     expect(compose.services.postgres.healthcheck.test.join(' ')).toContain('pg_isready');
@@ -44,6 +52,7 @@ describe('docker/', () => {
       expect(gateway.environment.DATABASE_URL).toMatch(/^postgres:\/\/herald:.*@postgres:5432\/herald$/);
       expect(gateway.environment.HERALD_ADMIN_TOKEN).toBeDefined();
       expect(gateway.depends_on.postgres.condition).toBe('service_healthy');
+      expect(gateway.environment.REDIS_URL).toBe('${REDIS_URL:-}');
     }
     expect(compose.services.proxy.depends_on['gateway-1'].condition).toBe('service_healthy');
     expect(compose.services.proxy.volumes[0]).toBe('./nginx.conf:/etc/nginx/nginx.conf:ro');

@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager, Repository } from 'typeorm';
 import { AdvisoryLock } from '../database/advisory-locks.js';
-import { Channel } from '../database/pg-listener.service.js';
 import { ApiKeyEntity } from './api-key.entity.js';
 
 @Injectable()
@@ -31,10 +30,6 @@ export class ApiKeyRepository {
   async delete(id: string): Promise<boolean> {
     const result = await this.keys.delete({ id });
     return (result.affected ?? 0) > 0;
-  }
-
-  async notifyRevoked(id: string): Promise<void> {
-    await this.keys.manager.query('SELECT pg_notify($1, $2)', [Channel.apiKeyRevoked, id]);
   }
 
   /**

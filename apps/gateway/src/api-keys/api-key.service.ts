@@ -6,7 +6,7 @@ import type { Principal, Scope } from '../common/auth/scope.js';
 import { HeraldException } from '../common/errors/herald-exception.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
-import { Channel, PgListener } from '../database/pg-listener.service.js';
+import { ClusterBus } from '../cluster/cluster-bus.js';
 import { type ApiKeyDto, type CreatedApiKeyDto, type CreateApiKeyDto, mapApiKey } from './api-key.dto.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 
@@ -21,13 +21,13 @@ export class ApiKeyService implements OnModuleInit, OnApplicationBootstrap {
 
   constructor(
     private readonly repository: ApiKeyRepository,
-    private readonly listener: PgListener,
+    private readonly bus: ClusterBus,
     @Inject(HERALD_CONFIG) private readonly config: HeraldConfig,
     @InjectPinoLogger(ApiKeyService.name) private readonly logger: PinoLogger,
   ) {}
 
   onModuleInit(): void {
-    this.listener.on(Channel.apiKeyRevoked, (keyId) => this.forget(keyId));
+    this.bus.onApiKeyRevoked((keyId) => this.forget(keyId));
   }
 
   /** First start with an empty key table: install HERALD_ADMIN_TOKEN, or generate a key and print it once. */
@@ -67,11 +67,10 @@ export class ApiKeyService implements OnModuleInit, OnApplicationBootstrap {
     return toPage(rows, limit, mapApiKey, (k) => k.id, 'api-keys');
   }
 
-  /** Deletes a key; every instance forgets it and cuts off its sockets (NOTIFY). */
+  /** Deletes a key; every instance forgets it and cuts off its sockets (through the cluster bus). */
   async delete(id: string): Promise<void> {
     if (!(await this.repository.delete(id))) throw HeraldException.notFound('API key', id);
-    this.forget(id);
-    await this.repository.notifyRevoked(id);
+    await this.bus.announceRevocation(id);
   }
 
   private forget(keyId: string): void {

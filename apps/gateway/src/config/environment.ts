@@ -96,6 +96,13 @@ export class Environment {
     message: 'must be a size such as 1048576, 512kb or 1mib',
   })
   HERALD_MAX_BODY?: string;
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^rediss?:\/\/[^/\s]+(\/\d+)?$/, {
+    message: 'must be a redis:// or rediss:// URL, e.g. redis://redis:6379/0',
+  })
+  REDIS_URL?: string;
 }
 
 export class ConfigurationError extends Error {

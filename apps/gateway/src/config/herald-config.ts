@@ -19,6 +19,8 @@ export interface HeraldConfig {
   maxBodyBytes: number;
   /** Messages a subscriber socket may have waiting before it is disconnected as too slow. */
   socketMaxBuffer: number;
+  /** Set: instances signal each other through Redis (socket.io Redis Streams adapter) instead of NOTIFY. */
+  redisUrl?: string;
 }
 
 /** Injection token for the configuration object. */
@@ -60,6 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, version = '0.1.
       : DEFAULT_RETRY_SCHEDULE,
     maxBodyBytes: e.HERALD_MAX_BODY ? parseSize(e.HERALD_MAX_BODY) : 1024 * 1024,
     socketMaxBuffer: e.HERALD_SOCKET_MAX_BUFFER ?? 1_000,
+    redisUrl: e.REDIS_URL,
   };
   if (config.maxBodyBytes < 1024) {
     throw new ConfigurationError([

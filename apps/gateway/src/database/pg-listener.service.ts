@@ -38,6 +38,11 @@ export class PgListener implements OnModuleInit, OnApplicationShutdown {
     this.emitter.setMaxListeners(0);
   }
 
+  /** Whether notifications can arrive right now. */
+  get connected(): boolean {
+    return this.client !== undefined;
+  }
+
   on(channel: ChannelName | 'reconnected', listener: (payload: string) => void): void {
     this.emitter.on(channel, listener);
   }

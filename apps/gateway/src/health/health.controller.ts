@@ -1,6 +1,7 @@
 import { Controller, Get, HttpCode, Inject } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
+import { ClusterBus, type ClusterBusStatus } from '../cluster/cluster-bus.js';
 import { Public } from '../common/auth/auth.decorators.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException } from '../common/errors/herald-exception.js';
@@ -12,6 +13,7 @@ import { INSTANCE_ID } from '../config/herald-config.js';
 export class HealthController {
   constructor(
     private readonly dataSource: DataSource,
+    private readonly bus: ClusterBus,
     @Inject(INSTANCE_ID) private readonly instanceId: string,
   ) {}
 
@@ -22,9 +24,13 @@ export class HealthController {
     return { status: 'ok', instance: this.instanceId };
   }
 
-  /** Readiness: the database answers and no migration is pending. */
+  /**
+   * Readiness: the database answers and no migration is pending. The cluster bus is reported but does not
+   * decide: with Redis (or the LISTEN connection) down, this instance still serves every event from
+   * Postgres through its poll, only up to a second later, so taking it out of rotation would cost more.
+   */
   @Get('readyz')
-  async ready(): Promise<{ status: 'ready' }> {
+  async ready(): Promise<{ status: 'ready'; clusterBus: ClusterBusStatus }> {
     try {
       if (await this.dataSource.showMigrations()) {
         throw new HeraldException(ErrorCode.DatabaseUnavailable, 'Migrations are pending.');
@@ -39,6 +45,6 @@ export class HealthController {
         { cause: error },
       );
     }
-    return { status: 'ready' };
+    return { status: 'ready', clusterBus: this.bus.status() };
   }
 }

@@ -32,6 +32,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly clusterSignals = new Counter({
+    name: 'herald_cluster_signals_received_total',
+    help: 'Signals from gateway instances (events committed, API key revoked) by transport: postgres (NOTIFY) or redis',
+    labelNames: ['signal', 'transport'] as const,
+    registers: [this.registry],
+  });
+
   readonly sourceStates = new Gauge({
     name: 'herald_stream_sources',
     help: 'Stream sources held by this instance, by state',

@@ -3,7 +3,7 @@ import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } f
 import type { HeraldEvent } from '@herald/events';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { DataSource } from 'typeorm';
-import { Channel, PgListener } from '../database/pg-listener.service.js';
+import { ClusterBus } from '../cluster/cluster-bus.js';
 import { EVENT_COLUMNS, type EventRow, toEnvelope } from '../events/event-record.js';
 import { EventWriter } from '../events/event-writer.js';
 
@@ -15,7 +15,8 @@ const POLL_INTERVAL_MS = 1_000;
  * Follows the event log in seq order and hands each committed event to the instance's subscribers,
  * whichever instance wrote it. Because writers commit in seq order (see docs/event-log.md), reading
  * `seq > position` never skips an event, so every instance sees the same order with no gaps.
- * Wake-ups: this instance's writer (in process), NOTIFY from other instances, and a slow poll.
+ * Wake-ups: this instance's writer (in process), other instances through the cluster bus (NOTIFY or
+ * Redis), and a slow poll, which alone keeps events flowing while the bus is down.
  */
 @Injectable()
 export class EventLogTail implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -29,7 +30,7 @@ export class EventLogTail implements OnApplicationBootstrap, OnApplicationShutdo
   constructor(
     private readonly dataSource: DataSource,
     private readonly writer: EventWriter,
-    private readonly listener: PgListener,
+    private readonly bus: ClusterBus,
     @InjectPinoLogger(EventLogTail.name) private readonly logger: PinoLogger,
   ) {
     this.emitter.setMaxListeners(0);
@@ -49,11 +50,9 @@ export class EventLogTail implements OnApplicationBootstrap, OnApplicationShutdo
       'SELECT max(seq) AS seq FROM events',
     );
     this.lastSeq = BigInt(rows[0]?.seq ?? 0);
-    // Tell other instances when this one commits (delivered at commit, so never early).
-    this.writer.notifyOnCommit(Channel.events);
+    this.bus.shareCommits(this.writer);
     this.writer.committed.on('committed', () => this.wake());
-    this.listener.on(Channel.events, () => this.wake());
-    this.listener.on('reconnected', () => this.wake());
+    this.bus.onEventsCommitted((throughSeq) => this.wake(throughSeq));
     this.schedulePoll();
   }
 
@@ -63,9 +62,13 @@ export class EventLogTail implements OnApplicationBootstrap, OnApplicationShutdo
     await this.reading;
   }
 
-  /** Reads on now; wake-ups during a read cause one more read, never concurrent ones. */
-  wake(): void {
+  /**
+   * Reads on now, unless everything through `throughSeq` was already read; wake-ups during a read cause
+   * one more read, never concurrent ones.
+   */
+  wake(throughSeq?: bigint): void {
     if (this.stopped || this.lastSeq === undefined) return;
+    if (throughSeq !== undefined && throughSeq <= this.lastSeq) return;
     if (this.reading) {
       this.again = true;
       return;

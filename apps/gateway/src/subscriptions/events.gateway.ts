@@ -7,10 +7,9 @@ import {
   WebSocketGateway,
 } from '@nestjs/websockets';
 import { EVENTS_NAMESPACE, type SubscribeResult, type UnsubscribeResult } from '@herald/events';
-import type { Namespace } from 'socket.io';
 import { ApiKeyService } from '../api-keys/api-key.service.js';
 import { grants } from '../common/auth/scope.js';
-import { Channel, PgListener } from '../database/pg-listener.service.js';
+import { ClusterBus, type EventsNamespace } from '../cluster/cluster-bus.js';
 import { coalesceWebsocketWrites } from './coalesce-writes.js';
 import { type SubscriberSocket, SubscriptionHub } from './subscription-hub.service.js';
 
@@ -20,10 +19,10 @@ export class EventsGateway implements OnGatewayInit, OnGatewayDisconnect {
   constructor(
     private readonly hub: SubscriptionHub,
     private readonly apiKeys: ApiKeyService,
-    private readonly listener: PgListener,
+    private readonly bus: ClusterBus,
   ) {}
 
-  afterInit(namespace: Namespace): void {
+  afterInit(namespace: EventsNamespace): void {
     namespace.use((socket, next) => {
       const token: unknown = socket.handshake.auth?.token;
       const refuse = () => next(new Error('unauthorized'));
@@ -38,7 +37,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayDisconnect {
         () => next(new Error('unavailable')),
       );
     });
-    this.listener.on(Channel.apiKeyRevoked, (keyId) => this.hub.disconnectKey(keyId));
+    this.bus.attach(namespace);
   }
 
   handleDisconnect(socket: SubscriberSocket): void {

@@ -10,6 +10,7 @@ import type {
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import type { Socket } from 'socket.io';
 import { v7 as uuidv7 } from 'uuid';
+import { apiKeyRoom } from '../cluster/api-key-room.js';
 import type { Principal } from '../common/auth/scope.js';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
 import { CursorResolver } from '../events/cursor-resolver.js';
@@ -63,6 +64,7 @@ export class SubscriptionHub implements OnApplicationBootstrap {
 
   attach(socket: SubscriberSocket, principal: Principal): void {
     this.sessions.set(socket.id, { socket, principal, subscriptions: new Map() });
+    void socket.join(apiKeyRoom(principal.keyId));
     this.metrics.socketConnections.inc();
   }
 
@@ -72,15 +74,6 @@ export class SubscriptionHub implements OnApplicationBootstrap {
     for (const subscription of session.subscriptions.values()) subscription.cancelled = true;
     this.sessions.delete(socket.id);
     this.metrics.socketConnections.dec();
-  }
-
-  /** Cuts off every socket authenticated with a key that was just revoked. */
-  disconnectKey(keyId: string): void {
-    for (const session of this.sessions.values()) {
-      if (session.principal.keyId !== keyId) continue;
-      session.socket.emit('closing', { code: 'unauthorized', message: 'the API key was revoked' });
-      session.socket.disconnect(true);
-    }
   }
 
   async subscribe(socket: SubscriberSocket, payload: unknown): Promise<SubscribeResult> {
