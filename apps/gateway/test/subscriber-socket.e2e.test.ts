@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { HeraldEvent } from '@herald/events';
+import pg from 'pg';
+import { io as ioClient } from 'socket.io-client';
 import { apiClient, eventually } from './support/http.js';
 import { collect, connectSocket, type RawSubscriber, subscribe } from './support/sockets.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
@@ -61,6 +63,36 @@ describe('subscriber socket (/events)', () => {
       expect((await admin('DELETE', `/v1/api-keys/${key.id}`)).status).toBe(204);
       expect(await closing).toMatchObject({ code: 'unauthorized' });
       expect(await disconnected).toBe('io server disconnect');
+    });
+
+    it('keeps no session for a client that leaves while its key is being checked', async () => {
+      const connections = async () =>
+        Number(/^herald_socket_connections (\d+)$/m.exec((await admin('GET', '/metrics')).body)?.[1]);
+      const before = await connections();
+      const { token } = (
+        await admin('POST', '/v1/api-keys', { body: { name: 'leaver', scopes: ['subscribe'] } })
+      ).body;
+      // The key check waits on this lock while the client connects and leaves.
+      const blocker = new pg.Client({ connectionString: herald.databaseUrl });
+      await blocker.connect();
+      try {
+        await blocker.query('BEGIN; LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE');
+        const leaver = ioClient(`${herald.baseUrl}/events`, {
+          auth: { token },
+          transports: ['websocket'],
+          reconnection: false,
+        });
+        // Runs after the socket's own 'open' handler, which has just written the CONNECT packet.
+        await new Promise<void>((resolve) => leaver.io.once('open', () => resolve(leaver.io.engine.close())));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      } finally {
+        await blocker.query('COMMIT');
+        await blocker.end();
+      }
+      const survivor = await open(token);
+      expect(survivor.connected).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await connections()).toBe(before + 1);
     });
   });
 

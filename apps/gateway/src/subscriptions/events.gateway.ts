@@ -1,6 +1,7 @@
 import {
   ConnectedSocket,
   MessageBody,
+  type OnGatewayConnection,
   type OnGatewayDisconnect,
   type OnGatewayInit,
   SubscribeMessage,
@@ -8,14 +9,21 @@ import {
 } from '@nestjs/websockets';
 import { EVENTS_NAMESPACE, type SubscribeResult, type UnsubscribeResult } from '@herald/events';
 import { ApiKeyService } from '../api-keys/api-key.service.js';
-import { grants } from '../common/auth/scope.js';
+import { grants, type Principal } from '../common/auth/scope.js';
 import { ClusterBus, type EventsNamespace } from '../cluster/cluster-bus.js';
 import { coalesceWebsocketWrites } from './coalesce-writes.js';
 import { type SubscriberSocket, SubscriptionHub } from './subscription-hub.service.js';
 
 /** Contract §6: the `/events` namespace. Handlers answer through acks and never throw at the socket. */
 @WebSocketGateway({ namespace: EVENTS_NAMESPACE, cors: { origin: true }, maxHttpBufferSize: 64 * 1024 })
-export class EventsGateway implements OnGatewayInit, OnGatewayDisconnect {
+export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
+  /**
+   * Who each handshake authenticated as, until the socket connects. A client may leave while its key
+   * is being looked up; such a socket never connects and never disconnects, so it must not reach the
+   * hub before `connection`.
+   */
+  private readonly principals = new WeakMap<object, Principal>();
+
   constructor(
     private readonly hub: SubscriptionHub,
     private readonly apiKeys: ApiKeyService,
@@ -30,14 +38,21 @@ export class EventsGateway implements OnGatewayInit, OnGatewayDisconnect {
       this.apiKeys.authenticate(token).then(
         (principal) => {
           if (!principal || !grants(principal.scopes, 'subscribe')) return refuse();
-          this.hub.attach(socket as SubscriberSocket, principal);
-          coalesceWebsocketWrites(socket.conn);
+          this.principals.set(socket, principal);
           next();
         },
         () => next(new Error('unavailable')),
       );
     });
     this.bus.attach(namespace);
+  }
+
+  handleConnection(socket: SubscriberSocket): void {
+    const principal = this.principals.get(socket);
+    if (!principal) return void socket.disconnect(true);
+    this.principals.delete(socket);
+    this.hub.attach(socket, principal);
+    coalesceWebsocketWrites(socket.conn);
   }
 
   handleDisconnect(socket: SubscriberSocket): void {
