@@ -6,6 +6,7 @@ import {
   fishjamSignature,
   ServerMessage_TrackType,
 } from '@herald/jellyfish/testing';
+import { computeSignature, SIGNATURE_HEADER } from '@herald/seatable';
 import { buildSeatableWebhook } from '@herald/seatable/testing';
 import { apiClient } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
@@ -103,6 +104,9 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       const before = await eventCount(source.id);
       const webhook = buildSeatableWebhook({ ...rowData, op_time: 1649922999.1 }, { secret });
       const tampered = webhook.text.replace('Zo\\u00eb', 'Eve');
+      // The adapter checks the signature before it parses: malformed JSON is reported only when signed.
+      const malformed = '{"event": "update", "data": ';
+      const signedMalformed = { ...webhook.headers, [SIGNATURE_HEADER]: computeSignature(secret, malformed) };
       const cases: Array<[string, string | Uint8Array, Record<string, string>, number, string]> = [
         [source.ingestUrl, tampered, webhook.headers, 401, 'invalid_signature'],
         [source.ingestUrl, webhook.body, { 'content-type': 'application/json' }, 401, 'missing_signature'],
@@ -127,7 +131,8 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
           415,
           'unsupported_media_type',
         ],
-        [source.ingestUrl, '{"event": "update", "data": ', webhook.headers, 400, 'invalid_json'],
+        [source.ingestUrl, malformed, webhook.headers, 401, 'invalid_signature'],
+        [source.ingestUrl, malformed, signedMalformed, 400, 'invalid_json'],
       ];
       for (const [url, body, headers, status, code] of cases) {
         const response = await post(url, body, headers);

@@ -34,6 +34,8 @@ export type AdapterErrorCode =
   | 'invalid_config'
   | 'missing_signature'
   | 'invalid_signature'
+  /** The body should be UTF-8 JSON and is not (the gateway leaves parsing webhook bodies to adapters). */
+  | 'invalid_json'
   | 'invalid_body'
   | 'unsupported_media_type'
   | 'unknown_action'

@@ -54,7 +54,7 @@ function jsonNotificationBytes(body: Uint8Array): Uint8Array {
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
   } catch (error) {
-    throw new AdapterError('invalid_body', 'body is not UTF-8 JSON', { cause: error });
+    throw new AdapterError('invalid_json', 'body is not UTF-8 JSON', { cause: error });
   }
   const notification = (parsed as { notification?: unknown } | null)?.notification;
   if (typeof notification !== 'string') {

@@ -125,8 +125,15 @@ describe('jellyfish webhooks: v0.3.0 application/json', () => {
     }
   });
 
+  it('rejects an application/json body that does not parse with invalid_json', () => {
+    expect(
+      adapterErrorCode(() =>
+        parse(request(new TextEncoder().encode('{"notification":'), 'application/json')),
+      ),
+    ).toBe('invalid_json');
+  });
+
   it.each([
-    ['not JSON', '{"notification":'],
     ['no notification field', '{"other":"x"}'],
     ['a non-string notification', '{"notification":42}'],
     ['JSON null', 'null'],

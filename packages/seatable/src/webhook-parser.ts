@@ -141,7 +141,9 @@ function decodeJson(body: Uint8Array): unknown {
   try {
     return JSON.parse(utf8.decode(body));
   } catch (error) {
-    throw invalidBody([`the body is not UTF-8 JSON: ${(error as Error).message}`]);
+    throw new AdapterError('invalid_json', 'the body is not UTF-8 JSON', {
+      details: [(error as Error).message],
+    });
   }
 }
 

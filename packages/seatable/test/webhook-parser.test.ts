@@ -232,15 +232,16 @@ describe('webhook bodies', () => {
     });
   });
 
-  it('rejects bodies that are not JSON or not SeaTable-shaped with invalid_body and details', () => {
+  it('rejects bodies that are not JSON with invalid_json, and not SeaTable-shaped with invalid_body and details', () => {
     const raw = (text: string): WebhookRequest => ({
       headers: {},
       contentType: 'application/json',
       body: new TextEncoder().encode(text),
     });
     const notJson = adapterErrorOf(() => parse(raw('{"event": '), {}));
-    expect(notJson.code).toBe('invalid_body');
-    expect(notJson.details[0]).toMatch(/not UTF-8 JSON/);
+    expect(notJson.code).toBe('invalid_json');
+    expect(notJson.message).toMatch(/not UTF-8 JSON/);
+    expect(notJson.details).toHaveLength(1);
     expect(adapterErrorOf(() => parse(raw('[1, 2]'), {})).code).toBe('invalid_body');
     expect(adapterErrorOf(() => parse(raw('{"event": "update"}'), {})).details).toEqual([
       'data must be an object',
@@ -275,6 +276,6 @@ describe('webhook bodies', () => {
       contentType: 'application/json',
       body: Uint8Array.of(0x22, 0xff, 0x22),
     };
-    expect(adapterErrorOf(() => parse(invalidUtf8, {})).code).toBe('invalid_body');
+    expect(adapterErrorOf(() => parse(invalidUtf8, {})).code).toBe('invalid_json');
   });
 });

@@ -14,8 +14,13 @@ export interface AppendedEvent {
   duplicate: boolean;
 }
 
-/** Work that must commit in the same transaction as the events it concerns (e.g. deliveries). */
-export type WriteParticipant = (tx: QueryRunner, stored: HeraldEvent[]) => Promise<void>;
+/**
+ * Work that must commit in the same transaction as the events it concerns (e.g. deliveries): a
+ * data-modifying statement the writer runs as a CTE of its events INSERT, so it costs no round trip of
+ * its own. Given the name of the CTE holding the batch's new rows (seq, id, type, source_id, provider;
+ * duplicates are not among them), it returns the statement.
+ */
+export type WriteParticipant = (inserted: string) => string;
 
 interface PendingAppend {
   events: NewEvent[];
@@ -40,7 +45,15 @@ const INSERT_EVENTS = `INSERT INTO events (seq, id, type, source_id, provider, s
   FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
               $8::jsonb[], $9::bytea[], $10::text[], $11::text[]) AS u
   ON CONFLICT (source_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
-  RETURNING id, seq`;
+  RETURNING seq, id, type, source_id, provider`;
+
+/** The events INSERT with each participant's statement as a further CTE reading its new rows. */
+const insertStatement = (participants: readonly WriteParticipant[]): string =>
+  [
+    `WITH inserted AS (${INSERT_EVENTS})`,
+    ...participants.map((participant, i) => `, participant_${i} AS (${participant('inserted')})`),
+    ' SELECT id, seq FROM inserted',
+  ].join('');
 
 const sqlLiteral = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 
@@ -175,10 +188,10 @@ export class EventWriter implements OnApplicationShutdown {
   }
 
   /**
-   * One transaction in three awaited round trips (plus the participants'): the opening statement
-   * (BEGIN, the advisory lock, NOTIFYs) and the INSERT are queued together on the connection, which
+   * One transaction in two awaited round trips: the opening statement (BEGIN, the advisory lock, NOTIFYs)
+   * and the INSERT (with the participants' statements) are queued together on the connection, which
    * sends the INSERT as soon as the lock is held, inside that transaction (a failed opening leaves the
-   * transaction aborted, so the INSERT can never run outside it); then the participants; then COMMIT.
+   * transaction aborted, so the INSERT can never run outside it); then COMMIT.
    * Each await on this path also waits for the event loop, which is busy with HTTP requests under load.
    */
   private async write(events: NewEvent[]): Promise<AppendedEvent[]> {
@@ -194,7 +207,7 @@ export class EventWriter implements OnApplicationShutdown {
       open = true;
       const [, { rows: inserted }] = await Promise.all([
         pg.query(opening),
-        pg.query(INSERT_EVENTS, [
+        pg.query(insertStatement(this.participants), [
           events.map((e) => e.id),
           events.map((e) => e.type),
           events.map((e) => e.sourceId),
@@ -220,11 +233,9 @@ export class EventWriter implements OnApplicationShutdown {
         if (!existing) throw new Error(`event ${event.id} was neither inserted nor a duplicate`);
         return { event: existing, duplicate: true };
       });
-      const fresh = results.filter((r) => !r.duplicate).map((r) => r.event);
-      for (const participant of this.participants) await participant(tx, fresh);
       open = false;
       await pg.query('COMMIT');
-      this.metrics.eventsStored.inc(fresh.length);
+      this.metrics.eventsStored.inc(inserted.length);
       this.metrics.writeBatchSeconds.observe((performance.now() - started) / 1000);
       return results;
     } catch (error) {

@@ -9,13 +9,13 @@ import {
   PUBLISHED_PROVIDER,
   typePatternToRegex,
 } from '@herald/events';
-import { v7 as uuidv7 } from 'uuid';
 import type { Principal } from '../common/auth/scope.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException } from '../common/errors/herald-exception.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
 import { CursorResolver } from './cursor-resolver.js';
 import { toEnvelope } from './event-record.js';
+import { newEventId } from './new-event.js';
 import type { GetEventQueryDto, ListEventsQueryDto, PublishEventDto } from './event.dto.js';
 import { EventRepository } from './event.repository.js';
 import { type AppendedEvent, EventWriter } from './event-writer.js';
@@ -53,7 +53,7 @@ export class EventsService {
     const data = dto.data ?? {};
     const [appended] = await this.writer.append([
       {
-        id: uuidv7(),
+        id: newEventId(),
         type: dto.type,
         sourceId: principal.keyId,
         provider: PUBLISHED_PROVIDER,

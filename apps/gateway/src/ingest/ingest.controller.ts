@@ -14,12 +14,12 @@ function webhookHeaders(request: FastifyRequest): Record<string, string | undefi
 /** Provider webhook receiver. Providers cannot send auth headers, so the ingest token is in the path. */
 @ApiTags('ingest')
 @Public()
-@AcceptsRawBody()
 @Controller('v1/ingest')
 export class IngestController {
   constructor(private readonly service: IngestService) {}
 
   @Post(':sourceId/:ingestToken')
+  @AcceptsRawBody()
   @HttpCode(202)
   ingest(
     @Param('sourceId') sourceId: string,

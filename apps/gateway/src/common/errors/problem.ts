@@ -37,6 +37,8 @@ function adapterCode(code: AdapterErrorCode): ErrorCode {
       return ErrorCode.MissingSignature;
     case 'invalid_signature':
       return ErrorCode.InvalidSignature;
+    case 'invalid_json':
+      return ErrorCode.InvalidJson;
     case 'invalid_body':
       return ErrorCode.InvalidBody;
     case 'unsupported_media_type':

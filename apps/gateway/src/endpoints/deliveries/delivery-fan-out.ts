@@ -20,8 +20,6 @@ export class DeliveryFanOut implements OnModuleInit {
 
   onModuleInit(): void {
     const firstDelay = this.config.retrySchedule[0] ?? 0;
-    this.writer.addParticipant(async (tx, stored) => {
-      if (stored.length > 0) await this.deliveries.fanOut(tx, stored, firstDelay);
-    });
+    this.writer.addParticipant((inserted) => this.deliveries.fanOut(inserted, firstDelay));
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { HERALD_PROVIDER, type HeraldEvent } from '@herald/events';
-import { DataSource, type QueryRunner } from 'typeorm';
+import { HERALD_PROVIDER } from '@herald/events';
+import { DataSource } from 'typeorm';
 import { EVENT_COLUMNS, type EventRow } from '../../events/event-record.js';
 import { Channel } from '../../database/pg-listener.service.js';
 
@@ -97,31 +97,18 @@ export class DeliveryRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * One delivery per (new event, matching enabled endpoint), inside the event writer's transaction:
-   * one INSERT … SELECT per batch, and a NOTIFY (delivered at commit) only when something was queued.
+   * One delivery per (new event, matching enabled endpoint), as a statement the event writer runs inside
+   * its events INSERT (a data-modifying CTE, so no round trip of its own): `inserted` names the batch's
+   * new rows (seq, id, type, source_id, provider). Its RETURNING is what wakes the delivery workers, and
+   * only when something was queued: it runs for every queued row although nothing reads it, and Postgres
+   * delivers one notification per channel and payload per transaction, at commit.
    */
-  async fanOut(tx: QueryRunner, events: HeraldEvent[], firstDelaySeconds: number): Promise<number> {
-    const rows: Array<{ queued: number }> = await tx.query(
-      `WITH queued AS (
-         INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
-         SELECT e.id, ev.seq, ev.id, 'pending', now() + make_interval(secs => $6)
-         FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::uuid[], $5::text[])
-              AS ev(seq, id, type, source_id, provider)
-         JOIN endpoints e ON e.enabled AND ${MATCHES_ENDPOINT}
-         RETURNING 1)
-       SELECT count(*)::int AS queued,
-              CASE WHEN count(*) > 0 THEN pg_notify('${DELIVERY_WAKE_CHANNEL}', '') END
-       FROM queued`,
-      [
-        events.map((e) => e.seq),
-        events.map((e) => e.id),
-        events.map((e) => e.type),
-        events.map((e) => e.sourceid),
-        events.map((e) => e.provider),
-        firstDelaySeconds,
-      ],
-    );
-    return rows[0]?.queued ?? 0;
+  fanOut(inserted: string, firstDelaySeconds: number): string {
+    return `INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
+       SELECT e.id, ev.seq, ev.id, 'pending', now() + make_interval(secs => ${firstDelaySeconds})
+       FROM ${inserted} ev
+       JOIN endpoints e ON e.enabled AND ${MATCHES_ENDPOINT}
+       RETURNING pg_notify('${DELIVERY_WAKE_CHANNEL}', '')`;
   }
 
   /**
