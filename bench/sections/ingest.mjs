@@ -2,16 +2,10 @@
 // servers on the same Postgres cluster (one INSERT per request; batched group commit). All three run at
 // once and are measured in interleaved rounds (median reported), so a noisy neighbour on a shared
 // machine hits each of them alike.
-import { printFigure, printNote } from '../support/figures.mjs';
+import { median, printFigure, printNote } from '../support/figures.mjs';
 import { api, loadTest } from '../support/http-load.mjs';
 import { startBaseline, startGateway } from '../support/processes.mjs';
 import { seatableTemplate } from '../support/seatable.mjs';
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 /** Throughput rounds at 64 connections; returns the median requests/s. */
 export async function ingestRounds(targets, { rounds, seconds, cluster }) {
