@@ -1,7 +1,9 @@
 // Ingest → subscriber latency: SeaTable webhooks posted open-loop at a fixed rate, half of them matching
 // the subscribers' filter, received by N socket.io subscribers on a worker thread. Herald (HTTP → commit
 // → log tail → fan-out) against a bare socket.io server that broadcasts each posted body, no database.
-import { now, percentile, printFigure, sleep } from '../support/figures.mjs';
+// Both run at once and are measured in interleaved rounds (median shown), each run after a warm-up at the
+// same load, so a noisy neighbour or a cold start (JIT, the sender's first connections) hits both alike.
+import { median, now, percentile, printFigure, printNote, sleep } from '../support/figures.mjs';
 import { postJson } from '../support/http-load.mjs';
 import { startBaseline, startGateway } from '../support/processes.mjs';
 import { seatableBody } from '../support/seatable.mjs';
@@ -9,10 +11,13 @@ import { startSubscribers } from '../support/subscribers.mjs';
 import { createSeatableSource } from './ingest.mjs';
 
 const TYPES = ['seatable.row.modified'];
+const WARMUP_SECONDS = 2;
 
-async function openLoop({ url, rate, seconds, tag }) {
-  const total = rate * seconds;
-  const sent = new Map(); // row id of a matching, accepted event → send time
+/** `warmup` seconds at the rate, not measured, then `seconds` measured, in one unbroken schedule. */
+async function openLoop({ url, rate, warmup, seconds, tag }) {
+  const first = rate * warmup; // index of the first measured event
+  const total = first + rate * seconds;
+  const sent = new Map(); // row id of a matching, accepted, measured event → send time
   const lags = [];
   let errors = 0;
   const inflight = [];
@@ -21,7 +26,8 @@ async function openLoop({ url, rate, seconds, tag }) {
     const due = started + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
-    lags.push(Math.max(0, performance.now() - due));
+    const measured = i >= first;
+    if (measured) lags.push(Math.max(0, performance.now() - due));
     const matching = i % 2 === 0;
     const rowId = `${tag}-${i}`;
     const at = now();
@@ -29,7 +35,7 @@ async function openLoop({ url, rate, seconds, tag }) {
       postJson(url, seatableBody(rowId, matching ? 'modify_row' : 'insert_row', Date.now() / 1000 + i / 1e6))
         .then(({ status }) => {
           if (status !== 202) errors++;
-          else if (matching) sent.set(rowId, at);
+          else if (matching && measured) sent.set(rowId, at);
         })
         .catch(() => void errors++),
     );
@@ -38,15 +44,16 @@ async function openLoop({ url, rate, seconds, tag }) {
   return {
     sent,
     errors,
-    achieved: total / ((performance.now() - started) / 1000),
+    achieved: (total - first) / ((performance.now() - started - warmup * 1000) / 1000),
     lagP99: percentile(lags, 99),
   };
 }
 
-async function measure({ name, target, subscribers, rate, seconds, ingestUrl, socketUrl, token }) {
+/** One round against one target: fresh subscribers, warm-up, measured load, 2 s for the last receipts. */
+async function measure({ subscribers, rate, seconds, ingestUrl, socketUrl, token, tag }) {
   const subs = await startSubscribers({ url: socketUrl, token, count: subscribers, types: TYPES });
   try {
-    const run = await openLoop({ url: ingestUrl, rate, seconds, tag: `${target}${name}` });
+    const run = await openLoop({ url: ingestUrl, rate, warmup: WARMUP_SECONDS, seconds, tag });
     await sleep(2_000);
     const receipts = await subs.receipts();
     const latencies = [];
@@ -57,55 +64,76 @@ async function measure({ name, target, subscribers, rate, seconds, ingestUrl, so
         received++;
       }
     }
-    const lost = run.sent.size * subscribers - received;
-    const prefix = `${target}_subscribers_${name}`;
-    printFigure(`${prefix}_generator_achieved`, Math.round(run.achieved), 'events/s');
-    printFigure(`${prefix}_generator_lag_p99`, run.lagP99, 'ms');
-    if (run.errors > 0) printFigure(`${prefix}_ingest_errors`, run.errors, 'requests');
-    printFigure(`${prefix}_p50`, percentile(latencies, 50), 'ms');
-    printFigure(`${prefix}_p99`, percentile(latencies, 99), 'ms');
-    printFigure(`${prefix}_lost`, lost, 'messages');
-    return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), lost };
+    return {
+      achieved: run.achieved,
+      lagP99: run.lagP99,
+      errors: run.errors,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      lost: run.sent.size * subscribers - received,
+    };
   } finally {
     await subs.close();
   }
 }
 
+/** Medians over the rounds (errors and lost messages summed); prints them and returns them. */
+function report(prefix, runs) {
+  const of = (key) => median(runs.map((run) => run[key]));
+  const sum = (key) => runs.reduce((total, run) => total + run[key], 0);
+  const figures = { p50: of('p50'), p99: of('p99'), lost: sum('lost') };
+  printFigure(`${prefix}_generator_achieved`, Math.round(of('achieved')), 'events/s');
+  printFigure(`${prefix}_generator_lag_p99`, of('lagP99'), 'ms');
+  if (sum('errors') > 0) printFigure(`${prefix}_ingest_errors`, sum('errors'), 'requests');
+  printFigure(`${prefix}_p50`, figures.p50, 'ms');
+  printFigure(`${prefix}_p99`, figures.p99, 'ms');
+  printFigure(`${prefix}_lost`, figures.lost, 'messages');
+  return figures;
+}
+
 export async function subscribersSection({ quick, liveUrl }) {
   const seconds = quick ? 5 : 10;
+  const rounds = quick ? 1 : 3;
   const loads = [
     { name: '100x500', subscribers: 100, rate: 500 },
     { name: '1000x20', subscribers: 1000, rate: 20 },
   ];
+  printNote(
+    `subscribers: ${rounds} interleaved round(s) of ${WARMUP_SECONDS} s warm-up + ${seconds} s measured per target, median shown`,
+  );
   const results = [];
-  for (const load of loads) {
-    const result = { name: load.name };
+  const running = [];
+  try {
     const bare = await startBaseline('broadcast-server.mjs');
-    try {
-      result.baseline = await measure({
-        ...load,
-        seconds,
-        target: 'baseline',
-        ingestUrl: `${bare.baseUrl}/ingest`,
-        socketUrl: `${bare.baseUrl}/events`,
-      });
-    } finally {
-      await bare.stop();
-    }
+    running.push(bare);
     const gateway = await startGateway({ DATABASE_URL: liveUrl });
-    try {
-      result.herald = await measure({
-        ...load,
-        seconds,
-        target: 'herald',
+    running.push(gateway);
+    const targets = [
+      { name: 'baseline', ingestUrl: `${bare.baseUrl}/ingest`, socketUrl: `${bare.baseUrl}/events` },
+      {
+        name: 'herald',
         ingestUrl: await createSeatableSource(gateway),
         socketUrl: `${gateway.baseUrl}/events`,
         token: gateway.adminToken,
-      });
-    } finally {
-      await gateway.stop();
+      },
+    ];
+    for (const load of loads) {
+      const runs = new Map(targets.map((t) => [t.name, []]));
+      for (let round = 0; round < rounds; round++) {
+        // Each round starts with the other target, so neither is always measured first.
+        const order = round % 2 === 0 ? targets : [...targets].reverse();
+        for (const target of order) {
+          const tag = `${target.name}${load.name}r${round}`;
+          runs.get(target.name).push(await measure({ ...load, ...target, seconds, tag }));
+        }
+      }
+      const result = { name: load.name };
+      for (const target of targets)
+        result[target.name] = report(`${target.name}_subscribers_${load.name}`, runs.get(target.name));
+      results.push(result);
     }
-    results.push(result);
+  } finally {
+    for (const server of running) await server.stop();
   }
   return results;
 }

@@ -69,6 +69,24 @@ describe('@herald/client', () => {
     expect(received).toHaveLength(600);
   });
 
+  // B hands its own commits to its subscribers without reading them back, and reads A's: interleaved,
+  // each event must still arrive once and in seq order.
+  it("interleaves instance B's own commits with A's, each once and in seq order", async () => {
+    const received: HeraldEvent[] = [];
+    const unsubscribe = client(reader.baseUrl).subscribe(
+      { types: ['mixed.*'] },
+      (event) => void received.push(event),
+    );
+    await unsubscribe.ready;
+    const [remote, local] = await Promise.all([
+      publishOn(writer.baseUrl)('mixed.remote', 400),
+      publishOn(reader.baseUrl)('mixed.local', 400),
+    ]);
+    await eventually(() => expect(received).toHaveLength(800), 20_000);
+    expectOrderedOnce(received, [...remote, ...local]);
+    await unsubscribe();
+  });
+
   it('resumes every subscription after the server it was connected to restarts', async () => {
     const port = await freePort();
     let instance = await startTestApp({}, reader.databaseUrl, port);

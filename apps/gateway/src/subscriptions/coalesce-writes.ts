@@ -2,6 +2,8 @@ import type { Socket as NetSocket } from 'node:net';
 
 interface EngineTransport {
   name: string;
+  /** False while a `send` is in flight; engine.io queues packets until it completes. */
+  writable: boolean;
   send(packets: unknown[]): void;
   /** The `ws` WebSocket of a websocket transport; `_socket` is its TCP socket. */
   socket?: { _socket?: NetSocket };
@@ -40,4 +42,25 @@ function wrap(transport: EngineTransport): void {
 export function coalesceWebsocketWrites(connection: EngineConnection): void {
   wrap(connection.transport);
   connection.on('upgrade', () => wrap(connection.transport));
+}
+
+/**
+ * Runs `write` (several `conn.write`s) and hands all of its packets to the transport in one `send`, so
+ * they leave in one `writev` (see above). Without this, engine.io sends the first packet of a fan-out
+ * batch on its own the moment it is written and the rest once that write has completed: two syscalls
+ * per socket per batch, and two reads for the subscriber. The transport is marked busy meanwhile, as
+ * engine.io itself marks it during a send, so the packets wait in the connection's buffer in order;
+ * a transport that is already busy needs nothing, its packets are held anyway.
+ */
+export function writeTogether(connection: EngineConnection, write: () => void): void {
+  const { transport } = connection;
+  if (!transport.writable) return write();
+  transport.writable = false;
+  try {
+    write();
+  } finally {
+    transport.writable = true;
+  }
+  // `flush` sends the buffered packets when the transport is writable (private in engine.io's typings).
+  (connection as unknown as { flush(): void }).flush();
 }

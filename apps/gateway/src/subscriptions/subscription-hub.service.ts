@@ -17,6 +17,7 @@ import { CursorResolver } from '../events/cursor-resolver.js';
 import { toEnvelope } from '../events/event-record.js';
 import { EventRepository } from '../events/event.repository.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { writeTogether } from './coalesce-writes.js';
 import { EventLogTail } from './event-log-tail.service.js';
 import { EventJsonCache, eventPacket } from './event-packet.js';
 import { parseSubscribe } from './subscribe-request.js';
@@ -136,17 +137,21 @@ export class SubscriptionHub implements OnApplicationBootstrap {
   private dispatch(events: HeraldEvent[]): void {
     // Parsed once per batch, not once per subscription: this loop runs for every live subscription.
     const seqs = events.map((event) => BigInt(event.seq));
+    for (const session of this.sessions.values()) {
+      writeTogether(session.socket.conn, () => this.dispatchTo(session, events, seqs));
+    }
+  }
+
+  private dispatchTo(session: Session, events: HeraldEvent[], seqs: bigint[]): void {
     const last = seqs[seqs.length - 1]!;
-    sessions: for (const session of this.sessions.values()) {
-      for (const subscription of session.subscriptions.values()) {
-        if (!subscription.live) continue;
-        for (let i = 0; i < events.length; i++) {
-          const event = events[i]!;
-          if (seqs[i]! <= subscription.cursor || !subscription.filter.matches(event)) continue;
-          if (!this.send(session, subscription, event, seqs[i]!)) continue sessions;
-        }
-        if (last > subscription.cursor) subscription.cursor = last;
+    for (const subscription of session.subscriptions.values()) {
+      if (!subscription.live) continue;
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i]!;
+        if (seqs[i]! <= subscription.cursor || !subscription.filter.matches(event)) continue;
+        if (!this.send(session, subscription, event, seqs[i]!)) return;
       }
+      if (last > subscription.cursor) subscription.cursor = last;
     }
   }
 
