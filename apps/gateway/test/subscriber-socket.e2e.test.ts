@@ -83,7 +83,12 @@ describe('subscriber socket (/events)', () => {
           reconnection: false,
         });
         // Runs after the socket's own 'open' handler, which has just written the CONNECT packet.
-        await new Promise<void>((resolve) => leaver.io.once('open', () => resolve(leaver.io.engine.close())));
+        await new Promise<void>((resolve) =>
+          leaver.io.once('open', () => {
+            leaver.io.engine.close();
+            resolve();
+          }),
+        );
         await new Promise((resolve) => setTimeout(resolve, 300));
       } finally {
         await blocker.query('COMMIT');
