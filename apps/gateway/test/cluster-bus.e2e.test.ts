@@ -147,6 +147,22 @@ function crossInstanceSuite(transport: Transport, env: () => Record<string, stri
     expectNotified('herald_events');
   });
 
+  it('does not signal an instance about its own commits, which reach its subscribers in process', async () => {
+    const events = await cluster.receive('cluster.own');
+    const signalsBefore = await signals(cluster.b.baseUrl, 'events_committed', transport);
+    const publish = apiClient(cluster.b.baseUrl, cluster.token);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const published = await publish('POST', '/v1/events', { body: { type: 'cluster.own', data: { i } } });
+      expect(published.status).toBe(201);
+      ids.push(published.body.id);
+    }
+    await eventually(() => expect(events).toHaveLength(ids.length));
+    expectInOrderOnce(events, ids);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await signals(cluster.b.baseUrl, 'events_committed', transport)).toBe(signalsBefore);
+  });
+
   it('cuts off a revoked key’s socket on B when the key is deleted through A', async () => {
     const admin = apiClient(cluster.b.baseUrl, cluster.b.adminToken);
     const key = (await admin('POST', '/v1/api-keys', { body: { name: 'revoked', scopes: ['subscribe'] } }))

@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { Adapter } from 'socket.io-adapter';
 import { DataSource } from 'typeorm';
+import { INSTANCE_ID } from '../config/herald-config.js';
 import { Channel, PgListener } from '../database/pg-listener.service.js';
 import type { EventWriter } from '../events/event-writer.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -22,9 +23,14 @@ export class PgClusterBus extends ClusterBus {
     private readonly listener: PgListener,
     private readonly dataSource: DataSource,
     metrics: MetricsService,
+    @Inject(INSTANCE_ID) private readonly instanceId: string,
   ) {
     super(metrics);
-    listener.on(Channel.events, () => this.commitsReceived(undefined));
+    // The payload names the committing instance: this one's own commits already reached its log tail
+    // in process, so its own NOTIFY would only cost an empty read per commit.
+    listener.on(Channel.events, (from) => {
+      if (from !== instanceId) this.commitsReceived(undefined);
+    });
     listener.on('reconnected', () => this.mayHaveMissedCommits());
     listener.on(Channel.apiKeyRevoked, (keyId) => {
       this.cutOff(keyId);
@@ -37,7 +43,7 @@ export class PgClusterBus extends ClusterBus {
   }
 
   shareCommits(writer: EventWriter): void {
-    writer.notifyOnCommit(Channel.events);
+    writer.notifyOnCommit(Channel.events, this.instanceId);
   }
 
   /** Acts here at once rather than on its own NOTIFY's return; acting twice is harmless. */

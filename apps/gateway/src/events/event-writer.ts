@@ -70,7 +70,7 @@ export class EventWriter implements OnApplicationShutdown {
   readonly committed = new EventEmitter<{ committed: [HeraldEvent[]] }>();
   private readonly queue: PendingAppend[] = [];
   private readonly participants: WriteParticipant[] = [];
-  private readonly notifications: string[] = [];
+  private readonly notifications: Array<{ channel: string; payload: string }> = [];
   private draining: Promise<void> | undefined;
   /** Held while the queue drains, so back-to-back batches skip the pool. */
   private connection: WriterConnection | undefined;
@@ -92,8 +92,8 @@ export class EventWriter implements OnApplicationShutdown {
    * the transaction's opening round trip rather than by a participant; a batch that held only
    * duplicates notifies too, which costs a listener one empty read.
    */
-  notifyOnCommit(channel: string): void {
-    this.notifications.push(channel);
+  notifyOnCommit(channel: string, payload = ''): void {
+    this.notifications.push({ channel, payload });
   }
 
   /** Resolves once the events are committed; rejects when nothing was stored. */
@@ -202,7 +202,9 @@ export class EventWriter implements OnApplicationShutdown {
       const opening = [
         'BEGIN',
         `SELECT pg_advisory_xact_lock(${AdvisoryLock.eventWriter})`,
-        ...this.notifications.map((channel) => `SELECT pg_notify(${sqlLiteral(channel)}, '')`),
+        ...this.notifications.map(
+          ({ channel, payload }) => `SELECT pg_notify(${sqlLiteral(channel)}, ${sqlLiteral(payload)})`,
+        ),
       ].join('; ');
       open = true;
       const [, { rows: inserted }] = await Promise.all([
