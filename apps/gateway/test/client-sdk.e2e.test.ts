@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, HeraldClientError, type HeraldClient, type HeraldEvent } from '@herald/client';
 import { freePort } from '../src/database/embedded-postgres.js';
 import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.js';
-import { apiClient, eventually } from './support/http.js';
+import { apiClient, eventually, publishConcurrently } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 /** @herald/client against real gateways: a separate writer process, restarts, errors. */
@@ -16,22 +16,8 @@ describe('@herald/client', () => {
     clients.push(c);
     return c;
   };
-  const publishOn =
-    (baseUrl: string) =>
-    async (type: string, count: number, concurrency = 8) => {
-      const api = apiClient(baseUrl, token);
-      const ids: string[] = [];
-      await Promise.all(
-        Array.from({ length: concurrency }, async (_, w) => {
-          for (let i = w; i < count; i += concurrency) {
-            const r = await api('POST', '/v1/events', { body: { type, data: { i } } });
-            expect(r.status).toBe(201);
-            ids.push(r.body.id);
-          }
-        }),
-      );
-      return ids;
-    };
+  const publishOn = (baseUrl: string) => (type: string, count: number, concurrency?: number) =>
+    publishConcurrently(apiClient(baseUrl, token), type, count, concurrency);
 
   beforeAll(async () => {
     reader = await startTestApp();

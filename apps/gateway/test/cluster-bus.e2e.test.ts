@@ -3,7 +3,7 @@ import type { HeraldEvent } from '@herald/events';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.js';
-import { apiClient, eventually } from './support/http.js';
+import { apiClient, eventually, publishConcurrently } from './support/http.js';
 import { describeWithRedis, type RedisServer, startRedisServer } from './support/redis-server.js';
 import { connectSocket, type RawSubscriber, subscribe } from './support/sockets.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
@@ -71,20 +71,8 @@ function crossInstanceSuite(transport: Transport, env: () => Record<string, stri
     sockets.push(socket);
     return socket;
   };
-  cluster.publishOnA = async (type, count, concurrency = 8) => {
-    const api = apiClient(cluster.a.baseUrl, cluster.token);
-    const ids: string[] = [];
-    await Promise.all(
-      Array.from({ length: concurrency }, async (_, w) => {
-        for (let i = w; i < count; i += concurrency) {
-          const r = await api('POST', '/v1/events', { body: { type, data: { i } } });
-          expect(r.status).toBe(201);
-          ids.push(r.body.id);
-        }
-      }),
-    );
-    return ids;
-  };
+  cluster.publishOnA = (type, count, concurrency) =>
+    publishConcurrently(apiClient(cluster.a.baseUrl, cluster.token), type, count, concurrency);
   cluster.receive = async (type) => {
     const socket = await cluster.open();
     const events: HeraldEvent[] = [];

@@ -1,3 +1,5 @@
+import { expect } from '@jest/globals';
+
 export interface ApiResponse<T = any> {
   status: number;
   headers: Headers;
@@ -71,5 +73,28 @@ export async function listAllEventIds(api: ReturnType<typeof apiClient>, query =
     for (const event of page.body.data) ids.add(event.id);
     cursor = page.body.nextCursor;
   } while (cursor);
+  return ids;
+}
+
+/**
+ * Publishes `count` events of `type` (data `{i}`) through POST /v1/events from `concurrency` parallel
+ * clients, asserting each 201; returns the ids in acknowledgement order.
+ */
+export async function publishConcurrently(
+  api: ReturnType<typeof apiClient>,
+  type: string,
+  count: number,
+  concurrency = 8,
+): Promise<string[]> {
+  const ids: string[] = [];
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, w) => {
+      for (let i = w; i < count; i += concurrency) {
+        const r = await api('POST', '/v1/events', { body: { type, data: { i } } });
+        expect(r.status).toBe(201);
+        ids.push(r.body.id);
+      }
+    }),
+  );
   return ids;
 }
