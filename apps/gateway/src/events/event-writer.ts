@@ -70,6 +70,8 @@ export class EventWriter implements OnApplicationShutdown {
   readonly committed = new EventEmitter<{ committed: [HeraldEvent[]] }>();
   private readonly queue: PendingAppend[] = [];
   private readonly participants: WriteParticipant[] = [];
+  /** The INSERT with every participant's CTE, built once: participants only join at start-up. */
+  private insert = insertStatement([]);
   private readonly notifications: Array<{ channel: string; payload: string }> = [];
   private draining: Promise<void> | undefined;
   /** Held while the queue drains, so back-to-back batches skip the pool. */
@@ -85,6 +87,7 @@ export class EventWriter implements OnApplicationShutdown {
 
   addParticipant(participant: WriteParticipant): void {
     this.participants.push(participant);
+    this.insert = insertStatement(this.participants);
   }
 
   /**
@@ -209,7 +212,7 @@ export class EventWriter implements OnApplicationShutdown {
       open = true;
       const [, { rows: inserted }] = await Promise.all([
         pg.query(opening),
-        pg.query(insertStatement(this.participants), [
+        pg.query(this.insert, [
           events.map((e) => e.id),
           events.map((e) => e.type),
           events.map((e) => e.sourceId),
