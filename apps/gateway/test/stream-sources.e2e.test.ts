@@ -17,6 +17,8 @@ describe('stream sources run by the gateway', () => {
       subject?: string;
     }>;
   const typesOf = async (sourceId: string) => (await eventsOf(sourceId)).map((e) => e.type);
+  const createStream = (name: string, provider: string, config: Record<string, unknown>) =>
+    admin('POST', '/v1/sources', { body: { name, provider, mode: 'stream', config } });
   const statusOf = async (sourceId: string) => (await admin('GET', `/v1/sources/${sourceId}/status`)).body;
 
   beforeAll(async () => {
@@ -33,13 +35,9 @@ describe('stream sources run by the gateway', () => {
   });
 
   it('connects a SeaTable base, stores its operations, and sends toasts', async () => {
-    const created = await admin('POST', '/v1/sources', {
-      body: {
-        name: 'base',
-        provider: 'seatable',
-        mode: 'stream',
-        config: { serverUrl: seatable.url, apiToken: 'good-api-token' },
-      },
+    const created = await createStream('base', 'seatable', {
+      serverUrl: seatable.url,
+      apiToken: 'good-api-token',
     });
     expect(created.status).toBe(201);
     expect(created.body.ingestUrl).toBeUndefined();
@@ -87,13 +85,9 @@ describe('stream sources run by the gateway', () => {
   });
 
   it('reports auth_failed for a refused token without reconnecting, and recovers when the source is updated', async () => {
-    const created = await admin('POST', '/v1/sources', {
-      body: {
-        name: 'bad',
-        provider: 'seatable',
-        mode: 'stream',
-        config: { serverUrl: seatable.url, apiToken: 'wrong-token' },
-      },
+    const created = await createStream('bad', 'seatable', {
+      serverUrl: seatable.url,
+      apiToken: 'wrong-token',
     });
     const id = created.body.id;
     await eventually(async () => expect((await statusOf(id)).state).toBe('auth_failed'));
@@ -111,13 +105,9 @@ describe('stream sources run by the gateway', () => {
   });
 
   it('holds a Jellyfish server socket, reconnects after an abrupt drop, and stops when deleted', async () => {
-    const created = await admin('POST', '/v1/sources', {
-      body: {
-        name: 'media',
-        provider: 'jellyfish',
-        mode: 'stream',
-        config: { serverUrl: jellyfish.url, serverApiToken: 'server-token' },
-      },
+    const created = await createStream('media', 'jellyfish', {
+      serverUrl: jellyfish.url,
+      serverApiToken: 'server-token',
     });
     const id = created.body.id;
     await eventually(async () => expect((await statusOf(id)).state).toBe('connected'));
@@ -138,13 +128,9 @@ describe('stream sources run by the gateway', () => {
   });
 
   it('reports the SeaTable ops missed while the gateway was down, from the versions it stored', async () => {
-    const created = await admin('POST', '/v1/sources', {
-      body: {
-        name: 'restarted base',
-        provider: 'seatable',
-        mode: 'stream',
-        config: { serverUrl: seatable.url, apiToken: 'good-api-token' },
-      },
+    const created = await createStream('restarted base', 'seatable', {
+      serverUrl: seatable.url,
+      apiToken: 'good-api-token',
     });
     const id = created.body.id;
     await eventually(async () => expect((await statusOf(id)).state).toBe('connected'));
