@@ -7,11 +7,11 @@ const TICK_MS = 100;
  * on loopback (docs/performance.md); here an attempt costs one AbortController and a map entry.
  */
 export class AttemptDeadlines {
-  /** In start order, and every attempt gets the same limit, so deadlines are in order too. */
+  /** Attempts in flight (at most the worker's concurrency), so a full scan per tick stays cheap. */
   private readonly running = new Map<AbortController, number>();
   private timer: NodeJS.Timeout | undefined;
 
-  /** A signal that aborts after `limitMs`, or at once when `cancel` aborts. */
+  /** A controller whose signal aborts after `limitMs` (or on `abortAll`); hand it back to `finish`. */
   start(limitMs: number): AbortController {
     const controller = new AbortController();
     this.running.set(controller, performance.now() + limitMs);
@@ -34,7 +34,7 @@ export class AttemptDeadlines {
   private expire(): void {
     const now = performance.now();
     for (const [controller, deadline] of this.running) {
-      if (deadline > now) break;
+      if (deadline > now) continue;
       this.running.delete(controller);
       controller.abort(new AttemptTimeoutError());
     }
