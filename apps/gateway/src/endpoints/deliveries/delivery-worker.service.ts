@@ -40,11 +40,6 @@ const POLL_MS = 2_000;
 /** How long shutdown lets running attempts finish before cancelling them. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
-interface InFlight {
-  delivery: ClaimedDelivery;
-  done: Promise<void>;
-}
-
 /**
  * Sends due deliveries. Claims come from Postgres (`FOR UPDATE SKIP LOCKED` + lease), so any number
  * of instances share the queue; a NOTIFY from the event transaction wakes every worker at commit, and
@@ -52,7 +47,8 @@ interface InFlight {
  */
 @Injectable()
 export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly inFlight = new Map<string, InFlight>();
+  /** Delivery id → its attempt, settled once the outcome is recorded. */
+  private readonly inFlight = new Map<string, Promise<void>>();
   /** Per endpoint: claimed and not yet answered (waiting for a slot or sending). */
   private readonly perEndpoint = new Map<string, number>();
   private readonly sending = new Map<string, number>();
@@ -97,7 +93,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     clearTimeout(this.wakeTimer);
     // Claimed but not started: their attempts release the leases instead of sending.
     for (const queue of this.waiting.values()) queue.splice(0).forEach((go) => go(false));
-    const running = () => Promise.all([...this.inFlight.values()].map((f) => f.done));
+    const running = () => Promise.all(this.inFlight.values());
     const grace = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
     await Promise.race([running(), grace]);
     this.cancelled = true;
@@ -177,7 +173,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         this.inFlight.delete(delivery.id);
         if (this.needsRefill(delivery.endpointId)) this.wake(0);
       });
-    this.inFlight.set(delivery.id, { delivery, done });
+    this.inFlight.set(delivery.id, done);
   }
 
   private needsRefill(endpointId: string): boolean {
