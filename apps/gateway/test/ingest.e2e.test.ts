@@ -100,6 +100,28 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect(status.body.lastEventAt).toEqual(expect.any(String));
     });
 
+    it('stores concurrent redeliveries of one change once, answering each with the same id', async () => {
+      const before = await eventCount(source.id);
+      const changes = [1649923000.5, 1649923001.5].map((opTime) =>
+        buildSeatableWebhook({ ...rowData, op_time: opTime }, { secret }),
+      );
+      // Sent at once, most of them share a write batch with their own duplicates.
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => changes[i % 2]!).map((w) =>
+          post(source.ingestUrl, w.body, w.headers),
+        ),
+      );
+      expect(answers.map((a) => a.status)).toEqual(Array(20).fill(202));
+      const idsOf = (parity: number) =>
+        new Set(answers.filter((_, i) => i % 2 === parity).map((a) => a.body.ids[0]));
+      expect(idsOf(0).size).toBe(1);
+      expect(idsOf(1).size).toBe(1);
+      expect(idsOf(0)).not.toEqual(idsOf(1));
+      expect(await eventCount(source.id)).toBe(before + 2);
+      const later = await post(source.ingestUrl, changes[0]!.body, changes[0]!.headers);
+      expect(later.body.ids).toEqual([...idsOf(0)]);
+    });
+
     it('refuses tampered or unsigned bodies, wrong tokens, unknown sources and other content types, storing nothing', async () => {
       const before = await eventCount(source.id);
       const webhook = buildSeatableWebhook({ ...rowData, op_time: 1649922999.1 }, { secret });

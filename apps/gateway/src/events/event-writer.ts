@@ -35,27 +35,49 @@ interface PgConnection {
   query(text: string, values?: unknown[]): Promise<{ rows: Array<{ id: string; seq: string }> }>;
 }
 
+/** A skipped event whose stored original could not be read; its append is answered with the error. */
+interface Unresolved {
+  error: unknown;
+}
+
 interface WriterConnection {
   tx: QueryRunner;
   pg: PgConnection;
 }
 
-const INSERT_EVENTS = `INSERT INTO events (seq, id, type, source_id, provider, subject, time, received_at, data, raw, raw_content_type, dedup_key)
-  SELECT nextval('event_seq'), u.*
-  FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
-              $8::jsonb[], $9::bytea[], $10::text[], $11::text[]) AS u
-  ON CONFLICT (source_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
-  RETURNING seq, id, type, source_id, provider`;
+const sqlLiteral = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 
-/** The events INSERT with each participant's statement as a further CTE reading its new rows. */
-const insertStatement = (participants: readonly WriteParticipant[]): string =>
-  [
-    `WITH inserted AS (${INSERT_EVENTS})`,
+/**
+ * The whole write as one statement, so one round trip and one implicit transaction (committed at the
+ * end of the statement, before its result is sent). `locked` takes the cluster-wide lock (and queues the
+ * NOTIFYs, which Postgres delivers at commit). `nextval`'s argument is computed from `locked`, so no seq
+ * can be drawn before the lock is held, whatever the plan; the lock is held to the commit. Each
+ * participant's statement is a further CTE reading the new rows.
+ */
+function writeStatement(
+  participants: readonly WriteParticipant[],
+  notifications: ReadonlyArray<{ channel: string; payload: string }>,
+): string {
+  const locked = [
+    `pg_advisory_xact_lock(${AdvisoryLock.eventWriter})`,
+    ...notifications.map(
+      ({ channel, payload }) => `pg_notify(${sqlLiteral(channel)}, ${sqlLiteral(payload)})`,
+    ),
+  ].join(', ');
+  return [
+    `WITH locked AS MATERIALIZED (SELECT ${locked}),`,
+    ` inserted AS (INSERT INTO events (seq, id, type, source_id, provider, subject, time, received_at, data, raw, raw_content_type, dedup_key)`,
+    `  SELECT nextval(CASE WHEN (SELECT count(*) FROM locked) = 1 THEN 'event_seq'::regclass END), u.*`,
+    `  FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],`,
+    `              $8::jsonb[], $9::bytea[], $10::text[], $11::text[]) AS u`,
+    `  ON CONFLICT (source_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING`,
+    `  RETURNING seq, id, type, source_id, provider)`,
     ...participants.map((participant, i) => `, participant_${i} AS (${participant('inserted')})`),
     ' SELECT id, seq FROM inserted',
-  ].join('');
+  ].join('\n');
+}
 
-const sqlLiteral = (text: string): string => `'${text.replace(/'/g, "''")}'`;
+const dedupIdentity = (event: NewEvent): string => `${event.sourceId} ${event.dedupKey}`;
 
 /**
  * The only code that inserts events. Appends queue up and are written as one transaction per batch
@@ -70,9 +92,9 @@ export class EventWriter implements OnApplicationShutdown {
   readonly committed = new EventEmitter<{ committed: [HeraldEvent[]] }>();
   private readonly queue: PendingAppend[] = [];
   private readonly participants: WriteParticipant[] = [];
-  /** The INSERT with every participant's CTE, built once: participants only join at start-up. */
-  private insert = insertStatement([]);
   private readonly notifications: Array<{ channel: string; payload: string }> = [];
+  /** Built once per change: participants and notifications only join at start-up. */
+  private statement = writeStatement([], []);
   private draining: Promise<void> | undefined;
   /** Held while the queue drains, so back-to-back batches skip the pool. */
   private connection: WriterConnection | undefined;
@@ -87,16 +109,16 @@ export class EventWriter implements OnApplicationShutdown {
 
   addParticipant(participant: WriteParticipant): void {
     this.participants.push(participant);
-    this.insert = insertStatement(this.participants);
+    this.statement = writeStatement(this.participants, this.notifications);
   }
 
   /**
-   * `NOTIFY channel` in every write transaction (Postgres delivers it at commit, never before). Sent in
-   * the transaction's opening round trip rather than by a participant; a batch that held only
-   * duplicates notifies too, which costs a listener one empty read.
+   * `NOTIFY channel` in every write transaction (Postgres delivers it at commit, never before); a batch
+   * that held only duplicates notifies too, which costs a listener one empty read.
    */
   notifyOnCommit(channel: string, payload = ''): void {
     this.notifications.push({ channel, payload });
+    this.statement = writeStatement(this.participants, this.notifications);
   }
 
   /** Resolves once the events are committed; rejects when nothing was stored. */
@@ -180,80 +202,87 @@ export class EventWriter implements OnApplicationShutdown {
     }
   }
 
-  private settle(batch: PendingAppend[], results: AppendedEvent[]): void {
+  /**
+   * Hands each append its results. The batch is committed by now, so an append is rejected only when
+   * one of its duplicates could not be looked up (its retry is answered from the dedup keys).
+   */
+  private settle(batch: PendingAppend[], results: Array<AppendedEvent | Unresolved>): void {
     let offset = 0;
     for (const append of batch) {
-      append.resolve(results.slice(offset, offset + append.events.length));
+      const own = results.slice(offset, offset + append.events.length);
       offset += append.events.length;
+      const unresolved = own.find((r): r is Unresolved => 'error' in r);
+      if (unresolved) append.reject(unresolved.error);
+      else append.resolve(own as AppendedEvent[]);
     }
-    const fresh = results.filter((r) => !r.duplicate).map((r) => r.event);
+    const fresh = results.flatMap((r) => ('event' in r && !r.duplicate ? [r.event] : []));
     if (fresh.length > 0) this.committed.emit('committed', fresh);
   }
 
   /**
-   * One transaction in two awaited round trips: the opening statement (BEGIN, the advisory lock, NOTIFYs)
-   * and the INSERT (with the participants' statements) are queued together on the connection, which
-   * sends the INSERT as soon as the lock is held, inside that transaction (a failed opening leaves the
-   * transaction aborted, so the INSERT can never run outside it); then COMMIT.
-   * Each await on this path also waits for the event loop, which is busy with HTTP requests under load.
+   * One statement (see `writeStatement`), so the batch is committed when it returns. Events it skipped
+   * are duplicates: of an event earlier in the same batch, or of one stored before, which is read once
+   * the batch is committed (the statement's snapshot predates the lock, so it may not see a row another
+   * instance committed meanwhile).
    */
-  private async write(events: NewEvent[]): Promise<AppendedEvent[]> {
+  private async write(events: NewEvent[]): Promise<Array<AppendedEvent | Unresolved>> {
     const started = performance.now();
-    const { tx, pg } = await this.connect();
-    let open = false;
+    const { pg } = await this.connect();
+    let inserted: Array<{ id: string; seq: string }>;
     try {
-      const opening = [
-        'BEGIN',
-        `SELECT pg_advisory_xact_lock(${AdvisoryLock.eventWriter})`,
-        ...this.notifications.map(
-          ({ channel, payload }) => `SELECT pg_notify(${sqlLiteral(channel)}, ${sqlLiteral(payload)})`,
-        ),
-      ].join('; ');
-      open = true;
-      const [, { rows: inserted }] = await Promise.all([
-        pg.query(opening),
-        pg.query(this.insert, [
-          events.map((e) => e.id),
-          events.map((e) => e.type),
-          events.map((e) => e.sourceId),
-          events.map((e) => e.provider),
-          events.map((e) => e.subject),
-          events.map((e) => e.time),
-          events.map((e) => e.receivedAt),
-          events.map((e) => JSON.stringify(e.data)),
-          events.map((e) => e.raw),
-          events.map((e) => e.rawContentType),
-          events.map((e) => e.dedupKey),
-        ]),
-      ]);
-      const seqById = new Map(inserted.map((row) => [row.id, row.seq]));
-      const duplicates = await this.findDuplicates(
-        tx,
-        events.filter((e) => !seqById.has(e.id)),
-      );
-      const results = events.map((event): AppendedEvent => {
-        const seq = seqById.get(event.id);
-        if (seq !== undefined) return { event: newEventEnvelope(event, seq), duplicate: false };
-        const existing = duplicates.get(`${event.sourceId} ${event.dedupKey}`);
-        if (!existing) throw new Error(`event ${event.id} was neither inserted nor a duplicate`);
-        return { event: existing, duplicate: true };
-      });
-      open = false;
-      await pg.query('COMMIT');
-      this.metrics.eventsStored.inc(inserted.length);
-      this.metrics.writeBatchSeconds.observe((performance.now() - started) / 1000);
-      return results;
+      ({ rows: inserted } = await pg.query(this.statement, [
+        events.map((e) => e.id),
+        events.map((e) => e.type),
+        events.map((e) => e.sourceId),
+        events.map((e) => e.provider),
+        events.map((e) => e.subject),
+        events.map((e) => e.time),
+        events.map((e) => e.receivedAt),
+        events.map((e) => JSON.stringify(e.data)),
+        events.map((e) => e.raw),
+        events.map((e) => e.rawContentType),
+        events.map((e) => e.dedupKey),
+      ]));
     } catch (error) {
-      if (open) await pg.query('ROLLBACK').catch(() => undefined);
-      // A connection that failed mid-transaction goes back to the pool; the next batch takes a fresh one.
+      // A connection that failed mid-statement goes back to the pool; the next batch takes a fresh one.
       await this.releaseConnection();
       this.logger.warn({ err: error, events: events.length }, 'event batch not stored');
       throw error;
     }
+    this.metrics.eventsStored.inc(inserted.length);
+    this.metrics.writeBatchSeconds.observe((performance.now() - started) / 1000);
+    const seqById = new Map(inserted.map((row) => [row.id, row.seq]));
+    const storedByIdentity = new Map<string, HeraldEvent>();
+    const results: Array<AppendedEvent | undefined> = events.map((event) => {
+      const seq = seqById.get(event.id);
+      if (seq !== undefined) {
+        const envelope = newEventEnvelope(event, seq);
+        if (event.dedupKey !== null) storedByIdentity.set(dedupIdentity(event), envelope);
+        return { event: envelope, duplicate: false };
+      }
+      const sameBatch = storedByIdentity.get(dedupIdentity(event));
+      return sameBatch ? { event: sameBatch, duplicate: true } : undefined;
+    });
+    const missing = events.filter((_, i) => results[i] === undefined);
+    if (missing.length === 0) return results as AppendedEvent[];
+    let existing: Map<string, HeraldEvent>;
+    try {
+      existing = await this.findStored(missing);
+    } catch (error) {
+      await this.releaseConnection();
+      return results.map((r) => r ?? { error });
+    }
+    return results.map((result, i) => {
+      if (result) return result;
+      const event = existing.get(dedupIdentity(events[i]!));
+      return event
+        ? { event, duplicate: true }
+        : { error: new Error(`event ${events[i]!.id} was neither stored nor a duplicate of a stored event`) };
+    });
   }
 
-  private async findDuplicates(tx: QueryRunner, events: NewEvent[]): Promise<Map<string, HeraldEvent>> {
-    if (events.length === 0) return new Map();
+  private async findStored(events: NewEvent[]): Promise<Map<string, HeraldEvent>> {
+    const { tx } = await this.connect();
     const rows: Array<EventRow & { dedup_key: string }> = await tx.query(
       `SELECT ${EVENT_COLUMNS}, e.dedup_key FROM events e
        JOIN unnest($1::uuid[], $2::text[]) AS k(source_id, dedup_key) USING (source_id, dedup_key)`,
