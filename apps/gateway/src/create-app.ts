@@ -13,11 +13,12 @@ import { RAW_BODY_ROUTE } from './common/auth/auth.decorators.js';
 import { HeraldException, type ProblemFieldError } from './common/errors/herald-exception.js';
 import { ProblemDetailsFilter } from './common/errors/problem-details.filter.js';
 import type { HeraldConfig } from './config/herald-config.js';
+import { documentIngestRoute } from './ingest/ingest.route.js';
 
 /**
  * Raw bodies for provider webhooks: JSON and text keep Nest's parsers (DTO validation still works)
  * and every other type arrives as a Buffer; all of them get `rawBody` for signature checks. JSON bodies
- * of `@AcceptsRawBody()` routes are not parsed here: their adapter parses the raw bytes itself (and
+ * of routes flagged `RAW_BODY_ROUTE` (ingest) are not parsed here: their adapter parses the raw bytes itself (and
  * reports malformed JSON), and parsing them twice was 5% of the gateway's CPU under ingest load.
  */
 function registerBodyParsers(app: NestFastifyApplication, bodyLimit: number): void {
@@ -41,6 +42,7 @@ function registerDocs(app: NestFastifyApplication, config: HeraldConfig): void {
       .addBearerAuth()
       .build(),
   );
+  documentIngestRoute(document);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
 }
 

@@ -70,6 +70,14 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect(status.body).toMatchObject({ mode: 'webhook', state: null, lastEventAt: null });
     });
 
+    it('is in the OpenAPI document', async () => {
+      const document = (await admin('GET', '/docs/openapi.json')).body;
+      expect(document.paths['/v1/ingest/{sourceId}/{ingestToken}'].post).toMatchObject({
+        tags: ['ingest'],
+        responses: { '202': expect.any(Object) },
+      });
+    });
+
     it('stores a signed webhook (Python json.dumps bytes) as seatable.row.modified after commit', async () => {
       const webhook = buildSeatableWebhook(rowData, { secret });
       expect(webhook.text).toContain('"table_name": "T\\u00e2ches"');

@@ -1,12 +1,21 @@
-import { Module } from '@nestjs/common';
+import { Module, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { EventsModule } from '../events/events.module.js';
 import { SourcesModule } from '../sources/sources.module.js';
-import { IngestController } from './ingest.controller.js';
+import { registerIngestRoute } from './ingest.route.js';
 import { IngestService } from './ingest.service.js';
 
 @Module({
   imports: [EventsModule, SourcesModule],
-  controllers: [IngestController],
   providers: [IngestService],
 })
-export class IngestModule {}
+export class IngestModule implements OnModuleInit {
+  constructor(
+    private readonly http: HttpAdapterHost,
+    private readonly service: IngestService,
+  ) {}
+
+  onModuleInit(): void {
+    registerIngestRoute(this.http.httpAdapter.getInstance(), this.service);
+  }
+}
