@@ -18,8 +18,9 @@ import { documentIngestRoute } from './ingest/ingest.route.js';
 /**
  * Raw bodies for provider webhooks: JSON and text keep Nest's parsers (DTO validation still works)
  * and every other type arrives as a Buffer; all of them get `rawBody` for signature checks. JSON bodies
- * of routes flagged `RAW_BODY_ROUTE` (ingest) are not parsed here: their adapter parses the raw bytes itself (and
- * reports malformed JSON), and parsing them twice was 5% of the gateway's CPU under ingest load.
+ * of routes flagged `RAW_BODY_ROUTE` (ingest) are not parsed here: their adapter parses the raw bytes
+ * itself (and reports malformed JSON), and parsing them twice was 5% of the gateway's CPU under ingest
+ * load.
  */
 function registerBodyParsers(app: NestFastifyApplication, bodyLimit: number): void {
   const parseJson = app.getHttpAdapter().getInstance().getDefaultJsonParser('error', 'error');

@@ -77,6 +77,11 @@ function writeStatement(
   ].join('\n');
 }
 
+const freshResult = (event: NewEvent, seq: string): AppendedEvent => ({
+  event: newEventEnvelope(event, seq),
+  duplicate: false,
+});
+
 const dedupIdentity = (event: NewEvent): string => `${event.sourceId} ${event.dedupKey}`;
 
 /**
@@ -252,16 +257,27 @@ export class EventWriter implements OnApplicationShutdown {
     this.metrics.eventsStored.inc(inserted.length);
     this.metrics.writeBatchSeconds.observe((performance.now() - started) / 1000);
     const seqById = new Map(inserted.map((row) => [row.id, row.seq]));
+    // The usual batch: nothing skipped, so no duplicate bookkeeping on the ingest path.
+    if (inserted.length === events.length)
+      return events.map((event) => freshResult(event, seqById.get(event.id)!));
+    return this.withDuplicates(events, seqById);
+  }
+
+  /** Results of a batch where some events were skipped as duplicates (see `write`). */
+  private async withDuplicates(
+    events: NewEvent[],
+    seqById: ReadonlyMap<string, string>,
+  ): Promise<Array<AppendedEvent | Unresolved>> {
     const storedByIdentity = new Map<string, HeraldEvent>();
-    const results: Array<AppendedEvent | undefined> = events.map((event) => {
+    const results = events.map((event): AppendedEvent | undefined => {
       const seq = seqById.get(event.id);
       if (seq !== undefined) {
-        const envelope = newEventEnvelope(event, seq);
-        if (event.dedupKey !== null) storedByIdentity.set(dedupIdentity(event), envelope);
-        return { event: envelope, duplicate: false };
+        const result = freshResult(event, seq);
+        if (event.dedupKey !== null) storedByIdentity.set(dedupIdentity(event), result.event);
+        return result;
       }
       const sameBatch = storedByIdentity.get(dedupIdentity(event));
-      return sameBatch ? { event: sameBatch, duplicate: true } : undefined;
+      return sameBatch && { event: sameBatch, duplicate: true };
     });
     const missing = events.filter((_, i) => results[i] === undefined);
     if (missing.length === 0) return results as AppendedEvent[];
