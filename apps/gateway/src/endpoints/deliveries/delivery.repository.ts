@@ -165,14 +165,11 @@ export class DeliveryRepository {
        )
        SELECT clock.next_due_at, clock.async_commit, c.id AS delivery_id, c.attempt_count, c.endpoint_id, e.url,
               CASE WHEN e.previous_secret_expires_at > now() THEN ARRAY[e.secret, e.previous_secret]
-                   ELSE ARRAY[e.secret] END AS secrets,
-              ${EVENT_COLUMNS.split(', ')
-                .map((column) => `ev.${column}`)
-                .join(', ')}
+                   ELSE ARRAY[e.secret] END AS secrets, ev.*
        FROM (SELECT min(next_attempt_at) AS next_due_at, ${ASYNC_COMMIT} AS async_commit FROM deliveries
              WHERE status = 'pending' AND next_attempt_at > now()) clock
        LEFT JOIN (claimed c JOIN endpoints e ON e.id = c.endpoint_id
-                  CROSS JOIN LATERAL (SELECT * FROM events WHERE seq = c.event_seq OFFSET 0) ev) ON true`,
+                  CROSS JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM events WHERE seq = c.event_seq OFFSET 0) ev) ON true`,
       [instanceId, leaseSeconds, limit, saturated, [...busy.keys()], [...busy.values()], perEndpoint],
     );
     return {
