@@ -2,9 +2,10 @@ import { EventEmitter } from 'node:events';
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { HeraldEvent } from '@herald/events';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
-import { DataSource, type QueryRunner } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { isDatabaseUnavailable } from '../common/errors/problem.js';
 import { AdvisoryLock } from '../database/advisory-locks.js';
+import { type PgClient, pgPool } from '../database/pg-pool.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { EVENT_COLUMNS, type EventRow, newEventEnvelope, type NewEvent, toEnvelope } from './event-record.js';
 
@@ -30,19 +31,9 @@ interface PendingAppend {
 
 const MAX_EVENTS_PER_TRANSACTION = 1_000;
 
-/** The driver connection under a TypeORM query runner (node-postgres `Client`). */
-interface PgConnection {
-  query(text: string, values?: unknown[]): Promise<{ rows: Array<{ id: string; seq: string }> }>;
-}
-
 /** A skipped event whose stored original could not be read; its append is answered with the error. */
 interface Unresolved {
   error: unknown;
-}
-
-interface WriterConnection {
-  tx: QueryRunner;
-  pg: PgConnection;
 }
 
 const sqlLiteral = (text: string): string => `'${text.replace(/'/g, "''")}'`;
@@ -98,11 +89,15 @@ export class EventWriter implements OnApplicationShutdown {
   private readonly queue: PendingAppend[] = [];
   private readonly participants: WriteParticipant[] = [];
   private readonly notifications: Array<{ channel: string; payload: string }> = [];
-  /** Built once per change: participants and notifications only join at start-up. */
-  private statement = writeStatement([], []);
+  /**
+   * Built once per change (participants and notifications only join at start-up) and prepared by name
+   * on the writer's connection, which always runs its generic plan (see `connect`).
+   */
+  private statement = { name: 'herald_event_write_0', text: writeStatement([], []) };
+  private statementVersion = 0;
   private draining: Promise<void> | undefined;
-  /** Held while the queue drains, so back-to-back batches skip the pool. */
-  private connection: WriterConnection | undefined;
+  /** The writer's own connection, held from the first write until it fails or the gateway stops. */
+  private connection: PgClient | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -114,7 +109,7 @@ export class EventWriter implements OnApplicationShutdown {
 
   addParticipant(participant: WriteParticipant): void {
     this.participants.push(participant);
-    this.statement = writeStatement(this.participants, this.notifications);
+    this.rebuildStatement();
   }
 
   /**
@@ -123,7 +118,16 @@ export class EventWriter implements OnApplicationShutdown {
    */
   notifyOnCommit(channel: string, payload = ''): void {
     this.notifications.push({ channel, payload });
-    this.statement = writeStatement(this.participants, this.notifications);
+    this.rebuildStatement();
+  }
+
+  /** A new name with each new text: a connection keeps a name's first text for as long as it lives. */
+  private rebuildStatement(): void {
+    this.statementVersion++;
+    this.statement = {
+      name: `herald_event_write_${this.statementVersion}`,
+      text: writeStatement(this.participants, this.notifications),
+    };
   }
 
   /** Resolves once the events are committed; rejects when nothing was stored. */
@@ -137,12 +141,12 @@ export class EventWriter implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     while (this.draining) await this.draining;
+    this.dropConnection();
   }
 
   /**
-   * One drain at a time. An append that arrives after the drain's last look at the queue (while it
-   * releases its connection, or before this callback runs) finds `draining` still set, so the drain
-   * that just ended starts the next one.
+   * One drain at a time. An append that arrives after the drain's last look at the queue (before this
+   * callback runs) finds `draining` still set, so the drain that just ended starts the next one.
    */
   private startDrain(): void {
     this.draining = this.drain().finally(() => {
@@ -164,39 +168,44 @@ export class EventWriter implements OnApplicationShutdown {
   }
 
   private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.takeBatch();
-        try {
-          this.settle(batch, await this.write(batch.flatMap((a) => a.events)));
-        } catch (error) {
-          // One bad append must not fail the others that happened to share its transaction.
-          if (batch.length === 1 || isDatabaseUnavailable(error)) batch.forEach((a) => a.reject(error));
-          else for (const append of batch) await this.writeAlone(append);
-        }
+    while (this.queue.length > 0) {
+      const batch = this.takeBatch();
+      try {
+        this.settle(batch, await this.write(batch.flatMap((a) => a.events)));
+      } catch (error) {
+        // One bad append must not fail the others that happened to share its transaction.
+        if (batch.length === 1 || isDatabaseUnavailable(error)) batch.forEach((a) => a.reject(error));
+        else for (const append of batch) await this.writeAlone(append);
       }
-    } finally {
-      await this.releaseConnection();
     }
   }
 
-  private async connect(): Promise<WriterConnection> {
+  /**
+   * Takes a connection for the writer and keeps it: every write then skips the pool, and the session
+   * can plan the write once. Postgres would otherwise plan it afresh on every call, because the generic
+   * plan's guess of ten rows per array looks dearer than a custom plan for the usual one-event batch;
+   * that planning cost more than the write itself (about 0.85 ms against 0.5 ms per one-event write).
+   */
+  private async connect(): Promise<PgClient> {
     if (this.connection) return this.connection;
-    const tx = this.dataSource.createQueryRunner();
+    const client = await pgPool(this.dataSource).connect();
+    // A held connection has no pool listening for its errors; the next write finds it broken.
+    client.on('error', (error) => this.logger.warn({ err: error }, 'event writer connection lost'));
     try {
-      const pg = (await tx.connect()) as PgConnection;
-      this.connection = { tx, pg };
-      return this.connection;
+      await client.query({ text: 'SET plan_cache_mode = force_generic_plan' });
     } catch (error) {
-      await tx.release().catch(() => undefined);
+      client.release(error as Error);
       throw error;
     }
+    this.connection = client;
+    return client;
   }
 
-  private async releaseConnection(): Promise<void> {
+  /** Closes the held connection (its session settings never go back to the pool). */
+  private dropConnection(): void {
     const connection = this.connection;
     this.connection = undefined;
-    await connection?.tx.release().catch(() => undefined);
+    connection?.release(new Error('event writer connection dropped'));
   }
 
   private async writeAlone(append: PendingAppend): Promise<void> {
@@ -232,25 +241,28 @@ export class EventWriter implements OnApplicationShutdown {
    */
   private async write(events: NewEvent[]): Promise<Array<AppendedEvent | Unresolved>> {
     const started = performance.now();
-    const { pg } = await this.connect();
+    const connection = await this.connect();
     let inserted: Array<{ id: string; seq: string }>;
     try {
-      ({ rows: inserted } = await pg.query(this.statement, [
-        events.map((e) => e.id),
-        events.map((e) => e.type),
-        events.map((e) => e.sourceId),
-        events.map((e) => e.provider),
-        events.map((e) => e.subject),
-        events.map((e) => e.time),
-        events.map((e) => e.receivedAt),
-        events.map((e) => JSON.stringify(e.data)),
-        events.map((e) => e.raw),
-        events.map((e) => e.rawContentType),
-        events.map((e) => e.dedupKey),
-      ]));
+      ({ rows: inserted } = await connection.query<{ id: string; seq: string }>({
+        ...this.statement,
+        values: [
+          events.map((e) => e.id),
+          events.map((e) => e.type),
+          events.map((e) => e.sourceId),
+          events.map((e) => e.provider),
+          events.map((e) => e.subject),
+          events.map((e) => e.time),
+          events.map((e) => e.receivedAt),
+          events.map((e) => JSON.stringify(e.data)),
+          events.map((e) => e.raw),
+          events.map((e) => e.rawContentType),
+          events.map((e) => e.dedupKey),
+        ],
+      }));
     } catch (error) {
-      // A connection that failed mid-statement goes back to the pool; the next batch takes a fresh one.
-      await this.releaseConnection();
+      // The next batch takes a fresh connection: this one may be broken, or mid-way through anything.
+      this.dropConnection();
       this.logger.warn({ err: error, events: events.length }, 'event batch not stored');
       throw error;
     }
@@ -285,7 +297,7 @@ export class EventWriter implements OnApplicationShutdown {
     try {
       existing = await this.findStored(missing);
     } catch (error) {
-      await this.releaseConnection();
+      this.dropConnection();
       return results.map((r) => r ?? { error });
     }
     return results.map((result, i) => {
@@ -298,12 +310,12 @@ export class EventWriter implements OnApplicationShutdown {
   }
 
   private async findStored(events: NewEvent[]): Promise<Map<string, HeraldEvent>> {
-    const { tx } = await this.connect();
-    const rows: Array<EventRow & { dedup_key: string }> = await tx.query(
-      `SELECT ${EVENT_COLUMNS}, e.dedup_key FROM events e
+    const connection = await this.connect();
+    const { rows } = await connection.query<EventRow & { dedup_key: string }>({
+      text: `SELECT ${EVENT_COLUMNS}, e.dedup_key FROM events e
        JOIN unnest($1::uuid[], $2::text[]) AS k(source_id, dedup_key) USING (source_id, dedup_key)`,
-      [events.map((e) => e.sourceId), events.map((e) => e.dedupKey)],
-    );
+      values: [events.map((e) => e.sourceId), events.map((e) => e.dedupKey)],
+    });
     return new Map(rows.map((row) => [`${row.source_id} ${row.dedup_key}`, toEnvelope(row)]));
   }
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HERALD_PROVIDER } from '@herald/events';
 import { DataSource } from 'typeorm';
+import { preparedQuery } from '../../database/pg-pool.js';
 import { EVENT_COLUMNS, type EventRow } from '../../events/event-record.js';
 import { Channel } from '../../database/pg-listener.service.js';
 
@@ -257,7 +258,9 @@ export class DeliveryRepository {
     outcomes: ReadonlyArray<{ id: string; attempt: AttemptRecord; next: DeliveryTransition }>,
     now: Date,
   ): Promise<Map<string, Date | null>> {
-    const rows: Array<{ id: string; failing_since: Date | null }> = await this.dataSource.query(
+    const rows: Array<{ id: string; failing_since: Date | null }> = await preparedQuery(
+      this.dataSource,
+      'herald_delivery_outcomes',
       `WITH outcome AS (
          SELECT * FROM unnest($2::uuid[], $3::timestamptz[], $4::int[], $5::text[], $6::int[], $7::text[],
                               $8::text[], $9::float8[])
