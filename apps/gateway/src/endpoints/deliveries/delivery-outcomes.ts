@@ -38,7 +38,7 @@ interface PendingOutcome {
   result: SendResult;
   attempt: AttemptRecord;
   next: DeliveryTransition;
-  resolve: (followUp: Promise<void>) => void;
+  resolve: (followUp: Promise<DeliveryTransition>) => void;
   reject: (error: unknown) => void;
 }
 
@@ -65,8 +65,11 @@ export class DeliveryOutcomes {
     @InjectPinoLogger(DeliveryOutcomes.name) private readonly logger: PinoLogger,
   ) {}
 
-  /** Resolves once the attempt is stored and its consequences (disabling, health events) are done. */
-  record(delivery: ClaimedDelivery, result: SendResult, attemptedAt: Date): Promise<void> {
+  /**
+   * Resolves with where the delivery moved, once the attempt is stored and its consequences (disabling,
+   * health events) are done.
+   */
+  record(delivery: ClaimedDelivery, result: SendResult, attemptedAt: Date): Promise<DeliveryTransition> {
     const succeeded = result.status !== null && result.status >= 200 && result.status < 300;
     const retryIn =
       succeeded || result.status === 410
@@ -116,7 +119,9 @@ export class DeliveryOutcomes {
           batch.forEach((pending) => pending.reject(error));
           continue;
         }
-        for (const pending of batch) pending.resolve(this.followUp(pending, streaks, now));
+        for (const pending of batch) {
+          pending.resolve(this.followUp(pending, streaks, now).then(() => pending.next));
+        }
         if (this.queue.length > 0 && this.queue.length < OUTCOMES_WORTH_A_STATEMENT) {
           await sleep(OUTCOME_LINGER_MS);
         }

@@ -62,6 +62,11 @@ export interface Claim {
    * spin; a finished attempt or a NOTIFY wakes the worker for them.
    */
   nextDueAt: Date | null;
+  /**
+   * The claim looked at only its first `limit × 4` due deliveries: an endpoint that got less than its
+   * share may still have due deliveries beyond them.
+   */
+  windowFull: boolean;
   deliveries: ClaimedDelivery[];
 }
 
@@ -130,6 +135,7 @@ export class DeliveryRepository {
       EventRow & {
         next_due_at: Date | null;
         async_commit: string;
+        candidate_count: number;
         delivery_id: string | null;
         attempt_count: number;
         endpoint_id: string;
@@ -164,21 +170,24 @@ export class DeliveryRepository {
            FOR UPDATE OF d2 SKIP LOCKED))
          RETURNING d.id, d.endpoint_id, d.event_seq, d.attempt_count
        )
-       SELECT clock.next_due_at, clock.async_commit, c.id AS delivery_id, c.attempt_count, c.endpoint_id, e.url,
+       SELECT clock.next_due_at, clock.async_commit, clock.candidate_count, c.id AS delivery_id, c.attempt_count, c.endpoint_id, e.url,
               CASE WHEN e.previous_secret_expires_at > now() THEN ARRAY[e.secret, e.previous_secret]
                    ELSE ARRAY[e.secret] END AS secrets, ev.*
-       FROM (SELECT min(next_attempt_at) AS next_due_at, ${ASYNC_COMMIT} AS async_commit FROM deliveries
-             WHERE status = 'pending' AND next_attempt_at > now()) clock
+       FROM (SELECT min(next_attempt_at) AS next_due_at, ${ASYNC_COMMIT} AS async_commit,
+                    (SELECT count(*) FROM candidates)::int AS candidate_count
+             FROM deliveries WHERE status = 'pending' AND next_attempt_at > now()) clock
        LEFT JOIN (claimed c JOIN endpoints e ON e.id = c.endpoint_id
                   CROSS JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM events WHERE seq = c.event_seq OFFSET 0) ev) ON true`,
       [instanceId, leaseSeconds, limit, saturated, [...busy.keys()], [...busy.values()], perEndpoint],
     );
     return {
       nextDueAt: rows[0]!.next_due_at,
+      windowFull: rows[0]!.candidate_count >= limit * 4,
       deliveries: rows.flatMap(
         ({
           next_due_at: _,
           async_commit: __,
+          candidate_count: ___,
           delivery_id,
           attempt_count,
           endpoint_id,
