@@ -115,6 +115,22 @@ describe('outbound webhook delivery', () => {
     ]);
   });
 
+  it('takes a huge answer as answered, keeps its first 2 KiB and goes on delivering', async () => {
+    let calls = 0;
+    receiver = await startWebhookReceiver(() =>
+      ++calls === 1 ? { status: 200, body: 'é'.repeat(512 * 1024) } : { status: 204 },
+    );
+    const endpoint = await endpointFor(receiver.url, ['huge.answer']);
+    await publish('huge.answer');
+    const first = await settledDelivery(endpoint.id, 'delivered');
+    expect(first.attempts).toEqual([expect.objectContaining({ responseStatus: 200, error: null })]);
+    expect(first.attempts[0].responseBody).toBe('é'.repeat(1_024));
+
+    await publish('huge.answer');
+    await eventually(async () => (await deliveries(endpoint.id, 'delivered')).length === 2);
+    expect(receiver.received).toHaveLength(2);
+  });
+
   it('gives up on an attempt that outlasts the timeout and retries it', async () => {
     const sender = herald.app.get(WebhookSender);
     sender.timeoutMs = 300;

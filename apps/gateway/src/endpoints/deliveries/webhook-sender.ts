@@ -1,16 +1,13 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { signedHeaders } from '@herald/events';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { HERALD_CONFIG, type HeraldConfig } from '../../config/herald-config.js';
 import { guardedConnector } from '../targets/guarded-connector.js';
 import { AttemptDeadlines, AttemptTimeoutError } from './attempt-deadlines.js';
+import { type AttemptEnd, WebhookAttempt } from './webhook-attempt.js';
 
 export const ATTEMPT_TIMEOUT_MS = 15_000;
 const CONNECT_TIMEOUT_MS = 10_000;
-/** What an attempt keeps of the receiver's answer. */
-export const RESPONSE_EXCERPT_BYTES = 2_048;
-/** Bodies up to this size are drained so the connection can be reused; bigger ones close it. */
-const DRAIN_LIMIT_BYTES = 64 * 1024;
 
 export interface WebhookMessage {
   url: string;
@@ -74,55 +71,41 @@ export class WebhookSender implements OnApplicationShutdown {
   async send(message: WebhookMessage): Promise<SendResult> {
     const started = performance.now();
     const timestamp = Math.floor(Date.now() / 1000);
-    const attempt = this.deadlines.start(this.timeoutMs);
-    const elapsed = () => Math.round(performance.now() - started);
-    try {
-      const response = await request(message.url, {
-        dispatcher: this.agent,
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': this.userAgent,
-          ...(await signedHeaders(message.secrets, message.id, timestamp, message.body)),
-        },
-        body: message.body,
-        signal: attempt.signal,
+    const headers = {
+      'content-type': 'application/json',
+      'user-agent': this.userAgent,
+      ...(await signedHeaders(message.secrets, message.id, timestamp, message.body)),
+    };
+    const end = await new Promise<AttemptEnd>((resolve) => {
+      const attempt = new WebhookAttempt((ended) => {
+        this.deadlines.finish(attempt);
+        resolve(ended);
       });
-      const body = await readExcerpt(response.body);
-      const retryAfter = response.headers['retry-after'];
-      return {
-        status: response.statusCode,
-        body,
-        retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
-        error: null,
-        durationMs: elapsed(),
-      };
-    } catch (error) {
-      const text =
-        attempt.signal.reason instanceof AttemptTimeoutError
-          ? `timed out after ${this.timeoutMs / 1000} s`
-          : describeError(error);
-      return { status: null, body: null, retryAfter: undefined, error: text, durationMs: elapsed() };
-    } finally {
-      this.deadlines.finish(attempt);
+      this.deadlines.start(attempt, this.timeoutMs);
+      try {
+        const target = new URL(message.url);
+        this.agent.dispatch(
+          {
+            origin: target.origin,
+            path: `${target.pathname}${target.search}`,
+            method: 'POST',
+            headers,
+            body: message.body,
+          },
+          attempt,
+        );
+      } catch (error) {
+        attempt.fail(error);
+      }
+    });
+    const durationMs = Math.round(performance.now() - started);
+    if (end.answered) {
+      return { status: end.status, body: end.excerpt, retryAfter: end.retryAfter, error: null, durationMs };
     }
+    const error =
+      end.abortedWith instanceof AttemptTimeoutError
+        ? `timed out after ${this.timeoutMs / 1000} s`
+        : describeError(end.error);
+    return { status: null, body: null, retryAfter: undefined, error, durationMs };
   }
-}
-
-async function readExcerpt(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let kept = 0;
-  let total = 0;
-  for await (const chunk of body) {
-    total += chunk.length;
-    if (kept < RESPONSE_EXCERPT_BYTES) {
-      chunks.push(chunk.subarray(0, RESPONSE_EXCERPT_BYTES - kept));
-      kept += Math.min(chunk.length, RESPONSE_EXCERPT_BYTES - kept);
-    }
-    if (total > DRAIN_LIMIT_BYTES) {
-      body.destroy();
-      break;
-    }
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
