@@ -72,40 +72,46 @@ function toBytes(body: string | Uint8Array): Uint8Array {
 }
 
 interface NodeHmac {
-  createHmac(algorithm: 'sha256', key: Uint8Array): { update(data: Uint8Array): { digest(): Uint8Array } };
+  createHmac(
+    algorithm: 'sha256',
+    key: Uint8Array,
+  ): { update(data: string | Uint8Array): { update(data: string | Uint8Array): { digest(): Uint8Array } } };
 }
 
 /**
  * Node's own HMAC when this runs in Node (20.16+ has `process.getBuiltinModule`): synchronous and about
  * 15× cheaper in CPU than a WebCrypto `subtle.sign` job, which dominated the gateway's profile while it
- * signed outbound webhooks. Browsers and other runtimes keep WebCrypto. Same bytes either way.
+ * signed outbound webhooks. It also takes the body as it comes, string or bytes, so nothing is encoded
+ * or copied first. Browsers and other runtimes keep WebCrypto. Same bytes either way.
  */
 const nodeCrypto = (
   globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
 ).process?.getBuiltinModule?.('node:crypto') as NodeHmac | undefined;
 const secretBytes = new Map<string, Uint8Array>();
 
-function nodeSignature(secret: string, content: Uint8Array): Uint8Array {
+function nodeSignature(secret: string, prefix: string, body: string | Uint8Array): Uint8Array {
   let key = secretBytes.get(secret);
   if (!key) {
     if (secretBytes.size >= KEY_CACHE_LIMIT) secretBytes.clear();
     key = decodeSecret(secret);
     secretBytes.set(secret, key);
   }
-  return new Uint8Array(nodeCrypto!.createHmac('sha256', key).update(content).digest());
+  return new Uint8Array(nodeCrypto!.createHmac('sha256', key).update(prefix).update(body).digest());
 }
 
 async function signatureBytes(
   secret: string,
   id: string,
   timestamp: number,
-  body: Uint8Array,
+  body: string | Uint8Array,
 ): Promise<Uint8Array> {
-  const prefix = encoder.encode(`${id}.${timestamp}.`);
-  const content = new Uint8Array(prefix.length + body.length);
-  content.set(prefix);
-  content.set(body, prefix.length);
-  if (nodeCrypto) return nodeSignature(secret, content);
+  const prefix = `${id}.${timestamp}.`;
+  if (nodeCrypto) return nodeSignature(secret, prefix, body);
+  const head = encoder.encode(prefix);
+  const bytes = toBytes(body);
+  const content = new Uint8Array(head.length + bytes.length);
+  content.set(head);
+  content.set(bytes, head.length);
   return new Uint8Array(await crypto.subtle.sign('HMAC', await importKey(secret), content));
 }
 
@@ -116,7 +122,7 @@ export async function sign(
   timestamp: number,
   body: string | Uint8Array,
 ): Promise<string> {
-  return `v1,${base64Encode(await signatureBytes(secret, id, timestamp, toBytes(body)))}`;
+  return `v1,${base64Encode(await signatureBytes(secret, id, timestamp, body))}`;
 }
 
 /**
@@ -129,8 +135,7 @@ export async function signedHeaders(
   timestamp: number,
   body: string | Uint8Array,
 ): Promise<WebhookHeaders> {
-  const bytes = toBytes(body);
-  const signatures = await Promise.all(secrets.map((secret) => sign(secret, id, timestamp, bytes)));
+  const signatures = await Promise.all(secrets.map((secret) => sign(secret, id, timestamp, body)));
   return {
     'webhook-id': id,
     'webhook-timestamp': String(timestamp),
@@ -189,7 +194,7 @@ export async function verify(
   if (Math.abs(now - timestamp) > tolerance)
     throw new WebhookVerificationError('webhook-timestamp out of tolerance');
 
-  const expected = await signatureBytes(secret, id, timestamp, toBytes(body));
+  const expected = await signatureBytes(secret, id, timestamp, body);
   for (const candidate of signatureHeader.split(' ')) {
     const [version, encoded] = candidate.split(',', 2);
     if (version !== 'v1' || !encoded) continue;
