@@ -140,7 +140,8 @@ export class DeliveryRepository {
         attempt_count: number;
         endpoint_id: string;
         url: string;
-        secrets: string[];
+        secret: string;
+        previous_secret: string | null;
       }
     > = await this.dataSource.query(
       // The candidates (computed once) drive the claim, one primary-key lookup each, and each claimed row
@@ -171,8 +172,8 @@ export class DeliveryRepository {
          RETURNING d.id, d.endpoint_id, d.event_seq, d.attempt_count
        )
        SELECT clock.next_due_at, clock.async_commit, clock.candidate_count, c.id AS delivery_id, c.attempt_count, c.endpoint_id, e.url,
-              CASE WHEN e.previous_secret_expires_at > now() THEN ARRAY[e.secret, e.previous_secret]
-                   ELSE ARRAY[e.secret] END AS secrets, ev.*
+              e.secret, CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret,
+              ev.*
        FROM (SELECT min(next_attempt_at) AS next_due_at, ${ASYNC_COMMIT} AS async_commit,
                     (SELECT count(*) FROM candidates)::int AS candidate_count
              FROM deliveries WHERE status = 'pending' AND next_attempt_at > now()) clock
@@ -192,7 +193,8 @@ export class DeliveryRepository {
           attempt_count,
           endpoint_id,
           url,
-          secrets,
+          secret,
+          previous_secret,
           ...event
         }) =>
           delivery_id === null
@@ -203,7 +205,8 @@ export class DeliveryRepository {
                   attemptCount: attempt_count,
                   endpointId: endpoint_id,
                   url,
-                  secrets,
+                  // Two columns rather than an array: parsing a text[] per claimed row showed in profiles.
+                  secrets: previous_secret === null ? [secret] : [secret, previous_secret],
                   event,
                 },
               ],
