@@ -131,6 +131,20 @@ describe('outbound webhook delivery', () => {
     expect(receiver.received).toHaveLength(2);
   });
 
+  it('stores an answer with NUL bytes (Postgres text cannot hold them) with U+FFFD in their place', async () => {
+    let calls = 0;
+    receiver = await startWebhookReceiver(() =>
+      ++calls === 1 ? { status: 500, body: 'bad\u0000body' } : { status: 204 },
+    );
+    const endpoint = await endpointFor(receiver.url, ['nul.answer']);
+    await publish('nul.answer');
+    const delivery = await settledDelivery(endpoint.id, 'delivered');
+    expect(delivery.attempts).toEqual([
+      expect.objectContaining({ responseStatus: 500, responseBody: 'bad\ufffdbody', error: null }),
+      expect.objectContaining({ responseStatus: 204, error: null }),
+    ]);
+  });
+
   it('gives up on an attempt that outlasts the timeout and retries it', async () => {
     const sender = herald.app.get(WebhookSender);
     sender.timeoutMs = 300;

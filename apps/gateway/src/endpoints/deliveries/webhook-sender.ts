@@ -26,6 +26,12 @@ export interface SendResult {
   durationMs: number;
 }
 
+/**
+ * Text as Postgres can store it: a receiver's answer may hold NUL bytes, which a text column refuses,
+ * and one such answer would fail the whole batch of outcomes it is written with.
+ */
+const storable = (text: string): string => text.replaceAll('\u0000', '\uFFFD');
+
 /** Error text an operator can act on, from undici's error chains. */
 function describeError(error: unknown): string {
   const messages: string[] = [];
@@ -100,12 +106,18 @@ export class WebhookSender implements OnApplicationShutdown {
     });
     const durationMs = Math.round(performance.now() - started);
     if (end.answered) {
-      return { status: end.status, body: end.excerpt, retryAfter: end.retryAfter, error: null, durationMs };
+      return {
+        status: end.status,
+        body: storable(end.excerpt),
+        retryAfter: end.retryAfter,
+        error: null,
+        durationMs,
+      };
     }
     const error =
       end.abortedWith instanceof AttemptTimeoutError
         ? `timed out after ${this.timeoutMs / 1000} s`
-        : describeError(end.error);
+        : storable(describeError(end.error));
     return { status: null, body: null, retryAfter: undefined, error, durationMs };
   }
 }
