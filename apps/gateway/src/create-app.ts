@@ -9,7 +9,7 @@ import type { ProviderAdapter } from '@herald/events';
 import { AppModule } from './app.module.js';
 import { ClusterBus } from './cluster/cluster-bus.js';
 import { ClusterIoAdapter } from './cluster/cluster-io-adapter.js';
-import { RAW_BODY_ROUTE } from './common/auth/auth.decorators.js';
+import { RAW_BODY_ROUTE } from './common/raw-body-route.js';
 import { HeraldException, type ProblemFieldError } from './common/errors/herald-exception.js';
 import { ProblemDetailsFilter } from './common/errors/problem-details.filter.js';
 import type { HeraldConfig } from './config/herald-config.js';

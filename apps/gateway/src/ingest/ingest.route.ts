@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { OpenAPIObject } from '@nestjs/swagger';
-import { RAW_BODY_ROUTE } from '../common/auth/auth.decorators.js';
+import { RAW_BODY_ROUTE } from '../common/raw-body-route.js';
 import type { IngestService } from './ingest.service.js';
 
 const PATH = '/v1/ingest/:sourceId/:ingestToken';

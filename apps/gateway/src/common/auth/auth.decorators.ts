@@ -10,15 +10,6 @@ export const RequireScope = (scope: Scope) => SetMetadata(REQUIRED_SCOPE, scope)
 /** Nest routes reachable without an API key: probes, metrics, docs. */
 export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
 
-/** Fastify route config flag of routes whose JSON bodies stay raw bytes (see `registerBodyParsers`). */
-export const RAW_BODY_ROUTE = 'herald:raw-body-route';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    [RAW_BODY_ROUTE]?: boolean;
-  }
-}
-
 export const CurrentPrincipal = createParamDecorator(
   (_: unknown, context: ExecutionContext): Principal => context.switchToHttp().getRequest().principal,
 );
