@@ -192,10 +192,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   /**
    * Claims more for the endpoint once it runs low. While a claim is in flight, the need is noted and
-   * looked at again when the claim is back: the claim itself may have refilled the endpoint. Before,
-   * every attempt that finished during a claim queued another claim at once, so claims ran back to
-   * back, each for the handful of attempts that ended during the previous one (about 6 deliveries per
-   * claim in a 20,000 backlog, and their planning alone took most of a core of Postgres).
+   * looked at again when the claim is back, rather than queuing another claim at once: the claim in
+   * flight may well have refilled the endpoint.
    */
   private refill(endpointId: string): void {
     if (!this.needsRefill(endpointId)) return;
