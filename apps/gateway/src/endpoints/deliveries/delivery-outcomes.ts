@@ -27,8 +27,9 @@ export const SUSTAINED_FAILURE_MS = 5 * 24 * 60 * 60 * 1000;
 const MAX_OUTCOMES_PER_STATEMENT = 500;
 /**
  * After a write, fewer outcomes than this wait up to OUTCOME_LINGER_MS for more to share their statement:
- * one costs the database ~1.5 ms (planning included) plus ~15 µs per outcome, so batches of the few
- * that finish during one write made the statements, not the attempts, the database's main work.
+ * each statement has a fixed cost (about 1 ms of execution, plus planning before it was prepared by
+ * name), so batches of the few that finish during one write made the statements, not the attempts, the
+ * database's main work.
  */
 const OUTCOMES_WORTH_A_STATEMENT = 100;
 const OUTCOME_LINGER_MS = 10;
