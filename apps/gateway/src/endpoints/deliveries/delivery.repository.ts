@@ -94,6 +94,52 @@ const DELIVERY_COLUMNS = `d.id, d.endpoint_id, d.event_id, d.event_seq, ev.type 
   d.created_at, d.updated_at`;
 
 /**
+ * The claim: leases up to $3 due deliveries to instance $1 for $2 seconds, at most $7 per endpoint
+ * minus its busy count ($5, $6), none of the saturated endpoints ($4); returns when the next one falls
+ * due and the claimed rows with their events.
+ *
+ * Its plan must not depend on fresh statistics: deliveries arrive in bursts (a batch ingest, a replay)
+ * far faster than autovacuum's ANALYZE follows, so claims routinely run while the statistics say there
+ * is nothing pending. The candidates (computed once, from the due index in order) drive everything; each
+ * is locked through a LATERAL lookup by primary key alone, with nothing in it a partial index could
+ * match, and nothing can be pushed into it (OFFSET 0). Joined to the deliveries table instead, a planner
+ * that believed in one pending row scanned the 20,000 due rows and compared each with every candidate:
+ * 41 million comparisons, 7 s for one claim (docs/performance.md, 2026-12-05). The UPDATE finds the
+ * locked rows by `= ANY(ARRAY(…))`, an index condition on the primary key, and each claimed row fetches
+ * its event by primary key in a subquery that cannot be flattened (OFFSET 0).
+ */
+export const CLAIM_STATEMENT = `WITH candidates AS MATERIALIZED (
+    SELECT d.id, d.endpoint_id, d.next_attempt_at,
+           row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at) AS rank
+    FROM (SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries d
+          JOIN endpoints e ON e.id = d.endpoint_id AND e.enabled
+          WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+            AND NOT (d.endpoint_id = ANY($4::uuid[]))
+          ORDER BY d.next_attempt_at LIMIT $3 * 4) d
+  ), claimed AS (
+    UPDATE deliveries d SET status = 'delivering', locked_by = $1, updated_at = now(),
+           locked_until = now() + make_interval(secs => $2)
+    WHERE d.id = ANY(ARRAY(
+      SELECT locked.id
+      FROM (SELECT c.id FROM candidates c
+            LEFT JOIN unnest($5::uuid[], $6::int[]) AS b(endpoint_id, n) ON b.endpoint_id = c.endpoint_id
+            WHERE c.rank <= $7 - coalesce(b.n, 0)
+            ORDER BY c.next_attempt_at LIMIT $3) c
+      CROSS JOIN LATERAL (SELECT d2.id, d2.status, d2.next_attempt_at FROM deliveries d2 WHERE d2.id = c.id
+                          OFFSET 0 FOR UPDATE SKIP LOCKED) locked
+      WHERE locked.status = 'pending' AND locked.next_attempt_at <= now()))
+    RETURNING d.id, d.endpoint_id, d.event_seq, d.attempt_count
+  )
+  SELECT clock.next_due_at, clock.async_commit, clock.candidate_count, c.id AS delivery_id, c.attempt_count, c.endpoint_id, e.url,
+         e.secret, CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret,
+         ev.*
+  FROM (SELECT min(next_attempt_at) AS next_due_at, ${ASYNC_COMMIT} AS async_commit,
+               (SELECT count(*) FROM candidates)::int AS candidate_count
+        FROM deliveries WHERE status = 'pending' AND next_attempt_at > now()) clock
+  LEFT JOIN (claimed c JOIN endpoints e ON e.id = c.endpoint_id
+             CROSS JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM events WHERE seq = c.event_seq OFFSET 0) ev) ON true`;
+
+/**
  * The deliveries queue in Postgres: fan-out, claims with leases, outcomes, and operator reads.
  * Statements that return rows end in a SELECT: TypeORM answers a bare UPDATE … RETURNING with
  * [rows, count] instead of the rows.
@@ -143,44 +189,15 @@ export class DeliveryRepository {
         secret: string;
         previous_secret: string | null;
       }
-    > = await this.dataSource.query(
-      // The candidates (computed once) drive the claim, one primary-key lookup each, and each claimed row
-      // fetches its event by primary key. Planned as joins, a planner with stale statistics (a replay's
-      // rows, claimed before its ANALYZE ran) re-ran the candidate check per pending row (12 s for one
-      // claim of a 20,000-row backlog), and even fresh statistics hashed the whole deliveries and events
-      // tables for every claim (9 ms instead of 4 for 256 deliveries): `= ANY(ARRAY(…))` and a LATERAL
-      // subquery that cannot be flattened (OFFSET 0) leave only index lookups to choose from.
-      `WITH candidates AS MATERIALIZED (
-         SELECT d.id, d.endpoint_id,
-                row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at) AS rank
-         FROM (SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries d
-               JOIN endpoints e ON e.id = d.endpoint_id AND e.enabled
-               WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-                 AND NOT (d.endpoint_id = ANY($4::uuid[]))
-               ORDER BY d.next_attempt_at LIMIT $3 * 4) d
-       ), claimed AS (
-         UPDATE deliveries d SET status = 'delivering', locked_by = $1, updated_at = now(),
-                locked_until = now() + make_interval(secs => $2)
-         WHERE d.id = ANY(ARRAY(
-           SELECT d2.id FROM candidates c
-           JOIN deliveries d2 ON d2.id = c.id
-           LEFT JOIN unnest($5::uuid[], $6::int[]) AS b(endpoint_id, n) ON b.endpoint_id = c.endpoint_id
-           WHERE c.rank <= $7 - coalesce(b.n, 0)
-             AND d2.status = 'pending' AND d2.next_attempt_at <= now()
-           ORDER BY d2.next_attempt_at LIMIT $3
-           FOR UPDATE OF d2 SKIP LOCKED))
-         RETURNING d.id, d.endpoint_id, d.event_seq, d.attempt_count
-       )
-       SELECT clock.next_due_at, clock.async_commit, clock.candidate_count, c.id AS delivery_id, c.attempt_count, c.endpoint_id, e.url,
-              e.secret, CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret,
-              ev.*
-       FROM (SELECT min(next_attempt_at) AS next_due_at, ${ASYNC_COMMIT} AS async_commit,
-                    (SELECT count(*) FROM candidates)::int AS candidate_count
-             FROM deliveries WHERE status = 'pending' AND next_attempt_at > now()) clock
-       LEFT JOIN (claimed c JOIN endpoints e ON e.id = c.endpoint_id
-                  CROSS JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM events WHERE seq = c.event_seq OFFSET 0) ev) ON true`,
-      [instanceId, leaseSeconds, limit, saturated, [...busy.keys()], [...busy.values()], perEndpoint],
-    );
+    > = await this.dataSource.query(CLAIM_STATEMENT, [
+      instanceId,
+      leaseSeconds,
+      limit,
+      saturated,
+      [...busy.keys()],
+      [...busy.values()],
+      perEndpoint,
+    ]);
     return {
       nextDueAt: rows[0]!.next_due_at,
       windowFull: rows[0]!.candidate_count >= limit * 4,

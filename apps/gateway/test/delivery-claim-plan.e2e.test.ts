@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
+import { CLAIM_STATEMENT } from '../src/endpoints/deliveries/delivery.repository.js';
+import { apiClient } from './support/http.js';
+import { startTestApp } from './support/test-app.js';
+
+const BACKLOG = 3_000;
+const LIMIT = 512;
+const PER_ENDPOINT = 256;
+
+interface PlanNode {
+  'Node Type': string;
+  'Actual Rows': number;
+  'Actual Loops': number;
+  'Rows Removed by Join Filter'?: number;
+  'Rows Removed by Filter'?: number;
+  Plans?: PlanNode[];
+}
+
+function* nodes(plan: PlanNode): Generator<PlanNode> {
+  yield plan;
+  for (const child of plan.Plans ?? []) yield* nodes(child);
+}
+
+/**
+ * The claim runs right after a burst of new deliveries, before autovacuum has analysed them; its plan
+ * must not trust statistics that say nothing is pending. Work is counted in rows, not timed: the plan
+ * that trusted them compared every due row with every candidate (backlog × 4 × limit rows).
+ */
+describe('the delivery claim with statistics that predate the backlog', () => {
+  let db: pg.Client;
+
+  beforeAll(async () => {
+    const herald = await startTestApp();
+    const admin = apiClient(herald.baseUrl, herald.adminToken);
+    const endpoint = await admin('POST', '/v1/endpoints', { body: { url: 'http://127.0.0.1:9/hook' } });
+    expect(endpoint.status).toBe(201);
+    // The app (and its worker) must not claim the backlog itself.
+    await herald.close();
+    db = new pg.Client({ connectionString: herald.databaseUrl });
+    await db.connect();
+    await db.query('ALTER TABLE deliveries SET (autovacuum_enabled = false)');
+    const insert = (type: string, count: number, status: string) =>
+      db.query(
+        `WITH e AS (
+           INSERT INTO events (seq, id, type, source_id, provider, subject, time, received_at, data)
+           SELECT nextval('event_seq'), gen_random_uuid(), $1, $2, 'herald', NULL, now(), now(), '{}'
+           FROM generate_series(1, $3)
+           RETURNING seq, id)
+         INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
+         SELECT $4, seq, id, $5, CASE WHEN $5 = 'pending' THEN now() - interval '1 second' END FROM e`,
+        [type, randomUUID(), count, endpoint.body.id, status],
+      );
+    // Statistics taken when everything so far was delivered, as after a quiet spell.
+    await insert('earlier.item', 2_000, 'delivered');
+    await db.query('ANALYZE deliveries');
+    await insert('backlog.item', BACKLOG, 'pending');
+  });
+  afterAll(() => db?.end());
+
+  it('claims its share with work in proportion to the claim, not to backlog × candidates', async () => {
+    const explained = await db.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
+      `EXPLAIN (ANALYZE, FORMAT JSON) ${CLAIM_STATEMENT}`,
+      [randomUUID(), 10, LIMIT, [], [], [], PER_ENDPOINT],
+    );
+    const plan = explained.rows[0]!['QUERY PLAN'][0]!.Plan;
+    const all = [...nodes(plan)];
+    const discarded = all.reduce(
+      (sum, node) =>
+        sum +
+        ((node['Rows Removed by Join Filter'] ?? 0) + (node['Rows Removed by Filter'] ?? 0)) *
+          node['Actual Loops'],
+      0,
+    );
+    const produced = all.reduce((sum, node) => sum + node['Actual Rows'] * node['Actual Loops'], 0);
+
+    expect(plan['Actual Rows']).toBe(PER_ENDPOINT);
+    // The good plan touches each candidate a few times: under 20 rows per candidate in all.
+    expect(discarded).toBeLessThan(LIMIT * 4);
+    expect(produced).toBeLessThan(LIMIT * 4 * 20);
+    const claimed = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM deliveries WHERE status = 'delivering'`,
+    );
+    expect(claimed.rows[0]!.n).toBe(PER_ENDPOINT);
+  });
+});
