@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { CLAIM_STATEMENT } from '../src/endpoints/deliveries/delivery.repository.js';
-import { apiClient } from './support/http.js';
+import { apiClient, eventually } from './support/http.js';
 import { startTestApp } from './support/test-app.js';
 
-const BACKLOG = 3_000;
+const BACKLOG = 20_000;
 const LIMIT = 512;
 const PER_ENDPOINT = 256;
 
@@ -30,6 +30,7 @@ function* nodes(plan: PlanNode): Generator<PlanNode> {
  */
 describe('the delivery claim with statistics that predate the backlog', () => {
   let db: pg.Client;
+  let databaseUrl: string;
 
   beforeAll(async () => {
     const herald = await startTestApp();
@@ -38,7 +39,8 @@ describe('the delivery claim with statistics that predate the backlog', () => {
     expect(endpoint.status).toBe(201);
     // The app (and its worker) must not claim the backlog itself.
     await herald.close();
-    db = new pg.Client({ connectionString: herald.databaseUrl });
+    databaseUrl = herald.databaseUrl;
+    db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
     await db.query('ALTER TABLE deliveries SET (autovacuum_enabled = false)');
     const insert = (type: string, count: number, status: string) =>
@@ -83,5 +85,22 @@ describe('the delivery claim with statistics that predate the backlog', () => {
       `SELECT count(*)::int AS n FROM deliveries WHERE status = 'delivering'`,
     );
     expect(claimed.rows[0]!.n).toBe(PER_ENDPOINT);
+  });
+
+  it('has the worker refresh the statistics once a claim finds a backlog', async () => {
+    const analysedAt = async () =>
+      (
+        await db.query<{ at: Date | null }>(
+          `SELECT last_analyze AS at FROM pg_stat_user_tables WHERE relname = 'deliveries'`,
+        )
+      ).rows[0]!.at;
+    const before = await analysedAt();
+    expect(before).not.toBeNull();
+    const herald = await startTestApp({}, databaseUrl);
+    try {
+      await eventually(async () => (await analysedAt())!.getTime() > before!.getTime());
+    } finally {
+      await herald.close();
+    }
   });
 });

@@ -396,8 +396,19 @@ export class DeliveryRepository {
       [endpointId, since, until, typeRegexes],
     );
     const queued = rows[0]?.queued ?? 0;
-    // A replay can add more rows at once than autovacuum has statistics for; claims need them.
-    if (queued > 0) await this.dataSource.query('ANALYZE deliveries');
+    // A replay can add more rows at once than autovacuum has statistics for (see `analyze`).
+    if (queued > 0) await this.analyze();
     return queued;
+  }
+
+  /**
+   * Refreshes the planner's statistics of the deliveries table, unless a VACUUM or ANALYZE holds it.
+   * Autovacuum analyses a burst of new deliveries up to a minute late, and until then the planner
+   * believes in the few pending rows it last saw: claims then sort every due row instead of reading
+   * the due index in order, and outcomes join their batch by nested loop. Measured on a 20,000 backlog
+   * (docs/performance.md, 2026-12-05): 54 and 85 µs of Postgres time per delivery against 27 and 29.
+   */
+  async analyze(): Promise<void> {
+    await this.dataSource.query('ANALYZE (SKIP_LOCKED) deliveries');
   }
 }
