@@ -121,11 +121,12 @@ async function heraldDrain(gateway, receiver, liveUrl, count) {
   });
 }
 
-async function undiciLoop(receiver, count) {
+async function undiciLoop(receiver, count, warmup) {
   const worker = new Worker(new URL('../support/undici-loop-worker.mjs', import.meta.url), {
     workerData: {
       url: receiver.url,
       count,
+      warmup,
       concurrency: PER_ENDPOINT_CONCURRENCY,
       body: receiver.sampleBody() || JSON.stringify({ type: 'bench.backlog', data: { n: 1 } }),
     },
@@ -143,12 +144,17 @@ export async function deliveriesSection({ quick, liveUrl }) {
   const receiver = await startReceiver();
   const gateway = await startGateway({ DATABASE_URL: liveUrl });
   const count = quick ? 5_000 : 20_000;
+  const live = { rate: quick ? 100 : 200, seconds: quick ? 5 : 10 };
   try {
-    await heraldLatency(gateway, receiver, { rate: quick ? 100 : 200, seconds: quick ? 5 : 10 });
+    await heraldLatency(gateway, receiver, live);
     const herald = await heraldDrain(gateway, receiver, liveUrl, count);
     await gateway.stop();
-    const baseline = await undiciLoop(receiver, count);
-    printNote(`baseline_undici: ${PER_ENDPOINT_CONCURRENCY} connections, Herald's per-endpoint concurrency`);
+    // As warm as Herald's gateway: as many requests first as the live phase delivered.
+    const warmup = live.rate * live.seconds;
+    const baseline = await undiciLoop(receiver, count, warmup);
+    printNote(
+      `baseline_undici: ${PER_ENDPOINT_CONCURRENCY} connections, Herald's per-endpoint concurrency, timed after ${warmup} untimed requests`,
+    );
     return { herald, baseline };
   } finally {
     await gateway.stop();

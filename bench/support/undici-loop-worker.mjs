@@ -1,29 +1,38 @@
 // The bare delivery baseline on a worker thread: `count` POSTs through one undici Pool of `concurrency`
-// connections (Herald's per-endpoint limit), each with a signed-webhook-sized JSON body.
+// connections (Herald's per-endpoint limit), each with a signed-webhook-sized JSON body, timed after
+// `warmup` untimed ones (Herald's gateway is warm from the live phase by the time its drain is timed).
 import { parentPort, workerData } from 'node:worker_threads';
 import { Pool } from 'undici';
 
-const { url, count, concurrency, body } = workerData;
+const { url, count, warmup, concurrency, body } = workerData;
 const target = new URL(url);
 const pool = new Pool(target.origin, { connections: concurrency });
-let next = 0;
 let failed = 0;
+
+async function post(n) {
+  const response = await pool.request({
+    path: target.pathname,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'webhook-id': `baseline-${n}` },
+    body,
+  });
+  await response.body.dump();
+  if (response.statusCode >= 300) failed++;
+}
+
+/** `total` POSTs, `concurrency` at a time; ids from `first` on. */
+async function loop(first, total) {
+  let next = first;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < first + total) await post(next++);
+    }),
+  );
+}
+
+await loop(0, warmup);
 const started = performance.now();
-await Promise.all(
-  Array.from({ length: concurrency }, async () => {
-    while (next < count) {
-      const n = next++;
-      const response = await pool.request({
-        path: target.pathname,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'webhook-id': `baseline-${n}` },
-        body,
-      });
-      await response.body.dump();
-      if (response.statusCode >= 300) failed++;
-    }
-  }),
-);
+await loop(warmup, count);
 const seconds = (performance.now() - started) / 1000;
 await pool.close();
 parentPort.postMessage({ rate: count / seconds, failed });
