@@ -8,6 +8,8 @@ import { type AttemptEnd, WebhookAttempt } from './webhook-attempt.js';
 
 export const ATTEMPT_TIMEOUT_MS = 15_000;
 const CONNECT_TIMEOUT_MS = 10_000;
+/** Endpoint URLs kept parsed; past this many the cache starts over. */
+const TARGET_CACHE_LIMIT = 10_000;
 
 export interface WebhookMessage {
   url: string;
@@ -52,6 +54,7 @@ export class WebhookSender implements OnApplicationShutdown {
   private readonly agent: Agent;
   private readonly userAgent: string;
   private readonly deadlines = new AttemptDeadlines();
+  private readonly targets = new Map<string, { origin: string; path: string }>();
   /** Contract §7: 15 s per attempt. Tests shorten it on the instance. */
   timeoutMs = ATTEMPT_TIMEOUT_MS;
 
@@ -67,6 +70,18 @@ export class WebhookSender implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.agent.close();
+  }
+
+  /** Origin and path of an endpoint URL, parsed once per URL rather than once per attempt. */
+  private target(url: string): { origin: string; path: string } {
+    let target = this.targets.get(url);
+    if (!target) {
+      if (this.targets.size >= TARGET_CACHE_LIMIT) this.targets.clear();
+      const parsed = new URL(url);
+      target = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+      this.targets.set(url, target);
+    }
+    return target;
   }
 
   /** Aborts every attempt in flight (shutdown); they end with `status: null`. */
@@ -89,11 +104,11 @@ export class WebhookSender implements OnApplicationShutdown {
       });
       this.deadlines.start(attempt, this.timeoutMs);
       try {
-        const target = new URL(message.url);
+        const target = this.target(message.url);
         this.agent.dispatch(
           {
             origin: target.origin,
-            path: `${target.pathname}${target.search}`,
+            path: target.path,
             method: 'POST',
             headers,
             body: message.body,
