@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { DeliveryClock } from '../src/endpoints/deliveries/delivery-clock.js';
 import { ATTEMPT_TIMEOUT_MS, WebhookSender } from '../src/endpoints/deliveries/webhook-sender.js';
@@ -282,6 +283,54 @@ describe('outbound webhook delivery', () => {
       clock.now = realNow;
     }
     expect((await admin('GET', `/v1/endpoints/${endpoint.id}`)).body.enabled).toBe(true);
+  });
+
+  it('records the rest of an outcome batch when the database refuses one outcome in it', async () => {
+    const db = new pg.Client({ connectionString: herald.databaseUrl });
+    await db.connect();
+    // Stand-in for any row Postgres refuses: the first outcome is slow to write, so the others queue
+    // behind it and go out as one batch, with the refused one inside.
+    await db.query(`
+      CREATE FUNCTION test_attempt_gate() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.response_body = 'slow' THEN PERFORM pg_sleep(0.3); END IF;
+        IF NEW.response_body = 'refused' THEN RAISE EXCEPTION 'this attempt cannot be stored'; END IF;
+        RETURN NEW;
+      END $$`);
+    await db.query(
+      `CREATE TRIGGER test_attempt_gate BEFORE INSERT ON delivery_attempts FOR EACH ROW EXECUTE FUNCTION test_attempt_gate()`,
+    );
+    try {
+      receiver = await startWebhookReceiver(({ body }) => {
+        const { n } = JSON.parse(body).data;
+        if (n === 0) return { status: 200, body: 'slow' };
+        return { status: 200, body: n === 5 ? 'refused' : 'ok', delayMs: 50 };
+      });
+      const endpoint = await endpointFor(receiver.url, ['refusal.*']);
+      const first = await publish('refusal.item', { n: 0 });
+      const rest = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => publish('refusal.item', { n: i + 1 })),
+      );
+      const refused = rest[4].id;
+      const recorded = [first, ...rest].map((e) => e.id).filter((id) => id !== refused);
+
+      // Well inside the 10 s lease: none of them waits for the reaper.
+      await eventually(
+        async () => (await deliveries(endpoint.id, 'delivered')).length === recorded.length,
+        5_000,
+      );
+      const delivered = await deliveries(endpoint.id, 'delivered');
+      expect(new Set(delivered.map((d) => d.eventId))).toEqual(new Set(recorded));
+      expect(delivered.every((d) => d.attemptCount === 1)).toBe(true);
+      const sent = receiver.received.map((w) => String(w.headers['webhook-id']));
+      for (const id of recorded) expect(sent.filter((s) => s === id)).toHaveLength(1);
+      const [stuck] = await deliveries(endpoint.id, 'delivering');
+      expect(stuck?.eventId).toBe(refused);
+    } finally {
+      await db.query('DROP TRIGGER test_attempt_gate ON delivery_attempts');
+      await db.query('DROP FUNCTION test_attempt_gate()');
+      await db.end();
+    }
   });
 
   it('retries a failed delivery on request and replays stored events', async () => {

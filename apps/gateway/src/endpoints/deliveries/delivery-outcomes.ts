@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { HERALD_CONFIG, type HeraldConfig, INSTANCE_ID } from '../../config/herald-config.js';
+import { isDatabaseUnavailable } from '../../common/errors/problem.js';
 import { EventWriter } from '../../events/event-writer.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
 import { EndpointRepository } from '../endpoint.repository.js';
@@ -107,21 +108,21 @@ export class DeliveryOutcomes {
     try {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, MAX_OUTCOMES_PER_STATEMENT);
-        const now = this.clock.now();
-        let streaks: Map<string, Date | null>;
         try {
-          streaks = await this.deliveries.recordAttempts(
-            this.instanceId,
-            batch.map(({ delivery, attempt, next }) => ({ id: delivery.id, attempt, next })),
-            now,
-          );
+          await this.write(batch);
         } catch (error) {
-          // Unrecorded attempts keep their leases until the reaper makes them due again.
-          batch.forEach((pending) => pending.reject(error));
-          continue;
-        }
-        for (const pending of batch) {
-          pending.resolve(this.followUp(pending, streaks, now).then(() => pending.next));
+          if (batch.length === 1 || isDatabaseUnavailable(error)) {
+            // Unrecorded attempts keep their leases until the reaper makes them due again.
+            batch.forEach((pending) => pending.reject(error));
+          } else {
+            // One outcome the database refuses fails its whole statement; alone, it fails on its own and
+            // the rest are recorded, instead of all waiting for the reaper and being sent again.
+            this.logger.warn(
+              { err: error, outcomes: batch.length },
+              'outcome batch refused, writing one by one',
+            );
+            for (const pending of batch) await this.write([pending]).catch((e: unknown) => pending.reject(e));
+          }
         }
         if (this.queue.length > 0 && this.queue.length < OUTCOMES_WORTH_A_STATEMENT) {
           await sleep(OUTCOME_LINGER_MS);
@@ -129,6 +130,19 @@ export class DeliveryOutcomes {
       }
     } finally {
       this.writing = false;
+    }
+  }
+
+  /** Stores a batch in one statement and settles each outcome with its follow-up; throws if not stored. */
+  private async write(batch: PendingOutcome[]): Promise<void> {
+    const now = this.clock.now();
+    const streaks = await this.deliveries.recordAttempts(
+      this.instanceId,
+      batch.map(({ delivery, attempt, next }) => ({ id: delivery.id, attempt, next })),
+      now,
+    );
+    for (const pending of batch) {
+      pending.resolve(this.followUp(pending, streaks, now).then(() => pending.next));
     }
   }
 
