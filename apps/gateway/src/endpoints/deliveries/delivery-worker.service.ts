@@ -38,8 +38,6 @@ const HEARTBEAT_MS = 3_000;
 const REAPER_MS = 2_000;
 /** Safety net under LISTEN/NOTIFY (lost connection, retries scheduled by other instances). */
 const POLL_MS = 2_000;
-/** A backlog makes a claim refresh the deliveries statistics at most this often (see `freshenStatistics`). */
-const STATISTICS_REFRESH_MS = 10_000;
 /** How long shutdown lets running attempts finish before cancelling them. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -71,7 +69,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   /** Endpoints that ran low while a claim was in flight (see `refill`). */
   private readonly lowDuringClaim = new Set<string>();
   private stopping = false;
-  private statisticsRefreshedAt = -Infinity;
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(
@@ -165,7 +162,13 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       );
       const { nextDueAt, deliveries } = claim;
       this.noteBacklogs(claim, busy);
-      if (claim.windowFull) this.freshenStatistics();
+      // A full window means more due than the last claims saw, often a burst the planner's statistics
+      // predate (see `DeliveryRepository.refreshStatistics`); refreshed in the background.
+      if (claim.windowFull) {
+        this.deliveries
+          .refreshStatistics()
+          .catch((error) => this.logger.warn({ err: error }, 'could not refresh the deliveries statistics'));
+      }
       if (this.stopping) {
         await this.deliveries.release(
           this.instanceId,
@@ -233,19 +236,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       else this.backlogged.delete(endpointId);
     }
     this.windowFull = windowFull;
-  }
-
-  /**
-   * A full claim window means more due deliveries than the last claims saw, often a burst the planner's
-   * statistics predate (see `DeliveryRepository.analyze`); refreshed in the background, at most every
-   * STATISTICS_REFRESH_MS per instance.
-   */
-  private freshenStatistics(): void {
-    if (Date.now() - this.statisticsRefreshedAt < STATISTICS_REFRESH_MS) return;
-    this.statisticsRefreshedAt = Date.now();
-    this.deliveries
-      .analyze()
-      .catch((error) => this.logger.warn({ err: error }, 'could not refresh the deliveries statistics'));
   }
 
   private occupy(endpointId: string, change: 1 | -1): void {

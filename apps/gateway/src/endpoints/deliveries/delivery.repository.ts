@@ -63,8 +63,8 @@ export interface Claim {
    */
   nextDueAt: Date | null;
   /**
-   * The claim looked at only its first `limit × 4` due deliveries: an endpoint that got less than its
-   * share may still have due deliveries beyond them.
+   * The claim looked at only its first `limit × CLAIM_WINDOW_PER_SLOT` due deliveries: an endpoint that
+   * got less than its share may still have due deliveries beyond them.
    */
   windowFull: boolean;
   deliveries: ClaimedDelivery[];
@@ -94,6 +94,15 @@ const DELIVERY_COLUMNS = `d.id, d.endpoint_id, d.event_id, d.event_seq, ev.type 
   d.created_at, d.updated_at`;
 
 /**
+ * Due deliveries a claim looks at per delivery it may take: room for endpoints that are saturated or
+ * already hold their share, without reading the whole backlog.
+ */
+const CLAIM_WINDOW_PER_SLOT = 4;
+
+/** The deliveries statistics are refreshed at most this often per instance (see `refreshStatistics`). */
+const STATISTICS_REFRESH_MS = 10_000;
+
+/**
  * The claim: leases up to $3 due deliveries to instance $1 for $2 seconds, at most $7 per endpoint
  * minus its busy count ($5, $6), none of the saturated endpoints ($4); returns when the next one falls
  * due and the claimed rows with their events.
@@ -115,7 +124,7 @@ export const CLAIM_STATEMENT = `WITH candidates AS MATERIALIZED (
           JOIN endpoints e ON e.id = d.endpoint_id AND e.enabled
           WHERE d.status = 'pending' AND d.next_attempt_at <= now()
             AND NOT (d.endpoint_id = ANY($4::uuid[]))
-          ORDER BY d.next_attempt_at LIMIT $3 * 4) d
+          ORDER BY d.next_attempt_at LIMIT $3 * ${CLAIM_WINDOW_PER_SLOT}) d
   ), claimed AS (
     UPDATE deliveries d SET status = 'delivering', locked_by = $1, updated_at = now(),
            locked_until = now() + make_interval(secs => $2)
@@ -146,6 +155,8 @@ export const CLAIM_STATEMENT = `WITH candidates AS MATERIALIZED (
  */
 @Injectable()
 export class DeliveryRepository {
+  private statisticsRefreshedAt = -Infinity;
+
   constructor(private readonly dataSource: DataSource) {}
 
   /**
@@ -200,7 +211,7 @@ export class DeliveryRepository {
     ]);
     return {
       nextDueAt: rows[0]!.next_due_at,
-      windowFull: rows[0]!.candidate_count >= limit * 4,
+      windowFull: rows[0]!.candidate_count >= limit * CLAIM_WINDOW_PER_SLOT,
       deliveries: rows.flatMap(
         ({
           next_due_at: _,
@@ -396,19 +407,23 @@ export class DeliveryRepository {
       [endpointId, since, until, typeRegexes],
     );
     const queued = rows[0]?.queued ?? 0;
-    // A replay can add more rows at once than autovacuum has statistics for (see `analyze`).
-    if (queued > 0) await this.analyze();
+    // A replay can add more rows at once than autovacuum has statistics for (see `refreshStatistics`).
+    if (queued > 0) await this.refreshStatistics();
     return queued;
   }
 
   /**
-   * Refreshes the planner's statistics of the deliveries table, unless a VACUUM or ANALYZE holds it.
-   * Autovacuum analyses a burst of new deliveries up to a minute late, and until then the planner
-   * believes in the few pending rows it last saw: claims then sort every due row instead of reading
-   * the due index in order, and outcomes join their batch by nested loop. Measured on a 20,000 backlog
-   * (docs/performance.md, 2026-12-05): 54 and 85 µs of Postgres time per delivery against 27 and 29.
+   * Refreshes the planner's statistics of the deliveries table, at most every STATISTICS_REFRESH_MS per
+   * instance (a replay and the worker's claims after it ask within milliseconds of each other), and not
+   * while a VACUUM or ANALYZE holds the table. Autovacuum analyses a burst of new deliveries up to a
+   * minute late, and until then the planner believes in the few pending rows it last saw: claims then
+   * sort every due row instead of reading the due index in order, and outcomes join their batch by
+   * nested loop. Measured on a 20,000 backlog (docs/performance.md, 2026-12-05): 54 and 85 µs of
+   * Postgres time per delivery against 27 and 29.
    */
-  async analyze(): Promise<void> {
+  async refreshStatistics(): Promise<void> {
+    if (Date.now() - this.statisticsRefreshedAt < STATISTICS_REFRESH_MS) return;
+    this.statisticsRefreshedAt = Date.now();
     await this.dataSource.query('ANALYZE (SKIP_LOCKED) deliveries');
   }
 }
