@@ -288,31 +288,43 @@ describe('outbound webhook delivery', () => {
   it('records the rest of an outcome batch when the database refuses one outcome in it', async () => {
     const db = new pg.Client({ connectionString: herald.databaseUrl });
     await db.connect();
-    // Stand-in for any row Postgres refuses: the first outcome is slow to write, so the others queue
-    // behind it and go out as one batch, with the refused one inside.
+    // Stand-in for any row Postgres refuses. The first outcome's write waits on an advisory lock the test
+    // holds, so every other outcome queues behind it and they go out as one batch, the refused one inside.
+    const GATE = 4242;
     await db.query(`
       CREATE FUNCTION test_attempt_gate() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        IF NEW.response_body = 'slow' THEN PERFORM pg_sleep(0.3); END IF;
+        IF NEW.response_body = 'held' THEN
+          PERFORM pg_advisory_lock(${GATE});
+          PERFORM pg_advisory_unlock(${GATE});
+        END IF;
         IF NEW.response_body = 'refused' THEN RAISE EXCEPTION 'this attempt cannot be stored'; END IF;
         RETURN NEW;
       END $$`);
     await db.query(
       `CREATE TRIGGER test_attempt_gate BEFORE INSERT ON delivery_attempts FOR EACH ROW EXECUTE FUNCTION test_attempt_gate()`,
     );
+    await db.query('SELECT pg_advisory_lock($1)', [GATE]);
+    const attemptsCounted = async () => {
+      const metrics = await fetch(`${herald.baseUrl}/metrics`).then((r) => r.text());
+      return Number(/herald_delivery_attempts_total\{outcome="delivered"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    };
     try {
       receiver = await startWebhookReceiver(({ body }) => {
         const { n } = JSON.parse(body).data;
-        if (n === 0) return { status: 200, body: 'slow' };
-        return { status: 200, body: n === 5 ? 'refused' : 'ok', delayMs: 50 };
+        return { status: 200, body: n === 0 ? 'held' : n === 5 ? 'refused' : 'ok' };
       });
       const endpoint = await endpointFor(receiver.url, ['refusal.*']);
+      const before = await attemptsCounted();
       const first = await publish('refusal.item', { n: 0 });
       const rest = await Promise.all(
         Array.from({ length: 10 }, (_, i) => publish('refusal.item', { n: i + 1 })),
       );
       const refused = rest[4].id;
       const recorded = [first, ...rest].map((e) => e.id).filter((id) => id !== refused);
+      // Every answer is in and counted (an attempt is counted as it is queued for writing): release the gate.
+      await eventually(async () => (await attemptsCounted()) === before + 11);
+      await db.query('SELECT pg_advisory_unlock($1)', [GATE]);
 
       // Well inside the 10 s lease: none of them waits for the reaper.
       await eventually(
@@ -327,6 +339,7 @@ describe('outbound webhook delivery', () => {
       const [stuck] = await deliveries(endpoint.id, 'delivering');
       expect(stuck?.eventId).toBe(refused);
     } finally {
+      await db.query('SELECT pg_advisory_unlock_all()');
       await db.query('DROP TRIGGER test_attempt_gate ON delivery_attempts');
       await db.query('DROP FUNCTION test_attempt_gate()');
       await db.end();
