@@ -8,10 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '@herald/gateway/dist/database/embedded-postgres.js';
 
 const require = createRequire(import.meta.url);
+const gatewayPackage = require.resolve('@herald/gateway/package.json');
 // HERALD_BENCH_GATEWAY_MAIN runs another build of the gateway (A/B comparisons of a change).
 const GATEWAY_MAIN =
-  process.env.HERALD_BENCH_GATEWAY_MAIN ??
-  join(dirname(require.resolve('@herald/gateway/package.json')), 'dist/main.js');
+  process.env.HERALD_BENCH_GATEWAY_MAIN ?? join(dirname(gatewayPackage), 'dist/main.js');
+// The node flags of `pnpm start` (`start:prod`: `node <flags> dist/main.js`): the gateway is measured as it runs.
+const GATEWAY_NODE_FLAGS = JSON.parse(readFileSync(gatewayPackage, 'utf8'))
+  .scripts['start:prod'].split(' ')
+  .slice(1, -1);
 
 /** Resident set size of a process, in MiB. */
 export function rssMiB(pid) {
@@ -34,8 +38,8 @@ function track(child) {
 
 /**
  * The built gateway as its own process (the load generator does not share its event loop), on the
- * bench's Postgres (`DATABASE_URL`). HERALD_BENCH_NODE_FLAGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`,
- * profiles the gateway itself.
+ * bench's Postgres (`DATABASE_URL`), with `pnpm start`'s node flags. HERALD_BENCH_NODE_FLAGS adds more:
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` profiles the gateway itself.
  */
 // One admin token per bench run: it becomes the admin key on a database's first start and stays valid after.
 const adminToken = `hrld_bench_${randomBytes(16).toString('hex')}`;
@@ -43,7 +47,7 @@ const adminToken = `hrld_bench_${randomBytes(16).toString('hex')}`;
 export async function startGateway(env) {
   const port = await freePort();
   const flags = process.env.HERALD_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...flags, GATEWAY_MAIN], {
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, ...flags, GATEWAY_MAIN], {
     env: {
       ...process.env,
       LOG_LEVEL: 'warn',

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
-import { MAIN } from './support/gateway-process.js';
+import { MAIN, START_COMMAND } from './support/gateway-process.js';
 
 const repo = (path: string) => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
 
@@ -24,8 +24,9 @@ describe('docker/', () => {
 
   it('starts the image with the command the start tests run (the deployed tree is apps/gateway)', () => {
     const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
-    expect(cmd).toEqual(['node', 'dist/main.js']);
-    expect(fileURLToPath(new URL(`../${cmd[1]}`, import.meta.url))).toBe(MAIN);
+    expect(cmd).toEqual(START_COMMAND);
+    expect(cmd).toContain('--single-threaded-gc');
+    expect(fileURLToPath(new URL(`../${cmd.at(-1)}`, import.meta.url))).toBe(MAIN);
     expect(existsSync(MAIN)).toBe(true);
   });
 

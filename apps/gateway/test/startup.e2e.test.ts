@@ -3,7 +3,7 @@ import { chownSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { startGatewayProcess, MAIN } from './support/gateway-process.js';
+import { startGatewayProcess, MAIN, NODE_FLAGS } from './support/gateway-process.js';
 import { apiClient } from './support/http.js';
 
 /** The README's start path: the built gateway with an embedded, persistent Postgres. */
@@ -75,7 +75,7 @@ describe('gateway process with embedded Postgres', () => {
   });
 
   it('refuses to start with bad configuration, naming each bad variable', () => {
-    const result = spawnSync(process.execPath, [MAIN], {
+    const result = spawnSync(process.execPath, [...NODE_FLAGS, MAIN], {
       env: {
         PATH: process.env.PATH,
         PORT: 'eighty',
