@@ -32,6 +32,14 @@ async function stop() {
 process.on('SIGINT', () => void stop().then(() => process.exit(130)));
 
 const ratios = [];
+/** Sections that compare Herald with a baseline that has no database start on a settled cluster. */
+async function settle() {
+  const began = performance.now();
+  await cluster.settle();
+  printNote(
+    `cluster settled (VACUUM ANALYZE, CHECKPOINT) in ${((performance.now() - began) / 1000).toFixed(1)} s`,
+  );
+}
 try {
   printNote(
     `herald bench${quick ? ' --quick' : ''}: node ${process.version}, postgres ${await cluster.version()}`,
@@ -46,6 +54,7 @@ try {
     ratios.push(['ratio_ingest_vs_single', ingest.herald.rps, ingest.single.rps, 'none, for context']);
   }
   if (only.has('subscribers')) {
+    await settle();
     for (const load of await subscribersSection({ cluster, quick, liveUrl })) {
       ratios.push([
         `ratio_subscriber_p99_${load.name}`,
@@ -56,6 +65,7 @@ try {
     }
   }
   if (only.has('deliveries')) {
+    await settle();
     const deliveries = await deliveriesSection({ cluster, quick, liveUrl });
     ratios.push(['ratio_deliveries_vs_undici', deliveries.herald, deliveries.baseline, '>= 0.3']);
   }
