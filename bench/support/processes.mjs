@@ -10,8 +10,7 @@ import { freePort } from '@herald/gateway/dist/database/embedded-postgres.js';
 const require = createRequire(import.meta.url);
 const gatewayPackage = require.resolve('@herald/gateway/package.json');
 // HERALD_BENCH_GATEWAY_MAIN runs another build of the gateway (A/B comparisons of a change).
-const GATEWAY_MAIN =
-  process.env.HERALD_BENCH_GATEWAY_MAIN ?? join(dirname(gatewayPackage), 'dist/main.js');
+const GATEWAY_MAIN = process.env.HERALD_BENCH_GATEWAY_MAIN ?? join(dirname(gatewayPackage), 'dist/main.js');
 // The node flags of `pnpm start` (`start:prod`: `node <flags> dist/main.js`): the gateway is measured as it runs.
 const GATEWAY_NODE_FLAGS = JSON.parse(readFileSync(gatewayPackage, 'utf8'))
   .scripts['start:prod'].split(' ')
