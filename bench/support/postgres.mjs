@@ -13,12 +13,13 @@ export async function startCluster() {
   const embedded = await startEmbeddedPostgres({ dataDir, persistent: false, database: 'postgres' });
   const admin = new pg.Client({ connectionString: embedded.url });
   await admin.connect();
+  const urlOf = (database) => embedded.url.replace(/\/[^/]*$/, `/${database}`);
   return {
     adminUrl: embedded.url,
-    urlOf: (database) => embedded.url.replace(/\/[^/]*$/, `/${database}`),
+    urlOf,
     async createDatabase(name) {
       await admin.query(`CREATE DATABASE "${name}"`);
-      return embedded.url.replace(/\/[^/]*$/, `/${name}`);
+      return urlOf(name);
     },
     /** Flush dirty buffers now, so a checkpoint does not land in the middle of the next measurement. */
     checkpoint: () => admin.query('CHECKPOINT'),
@@ -33,9 +34,7 @@ export async function startCluster() {
         'SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate',
       );
       for (const { datname } of rows)
-        await withClient(embedded.url.replace(/\/[^/]*$/, `/${datname}`), (client) =>
-          client.query('VACUUM (ANALYZE)'),
-        );
+        await withClient(urlOf(datname), (client) => client.query('VACUUM (ANALYZE)'));
       await admin.query('CHECKPOINT');
     },
     async version() {
