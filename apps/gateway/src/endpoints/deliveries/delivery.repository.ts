@@ -149,6 +149,45 @@ export const CLAIM_STATEMENT = `WITH candidates AS MATERIALIZED (
              CROSS JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM events WHERE seq = c.event_seq OFFSET 0) ev) ON true`;
 
 /**
+ * `recordAttempts`' statement (see there): $1 the instance, $2–$9 one array element per outcome (delivery
+ * id, attempted at, response status, body, duration, error, next status, retry in seconds), $10 now.
+ * Deliveries are found by primary key from the batch's ids (`id = ANY($2)`), both for the attempts and
+ * for the update, never by joining the outcomes to the table alone: a planner then read the whole table
+ * into a hash for the attempts of every batch (47,844 rows for 256 outcomes among 22,000 deliveries,
+ * against 4,356; docs/performance.md, 2026-12-05, third session), and could walk every leased row for
+ * each outcome in the update (160,000 comparisons for 8 outcomes with 20,000 deliveries in flight).
+ */
+export const OUTCOMES_STATEMENT = `WITH outcome AS (
+     SELECT * FROM unnest($2::uuid[], $3::timestamptz[], $4::int[], $5::text[], $6::int[], $7::text[],
+                          $8::text[], $9::float8[])
+            WITH ORDINALITY AS o(id, attempted_at, response_status, response_body, duration_ms, error,
+                                 next_status, retry_in, ord)
+   ), attempt AS (
+     INSERT INTO delivery_attempts (delivery_id, attempted_at, response_status, response_body, duration_ms, error)
+     SELECT o.id, o.attempted_at, o.response_status, o.response_body, o.duration_ms, o.error
+     FROM outcome o WHERE o.id IN (SELECT d.id FROM deliveries d WHERE d.id = ANY($2::uuid[])) ORDER BY o.ord
+   ), moved AS (
+     UPDATE deliveries d SET status = o.next_status, attempt_count = d.attempt_count + 1, locked_by = NULL,
+            locked_until = NULL, updated_at = now(), last_attempt_at = o.attempted_at,
+            last_response_status = o.response_status, last_error = o.error,
+            next_attempt_at = CASE WHEN o.next_status = 'pending' THEN now() + make_interval(secs => o.retry_in) END
+     FROM outcome o WHERE d.id = o.id AND d.id = ANY($2::uuid[]) AND d.locked_by = $1 AND d.status = 'delivering'
+     RETURNING d.id, d.endpoint_id, o.next_status = 'delivered' AS ok, o.ord
+   ), streak AS (
+     SELECT v.endpoint_id,
+            CASE WHEN v.last_ok THEN NULL WHEN v.any_ok THEN $10::timestamptz
+                 ELSE coalesce(e.failing_since, $10::timestamptz) END AS failing_since
+     FROM (SELECT endpoint_id, bool_or(ok) AS any_ok, (array_agg(ok ORDER BY ord DESC))[1] AS last_ok
+           FROM moved GROUP BY endpoint_id) v
+     JOIN endpoints e ON e.id = v.endpoint_id
+   ), kept AS (
+     UPDATE endpoints e SET failing_since = s.failing_since
+     FROM streak s WHERE e.id = s.endpoint_id AND e.failing_since IS DISTINCT FROM s.failing_since
+   )
+   SELECT m.id, s.failing_since, ${ASYNC_COMMIT} AS async_commit
+   FROM moved m JOIN streak s USING (endpoint_id)`;
+
+/**
  * The deliveries queue in Postgres: fan-out, claims with leases, outcomes, and operator reads.
  * Statements that return rows end in a SELECT: TypeORM answers a bare UPDATE … RETURNING with
  * [rows, count] instead of the rows.
@@ -289,9 +328,7 @@ export class DeliveryRepository {
    * Each endpoint's failing streak follows its outcomes in batch order, as if recorded one by one: a
    * last success clears it, a failure after a success in the batch restarts it at `now`, failures
    * alone start it at `now` when none runs. Returned per recorded delivery: its endpoint's streak
-   * afterwards. The deliveries are looked up by `id = ANY($2)`: joined to the outcomes alone, a planner
-   * could walk every leased row and compare it with each outcome (160,000 comparisons for 8 outcomes
-   * with 20,000 deliveries in flight).
+   * afterwards. The statement is `OUTCOMES_STATEMENT`.
    */
   async recordAttempts(
     instanceId: string,
@@ -301,35 +338,7 @@ export class DeliveryRepository {
     const rows: Array<{ id: string; failing_since: Date | null }> = await preparedQuery(
       this.dataSource,
       'herald_delivery_outcomes',
-      `WITH outcome AS (
-         SELECT * FROM unnest($2::uuid[], $3::timestamptz[], $4::int[], $5::text[], $6::int[], $7::text[],
-                              $8::text[], $9::float8[])
-                WITH ORDINALITY AS o(id, attempted_at, response_status, response_body, duration_ms, error,
-                                     next_status, retry_in, ord)
-       ), attempt AS (
-         INSERT INTO delivery_attempts (delivery_id, attempted_at, response_status, response_body, duration_ms, error)
-         SELECT o.id, o.attempted_at, o.response_status, o.response_body, o.duration_ms, o.error
-         FROM outcome o WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = o.id) ORDER BY o.ord
-       ), moved AS (
-         UPDATE deliveries d SET status = o.next_status, attempt_count = d.attempt_count + 1, locked_by = NULL,
-                locked_until = NULL, updated_at = now(), last_attempt_at = o.attempted_at,
-                last_response_status = o.response_status, last_error = o.error,
-                next_attempt_at = CASE WHEN o.next_status = 'pending' THEN now() + make_interval(secs => o.retry_in) END
-         FROM outcome o WHERE d.id = o.id AND d.id = ANY($2::uuid[]) AND d.locked_by = $1 AND d.status = 'delivering'
-         RETURNING d.id, d.endpoint_id, o.next_status = 'delivered' AS ok, o.ord
-       ), streak AS (
-         SELECT v.endpoint_id,
-                CASE WHEN v.last_ok THEN NULL WHEN v.any_ok THEN $10::timestamptz
-                     ELSE coalesce(e.failing_since, $10::timestamptz) END AS failing_since
-         FROM (SELECT endpoint_id, bool_or(ok) AS any_ok, (array_agg(ok ORDER BY ord DESC))[1] AS last_ok
-               FROM moved GROUP BY endpoint_id) v
-         JOIN endpoints e ON e.id = v.endpoint_id
-       ), kept AS (
-         UPDATE endpoints e SET failing_since = s.failing_since
-         FROM streak s WHERE e.id = s.endpoint_id AND e.failing_since IS DISTINCT FROM s.failing_since
-       )
-       SELECT m.id, s.failing_since, ${ASYNC_COMMIT} AS async_commit
-       FROM moved m JOIN streak s USING (endpoint_id)`,
+      OUTCOMES_STATEMENT,
       [
         instanceId,
         outcomes.map((o) => o.id),
