@@ -380,7 +380,7 @@ function report(name, results) {
 }
 
 export async function retentionSection({ cluster, quick }) {
-  const count = quick ? 500_000 : 2_000_000;
+  const count = quick ? 500_000 : 1_000_000;
   const quietMs = quick ? 1_000 : 2_000;
   // Whole UTC days, the newest seeded one ending at today's midnight: live inserts land in today.
   const today = new Date(Math.floor(Date.now() / DAY_MS) * DAY_MS);
