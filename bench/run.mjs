@@ -52,6 +52,14 @@ try {
     ingest = await ingestSection({ cluster, quick, heraldUrl });
     ratios.push(['ratio_ingest_vs_batched', ingest.herald.rps, ingest.batched.rps, '>= 0.8']);
     ratios.push(['ratio_ingest_vs_single', ingest.herald.rps, ingest.single.rps, 'none, for context']);
+    // Less noisy than throughput on a shared machine: the CPU each request costs, server and Postgres.
+    const cpuPerRequest = ({ serverCpu, postgresCpu }) => serverCpu + postgresCpu;
+    ratios.push([
+      'ratio_ingest_cpu_per_request_vs_batched',
+      cpuPerRequest(ingest.herald),
+      cpuPerRequest(ingest.batched),
+      'none, for context: lower is better',
+    ]);
   }
   if (only.has('subscribers')) {
     await settle();

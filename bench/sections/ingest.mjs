@@ -2,32 +2,53 @@
 // servers on the same Postgres cluster (one INSERT per request; batched group commit). All three run at
 // once and are measured in interleaved rounds (median reported), so a noisy neighbour on a shared
 // machine hits each of them alike.
+import { processCpuSeconds, processTreeCpuSeconds } from '../support/cpu.mjs';
 import { median, printFigure, printNote } from '../support/figures.mjs';
 import { api, loadTest } from '../support/http-load.mjs';
 import { startBaseline, startGateway } from '../support/processes.mjs';
 import { seatableTemplate } from '../support/seatable.mjs';
 
-/** Throughput rounds at 64 connections; returns the median requests/s. */
+/**
+ * Throughput rounds at 64 connections; returns the median requests/s and the median CPU per request of
+ * the target's process and of Postgres (the whole cluster, which only that target loads in its round).
+ * `pid` is the target's server process.
+ */
 export async function ingestRounds(targets, { rounds, seconds, cluster }) {
   for (const target of targets) await loadTest({ url: target.url, body: seatableTemplate(), seconds: 1 }); // warm-up
-  const samples = new Map(targets.map((t) => [t.name, []]));
+  const samples = new Map(targets.map((t) => [t.name, { rps: [], serverCpu: [], postgresCpu: [] }]));
+  const cpu = (target) => ({
+    server: processCpuSeconds(target.pid),
+    postgres: processTreeCpuSeconds(cluster.postmasterPid),
+  });
   for (let round = 0; round < rounds; round++) {
     // Each round starts with the next target, so none is always measured first (right after a
     // checkpoint, a seeding or a neighbour's burst).
     const order = targets.map((_, i) => targets[(i + round) % targets.length]);
     for (const target of order) {
       await cluster.checkpoint();
+      const before = cpu(target);
       const run = await loadTest({ url: target.url, body: seatableTemplate(), seconds });
+      const after = cpu(target);
       if (run.non2xx + run.errors > 0)
         printFigure(`${target.name}_ingest_failed`, run.non2xx + run.errors, 'requests');
-      samples.get(target.name).push(run.rps);
+      const sample = samples.get(target.name);
+      sample.rps.push(run.rps);
+      sample.serverCpu.push(((after.server - before.server) * 1e6) / run.ok);
+      sample.postgresCpu.push(((after.postgres - before.postgres) * 1e6) / run.ok);
     }
   }
   const results = {};
   for (const target of targets) {
-    const rps = median(samples.get(target.name));
-    printFigure(`${target.name}_ingest_throughput`, Math.round(rps), 'req/s');
-    results[target.name] = { rps };
+    const sample = samples.get(target.name);
+    const result = {
+      rps: median(sample.rps),
+      serverCpu: median(sample.serverCpu),
+      postgresCpu: median(sample.postgresCpu),
+    };
+    printFigure(`${target.name}_ingest_throughput`, Math.round(result.rps), 'req/s');
+    printFigure(`${target.name}_ingest_cpu_per_request_server`, Math.round(result.serverCpu), 'µs');
+    printFigure(`${target.name}_ingest_cpu_per_request_postgres`, Math.round(result.postgresCpu), 'µs');
+    results[target.name] = result;
   }
   return results;
 }
@@ -75,12 +96,12 @@ export async function ingestSection({ cluster, quick, heraldUrl }) {
         await cluster.createDatabase(`baseline_${mode}`),
       ]);
       running.push(server);
-      targets.push({ name: `baseline_${mode}`, url: `${server.baseUrl}/ingest` });
+      targets.push({ name: `baseline_${mode}`, url: `${server.baseUrl}/ingest`, pid: server.pid });
     }
     const gateway = await startGateway({ DATABASE_URL: heraldUrl });
     running.push(gateway);
     const sourceIngestUrl = await createSeatableSource(gateway);
-    targets.push({ name: 'herald', url: sourceIngestUrl });
+    targets.push({ name: 'herald', url: sourceIngestUrl, pid: gateway.pid });
 
     printNote(`ingest: ${rounds} interleaved round(s) of ${seconds} s per target, median shown`);
     const results = await ingestRounds(targets, { rounds, seconds, cluster });

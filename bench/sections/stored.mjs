@@ -82,8 +82,12 @@ export async function storedSection({ cluster, quick, heraldUrl, ingestUrl }) {
     running.push(empty);
     const results = await ingestRounds(
       [
-        { name: `herald_stored_${label}`, url: stored.baseUrl + new URL(ingestUrl).pathname },
-        { name: 'herald_stored_empty', url: await createSeatableSource(empty) },
+        {
+          name: `herald_stored_${label}`,
+          url: stored.baseUrl + new URL(ingestUrl).pathname,
+          pid: stored.pid,
+        },
+        { name: 'herald_stored_empty', url: await createSeatableSource(empty), pid: empty.pid },
       ],
       { rounds: quick ? 2 : 3, seconds: 5, cluster },
     );

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -17,6 +17,8 @@ export async function startCluster() {
   return {
     adminUrl: embedded.url,
     urlOf,
+    /** The postmaster's pid (first line of postmaster.pid): the root of every Postgres process of the run. */
+    postmasterPid: Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]),
     async createDatabase(name) {
       await admin.query(`CREATE DATABASE "${name}"`);
       return urlOf(name);
