@@ -40,8 +40,10 @@ function work(plan: PlanNode): { discarded: number; produced: number } {
 
 /**
  * The claim runs right after a burst of new deliveries, before autovacuum has analysed them, and the
- * outcomes of what it claimed follow; their plans must not trust statistics that say nothing is pending. Work is counted in rows, not timed: the plan
- * that trusted them compared every due row with every candidate (backlog × 4 × limit rows).
+ * outcomes of what it claimed follow; their plans must not trust statistics that say nothing is
+ * pending. Work is counted in rows, not timed: the claim plan that trusted them compared every due row
+ * with every candidate (backlog × 4 × limit rows). The tests run in order on one backlog: the outcomes
+ * are those of the first test's claim.
  */
 describe('the delivery claim and its outcomes with statistics that predate the backlog', () => {
   let db: pg.Client;
