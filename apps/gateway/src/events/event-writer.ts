@@ -44,6 +44,9 @@ const sqlLiteral = (text: string): string => `'${text.replace(/'/g, "''")}'`;
  * NOTIFYs, which Postgres delivers at commit). `nextval`'s argument is computed from `locked`, so no seq
  * can be drawn before the lock is held, whatever the plan; the lock is held to the commit. Each
  * participant's statement is a further CTE reading the new rows.
+ * The batch's `data` goes as one JSON array and its times as epoch milliseconds: node-postgres builds
+ * a `jsonb[]` literal by escaping every document (4.4 µs an event against 1.1 for one JSON text) and
+ * formats each Date in JavaScript; `to_timestamp` is exact to the millisecond a Date carries.
  */
 function writeStatement(
   participants: readonly WriteParticipant[],
@@ -58,9 +61,13 @@ function writeStatement(
   return [
     `WITH locked AS MATERIALIZED (SELECT ${locked}),`,
     ` inserted AS (INSERT INTO events (seq, id, type, source_id, provider, subject, time, received_at, data, raw, raw_content_type, dedup_key)`,
-    `  SELECT nextval(CASE WHEN (SELECT count(*) FROM locked) = 1 THEN 'event_seq'::regclass END), u.*`,
-    `  FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],`,
-    `              $8::jsonb[], $9::bytea[], $10::text[], $11::text[]) AS u`,
+    `  SELECT nextval(CASE WHEN (SELECT count(*) FROM locked) = 1 THEN 'event_seq'::regclass END),`,
+    `         u.id, u.type, u.source_id, u.provider, u.subject, to_timestamp(u.time_ms / 1000),`,
+    `         to_timestamp(u.received_at_ms / 1000), u.data, u.raw, u.raw_content_type, u.dedup_key`,
+    `  FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::float8[], $7::float8[],`,
+    `              ARRAY(SELECT e.data FROM jsonb_array_elements($8::jsonb) WITH ORDINALITY AS e(data, n) ORDER BY n),`,
+    `              $9::bytea[], $10::text[], $11::text[])`,
+    `         AS u(id, type, source_id, provider, subject, time_ms, received_at_ms, data, raw, raw_content_type, dedup_key)`,
     `  ON CONFLICT (source_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING`,
     `  RETURNING seq, id, type, source_id, provider)`,
     ...participants.map((participant, i) => `, participant_${i} AS (${participant('inserted')})`),
@@ -252,9 +259,9 @@ export class EventWriter implements OnApplicationShutdown {
           events.map((e) => e.sourceId),
           events.map((e) => e.provider),
           events.map((e) => e.subject),
-          events.map((e) => e.time),
-          events.map((e) => e.receivedAt),
-          events.map((e) => JSON.stringify(e.data)),
+          events.map((e) => e.time.getTime()),
+          events.map((e) => e.receivedAt.getTime()),
+          JSON.stringify(events.map((e) => e.data)),
           events.map((e) => e.raw),
           events.map((e) => e.rawContentType),
           events.map((e) => e.dedupKey),
