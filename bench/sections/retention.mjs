@@ -31,9 +31,9 @@ const MiB = 1024 * 1024;
 // What declaring `events` PARTITION BY RANGE (received_at) forces on Herald's schema: a unique index must
 // contain the partition key, so `seq` and `id` are unique only together with received_at, the dedup index
 // cannot be unique any more (kept as a plain index: ON CONFLICT has nothing to infer from), and a delivery
-// must carry its event's received_at to reference it. events_received_at is not needed: a day is a partition.
+// carries its event's received_at, so a day's deliveries are found by it. events_received_at is not
+// needed: a day is a partition.
 const PARTITION_EVENTS = [
-  'ALTER TABLE deliveries DROP CONSTRAINT deliveries_event_seq_fkey',
   'ALTER TABLE events RENAME TO events_unpartitioned',
   'CREATE TABLE events (LIKE events_unpartitioned INCLUDING DEFAULTS) PARTITION BY RANGE (received_at)',
   'DROP TABLE events_unpartitioned',
@@ -44,8 +44,6 @@ const PARTITION_EVENTS = [
   'CREATE INDEX events_type_seq ON events (type, seq)',
   'CREATE INDEX events_time ON events (time)',
   'ALTER TABLE deliveries ADD COLUMN event_received_at timestamptz NOT NULL',
-  `ALTER TABLE deliveries ADD FOREIGN KEY (event_seq, event_received_at)
-     REFERENCES events (seq, received_at) ON DELETE CASCADE`,
 ];
 
 // The tables that hold the events: `events` itself, or each of its partitions.
@@ -80,12 +78,6 @@ async function seed(url, { count, start, partitioned }) {
          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)`,
     );
     for (const { indexname } of indexes) await client.query(`DROP INDEX "${indexname}"`);
-    // Foreign keys too: one validating join when they are added back beats a lookup per row.
-    const { rows: foreignKeys } = await client.query(
-      `SELECT conrelid::regclass::text AS tab, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
-       WHERE contype = 'f' AND conparentid = 0 AND conrelid IN ('deliveries'::regclass, 'delivery_attempts'::regclass)`,
-    );
-    for (const fk of foreignKeys) await client.query(`ALTER TABLE ${fk.tab} DROP CONSTRAINT "${fk.conname}"`);
     await client.query(
       `INSERT INTO events (seq, id, type, source_id, provider, subject, time, received_at, data, raw, raw_content_type, dedup_key)
        SELECT g,
@@ -120,8 +112,6 @@ async function seed(url, { count, start, partitioned }) {
     );
     // A partitioned index's definition reads `ON ONLY events`: built that way it would cover no partition.
     for (const { indexdef } of indexes) await client.query(indexdef.replace(' ON ONLY ', ' ON '));
-    for (const fk of foreignKeys)
-      await client.query(`ALTER TABLE ${fk.tab} ADD CONSTRAINT "${fk.conname}" ${fk.def}`);
     const { rows: tables } = await client.query(STORAGE_TABLES);
     for (const { name } of tables) {
       await client.query(`ALTER TABLE ${name} SET (autovacuum_enabled = false)`);
@@ -171,8 +161,8 @@ async function purgeBatched(client, cutoff) {
 }
 
 /**
- * The partitioned purge of one day: its deliveries first (a partition still referenced cannot be detached,
- * and the foreign key does not cascade a detach), the watermark raised to the day's highest seq, then
+ * The partitioned purge of one day: its deliveries and their attempts first (nothing cascades, as in the
+ * batched layout), the watermark raised to the day's highest seq, then
  * DETACH … CONCURRENTLY (no ACCESS EXCLUSIVE lock on `events`, so inserts go on) and DROP.
  */
 async function purgePartition(client, dayStart) {
@@ -182,7 +172,10 @@ async function purgePartition(client, dayStart) {
   if (!lock[0].locked) throw new Error('the retention lock is held');
   const { rows } = await client.query(`SELECT min(seq) AS lo, max(seq) AS hi FROM ${partition}`);
   await client.query(
-    `DELETE FROM deliveries WHERE event_seq BETWEEN $1 AND $2 AND event_received_at >= $3 AND event_received_at < $4`,
+    `WITH gone AS (
+       DELETE FROM deliveries WHERE event_seq BETWEEN $1 AND $2 AND event_received_at >= $3 AND event_received_at < $4
+       RETURNING id)
+     DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM gone)`,
     [rows[0].lo, rows[0].hi, dayStart, new Date(dayStart.getTime() + DAY_MS)],
   );
   await client.query(RAISE_PURGED_THROUGH, [rows[0].hi]);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { DataSource } from 'typeorm';
 import { RetentionService } from '../src/retention/retention.service.js';
-import { apiClient } from './support/http.js';
+import { apiClient, eventually } from './support/http.js';
 import { connectSocket, subscribe } from './support/sockets.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
@@ -25,6 +26,32 @@ describe('retention', () => {
     const old = [await publish('old.a'), await publish('old.b')];
     const oldDeliveries = (await admin('GET', `/v1/endpoints/${endpoint.body.id}/deliveries`)).body.data;
     expect(oldDeliveries).toHaveLength(2);
+    const db = herald.app.get(DataSource);
+    // Attempts too (the endpoint refuses connections), and a stray delivery to an endpoint that is gone,
+    // as a fan-out racing the endpoint's deletion leaves: retention removes them with their event.
+    await eventually(
+      async () =>
+        (
+          await db.query(
+            'SELECT count(DISTINCT delivery_id)::int AS n FROM delivery_attempts WHERE delivery_id = ANY($1)',
+            [oldDeliveries.map((d: { id: string }) => d.id)],
+          )
+        )[0].n === 2,
+    );
+    await db.query(
+      `INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
+       VALUES (gen_random_uuid(), $1, $2, 'pending', now())`,
+      [old[0].seq, old[0].id],
+    );
+    const left = async () =>
+      (
+        await db.query(
+          `SELECT (SELECT count(*) FROM deliveries WHERE event_seq = ANY($1))::int AS deliveries,
+                  (SELECT count(*) FROM delivery_attempts WHERE delivery_id = ANY($2))::int AS attempts`,
+          [old.map((e) => e.seq), oldDeliveries.map((d: { id: string }) => d.id)],
+        )
+      )[0];
+    expect((await left()).deliveries).toBe(3);
     const retention = herald.app.get(RetentionService);
 
     // Fake clock: 29 days on, nothing is old enough; 31 days on, both are.
@@ -34,6 +61,7 @@ describe('retention', () => {
 
     for (const event of old) expect((await admin('GET', `/v1/events/${event.id}`)).status).toBe(404);
     expect((await admin('GET', `/v1/deliveries/${oldDeliveries[0].id}`)).status).toBe(404);
+    expect(await left()).toEqual({ deliveries: 0, attempts: 0 });
     const newer = await publish('new.b');
 
     // Positions behind what retention removed are expired, over REST and over the socket.

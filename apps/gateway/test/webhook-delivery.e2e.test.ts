@@ -380,6 +380,56 @@ describe('outbound webhook delivery', () => {
     expect(bad.status).toBe(400);
   });
 
+  it('deletes an endpoint with its deliveries and their attempts', async () => {
+    receiver = await startWebhookReceiver(() => ({ status: 500 }));
+    const endpoint = await endpointFor(receiver.url, ['removed.*']);
+    await publish('removed.a');
+    const failed = await settledDelivery(endpoint.id, 'failed');
+    expect(failed.attempts).toHaveLength(SCHEDULE.length);
+
+    expect((await admin('DELETE', `/v1/endpoints/${endpoint.id}`)).status).toBe(204);
+    const db = new pg.Client({ connectionString: herald.databaseUrl });
+    await db.connect();
+    try {
+      const left = await db.query(
+        `SELECT (SELECT count(*) FROM deliveries WHERE endpoint_id = $1)::int AS deliveries,
+                (SELECT count(*) FROM delivery_attempts WHERE delivery_id = $2)::int AS attempts`,
+        [endpoint.id, failed.id],
+      );
+      expect(left.rows[0]).toEqual({ deliveries: 0, attempts: 0 });
+    } finally {
+      await db.end();
+    }
+    expect((await admin('GET', `/v1/deliveries/${failed.id}`)).status).toBe(404);
+  });
+
+  it('drops a claimed delivery whose event is gone and goes on delivering', async () => {
+    receiver = await startWebhookReceiver();
+    const endpoint = await endpointFor(receiver.url, ['stray.*']);
+    const db = new pg.Client({ connectionString: herald.databaseUrl });
+    await db.connect();
+    try {
+      // What a replay racing retention leaves: a due delivery of an event that no longer exists.
+      const stray = await db.query(
+        `INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
+         VALUES ($1, (SELECT coalesce(max(seq), 0) + 1000000 FROM events), gen_random_uuid(), 'pending', now())
+         RETURNING id`,
+        [endpoint.id],
+      );
+      const event = await publish('stray.real');
+      await eventually(() => receiver.received.length === 1);
+      expect(receiver.received[0]!.headers['webhook-id']).toBe(event.id);
+      await eventually(
+        async () =>
+          (await db.query('SELECT 1 FROM deliveries WHERE id = $1', [stray.rows[0].id])).rowCount === 0,
+      );
+      expect((await settledDelivery(endpoint.id, 'delivered')).eventId).toBe(event.id);
+      expect(receiver.received).toHaveLength(1);
+    } finally {
+      await db.end();
+    }
+  });
+
   it('signs with both secrets while a rotation is in progress, newest first', async () => {
     receiver = await startWebhookReceiver();
     const endpoint = await endpointFor(receiver.url, ['rotate.*']);

@@ -31,9 +31,16 @@ export class EndpointRepository {
     return saved;
   }
 
+  /** Deletes the endpoint with its deliveries and their attempts (no foreign keys cascade). */
   async delete(id: string): Promise<boolean> {
-    const result = await this.endpoints.delete({ id });
-    return (result.affected ?? 0) > 0;
+    const rows: unknown[] = await this.endpoints.query(
+      `WITH endpoint AS (DELETE FROM endpoints WHERE id = $1 RETURNING id),
+            gone AS (DELETE FROM deliveries WHERE endpoint_id = $1 RETURNING id),
+            attempts AS (DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM gone))
+       SELECT id FROM endpoint`,
+      [id],
+    );
+    return rows.length > 0;
   }
 
   /**

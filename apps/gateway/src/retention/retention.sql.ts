@@ -8,12 +8,19 @@ export const PURGE_BATCH_SIZE = 5_000;
 export const TRY_RETENTION_LOCK = 'SELECT pg_try_advisory_xact_lock($1) AS locked';
 
 /**
- * Up to `$2` events received before `$1`, oldest first; their deliveries and attempts go with them by
- * cascade. Returns the seqs removed.
+ * Up to `$2` events received before `$1`, oldest first, with their deliveries and those deliveries'
+ * attempts (no foreign keys cascade: see the migration DropDeliveryForeignKeys). Returns the seqs removed.
  */
-export const DELETE_EXPIRED_BATCH = `DELETE FROM events WHERE seq IN (
-  SELECT seq FROM events WHERE received_at < $1 ORDER BY received_at LIMIT $2
-) RETURNING seq`;
+export const DELETE_EXPIRED_BATCH = `WITH expired AS (
+    DELETE FROM events WHERE seq IN (
+      SELECT seq FROM events WHERE received_at < $1 ORDER BY received_at LIMIT $2
+    ) RETURNING seq
+  ), expired_deliveries AS (
+    DELETE FROM deliveries WHERE event_seq IN (SELECT seq FROM expired) RETURNING id
+  ), expired_attempts AS (
+    DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM expired_deliveries)
+  )
+  SELECT seq FROM expired`;
 
 /** Raises the expiry watermark to `$1` (the highest seq removed): cursors below it get `cursor_expired`. */
 export const RAISE_PURGED_THROUGH = `UPDATE event_log_retention

@@ -2,6 +2,7 @@ import { CreateEventLogAndApiKeys1795449600000 } from './1795449600000-CreateEve
 import { CreateSources1795449700000 } from './1795449700000-CreateSources.js';
 import { CreateEndpointsAndDeliveries1795449800000 } from './1795449800000-CreateEndpointsAndDeliveries.js';
 import { AddRetentionAndSilenceAlerts1795449900000 } from './1795449900000-AddRetentionAndSilenceAlerts.js';
+import { DropDeliveryForeignKeys1795450000000 } from './1795450000000-DropDeliveryForeignKeys.js';
 
 /** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
 export const migrations = [
@@ -9,4 +10,5 @@ export const migrations = [
   CreateSources1795449700000,
   CreateEndpointsAndDeliveries1795449800000,
   AddRetentionAndSilenceAlerts1795449900000,
+  DropDeliveryForeignKeys1795450000000,
 ];

@@ -160,7 +160,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         CLAIM_AHEAD_PER_ENDPOINT,
         busy,
       );
-      const { nextDueAt, deliveries } = claim;
+      const { nextDueAt, deliveries, orphaned } = claim;
+      if (orphaned.length > 0) await this.discard(orphaned);
       this.noteBacklogs(claim, busy);
       // A full window means more due than the last claims saw, often a burst the planner's statistics
       // predate (see `DeliveryRepository.refreshStatistics`); refreshed in the background.
@@ -177,10 +178,20 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         return;
       }
       deliveries.forEach((delivery) => this.start(delivery));
-      if (deliveries.length < free) {
+      if (deliveries.length + orphaned.length < free) {
         this.wake(nextDueAt ? Math.min(nextDueAt.getTime() - Date.now(), POLL_MS) : POLL_MS);
         return;
       }
+    }
+  }
+
+  /** Claimed deliveries with nothing to send (see `Claim.orphaned`); if this fails, the reaper returns them. */
+  private async discard(orphaned: string[]): Promise<void> {
+    try {
+      await this.deliveries.discard(this.instanceId, orphaned);
+      this.logger.warn({ deliveries: orphaned.length }, 'dropped deliveries whose endpoint or event is gone');
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not drop deliveries whose endpoint or event is gone');
     }
   }
 

@@ -68,6 +68,12 @@ export interface Claim {
    */
   windowFull: boolean;
   deliveries: ClaimedDelivery[];
+  /**
+   * Claimed deliveries whose endpoint or event no longer exists: queued by a fan-out or a replay that
+   * raced the endpoint's deletion or the event's retention (no foreign key stops them; see the migration
+   * DropDeliveryForeignKeys). Nothing can be sent for them.
+   */
+  orphaned: string[];
 }
 
 export interface AttemptRecord {
@@ -115,7 +121,8 @@ const STATISTICS_REFRESH_MS = 10_000;
  * that believed in one pending row scanned the 20,000 due rows and compared each with every candidate:
  * 41 million comparisons, 7 s for one claim (docs/performance.md, 2026-12-05). The UPDATE finds the
  * locked rows by `= ANY(ARRAY(…))`, an index condition on the primary key, and each claimed row fetches
- * its event by primary key in a subquery that cannot be flattened (OFFSET 0).
+ * its event by primary key in a subquery that cannot be flattened (OFFSET 0). A claimed row whose
+ * endpoint or event is gone (see `Claim.orphaned`) comes back without them.
  */
 export const CLAIM_STATEMENT = `WITH candidates AS MATERIALIZED (
     SELECT d.id, d.endpoint_id, d.next_attempt_at,
@@ -145,8 +152,8 @@ export const CLAIM_STATEMENT = `WITH candidates AS MATERIALIZED (
   FROM (SELECT min(next_attempt_at) AS next_due_at, ${ASYNC_COMMIT} AS async_commit,
                (SELECT count(*) FROM candidates)::int AS candidate_count
         FROM deliveries WHERE status = 'pending' AND next_attempt_at > now()) clock
-  LEFT JOIN (claimed c JOIN endpoints e ON e.id = c.endpoint_id
-             CROSS JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM events WHERE seq = c.event_seq OFFSET 0) ev) ON true`;
+  LEFT JOIN (claimed c LEFT JOIN endpoints e ON e.id = c.endpoint_id
+             LEFT JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM events WHERE seq = c.event_seq OFFSET 0) ev ON true) ON true`;
 
 /**
  * `recordAttempts`' statement (see there): $1 the instance, $2–$9 one array element per outcome (delivery
@@ -235,7 +242,7 @@ export class DeliveryRepository {
         delivery_id: string | null;
         attempt_count: number;
         endpoint_id: string;
-        url: string;
+        url: string | null;
         secret: string;
         previous_secret: string | null;
       }
@@ -248,37 +255,50 @@ export class DeliveryRepository {
       [...busy.values()],
       perEndpoint,
     ]);
+    const deliveries: ClaimedDelivery[] = [];
+    const orphaned: string[] = [];
+    for (const {
+      next_due_at: _,
+      async_commit: __,
+      candidate_count: ___,
+      delivery_id,
+      attempt_count,
+      endpoint_id,
+      url,
+      secret,
+      previous_secret,
+      ...event
+    } of rows) {
+      if (delivery_id === null) continue;
+      if (url === null || event.id === null) {
+        orphaned.push(delivery_id);
+        continue;
+      }
+      deliveries.push({
+        id: delivery_id,
+        attemptCount: attempt_count,
+        endpointId: endpoint_id,
+        url,
+        // Two columns rather than an array: parsing a text[] per claimed row showed in profiles.
+        secrets: previous_secret === null ? [secret] : [secret, previous_secret],
+        event,
+      });
+    }
     return {
       nextDueAt: rows[0]!.next_due_at,
       windowFull: rows[0]!.candidate_count >= limit * CLAIM_WINDOW_PER_SLOT,
-      deliveries: rows.flatMap(
-        ({
-          next_due_at: _,
-          async_commit: __,
-          candidate_count: ___,
-          delivery_id,
-          attempt_count,
-          endpoint_id,
-          url,
-          secret,
-          previous_secret,
-          ...event
-        }) =>
-          delivery_id === null
-            ? []
-            : [
-                {
-                  id: delivery_id,
-                  attemptCount: attempt_count,
-                  endpointId: endpoint_id,
-                  url,
-                  // Two columns rather than an array: parsing a text[] per claimed row showed in profiles.
-                  secrets: previous_secret === null ? [secret] : [secret, previous_secret],
-                  event,
-                },
-              ],
-      ),
+      deliveries,
+      orphaned,
     };
+  }
+
+  /** Deletes deliveries this instance holds the lease of, with their attempts (see `Claim.orphaned`). */
+  async discard(instanceId: string, ids: string[]): Promise<void> {
+    await this.dataSource.query(
+      `WITH gone AS (DELETE FROM deliveries WHERE id = ANY($2::uuid[]) AND locked_by = $1 RETURNING id)
+       DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM gone)`,
+      [instanceId, ids],
+    );
   }
 
   /** Keeps the leases of attempts still running on this instance. */
