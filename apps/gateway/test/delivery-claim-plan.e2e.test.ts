@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
-import { CLAIM_STATEMENT, OUTCOMES_STATEMENT } from '../src/endpoints/deliveries/delivery.repository.js';
+import {
+  CLAIM_STATEMENT,
+  OUTCOMES_STATEMENT,
+  outcomeParameters,
+} from '../src/endpoints/deliveries/delivery.repository.js';
 import { apiClient, eventually } from './support/http.js';
 import { startTestApp } from './support/test-app.js';
 
@@ -104,10 +108,11 @@ describe('the delivery claim and its outcomes with statistics that predate the b
     const ids = leased.rows.map((row) => row.id);
     expect(ids).toHaveLength(PER_ENDPOINT);
     const now = new Date();
-    const each = <T>(value: T) => ids.map(() => value);
+    const attempt = { attemptedAt: now, responseStatus: 204, responseBody: '', durationMs: 1, error: null };
+    const outcomes = ids.map((id) => ({ id, attempt, next: { status: 'delivered' as const } }));
     const explained = await db.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
       `EXPLAIN (ANALYZE, FORMAT JSON) ${OUTCOMES_STATEMENT}`,
-      [instanceId, ids, each(now), each(204), each(''), each(1), each(null), each('delivered'), each(0), now],
+      outcomeParameters(instanceId, outcomes, now),
     );
     const plan = explained.rows[0]!['QUERY PLAN'][0]!.Plan;
     const { produced } = work(plan);

@@ -156,34 +156,41 @@ export const CLAIM_STATEMENT = `WITH candidates AS MATERIALIZED (
              LEFT JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM events WHERE seq = c.event_seq OFFSET 0) ev ON true) ON true`;
 
 /**
- * `recordAttempts`' statement (see there): $1 the instance, $2–$9 one array element per outcome (delivery
- * id, attempted at, response status, body, duration, error, next status, retry in seconds), $10 now.
- * Deliveries are found by primary key from the batch's ids (`id = ANY($2)`), both for the attempts and
+ * `recordAttempts`' statement (see there), with the parameters `outcomeParameters` makes: $1 the
+ * instance, $2 the outcomes as one JSON array (see `OutcomeJson`), $3 now. One JSON text rather than an
+ * array parameter per field: node-postgres escapes every element of an array literal and formats every
+ * Date in JavaScript, and building a batch of 500 that way blocked the event loop for 4–9 ms in the
+ * drain's profile (docs/performance.md, 2026-12-05, fourth session).
+ * Deliveries are found by primary key from the batch's ids (`id = ANY(…)`), both for the attempts and
  * for the update, never by joining the outcomes to the table alone: a planner then read the whole table
  * into a hash for the attempts of every batch (47,844 rows for 256 outcomes among 22,000 deliveries,
  * against 4,356; docs/performance.md, 2026-12-05, third session), and could walk every leased row for
  * each outcome in the update (160,000 comparisons for 8 outcomes with 20,000 deliveries in flight).
  */
-export const OUTCOMES_STATEMENT = `WITH outcome AS (
-     SELECT * FROM unnest($2::uuid[], $3::timestamptz[], $4::int[], $5::text[], $6::int[], $7::text[],
-                          $8::text[], $9::float8[])
-            WITH ORDINALITY AS o(id, attempted_at, response_status, response_body, duration_ms, error,
-                                 next_status, retry_in, ord)
+export const OUTCOMES_STATEMENT = `WITH outcome AS MATERIALIZED (
+     SELECT o.id, to_timestamp(o.attempted_at_ms / 1000) AS attempted_at, o.response_status, o.response_body,
+            o.duration_ms, o.error, o.next_status, o.retry_in, o.ord
+     FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS (id uuid, attempted_at_ms float8, response_status int,
+                     response_body text, duration_ms int, error text, next_status text, retry_in float8))
+          WITH ORDINALITY AS o(id, attempted_at_ms, response_status, response_body, duration_ms, error,
+                               next_status, retry_in, ord)
    ), attempt AS (
      INSERT INTO delivery_attempts (delivery_id, attempted_at, response_status, response_body, duration_ms, error)
      SELECT o.id, o.attempted_at, o.response_status, o.response_body, o.duration_ms, o.error
-     FROM outcome o WHERE o.id IN (SELECT d.id FROM deliveries d WHERE d.id = ANY($2::uuid[])) ORDER BY o.ord
+     FROM outcome o WHERE o.id IN (SELECT d.id FROM deliveries d WHERE d.id = ANY(ARRAY(SELECT id FROM outcome)))
+     ORDER BY o.ord
    ), moved AS (
      UPDATE deliveries d SET status = o.next_status, attempt_count = d.attempt_count + 1, locked_by = NULL,
             locked_until = NULL, updated_at = now(), last_attempt_at = o.attempted_at,
             last_response_status = o.response_status, last_error = o.error,
             next_attempt_at = CASE WHEN o.next_status = 'pending' THEN now() + make_interval(secs => o.retry_in) END
-     FROM outcome o WHERE d.id = o.id AND d.id = ANY($2::uuid[]) AND d.locked_by = $1 AND d.status = 'delivering'
+     FROM outcome o
+     WHERE d.id = o.id AND d.id = ANY(ARRAY(SELECT id FROM outcome)) AND d.locked_by = $1 AND d.status = 'delivering'
      RETURNING d.id, d.endpoint_id, o.next_status = 'delivered' AS ok, o.ord
    ), streak AS (
      SELECT v.endpoint_id,
-            CASE WHEN v.last_ok THEN NULL WHEN v.any_ok THEN $10::timestamptz
-                 ELSE coalesce(e.failing_since, $10::timestamptz) END AS failing_since
+            CASE WHEN v.last_ok THEN NULL WHEN v.any_ok THEN $3::timestamptz
+                 ELSE coalesce(e.failing_since, $3::timestamptz) END AS failing_since
      FROM (SELECT endpoint_id, bool_or(ok) AS any_ok, (array_agg(ok ORDER BY ord DESC))[1] AS last_ok
            FROM moved GROUP BY endpoint_id) v
      JOIN endpoints e ON e.id = v.endpoint_id
@@ -193,6 +200,39 @@ export const OUTCOMES_STATEMENT = `WITH outcome AS (
    )
    SELECT m.id, s.failing_since, ${ASYNC_COMMIT} AS async_commit
    FROM moved m JOIN streak s USING (endpoint_id)`;
+
+/** One outcome as `OUTCOMES_STATEMENT` reads it (the keys are its column names). */
+interface OutcomeJson {
+  id: string;
+  attempted_at_ms: number;
+  response_status: number | null;
+  response_body: string | null;
+  duration_ms: number;
+  error: string | null;
+  next_status: DeliveryStatus;
+  retry_in: number;
+}
+
+export interface Outcome {
+  id: string;
+  attempt: AttemptRecord;
+  next: DeliveryTransition;
+}
+
+/** `OUTCOMES_STATEMENT`'s parameters. */
+export function outcomeParameters(instanceId: string, outcomes: readonly Outcome[], now: Date): unknown[] {
+  const json = outcomes.map(({ id, attempt, next }): OutcomeJson => ({
+    id,
+    attempted_at_ms: attempt.attemptedAt.getTime(),
+    response_status: attempt.responseStatus,
+    response_body: attempt.responseBody,
+    duration_ms: attempt.durationMs,
+    error: attempt.error,
+    next_status: next.status,
+    retry_in: next.status === 'pending' ? next.retryInSeconds : 0,
+  }));
+  return [instanceId, JSON.stringify(json), now];
+}
 
 /**
  * The deliveries queue in Postgres: fan-out, claims with leases, outcomes, and operator reads.
@@ -352,25 +392,14 @@ export class DeliveryRepository {
    */
   async recordAttempts(
     instanceId: string,
-    outcomes: ReadonlyArray<{ id: string; attempt: AttemptRecord; next: DeliveryTransition }>,
+    outcomes: readonly Outcome[],
     now: Date,
   ): Promise<Map<string, Date | null>> {
     const rows: Array<{ id: string; failing_since: Date | null }> = await preparedQuery(
       this.dataSource,
       'herald_delivery_outcomes',
       OUTCOMES_STATEMENT,
-      [
-        instanceId,
-        outcomes.map((o) => o.id),
-        outcomes.map((o) => o.attempt.attemptedAt),
-        outcomes.map((o) => o.attempt.responseStatus),
-        outcomes.map((o) => o.attempt.responseBody),
-        outcomes.map((o) => o.attempt.durationMs),
-        outcomes.map((o) => o.attempt.error),
-        outcomes.map((o) => o.next.status),
-        outcomes.map((o) => (o.next.status === 'pending' ? o.next.retryInSeconds : 0)),
-        now,
-      ],
+      outcomeParameters(instanceId, outcomes, now),
     );
     return new Map(rows.map((row) => [row.id, row.failing_since]));
   }
