@@ -7,7 +7,6 @@ import {
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { INSTANCE_ID } from '../../config/herald-config.js';
 import { Channel, PgListener } from '../../database/pg-listener.service.js';
-import { toEnvelope } from '../../events/event-record.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
 import { DeliveryOutcomes } from './delivery-outcomes.js';
 import { type Claim, type ClaimedDelivery, DeliveryRepository } from './delivery.repository.js';
@@ -294,7 +293,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         url: delivery.url,
         secrets: delivery.secrets,
         id: delivery.event.id,
-        body: JSON.stringify(toEnvelope(delivery.event)),
+        body: delivery.body,
       });
     } finally {
       // The receiver is free again while the outcome is written (the lease is kept until then).

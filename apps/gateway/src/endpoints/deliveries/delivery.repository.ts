@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { HERALD_PROVIDER } from '@herald/events';
 import { DataSource } from 'typeorm';
 import { preparedQuery } from '../../database/pg-pool.js';
-import { EVENT_COLUMNS, type EventRow } from '../../events/event-record.js';
+import { EVENT_COLUMNS, type EventRow, toEnvelope } from '../../events/event-record.js';
 import { Channel } from '../../database/pg-listener.service.js';
 
 /** Wakes every instance's delivery worker (delivered by Postgres at commit). */
@@ -51,7 +51,14 @@ export interface ClaimedDelivery {
   url: string;
   /** Newest first; two while a rotation is in progress. */
   secrets: string[];
-  event: EventRow;
+  event: { id: string; type: string };
+  /**
+   * The event's envelope as JSON, the webhook's body. Serialized as the claim is read, so the row's
+   * parsed objects (data, Dates, strings) die young: a claimed delivery waits up to ~50 ms for a slot and
+   * its outcome, about one scavenge interval in a drain, and every object alive at a scavenge is copied
+   * (docs/performance.md, 2026-12-05, fourth session).
+   */
+  body: string;
 }
 
 /** What one claim took, and when the next pending delivery falls due after it. */
@@ -297,31 +304,23 @@ export class DeliveryRepository {
     ]);
     const deliveries: ClaimedDelivery[] = [];
     const orphaned: string[] = [];
-    for (const {
-      next_due_at: _,
-      async_commit: __,
-      candidate_count: ___,
-      delivery_id,
-      attempt_count,
-      endpoint_id,
-      url,
-      secret,
-      previous_secret,
-      ...event
-    } of rows) {
+    for (const row of rows) {
+      const { delivery_id, url, secret, previous_secret } = row;
       if (delivery_id === null) continue;
-      if (url === null || event.id === null) {
+      if (url === null || row.id === null) {
         orphaned.push(delivery_id);
         continue;
       }
       deliveries.push({
         id: delivery_id,
-        attemptCount: attempt_count,
-        endpointId: endpoint_id,
+        attemptCount: row.attempt_count,
+        endpointId: row.endpoint_id,
         url,
         // Two columns rather than an array: parsing a text[] per claimed row showed in profiles.
         secrets: previous_secret === null ? [secret] : [secret, previous_secret],
-        event,
+        event: { id: row.id, type: row.type },
+        // The row carries the claim's own columns too; toEnvelope reads only the event's.
+        body: JSON.stringify(toEnvelope(row)),
       });
     }
     return {
