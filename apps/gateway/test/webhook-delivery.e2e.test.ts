@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { DeliveryClock } from '../src/endpoints/deliveries/delivery-clock.js';
+import { DeliveryWorker } from '../src/endpoints/deliveries/delivery-worker.service.js';
 import { ATTEMPT_TIMEOUT_MS, WebhookSender } from '../src/endpoints/deliveries/webhook-sender.js';
 import { apiClient, eventually } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
@@ -425,6 +426,26 @@ describe('outbound webhook delivery', () => {
       );
       expect((await settledDelivery(endpoint.id, 'delivered')).eventId).toBe(event.id);
       expect(receiver.received).toHaveLength(1);
+    } finally {
+      await db.end();
+    }
+  });
+
+  it('sweeps pending deliveries of an endpoint deleted while they were queued', async () => {
+    const db = new pg.Client({ connectionString: herald.databaseUrl });
+    await db.connect();
+    try {
+      const event = await publish('swept.a');
+      // What a fan-out racing the endpoint's deletion leaves: a due delivery to no endpoint.
+      const stray = await db.query(
+        `INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
+         VALUES (gen_random_uuid(), $1, $2, 'pending', now()) RETURNING id`,
+        [event.seq, event.id],
+      );
+      const worker = herald.app.get(DeliveryWorker);
+      expect(await worker.sweepStrays()).toBe(1);
+      expect((await db.query('SELECT 1 FROM deliveries WHERE id = $1', [stray.rows[0].id])).rowCount).toBe(0);
+      expect(await worker.sweepStrays()).toBe(0);
     } finally {
       await db.end();
     }

@@ -6,8 +6,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * Each key check locked the referenced row (`FOR KEY SHARE`): 12 µs of the 27 µs a replayed delivery
  * cost Postgres and 9 µs of each stored attempt, and the endpoint row was locked once per queued
  * delivery. A fan-out racing an endpoint's deletion also failed its whole event write with a key
- * violation; now the stray delivery is never claimed and goes with its event (docs/performance.md,
- * 2026-12-05, fourth session).
+ * violation; now the stray delivery is never claimed and the worker's sweep deletes it
+ * (docs/performance.md, 2026-12-05, fourth session).
  */
 export class DropDeliveryForeignKeys1795450000000 implements MigrationInterface {
   name = 'DropDeliveryForeignKeys1795450000000';

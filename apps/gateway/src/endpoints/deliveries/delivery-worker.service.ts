@@ -35,6 +35,8 @@ const REFILL_SHARE = 0.5;
 const LEASE_SECONDS = 10;
 const HEARTBEAT_MS = 3_000;
 const REAPER_MS = 2_000;
+/** How often pending deliveries of deleted endpoints are swept (see `sweepStrays`). */
+const STRAY_SWEEP_MS = 60_000;
 /** Safety net under LISTEN/NOTIFY (lost connection, retries scheduled by other instances). */
 const POLL_MS = 2_000;
 /** How long shutdown lets running attempts finish before cancelling them. */
@@ -87,6 +89,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.timers.push(
       setInterval(() => void this.heartbeat(), HEARTBEAT_MS),
       setInterval(() => void this.reap(), REAPER_MS),
+      setInterval(() => void this.sweepStrays(), STRAY_SWEEP_MS),
     );
     void this.reap();
     this.wake(0);
@@ -315,6 +318,23 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     await this.deliveries
       .extendLeases(this.instanceId, [...this.inFlight.keys()], LEASE_SECONDS)
       .catch((error) => this.logger.warn({ err: error }, 'could not extend delivery leases'));
+  }
+
+  /**
+   * Deletes pending deliveries whose endpoint is gone: a fan-out or a replay that raced the endpoint's
+   * deletion queued them after it (no foreign key refuses them). Claims never take them, since they
+   * join `endpoints`, so without this they would wait for retention and count as pending. Returns how
+   * many went; the gateway calls it every STRAY_SWEEP_MS.
+   */
+  async sweepStrays(): Promise<number> {
+    try {
+      const swept = await this.deliveries.deleteStrays();
+      if (swept > 0) this.logger.warn({ swept }, 'deleted pending deliveries of deleted endpoints');
+      return swept;
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not sweep deliveries of deleted endpoints');
+      return 0;
+    }
   }
 
   private async reap(): Promise<void> {

@@ -340,6 +340,19 @@ export class DeliveryRepository {
     );
   }
 
+  /** Pending deliveries of endpoints that no longer exist, deleted with any attempts; returns how many. */
+  async deleteStrays(): Promise<number> {
+    const rows: Array<{ n: number }> = await this.dataSource.query(
+      `WITH gone AS (
+         DELETE FROM deliveries d
+         WHERE d.status = 'pending' AND NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id)
+         RETURNING d.id
+       ), attempts AS (DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM gone))
+       SELECT count(*)::int AS n FROM gone`,
+    );
+    return rows[0]?.n ?? 0;
+  }
+
   /** Keeps the leases of attempts still running on this instance. */
   async extendLeases(instanceId: string, ids: string[], leaseSeconds: number): Promise<void> {
     if (ids.length === 0) return;
