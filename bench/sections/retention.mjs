@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { AdvisoryLock } from '@herald/gateway/dist/database/advisory-locks.js';
+import { deleteDeliveries } from '@herald/gateway/dist/endpoints/deliveries/delivery-deletion.sql.js';
 import { EVENT_COLUMNS } from '@herald/gateway/dist/events/event-record.js';
 import {
   DELETE_EXPIRED_BATCH,
@@ -171,13 +172,13 @@ async function purgePartition(client, dayStart) {
   const { rows: lock } = await client.query(TRY_RETENTION_LOCK, [AdvisoryLock.retention]);
   if (!lock[0].locked) throw new Error('the retention lock is held');
   const { rows } = await client.query(`SELECT min(seq) AS lo, max(seq) AS hi FROM ${partition}`);
-  await client.query(
-    `WITH gone AS (
-       DELETE FROM deliveries WHERE event_seq BETWEEN $1 AND $2 AND event_received_at >= $3 AND event_received_at < $4
-       RETURNING id)
-     DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM gone)`,
-    [rows[0].lo, rows[0].hi, dayStart, new Date(dayStart.getTime() + DAY_MS)],
-  );
+  const day = 'd.event_seq BETWEEN $1 AND $2 AND d.event_received_at >= $3 AND d.event_received_at < $4';
+  await client.query(`WITH ${deleteDeliveries('gone', day)} SELECT count(*) FROM gone`, [
+    rows[0].lo,
+    rows[0].hi,
+    dayStart,
+    new Date(dayStart.getTime() + DAY_MS),
+  ]);
   await client.query(RAISE_PURGED_THROUGH, [rows[0].hi]);
   await client.query('COMMIT');
   const detaching = performance.now();

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
+import { deleteDeliveries } from './deliveries/delivery-deletion.sql.js';
 import { Channel } from '../database/pg-listener.service.js';
 import { EndpointEntity } from './endpoint.entity.js';
 
@@ -35,8 +36,7 @@ export class EndpointRepository {
   async delete(id: string): Promise<boolean> {
     const rows: unknown[] = await this.endpoints.query(
       `WITH endpoint AS (DELETE FROM endpoints WHERE id = $1 RETURNING id),
-            gone AS (DELETE FROM deliveries WHERE endpoint_id = $1 RETURNING id),
-            attempts AS (DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM gone))
+            ${deleteDeliveries('gone', 'd.endpoint_id = $1')}
        SELECT id FROM endpoint`,
       [id],
     );

@@ -1,6 +1,8 @@
 // Retention's statements, in a file without Nest or TypeORM imports so the benchmark
 // (bench/sections/retention.mjs) runs exactly what the gateway runs.
 
+import { deleteDeliveries } from '../endpoints/deliveries/delivery-deletion.sql.js';
+
 /** Events removed per retention transaction. */
 export const PURGE_BATCH_SIZE = 5_000;
 
@@ -15,11 +17,7 @@ export const DELETE_EXPIRED_BATCH = `WITH expired AS (
     DELETE FROM events WHERE seq IN (
       SELECT seq FROM events WHERE received_at < $1 ORDER BY received_at LIMIT $2
     ) RETURNING seq
-  ), expired_deliveries AS (
-    DELETE FROM deliveries WHERE event_seq IN (SELECT seq FROM expired) RETURNING id
-  ), expired_attempts AS (
-    DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM expired_deliveries)
-  )
+  ), ${deleteDeliveries('expired_deliveries', 'd.event_seq IN (SELECT seq FROM expired)')}
   SELECT seq FROM expired`;
 
 /** Raises the expiry watermark to `$1` (the highest seq removed): cursors below it get `cursor_expired`. */

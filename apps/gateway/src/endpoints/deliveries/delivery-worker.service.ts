@@ -191,9 +191,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private async discard(orphaned: string[]): Promise<void> {
     try {
       await this.deliveries.discard(this.instanceId, orphaned);
-      this.logger.warn({ deliveries: orphaned.length }, 'dropped deliveries whose endpoint or event is gone');
+      this.logger.warn({ deliveries: orphaned.length }, 'dropped deliveries whose event is gone');
     } catch (error) {
-      this.logger.warn({ err: error }, 'could not drop deliveries whose endpoint or event is gone');
+      this.logger.warn({ err: error }, 'could not drop deliveries whose event is gone');
     }
   }
 

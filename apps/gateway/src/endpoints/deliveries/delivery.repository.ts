@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { preparedQuery } from '../../database/pg-pool.js';
 import { EVENT_COLUMNS, type EventRow, toEnvelope } from '../../events/event-record.js';
 import { Channel } from '../../database/pg-listener.service.js';
+import { deleteDeliveries } from './delivery-deletion.sql.js';
 
 /** Wakes every instance's delivery worker (delivered by Postgres at commit). */
 const DELIVERY_WAKE_CHANNEL = Channel.deliveries;
@@ -76,9 +77,8 @@ export interface Claim {
   windowFull: boolean;
   deliveries: ClaimedDelivery[];
   /**
-   * Claimed deliveries whose endpoint or event no longer exists: queued by a fan-out or a replay that
-   * raced the endpoint's deletion or the event's retention (no foreign key stops them; see the migration
-   * DropDeliveryForeignKeys). Nothing can be sent for them.
+   * Claimed deliveries whose event no longer exists: queued by a replay that raced the event's retention
+   * (no foreign key stops them; see the migration DropDeliveryForeignKeys). Nothing can be sent for them.
    */
   orphaned: string[];
 }
@@ -128,8 +128,9 @@ const STATISTICS_REFRESH_MS = 10_000;
  * that believed in one pending row scanned the 20,000 due rows and compared each with every candidate:
  * 41 million comparisons, 7 s for one claim (docs/performance.md, 2026-12-05). The UPDATE finds the
  * locked rows by `= ANY(ARRAY(…))`, an index condition on the primary key, and each claimed row fetches
- * its event by primary key in a subquery that cannot be flattened (OFFSET 0). A claimed row whose
- * endpoint or event is gone (see `Claim.orphaned`) comes back without them.
+ * its event by primary key in a subquery that cannot be flattened (OFFSET 0). A claimed row whose event
+ * is gone (see `Claim.orphaned`) comes back without it; its endpoint cannot be, since the candidates
+ * joined it in the same statement's snapshot.
  */
 export const CLAIM_STATEMENT = `WITH candidates AS MATERIALIZED (
     SELECT d.id, d.endpoint_id, d.next_attempt_at,
@@ -159,7 +160,7 @@ export const CLAIM_STATEMENT = `WITH candidates AS MATERIALIZED (
   FROM (SELECT min(next_attempt_at) AS next_due_at, ${ASYNC_COMMIT} AS async_commit,
                (SELECT count(*) FROM candidates)::int AS candidate_count
         FROM deliveries WHERE status = 'pending' AND next_attempt_at > now()) clock
-  LEFT JOIN (claimed c LEFT JOIN endpoints e ON e.id = c.endpoint_id
+  LEFT JOIN (claimed c JOIN endpoints e ON e.id = c.endpoint_id
              LEFT JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM events WHERE seq = c.event_seq OFFSET 0) ev ON true) ON true`;
 
 /**
@@ -289,7 +290,7 @@ export class DeliveryRepository {
         delivery_id: string | null;
         attempt_count: number;
         endpoint_id: string;
-        url: string | null;
+        url: string;
         secret: string;
         previous_secret: string | null;
       }
@@ -307,7 +308,7 @@ export class DeliveryRepository {
     for (const row of rows) {
       const { delivery_id, url, secret, previous_secret } = row;
       if (delivery_id === null) continue;
-      if (url === null || row.id === null) {
+      if (row.id === null) {
         orphaned.push(delivery_id);
         continue;
       }
@@ -334,8 +335,7 @@ export class DeliveryRepository {
   /** Deletes deliveries this instance holds the lease of, with their attempts (see `Claim.orphaned`). */
   async discard(instanceId: string, ids: string[]): Promise<void> {
     await this.dataSource.query(
-      `WITH gone AS (DELETE FROM deliveries WHERE id = ANY($2::uuid[]) AND locked_by = $1 RETURNING id)
-       DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM gone)`,
+      `WITH ${deleteDeliveries('gone', 'd.id = ANY($2::uuid[]) AND d.locked_by = $1')} SELECT count(*) FROM gone`,
       [instanceId, ids],
     );
   }
@@ -343,11 +343,10 @@ export class DeliveryRepository {
   /** Pending deliveries of endpoints that no longer exist, deleted with any attempts; returns how many. */
   async deleteStrays(): Promise<number> {
     const rows: Array<{ n: number }> = await this.dataSource.query(
-      `WITH gone AS (
-         DELETE FROM deliveries d
-         WHERE d.status = 'pending' AND NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id)
-         RETURNING d.id
-       ), attempts AS (DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM gone))
+      `WITH ${deleteDeliveries(
+        'gone',
+        "d.status = 'pending' AND NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id)",
+      )}
        SELECT count(*)::int AS n FROM gone`,
     );
     return rows[0]?.n ?? 0;
