@@ -163,7 +163,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         busy,
       );
       const { nextDueAt, deliveries, orphaned } = claim;
-      if (orphaned.length > 0) await this.discard(orphaned);
+      // Not awaited: the claimed deliveries need not wait for it (`discard` catches its own errors).
+      if (orphaned.length > 0) void this.discard(orphaned);
       this.noteBacklogs(claim, busy);
       // A full window means more due than the last claims saw, often a burst the planner's statistics
       // predate (see `DeliveryRepository.refreshStatistics`); refreshed in the background.
