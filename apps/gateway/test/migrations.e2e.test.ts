@@ -22,7 +22,21 @@ describe('migrations', () => {
       )
     ).map((row: { conname: string }) => row.conname);
 
-  it('reverts DropDeliveryForeignKeys (strays the keys would refuse removed) and applies it again', async () => {
+  const deliveryIndexes = async () =>
+    (
+      await db.query(
+        `SELECT indexname FROM pg_indexes WHERE tablename = 'deliveries' AND indexname LIKE 'deliveries_lease%'`,
+      )
+    ).map((row: { indexname: string }) => row.indexname);
+
+  // The newest first, as `undoLastMigration` takes them; the last test applies both again.
+  it('reverts IndexLeasesByExpiry to the lease index it replaced', async () => {
+    expect(await deliveryIndexes()).toEqual(['deliveries_lease_expiry']);
+    await db.undoLastMigration({ transaction: 'each' });
+    expect(await deliveryIndexes()).toEqual(['deliveries_leased']);
+  });
+
+  it('reverts DropDeliveryForeignKeys (strays the keys would refuse removed) and applies both again', async () => {
     const admin = apiClient(herald.baseUrl, herald.adminToken);
     const endpoint = (await admin('POST', '/v1/endpoints', { body: { url: 'http://127.0.0.1:9/x' } })).body;
     const event = (await admin('POST', '/v1/events', { body: { type: 'kept.a' } })).body;
@@ -47,7 +61,9 @@ describe('migrations', () => {
 
     expect((await db.runMigrations({ transaction: 'each' })).map((m) => m.name)).toEqual([
       'DropDeliveryForeignKeys1795450000000',
+      'IndexLeasesByExpiry1795450100000',
     ]);
     expect(await deliveryKeys()).toEqual([]);
+    expect(await deliveryIndexes()).toEqual(['deliveries_lease_expiry']);
   });
 });

@@ -3,6 +3,7 @@ import { CreateSources1795449700000 } from './1795449700000-CreateSources.js';
 import { CreateEndpointsAndDeliveries1795449800000 } from './1795449800000-CreateEndpointsAndDeliveries.js';
 import { AddRetentionAndSilenceAlerts1795449900000 } from './1795449900000-AddRetentionAndSilenceAlerts.js';
 import { DropDeliveryForeignKeys1795450000000 } from './1795450000000-DropDeliveryForeignKeys.js';
+import { IndexLeasesByExpiry1795450100000 } from './1795450100000-IndexLeasesByExpiry.js';
 
 /** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
 export const migrations = [
@@ -11,4 +12,5 @@ export const migrations = [
   CreateEndpointsAndDeliveries1795449800000,
   AddRetentionAndSilenceAlerts1795449900000,
   DropDeliveryForeignKeys1795450000000,
+  IndexLeasesByExpiry1795450100000,
 ];
