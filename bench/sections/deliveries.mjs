@@ -3,6 +3,7 @@
 // attempt stored), against a bare undici POST loop (16 connections, Herald's per-endpoint limit).
 import { createServer } from 'node:http';
 import { Worker } from 'node:worker_threads';
+import { processCpuSeconds, processTreeCpuSeconds } from '../support/cpu.mjs';
 import { now, percentile, printFigure, printNote, sleep } from '../support/figures.mjs';
 import { api, loadTest, postJson } from '../support/http-load.mjs';
 import { startGateway } from '../support/processes.mjs';
@@ -72,7 +73,14 @@ async function heraldLatency(gateway, receiver, { rate, seconds }) {
   await call('PATCH', `/v1/endpoints/${endpoint.id}`, { enabled: false });
 }
 
-async function heraldDrain(gateway, receiver, liveUrl, count) {
+/** CPU seconds so far of the gateway, of the whole Postgres cluster and of this process (the receiver). */
+const cpuOf = (gateway, cluster) => ({
+  gateway: processCpuSeconds(gateway.pid),
+  postgres: processTreeCpuSeconds(cluster.postmasterPid),
+  receiver: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+});
+
+async function heraldDrain(gateway, cluster, receiver, liveUrl, count) {
   const call = (method, path, body) => api(gateway.baseUrl, gateway.adminToken, method, path, body);
   const since = new Date(Date.now() - 1_000).toISOString();
   await sleep(1_100); // `since` strictly before the backlog, after the live phase
@@ -98,6 +106,7 @@ async function heraldDrain(gateway, receiver, liveUrl, count) {
         ).rows[0].count,
       );
     const arrivedBefore = receiver.arrivals.size;
+    const cpuBefore = cpuOf(gateway, cluster);
     const started = performance.now();
     const replay = await call('POST', `/v1/endpoints/${endpoint.id}/replay`, { since });
     if (replay.deliveries !== count) throw new Error(`replay queued ${replay.deliveries} of ${count}`);
@@ -106,6 +115,7 @@ async function heraldDrain(gateway, receiver, liveUrl, count) {
     await until(() => receiver.arrivals.size - arrivedBefore >= count, 300_000, 'the backlog to arrive');
     await until(async () => (await delivered()) >= count, 60_000, 'the backlog to be recorded');
     const rate = count / ((performance.now() - started) / 1000);
+    const cpuAfter = cpuOf(gateway, cluster);
     const attempts = Number(
       (
         await client.query(
@@ -117,6 +127,11 @@ async function heraldDrain(gateway, receiver, liveUrl, count) {
     printFigure('herald_deliveries_backlog', count, 'events');
     printFigure('herald_deliveries_rate', rate, 'deliveries/s');
     printFigure('herald_delivery_attempts_stored', attempts, 'attempts');
+    // Less noisy than the rate on a shared machine: what a change costs or saves shows here first.
+    for (const process of ['gateway', 'postgres', 'receiver']) {
+      const micros = ((cpuAfter[process] - cpuBefore[process]) * 1e6) / count;
+      printFigure(`herald_deliveries_cpu_per_delivery_${process}`, Math.round(micros), 'µs');
+    }
     return rate;
   });
 }
@@ -136,18 +151,19 @@ async function undiciLoop(receiver, count, warmup) {
     worker.once('error', reject);
   });
   printFigure('baseline_undici_deliveries_rate', result.rate, 'deliveries/s');
+  printFigure('baseline_undici_cpu_per_delivery_loop_and_receiver', Math.round(result.cpuPerRequest), 'µs');
   if (result.failed) printFigure('baseline_undici_failed', result.failed, 'requests');
   return result.rate;
 }
 
-export async function deliveriesSection({ quick, liveUrl }) {
+export async function deliveriesSection({ cluster, quick, liveUrl }) {
   const receiver = await startReceiver();
   const gateway = await startGateway({ DATABASE_URL: liveUrl });
   const count = quick ? 5_000 : 20_000;
   const live = { rate: quick ? 100 : 200, seconds: quick ? 5 : 10 };
   try {
     await heraldLatency(gateway, receiver, live);
-    const herald = await heraldDrain(gateway, receiver, liveUrl, count);
+    const herald = await heraldDrain(gateway, cluster, receiver, liveUrl, count);
     await gateway.stop();
     // As warm as Herald's gateway: as many requests first as the live phase delivered.
     const warmup = live.rate * live.seconds;

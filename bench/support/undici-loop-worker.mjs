@@ -1,6 +1,7 @@
 // The bare delivery baseline on a worker thread: `count` POSTs through one undici Pool of `concurrency`
 // connections (Herald's per-endpoint limit), each with a signed-webhook-sized JSON body, timed after
 // `warmup` untimed ones (Herald's gateway is warm from the live phase by the time its drain is timed).
+// Also reports the CPU the timed requests cost, sender and receiver together.
 import { parentPort, workerData } from 'node:worker_threads';
 import { Pool } from 'undici';
 
@@ -32,7 +33,10 @@ async function loop(first, total) {
 
 await loop(0, warmup);
 const started = performance.now();
+// Process-wide: this thread's loop and the receiver on the parent's thread.
+const cpuBefore = process.cpuUsage();
 await loop(warmup, count);
+const cpu = process.cpuUsage(cpuBefore);
 const seconds = (performance.now() - started) / 1000;
 await pool.close();
-parentPort.postMessage({ rate: count / seconds, failed });
+parentPort.postMessage({ rate: count / seconds, cpuPerRequest: (cpu.user + cpu.system) / count, failed });
