@@ -6,15 +6,12 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@herald/gateway/dist/database/embedded-postgres.js';
+import { START_NODE_FLAGS } from '@herald/gateway/dist/start-command.js';
 
 const require = createRequire(import.meta.url);
 const gatewayPackage = require.resolve('@herald/gateway/package.json');
 // HERALD_BENCH_GATEWAY_MAIN runs another build of the gateway (A/B comparisons of a change).
 const GATEWAY_MAIN = process.env.HERALD_BENCH_GATEWAY_MAIN ?? join(dirname(gatewayPackage), 'dist/main.js');
-// The node flags of `pnpm start` (`start:prod`: `node <flags> dist/main.js`): the gateway is measured as it runs.
-const GATEWAY_NODE_FLAGS = JSON.parse(readFileSync(gatewayPackage, 'utf8'))
-  .scripts['start:prod'].split(' ')
-  .slice(1, -1);
 
 /** Resident set size of a process, in MiB. */
 export function rssMiB(pid) {
@@ -46,7 +43,7 @@ const adminToken = `hrld_bench_${randomBytes(16).toString('hex')}`;
 export async function startGateway(env) {
   const port = await freePort();
   const flags = process.env.HERALD_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, ...flags, GATEWAY_MAIN], {
+  const child = spawn(process.execPath, [...START_NODE_FLAGS, ...flags, GATEWAY_MAIN], {
     env: {
       ...process.env,
       LOG_LEVEL: 'warn',

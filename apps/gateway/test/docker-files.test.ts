@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
-import { MAIN, START_COMMAND } from './support/gateway-process.js';
+import { MAIN } from './support/gateway-process.js';
+import { START_COMMAND } from '../src/start-command.js';
 
 const repo = (path: string) => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
 

@@ -3,7 +3,8 @@ import { chownSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { startGatewayProcess, MAIN, NODE_FLAGS } from './support/gateway-process.js';
+import { startGatewayProcess, MAIN } from './support/gateway-process.js';
+import { START_NODE_FLAGS } from '../src/start-command.js';
 import { apiClient } from './support/http.js';
 
 /** The README's start path: the built gateway with an embedded, persistent Postgres. */
@@ -75,7 +76,7 @@ describe('gateway process with embedded Postgres', () => {
   });
 
   it('refuses to start with bad configuration, naming each bad variable', () => {
-    const result = spawnSync(process.execPath, [...NODE_FLAGS, MAIN], {
+    const result = spawnSync(process.execPath, [...START_NODE_FLAGS, MAIN], {
       env: {
         PATH: process.env.PATH,
         PORT: 'eighty',

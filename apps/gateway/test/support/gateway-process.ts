@@ -1,19 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/database/embedded-postgres.js';
+import { START_NODE_FLAGS } from '../../src/start-command.js';
 import { eventually } from './http.js';
 
 export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
-
-/** `pnpm start`'s command line (`start:prod`), word by word: `node`, its flags, `dist/main.js`. */
-export const START_COMMAND = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    scripts: Record<string, string>;
-  }
-).scripts['start:prod']!.split(' ');
-/** The node flags the gateway runs with in production; the tests start it the same way. */
-export const NODE_FLAGS = START_COMMAND.slice(1, -1);
 
 export interface GatewayProcess {
   child: ChildProcess;
@@ -31,7 +22,7 @@ export async function startGatewayProcess(
 ): Promise<GatewayProcess> {
   const port = await freePort();
   let output = '';
-  const child = spawn(process.execPath, [...NODE_FLAGS, MAIN], {
+  const child = spawn(process.execPath, [...START_NODE_FLAGS, MAIN], {
     ...user,
     env: {
       PATH: process.env.PATH,
