@@ -6,9 +6,10 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * key and checks `status = 'delivering'`, which made the old partial index a candidate path for each of
  * them; with statistics taken before a burst (few leased rows, as after any quiet spell), the planner
  * took it and compared every leased row with every id of the batch: 62 ms for an outcome batch of 300
- * among 20,000 leased deliveries, against 4 ms by primary key (test/delivery-claim-plan.e2e.test.ts
- * asserts the outcome plan discards no leased row of another instance). A lease always has an expiry and nothing else does, so the reaper's `locked_until < now()`
- * still matches this index, and no other statement can.
+ * among 20,000 leased deliveries, against 4 ms by primary key. test/delivery-claim-plan.e2e.test.ts
+ * bounds the rows the outcome plan discards while another instance holds the rest of the leases.
+ * A lease always has an expiry and nothing else does, so the reaper's `locked_until < now()` still
+ * matches this index, and no other statement can.
  */
 export class IndexLeasesByExpiry1795450100000 implements MigrationInterface {
   name = 'IndexLeasesByExpiry1795450100000';
