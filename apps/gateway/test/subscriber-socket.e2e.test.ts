@@ -152,6 +152,33 @@ describe('subscriber socket (/events)', () => {
     expect(received.get(peers.id)).toHaveLength(2);
   });
 
+  it('carries small, large and non-ASCII events intact over WebSocket and long-polling alike', async () => {
+    const websocket = await open();
+    const polling = ioClient(`${herald.baseUrl}/events`, {
+      auth: { token: subscriberToken },
+      transports: ['polling'],
+      reconnection: false,
+      forceNew: true,
+    }) as RawSubscriber;
+    sockets.push(polling);
+    const clients = [websocket, polling].map((socket) => ({ socket, received: collect(socket) }));
+    const subscriptions = await Promise.all(
+      clients.map(({ socket }) => subscribe(socket, { types: ['size.*'] })),
+    );
+    // One event per WebSocket length encoding (16-bit and 64-bit payload lengths), and multi-byte UTF-8,
+    // whose byte length differs from its string length.
+    const published = [
+      await publish('size.small', { n: 1 }),
+      await publish('size.large', { blob: 'x'.repeat(70_000) }),
+      await publish('size.unicode', { text: 'Grüße, 日本語, 🎉'.repeat(500) }),
+    ];
+    for (const [i, { received }] of clients.entries()) {
+      const subscription = subscriptions[i]!;
+      if (!subscription.ok) throw new Error('subscribe failed');
+      await eventually(() => expect(received.get(subscription.id)).toEqual(published));
+    }
+  });
+
   it('replays stored events after a cursor, then continues live without gap or duplicate under concurrent ingest', async () => {
     const key = (await admin('POST', '/v1/api-keys', { body: { name: 'bulk', scopes: ['publish'] } })).body;
     const api = apiClient(herald.baseUrl, key.token);

@@ -7,21 +7,65 @@ import { EVENTS_NAMESPACE, type HeraldEvent } from '@herald/events';
  * are exactly what `socket.emit` would send.
  */
 const PREFIX = `2${EVENTS_NAMESPACE},["event",{"subscription":`;
+/** Engine.IO's `message` packet type, which a WebSocket frame carries before the Socket.IO packet. */
+const ENGINE_MESSAGE = '4';
 
 export function eventPacket(subscriptionId: string, eventJson: string): string {
   return `${PREFIX}${JSON.stringify(subscriptionId)},"event":${eventJson}}]`;
 }
 
-/** Serializes each event of a batch once, however many subscriptions it goes to. */
-export class EventJsonCache {
-  private readonly cache = new WeakMap<HeraldEvent, string>();
+/** RFC 6455 §5.2: FIN and the text opcode; a server's frames are not masked. */
+const FINAL_TEXT_FRAME = 0x81;
 
-  json(event: HeraldEvent): string {
-    let json = this.cache.get(event);
-    if (json === undefined) {
-      json = JSON.stringify(event);
-      this.cache.set(event, json);
+/**
+ * The header of an unmasked final text frame with a payload of `length` bytes, followed by `room`
+ * bytes left for the caller to fill.
+ */
+function frameHeader(length: number, room: number): { buffer: Buffer; offset: number } {
+  const offset = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const buffer = Buffer.allocUnsafe(offset + room);
+  buffer[0] = FINAL_TEXT_FRAME;
+  if (offset === 2) buffer[1] = length;
+  else if (offset === 4) {
+    buffer[1] = 126;
+    buffer.writeUInt16BE(length, 2);
+  } else {
+    buffer[1] = 127;
+    buffer.writeBigUInt64BE(BigInt(length), 2);
+  }
+  return { buffer, offset };
+}
+
+/** What `EngineSocket.write` takes for one event packet: its text, and the same bytes as a WebSocket frame. */
+export interface EncodedEventPacket {
+  data: string;
+  /** engine.io's option for frames encoded once for many sockets (socket.io's broadcasts use it). */
+  options: { wsPreEncodedFrame: [Buffer, Buffer] };
+}
+
+/**
+ * Encodes each event of a batch once, however many subscriptions it goes to: its JSON, and that JSON's
+ * UTF-8 bytes as the shared tail of every WebSocket frame that carries it. Per socket only the frame
+ * header and the packet's head (which names the subscription, ~80 bytes) are new; without this, `ws`
+ * encoded the whole packet to UTF-8 again for every socket, and fan-out cost ~50% more CPU per packet
+ * than a socket.io broadcast of the same event (docs/performance.md, 2026-12-06).
+ * Polling transports still send `data`; the frame is only used on a WebSocket without compression.
+ */
+export class EventPacketEncoder {
+  private readonly encoded = new WeakMap<HeraldEvent, { json: string; tail: Buffer }>();
+
+  encode(subscriptionId: string, event: HeraldEvent): EncodedEventPacket {
+    let encoded = this.encoded.get(event);
+    if (encoded === undefined) {
+      const json = JSON.stringify(event);
+      encoded = { json, tail: Buffer.from(`${json}}]`) };
+      this.encoded.set(event, encoded);
     }
-    return json;
+    const { json, tail } = encoded;
+    const head = `${ENGINE_MESSAGE}${PREFIX}${JSON.stringify(subscriptionId)},"event":`;
+    const headBytes = Buffer.byteLength(head);
+    const { buffer, offset } = frameHeader(headBytes + tail.length, headBytes);
+    buffer.write(head, offset);
+    return { data: eventPacket(subscriptionId, json), options: { wsPreEncodedFrame: [buffer, tail] } };
   }
 }

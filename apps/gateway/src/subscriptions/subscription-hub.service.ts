@@ -19,7 +19,7 @@ import { EventRepository } from '../events/event.repository.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { writeTogether } from './coalesce-writes.js';
 import { EventLogTail } from './event-log-tail.service.js';
-import { EventJsonCache, eventPacket } from './event-packet.js';
+import { EventPacketEncoder } from './event-packet.js';
 import { parseSubscribe } from './subscribe-request.js';
 import { Subscription } from './subscription.js';
 
@@ -48,7 +48,7 @@ class SubscribeRefused extends Error {
 @Injectable()
 export class SubscriptionHub implements OnApplicationBootstrap {
   private readonly sessions = new Map<string, Session>();
-  private readonly eventJson = new EventJsonCache();
+  private readonly packets = new EventPacketEncoder();
 
   constructor(
     private readonly tail: EventLogTail,
@@ -171,7 +171,9 @@ export class SubscriptionHub implements OnApplicationBootstrap {
       socket.disconnect(true);
       return false;
     }
-    socket.conn.write(eventPacket(subscription.id, this.eventJson.json(event)));
+    const { data, options } = this.packets.encode(subscription.id, event);
+    // engine.io's typings name only `compress` among the write options (see EncodedEventPacket).
+    socket.conn.write(data, options as { compress?: boolean });
     subscription.cursor = seq;
     return true;
   }

@@ -1,0 +1,58 @@
+import { describe, expect, it } from '@jest/globals';
+import type { HeraldEvent } from '@herald/events';
+import { Sender } from 'ws';
+import { EventPacketEncoder, eventPacket } from '../src/subscriptions/event-packet.js';
+
+const event = (data: Record<string, unknown>): HeraldEvent =>
+  ({ id: 'e', type: 't', data }) as unknown as HeraldEvent;
+
+/** The frame `ws` itself builds when engine.io sends the packet text (`4` + Socket.IO packet). */
+function wsFrame(text: string): Buffer {
+  const frame = Sender.frame(Buffer.from(text), {
+    fin: true,
+    opcode: 1,
+    mask: false,
+    readOnly: false,
+    rsv1: false,
+  } as Parameters<typeof Sender.frame>[1]);
+  return Buffer.concat(frame);
+}
+
+/** An event whose WebSocket payload (`4` + its packet for subscription `sub-1`) is `bytes` long. */
+function eventOfPayload(bytes: number, filler = 'x'): HeraldEvent {
+  const overhead = Buffer.byteLength(`4${eventPacket('sub-1', JSON.stringify(event({ text: '' })))}`);
+  return event({ text: filler.repeat((bytes - overhead) / Buffer.byteLength(filler)) });
+}
+
+describe(EventPacketEncoder.name, () => {
+  // Around each change of the length encoding: 7-bit up to 125, 16-bit up to 65,535, 64-bit beyond.
+  it.each([125, 126, 127, 1_000, 65_535, 65_536, 70_000])(
+    'frames a payload of %i bytes exactly as ws would',
+    (bytes) => {
+      const e = eventOfPayload(bytes);
+      const { data, options } = new EventPacketEncoder().encode('sub-1', e);
+      expect(Buffer.byteLength(`4${data}`)).toBe(bytes);
+      expect(data).toBe(eventPacket('sub-1', JSON.stringify(e)));
+      expect(Buffer.concat(options.wsPreEncodedFrame)).toEqual(wsFrame(`4${data}`));
+    },
+  );
+
+  it('counts the bytes of multi-byte UTF-8, not its characters', () => {
+    const e = eventOfPayload(65_536 + 4 * 10, '🎉');
+    const { data, options } = new EventPacketEncoder().encode('sub-1', e);
+    expect(data.length).toBeLessThan(65_536);
+    expect(Buffer.concat(options.wsPreEncodedFrame)).toEqual(wsFrame(`4${data}`));
+  });
+
+  it('shares one encoding of the event among subscriptions, each frame naming its own', () => {
+    const encoder = new EventPacketEncoder();
+    const e = event({ n: 1 });
+    const [a, b] = ['sub-a', 'sub-b'].map((id) => encoder.encode(id, e));
+    expect(a!.options.wsPreEncodedFrame[1]).toBe(b!.options.wsPreEncodedFrame[1]);
+    expect(JSON.parse(a!.data.slice(a!.data.indexOf('[')))).toEqual([
+      'event',
+      { subscription: 'sub-a', event: e },
+    ]);
+    expect(Buffer.concat(b!.options.wsPreEncodedFrame)).toEqual(wsFrame(`4${b!.data}`));
+  });
+});
