@@ -3,6 +3,7 @@
 // → log tail → fan-out) against a bare socket.io server that broadcasts each posted body, no database.
 // Both run at once and are measured in interleaved rounds (median shown), each run after a warm-up at the
 // same load, so a noisy neighbour or a cold start (JIT, the sender's first connections) hits both alike.
+import { processCpuSeconds, processTreeCpuSeconds } from '../support/cpu.mjs';
 import { median, now, percentile, printFigure, printNote, sleep } from '../support/figures.mjs';
 import { postJson } from '../support/http-load.mjs';
 import { startBaseline, startGateway } from '../support/processes.mjs';
@@ -12,6 +13,7 @@ import { createSeatableSource } from './ingest.mjs';
 
 const TYPES = ['seatable.row.modified'];
 const WARMUP_SECONDS = 2;
+const SERVER_WARMUP_SECONDS = 3;
 
 /** `warmup` seconds at the rate, not measured, then `seconds` measured, in one unbroken schedule. */
 async function openLoop({ url, rate, warmup, seconds, tag }) {
@@ -49,11 +51,20 @@ async function openLoop({ url, rate, warmup, seconds, tag }) {
   };
 }
 
+/** CPU seconds so far of the target's server process and of the whole Postgres cluster. */
+const cpuOf = (pid, cluster) => ({
+  server: processCpuSeconds(pid),
+  postgres: processTreeCpuSeconds(cluster.postmasterPid),
+});
+
 /** One round against one target: fresh subscribers, warm-up, measured load, 2 s for the last receipts. */
-async function measure({ subscribers, rate, seconds, ingestUrl, socketUrl, token, tag }) {
+async function measure({ subscribers, rate, seconds, ingestUrl, socketUrl, token, tag, pid, cluster }) {
   const subs = await startSubscribers({ url: socketUrl, token, count: subscribers, types: TYPES });
   try {
+    const before = cpuOf(pid, cluster);
     const run = await openLoop({ url: ingestUrl, rate, warmup: WARMUP_SECONDS, seconds, tag });
+    const after = cpuOf(pid, cluster);
+    const events = rate * (WARMUP_SECONDS + seconds);
     await sleep(2_000);
     const receipts = await subs.receipts();
     const latencies = [];
@@ -71,6 +82,8 @@ async function measure({ subscribers, rate, seconds, ingestUrl, socketUrl, token
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
       lost: run.sent.size * subscribers - received,
+      serverCpu: ((after.server - before.server) * 1e6) / events,
+      postgresCpu: ((after.postgres - before.postgres) * 1e6) / events,
     };
   } finally {
     await subs.close();
@@ -88,10 +101,13 @@ function report(prefix, runs) {
   printFigure(`${prefix}_p50`, figures.p50, 'ms');
   printFigure(`${prefix}_p99`, figures.p99, 'ms');
   printFigure(`${prefix}_lost`, figures.lost, 'messages');
+  // Per posted event, fan-out to every matching subscriber included: which process a latency gap is in.
+  printFigure(`${prefix}_cpu_per_event_server`, Math.round(of('serverCpu')), 'µs');
+  printFigure(`${prefix}_cpu_per_event_postgres`, Math.round(of('postgresCpu')), 'µs');
   return figures;
 }
 
-export async function subscribersSection({ quick, liveUrl }) {
+export async function subscribersSection({ cluster, quick, liveUrl }) {
   // 8 s rather than 10 keeps a full run under 10 minutes on the slower VMs (606 s at 10 s, 2026-12-06).
   const seconds = quick ? 5 : 8;
   const rounds = quick ? 1 : 3;
@@ -110,14 +126,31 @@ export async function subscribersSection({ quick, liveUrl }) {
     const gateway = await startGateway({ DATABASE_URL: liveUrl });
     running.push(gateway);
     const targets = [
-      { name: 'baseline', ingestUrl: `${bare.baseUrl}/ingest`, socketUrl: `${bare.baseUrl}/events` },
+      {
+        name: 'baseline',
+        ingestUrl: `${bare.baseUrl}/ingest`,
+        socketUrl: `${bare.baseUrl}/events`,
+        pid: bare.pid,
+      },
       {
         name: 'herald',
+        pid: gateway.pid,
         ingestUrl: await createSeatableSource(gateway),
         socketUrl: `${gateway.baseUrl}/events`,
         token: gateway.adminToken,
       },
     ];
+    // One unmeasured round per target first: the gateway's code is still being compiled (TurboFan) for
+    // ~4 s into its first load, at nearly twice its steady CPU per event, which a round's warm-up did not cover.
+    for (const target of targets) {
+      await measure({
+        ...loads[0],
+        ...target,
+        seconds: SERVER_WARMUP_SECONDS,
+        tag: `${target.name}warm`,
+        cluster,
+      });
+    }
     for (const load of loads) {
       const runs = new Map(targets.map((t) => [t.name, []]));
       for (let round = 0; round < rounds; round++) {
@@ -125,7 +158,7 @@ export async function subscribersSection({ quick, liveUrl }) {
         const order = round % 2 === 0 ? targets : [...targets].reverse();
         for (const target of order) {
           const tag = `${target.name}${load.name}r${round}`;
-          runs.get(target.name).push(await measure({ ...load, ...target, seconds, tag }));
+          runs.get(target.name).push(await measure({ ...load, ...target, seconds, tag, cluster }));
         }
       }
       const result = { name: load.name };
