@@ -8,6 +8,7 @@ import {
 } from '@herald/jellyfish/testing';
 import { computeSignature, SIGNATURE_HEADER } from '@herald/seatable';
 import { buildSeatableWebhook } from '@herald/seatable/testing';
+import pg from 'pg';
 import { apiClient } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
@@ -128,6 +129,32 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect(await eventCount(source.id)).toBe(before + 2);
       const later = await post(source.ingestUrl, changes[0]!.body, changes[0]!.headers);
       expect(later.body.ids).toEqual([...idsOf(0)]);
+    });
+
+    it('answers 503 with Retry-After when the original of a redelivery vanishes as it is written, and stores the retry', async () => {
+      const webhook = buildSeatableWebhook({ ...rowData, op_time: 1649923100.5 }, { secret });
+      const first = await post(source.ingestUrl, webhook.body, webhook.headers);
+      expect(first.status).toBe(202);
+      // Deletes the original inside the redelivery's own write, after its conflict skipped the row: the
+      // read-back after the commit finds nothing, as when retention removes the original at that moment.
+      const db = new pg.Client({ connectionString: herald.databaseUrl });
+      await db.connect();
+      try {
+        await db.query(`CREATE FUNCTION test_vanish() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN DELETE FROM events WHERE id = '${first.body.ids[0]}'; RETURN NULL; END $$`);
+        await db.query('CREATE TRIGGER test_vanish AFTER INSERT ON events EXECUTE FUNCTION test_vanish()');
+        const redelivery = await post(source.ingestUrl, webhook.body, webhook.headers);
+        expect(redelivery.status).toBe(503);
+        expect(redelivery.headers.get('retry-after')).toBe('1');
+        expect(redelivery.body).toMatchObject({ status: 503, code: 'database_unavailable' });
+      } finally {
+        await db.query('DROP TRIGGER IF EXISTS test_vanish ON events; DROP FUNCTION IF EXISTS test_vanish()');
+        await db.end();
+      }
+      const retry = await post(source.ingestUrl, webhook.body, webhook.headers);
+      expect(retry.status).toBe(202);
+      expect(retry.body.ids).toEqual([expect.not.stringMatching(first.body.ids[0])]);
+      expect((await admin('GET', `/v1/events/${retry.body.ids[0]}`)).status).toBe(200);
     });
 
     it('refuses tampered or unsigned bodies, wrong tokens, unknown sources and other content types, storing nothing', async () => {

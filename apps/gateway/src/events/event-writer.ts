@@ -3,6 +3,8 @@ import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { HeraldEvent } from '@herald/events';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { DataSource } from 'typeorm';
+import { ErrorCode } from '../common/errors/error-code.js';
+import { HeraldException } from '../common/errors/herald-exception.js';
 import { isDatabaseUnavailable } from '../common/errors/problem.js';
 import { AdvisoryLock } from '../database/advisory-locks.js';
 import { type PgClient, pgPool } from '../database/pg-pool.js';
@@ -74,6 +76,19 @@ function writeStatement(
     ' SELECT id, seq FROM inserted',
   ].join('\n');
 }
+
+/**
+ * A redelivery matched a stored event by its dedup key, but that event was gone once the batch had
+ * committed (removed meanwhile, e.g. by retention). Nothing new was stored for it; a retry stores it
+ * afresh, so the client is told to retry rather than that the gateway failed.
+ */
+const vanishedOriginal = (event: NewEvent): HeraldException =>
+  new HeraldException(
+    ErrorCode.DatabaseUnavailable,
+    `Event ${event.id} repeats a stored event that was removed while it was being written; nothing was stored. Retry.`,
+    [],
+    { 'retry-after': '1' },
+  );
 
 const freshResult = (event: NewEvent, seq: string): AppendedEvent => ({
   event: newEventEnvelope(event, seq),
@@ -310,9 +325,7 @@ export class EventWriter implements OnApplicationShutdown {
     return results.map((result, i) => {
       if (result) return result;
       const event = existing.get(dedupIdentity(events[i]!));
-      return event
-        ? { event, duplicate: true }
-        : { error: new Error(`event ${events[i]!.id} was neither stored nor a duplicate of a stored event`) };
+      return event ? { event, duplicate: true } : { error: vanishedOriginal(events[i]!) };
     });
   }
 
