@@ -1,6 +1,7 @@
 // The bare delivery baseline on a worker thread: `count` POSTs through one undici Pool of `concurrency`
-// connections (Herald's per-endpoint limit), each with a signed-webhook-sized JSON body, timed after
-// `warmup` untimed ones (Herald's gateway is warm from the live phase by the time its drain is timed).
+// connections (Herald's per-endpoint limit), each the request Herald sends (its body, and the same headers
+// with a fixed signature: signing is Herald's work, not the transport's), timed after `warmup` untimed
+// ones (Herald's gateway is warm from the live phase by the time its drain is timed).
 // Also reports the CPU the timed requests cost, sender and receiver together.
 import { parentPort, workerData } from 'node:worker_threads';
 import { Pool } from 'undici';
@@ -8,13 +9,22 @@ import { Pool } from 'undici';
 const { url, count, warmup, concurrency, body } = workerData;
 const target = new URL(url);
 const pool = new Pool(target.origin, { connections: concurrency });
+// Shaped like Herald's Standard Webhooks headers: `v1,` and a base64 HMAC-SHA256.
+const TIMESTAMP = String(Math.floor(Date.now() / 1000));
+const SIGNATURE = `v1,${Buffer.alloc(32, 7).toString('base64')}`;
 let failed = 0;
 
 async function post(n) {
   const response = await pool.request({
     path: target.pathname,
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'webhook-id': `baseline-${n}` },
+    headers: {
+      'content-type': 'application/json',
+      'user-agent': 'Herald/0.1.0',
+      'webhook-id': `baseline-${n}`,
+      'webhook-timestamp': TIMESTAMP,
+      'webhook-signature': SIGNATURE,
+    },
     body,
   });
   await response.body.dump();
