@@ -1,17 +1,19 @@
 import { EVENTS_NAMESPACE, type HeraldEvent } from '@herald/events';
 
 /**
- * The Socket.IO (protocol v5) text packet for `emit('event', {subscription, event})` on `/events`:
- * `2/events,["event",{...}]`. Building it by hand lets fan-out serialize each event once for all
- * subscribers instead of once per socket (socket.io encodes every emit separately); the bytes on the wire
- * are exactly what `socket.emit` would send.
+ * The Socket.IO (protocol v5) text packet for `emit('event', {subscription, event})` on `/events` is
+ * `2/events,["event",{"subscription":…,"event":…}]`. Building it by hand lets fan-out serialize each
+ * event once for all subscribers instead of once per socket (socket.io encodes every emit separately);
+ * the bytes on the wire are exactly what `socket.emit` would send.
  */
 const PREFIX = `2${EVENTS_NAMESPACE},["event",{"subscription":`;
+const SUFFIX = '}]';
 /** Engine.IO's `message` packet type, which a WebSocket frame carries before the Socket.IO packet. */
 const ENGINE_MESSAGE = '4';
 
-export function eventPacket(subscriptionId: string, eventJson: string): string {
-  return `${PREFIX}${JSON.stringify(subscriptionId)},"event":${eventJson}}]`;
+/** The packet up to the event's JSON: it names the subscription, so it differs per subscriber. */
+function packetHead(subscriptionId: string): string {
+  return `${PREFIX}${JSON.stringify(subscriptionId)},"event":`;
 }
 
 /** RFC 6455 §5.2: FIN and the text opcode; a server's frames are not masked. */
@@ -58,14 +60,15 @@ export class EventPacketEncoder {
     let encoded = this.encoded.get(event);
     if (encoded === undefined) {
       const json = JSON.stringify(event);
-      encoded = { json, tail: Buffer.from(`${json}}]`) };
+      encoded = { json, tail: Buffer.from(`${json}${SUFFIX}`) };
       this.encoded.set(event, encoded);
     }
     const { json, tail } = encoded;
-    const head = `${ENGINE_MESSAGE}${PREFIX}${JSON.stringify(subscriptionId)},"event":`;
-    const headBytes = Buffer.byteLength(head);
+    const head = packetHead(subscriptionId);
+    const frameHead = `${ENGINE_MESSAGE}${head}`;
+    const headBytes = Buffer.byteLength(frameHead);
     const { buffer, offset } = frameHeader(headBytes + tail.length, headBytes);
-    buffer.write(head, offset);
-    return { data: eventPacket(subscriptionId, json), options: { wsPreEncodedFrame: [buffer, tail] } };
+    buffer.write(frameHead, offset);
+    return { data: `${head}${json}${SUFFIX}`, options: { wsPreEncodedFrame: [buffer, tail] } };
   }
 }
