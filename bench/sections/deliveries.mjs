@@ -3,7 +3,7 @@
 // attempt stored), against a bare undici POST loop (16 connections, Herald's per-endpoint limit).
 import { createServer } from 'node:http';
 import { Worker } from 'node:worker_threads';
-import { processCpuSeconds, processTreeCpuSeconds } from '../support/cpu.mjs';
+import { serverAndPostgresCpuSeconds } from '../support/cpu.mjs';
 import { now, percentile, printFigure, printNote, sleep } from '../support/figures.mjs';
 import { api, loadTest, postJson } from '../support/http-load.mjs';
 import { startGateway } from '../support/processes.mjs';
@@ -79,11 +79,8 @@ async function heraldLatency(gateway, receiver, { rate, seconds }) {
  */
 function cpuOf(gateway, cluster) {
   const own = process.cpuUsage();
-  return {
-    gateway: processCpuSeconds(gateway.pid),
-    postgres: processTreeCpuSeconds(cluster.postmasterPid),
-    receiver: (own.user + own.system) / 1e6,
-  };
+  const { server, postgres } = serverAndPostgresCpuSeconds(gateway.pid, cluster);
+  return { gateway: server, postgres, receiver: (own.user + own.system) / 1e6 };
 }
 
 async function heraldDrain(gateway, cluster, receiver, liveUrl, count) {

@@ -2,7 +2,7 @@
 // servers on the same Postgres cluster (one INSERT per request; batched group commit). All three run at
 // once and are measured in interleaved rounds (median reported), so a noisy neighbour on a shared
 // machine hits each of them alike.
-import { processCpuSeconds, processTreeCpuSeconds } from '../support/cpu.mjs';
+import { serverAndPostgresCpuSeconds } from '../support/cpu.mjs';
 import { median, printFigure, printNote } from '../support/figures.mjs';
 import { api, loadTest } from '../support/http-load.mjs';
 import { startBaseline, startGateway } from '../support/processes.mjs';
@@ -16,10 +16,7 @@ import { seatableTemplate } from '../support/seatable.mjs';
 export async function ingestRounds(targets, { rounds, seconds, cluster }) {
   for (const target of targets) await loadTest({ url: target.url, body: seatableTemplate(), seconds: 1 }); // warm-up
   const samples = new Map(targets.map((t) => [t.name, { rps: [], serverCpu: [], postgresCpu: [] }]));
-  const cpu = (target) => ({
-    server: processCpuSeconds(target.pid),
-    postgres: processTreeCpuSeconds(cluster.postmasterPid),
-  });
+  const cpu = (target) => serverAndPostgresCpuSeconds(target.pid, cluster);
   for (let round = 0; round < rounds; round++) {
     // Each round starts with the next target, so none is always measured first (right after a
     // checkpoint, a seeding or a neighbour's burst).

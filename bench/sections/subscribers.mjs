@@ -3,7 +3,7 @@
 // → log tail → fan-out) against a bare socket.io server that broadcasts each posted body, no database.
 // Both run at once and are measured in interleaved rounds (median shown), each run after a warm-up at the
 // same load, so a noisy neighbour or a cold start (JIT, the sender's first connections) hits both alike.
-import { processCpuSeconds, processTreeCpuSeconds } from '../support/cpu.mjs';
+import { serverAndPostgresCpuSeconds } from '../support/cpu.mjs';
 import { median, now, percentile, printFigure, printNote, sleep } from '../support/figures.mjs';
 import { postJson } from '../support/http-load.mjs';
 import { startBaseline, startGateway } from '../support/processes.mjs';
@@ -51,19 +51,13 @@ async function openLoop({ url, rate, warmup, seconds, tag }) {
   };
 }
 
-/** CPU seconds so far of the target's server process and of the whole Postgres cluster. */
-const cpuOf = (pid, cluster) => ({
-  server: processCpuSeconds(pid),
-  postgres: processTreeCpuSeconds(cluster.postmasterPid),
-});
-
 /** One round against one target: fresh subscribers, warm-up, measured load, 2 s for the last receipts. */
 async function measure({ subscribers, rate, seconds, ingestUrl, socketUrl, token, tag, pid, cluster }) {
   const subs = await startSubscribers({ url: socketUrl, token, count: subscribers, types: TYPES });
   try {
-    const before = cpuOf(pid, cluster);
+    const before = serverAndPostgresCpuSeconds(pid, cluster);
     const run = await openLoop({ url: ingestUrl, rate, warmup: WARMUP_SECONDS, seconds, tag });
-    const after = cpuOf(pid, cluster);
+    const after = serverAndPostgresCpuSeconds(pid, cluster);
     const events = rate * (WARMUP_SECONDS + seconds);
     await sleep(2_000);
     const receipts = await subs.receipts();

@@ -47,3 +47,8 @@ export function processTreeCpuSeconds(pid) {
   }
   return ticks / TICKS_PER_SECOND;
 }
+
+/** CPU seconds so far of a server process and of the whole Postgres cluster of the run. */
+export function serverAndPostgresCpuSeconds(pid, cluster) {
+  return { server: processCpuSeconds(pid), postgres: processTreeCpuSeconds(cluster.postmasterPid) };
+}
