@@ -7,6 +7,7 @@ import { serverAndPostgresCpuSeconds } from '../support/cpu.mjs';
 import { now, percentile, printFigure, printNote, sleep } from '../support/figures.mjs';
 import { api, loadTest, postJson } from '../support/http-load.mjs';
 import { startGateway } from '../support/processes.mjs';
+import { printStatements, resetStatements } from '../support/pg-statements.mjs';
 import { withClient } from '../support/postgres.mjs';
 
 const PER_ENDPOINT_CONCURRENCY = 16;
@@ -108,6 +109,7 @@ async function heraldDrain(gateway, cluster, receiver, liveUrl, count) {
           )
         ).rows[0].count,
       );
+    await resetStatements(client);
     const arrivedBefore = receiver.arrivals.size;
     const cpuBefore = cpuOf(gateway, cluster);
     const started = performance.now();
@@ -135,6 +137,7 @@ async function heraldDrain(gateway, cluster, receiver, liveUrl, count) {
       const micros = ((cpuAfter[part] - cpuBefore[part]) * 1e6) / count;
       printFigure(`herald_deliveries_cpu_per_delivery_${part}`, Math.round(micros), 'µs');
     }
+    await printStatements(client, count, 'delivery');
     return rate;
   });
 }

@@ -6,6 +6,8 @@
 import { serverAndPostgresCpuSeconds } from '../support/cpu.mjs';
 import { median, now, percentile, printFigure, printNote, sleep } from '../support/figures.mjs';
 import { postJson } from '../support/http-load.mjs';
+import { printStatements, resetStatements, statementsEnabled } from '../support/pg-statements.mjs';
+import { withClient } from '../support/postgres.mjs';
 import { startBaseline, startGateway } from '../support/processes.mjs';
 import { seatableBody } from '../support/seatable.mjs';
 import { startSubscribers } from '../support/subscribers.mjs';
@@ -52,13 +54,28 @@ async function openLoop({ url, rate, warmup, seconds, tag }) {
 }
 
 /** One round against one target: fresh subscribers, warm-up, measured load, 2 s for the last receipts. */
-async function measure({ subscribers, rate, seconds, ingestUrl, socketUrl, token, tag, pid, cluster }) {
+async function measure({
+  subscribers,
+  rate,
+  seconds,
+  ingestUrl,
+  socketUrl,
+  token,
+  tag,
+  pid,
+  cluster,
+  databaseUrl,
+}) {
   const subs = await startSubscribers({ url: socketUrl, token, count: subscribers, types: TYPES });
+  const statements = statementsEnabled && databaseUrl;
   try {
+    if (statements) await withClient(databaseUrl, resetStatements);
     const before = serverAndPostgresCpuSeconds(pid, cluster);
     const run = await openLoop({ url: ingestUrl, rate, warmup: WARMUP_SECONDS, seconds, tag });
     const after = serverAndPostgresCpuSeconds(pid, cluster);
     const events = rate * (WARMUP_SECONDS + seconds);
+    if (statements)
+      await withClient(databaseUrl, (client) => printStatements(client, events, `event (${tag})`));
     await sleep(2_000);
     const receipts = await subs.receipts();
     const latencies = [];
@@ -130,6 +147,7 @@ export async function subscribersSection({ cluster, quick, liveUrl }) {
         name: 'herald',
         pid: gateway.pid,
         ingestUrl: await createSeatableSource(gateway),
+        databaseUrl: liveUrl,
         socketUrl: `${gateway.baseUrl}/events`,
         token: gateway.adminToken,
       },

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '@herald/gateway/dist/database/embedded-postgres.js';
+import { statementsFlags } from './pg-statements.mjs';
 
 /**
  * One throwaway embedded Postgres cluster with Herald's settings (the `embedded-postgres` defaults Herald
@@ -10,7 +11,12 @@ import { startEmbeddedPostgres } from '@herald/gateway/dist/database/embedded-po
  */
 export async function startCluster() {
   const dataDir = mkdtempSync(join(tmpdir(), 'herald-bench-pg-'));
-  const embedded = await startEmbeddedPostgres({ dataDir, persistent: false, database: 'postgres' });
+  const embedded = await startEmbeddedPostgres({
+    dataDir,
+    persistent: false,
+    database: 'postgres',
+    postgresFlags: statementsFlags,
+  });
   const admin = new pg.Client({ connectionString: embedded.url });
   await admin.connect();
   const urlOf = (database) => embedded.url.replace(/\/[^/]*$/, `/${database}`);
