@@ -121,13 +121,15 @@ function report(prefix, runs) {
 export async function subscribersSection({ cluster, quick, liveUrl }) {
   // 8 s rather than 10 keeps a full run under 10 minutes on the slower VMs (606 s at 10 s, 2026-12-06).
   const seconds = quick ? 5 : 8;
-  const rounds = quick ? 1 : 3;
+  // A single round's p99 at 100 × 500 swung from 0.4 to 7 times the bare broadcast's for the same build
+  // (2026-12-06, eighth session): one stall of either process on the shared cores sets it. So --quick
+  // takes the median of three rounds there too; 1,000 × 20 has been steady within ~0.3 in single rounds.
   const loads = [
-    { name: '100x500', subscribers: 100, rate: 500 },
-    { name: '1000x20', subscribers: 1000, rate: 20 },
+    { name: '100x500', subscribers: 100, rate: 500, rounds: 3 },
+    { name: '1000x20', subscribers: 1000, rate: 20, rounds: quick ? 1 : 3 },
   ];
   printNote(
-    `subscribers: ${rounds} interleaved round(s) of ${WARMUP_SECONDS} s warm-up + ${seconds} s measured per target, median shown`,
+    `subscribers: ${loads.map((l) => `${l.rounds} (${l.name})`).join(', ')} interleaved round(s) of ${WARMUP_SECONDS} s warm-up + ${seconds} s measured per target, median shown`,
   );
   const results = [];
   const running = [];
@@ -165,7 +167,7 @@ export async function subscribersSection({ cluster, quick, liveUrl }) {
     }
     for (const load of loads) {
       const runs = new Map(targets.map((t) => [t.name, []]));
-      for (let round = 0; round < rounds; round++) {
+      for (let round = 0; round < load.rounds; round++) {
         // Each round starts with the other target, so neither is always measured first.
         const order = round % 2 === 0 ? targets : [...targets].reverse();
         for (const target of order) {
