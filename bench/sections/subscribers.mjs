@@ -23,6 +23,7 @@ async function openLoop({ url, rate, warmup, seconds, tag }) {
   const total = first + rate * seconds;
   const sent = new Map(); // row id of a matching, accepted, measured event → send time
   const lags = [];
+  const acks = []; // POST sent → answered: for Herald, the commit path alone, before fan-out
   let errors = 0;
   const inflight = [];
   const started = performance.now();
@@ -38,6 +39,7 @@ async function openLoop({ url, rate, warmup, seconds, tag }) {
     inflight.push(
       postJson(url, seatableBody(rowId, matching ? 'modify_row' : 'insert_row', Date.now() / 1000 + i / 1e6))
         .then(({ status }) => {
+          if (measured) acks.push(now() - at);
           if (status !== 202) errors++;
           else if (matching && measured) sent.set(rowId, at);
         })
@@ -50,6 +52,8 @@ async function openLoop({ url, rate, warmup, seconds, tag }) {
     errors,
     achieved: (total - first) / ((performance.now() - started - warmup * 1000) / 1000),
     lagP99: percentile(lags, 99),
+    ackP50: percentile(acks, 50),
+    ackP99: percentile(acks, 99),
   };
 }
 
@@ -89,6 +93,8 @@ async function measure({
     return {
       achieved: run.achieved,
       lagP99: run.lagP99,
+      ackP50: run.ackP50,
+      ackP99: run.ackP99,
       errors: run.errors,
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
@@ -109,6 +115,8 @@ function report(prefix, runs) {
   printFigure(`${prefix}_generator_achieved`, Math.round(of('achieved')), 'events/s');
   printFigure(`${prefix}_generator_lag_p99`, of('lagP99'), 'ms');
   if (sum('errors') > 0) printFigure(`${prefix}_ingest_errors`, sum('errors'), 'requests');
+  printFigure(`${prefix}_ack_p50`, of('ackP50'), 'ms');
+  printFigure(`${prefix}_ack_p99`, of('ackP99'), 'ms');
   printFigure(`${prefix}_p50`, figures.p50, 'ms');
   printFigure(`${prefix}_p99`, figures.p99, 'ms');
   printFigure(`${prefix}_lost`, figures.lost, 'messages');
