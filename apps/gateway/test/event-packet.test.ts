@@ -46,7 +46,7 @@ describe(EventPacketEncoder.name, () => {
     'frames a payload of %i bytes exactly as ws would',
     (bytes) => {
       const e = eventOfPayload(bytes);
-      const { data, options } = new EventPacketEncoder().encode('sub-1', e);
+      const { data, options } = new EventPacketEncoder().encode({ id: 'sub-1' }, e);
       expect(Buffer.byteLength(`4${data}`)).toBe(bytes);
       expect(data).toBe(socketIoPacket('sub-1', e));
       expect(Buffer.concat(options.wsPreEncodedFrame)).toEqual(wsFrame(`4${data}`));
@@ -55,15 +55,26 @@ describe(EventPacketEncoder.name, () => {
 
   it('counts the bytes of multi-byte UTF-8, not its characters', () => {
     const e = eventOfPayload(65_536 + 4 * 10, '🎉');
-    const { data, options } = new EventPacketEncoder().encode('sub-1', e);
+    const { data, options } = new EventPacketEncoder().encode({ id: 'sub-1' }, e);
     expect(data.length).toBeLessThan(65_536);
     expect(Buffer.concat(options.wsPreEncodedFrame)).toEqual(wsFrame(`4${data}`));
+  });
+
+  it("encodes a subscription's head once and frames each of its events exactly", () => {
+    const encoder = new EventPacketEncoder();
+    const subscription = { id: 'sub-1' };
+    const events = [event({ n: 1 }), eventOfPayload(70_000), event({ text: 'Grüße 🎉' })];
+    for (const e of events) {
+      const { data, options } = encoder.encode(subscription, e);
+      expect(data).toBe(socketIoPacket('sub-1', e));
+      expect(Buffer.concat(options.wsPreEncodedFrame)).toEqual(wsFrame(`4${data}`));
+    }
   });
 
   it('shares one encoding of the event among subscriptions, each frame naming its own', () => {
     const encoder = new EventPacketEncoder();
     const e = event({ n: 1 });
-    const [a, b] = ['sub-a', 'sub-b'].map((id) => encoder.encode(id, e));
+    const [a, b] = ['sub-a', 'sub-b'].map((id) => encoder.encode({ id }, e));
     expect(a!.options.wsPreEncodedFrame[1]).toBe(b!.options.wsPreEncodedFrame[1]);
     expect(JSON.parse(a!.data.slice(a!.data.indexOf('[')))).toEqual([
       'event',

@@ -11,9 +11,15 @@ const SUFFIX = '}]';
 /** Engine.IO's `message` packet type, which a WebSocket frame carries before the Socket.IO packet. */
 const ENGINE_MESSAGE = '4';
 
-/** The packet up to the event's JSON: it names the subscription, so it differs per subscriber. */
-function packetHead(subscriptionId: string): string {
-  return `${PREFIX}${JSON.stringify(subscriptionId)},"event":`;
+/** Whom a packet is for: its head names the subscription, so it differs per subscriber. */
+export interface PacketTarget {
+  readonly id: string;
+}
+
+/** A subscription's packet up to the event's JSON: as text, and as the UTF-8 start of a frame's payload. */
+interface PacketHead {
+  text: string;
+  frameBytes: Buffer;
 }
 
 /** RFC 6455 §5.2: FIN and the text opcode; a server's frames are not masked. */
@@ -48,15 +54,18 @@ export interface EncodedEventPacket {
 /**
  * Encodes each event of a batch once, however many subscriptions it goes to: its JSON, and that JSON's
  * UTF-8 bytes as the shared tail of every WebSocket frame that carries it. Per socket only the frame
- * header and the packet's head (which names the subscription, ~80 bytes) are new. Without this, `ws`
- * encoded the whole packet to UTF-8 again for every socket: 70 MB for one 70 KB event to 1,000
- * subscribers. (At the bench's ~700-byte events the saving is within the noise; docs/performance.md.)
+ * header is new, followed by a copy of the packet's head (which names the subscription, ~80 bytes),
+ * encoded once per subscription. Without this, `ws` encoded the whole packet to UTF-8 again for every
+ * socket: 70 MB for one 70 KB event to 1,000 subscribers. (At the bench's ~700-byte events the saving
+ * is within the noise; docs/performance.md.)
  * Polling transports still send `data`; the frame is only used on a WebSocket without compression.
  */
 export class EventPacketEncoder {
   private readonly encoded = new WeakMap<HeraldEvent, { json: string; tail: Buffer }>();
+  /** Built once per subscription rather than once per packet: fan-out sends it with every event. */
+  private readonly heads = new WeakMap<PacketTarget, PacketHead>();
 
-  encode(subscriptionId: string, event: HeraldEvent): EncodedEventPacket {
+  encode(target: PacketTarget, event: HeraldEvent): EncodedEventPacket {
     let encoded = this.encoded.get(event);
     if (encoded === undefined) {
       const json = JSON.stringify(event);
@@ -64,11 +73,19 @@ export class EventPacketEncoder {
       this.encoded.set(event, encoded);
     }
     const { json, tail } = encoded;
-    const head = packetHead(subscriptionId);
-    const frameHead = `${ENGINE_MESSAGE}${head}`;
-    const headBytes = Buffer.byteLength(frameHead);
-    const { buffer, offset } = frameHeader(headBytes + tail.length, headBytes);
-    buffer.write(frameHead, offset);
-    return { data: `${head}${json}${SUFFIX}`, options: { wsPreEncodedFrame: [buffer, tail] } };
+    const head = this.head(target);
+    const { buffer, offset } = frameHeader(head.frameBytes.length + tail.length, head.frameBytes.length);
+    head.frameBytes.copy(buffer, offset);
+    return { data: `${head.text}${json}${SUFFIX}`, options: { wsPreEncodedFrame: [buffer, tail] } };
+  }
+
+  private head(target: PacketTarget): PacketHead {
+    let head = this.heads.get(target);
+    if (head === undefined) {
+      const text = `${PREFIX}${JSON.stringify(target.id)},"event":`;
+      head = { text, frameBytes: Buffer.from(`${ENGINE_MESSAGE}${text}`) };
+      this.heads.set(target, head);
+    }
+    return head;
   }
 }

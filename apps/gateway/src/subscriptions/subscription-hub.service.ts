@@ -171,7 +171,7 @@ export class SubscriptionHub implements OnApplicationBootstrap {
       socket.disconnect(true);
       return false;
     }
-    const { data, options } = this.packets.encode(subscription.id, event);
+    const { data, options } = this.packets.encode(subscription, event);
     // engine.io's typings name only `compress` among the write options (see EncodedEventPacket).
     socket.conn.write(data, options as { compress?: boolean });
     subscription.cursor = seq;
