@@ -171,6 +171,7 @@ export async function subscribersSection({ cluster, quick, liveUrl }) {
         seconds: SERVER_WARMUP_SECONDS,
         tag: `${target.name}warm`,
         cluster,
+        databaseUrl: undefined, // nothing of the warm-up is reported
       });
     }
     for (const load of loads) {
