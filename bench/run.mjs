@@ -72,6 +72,13 @@ try {
         load.baseline.p99,
         '<= 1.5, lost 0',
       ]);
+      if (load.compare)
+        ratios.push([
+          `ratio_compare_subscriber_p99_${load.name}`,
+          load.compare.p99,
+          load.baseline.p99,
+          'none, A/B',
+        ]);
     }
   }
   if (only.has('deliveries')) {

@@ -14,6 +14,9 @@ import { startSubscribers } from '../support/subscribers.mjs';
 import { createSeatableSource } from './ingest.mjs';
 
 const TYPES = ['seatable.row.modified'];
+// A second build of the gateway measured in the same interleaved rounds (target `compare`, its own
+// database in the same cluster): the one A/B of a change that the machine's swings do not drown.
+const COMPARE_MAIN = process.env.HERALD_BENCH_COMPARE_MAIN;
 const WARMUP_SECONDS = 2;
 const SERVER_WARMUP_SECONDS = 3;
 
@@ -146,6 +149,14 @@ export async function subscribersSection({ cluster, quick, liveUrl }) {
     running.push(bare);
     const gateway = await startGateway({ DATABASE_URL: liveUrl });
     running.push(gateway);
+    const heraldTarget = async (name, gateway, databaseUrl) => ({
+      name,
+      pid: gateway.pid,
+      ingestUrl: await createSeatableSource(gateway),
+      databaseUrl,
+      socketUrl: `${gateway.baseUrl}/events`,
+      token: gateway.adminToken,
+    });
     const targets = [
       {
         name: 'baseline',
@@ -153,15 +164,15 @@ export async function subscribersSection({ cluster, quick, liveUrl }) {
         socketUrl: `${bare.baseUrl}/events`,
         pid: bare.pid,
       },
-      {
-        name: 'herald',
-        pid: gateway.pid,
-        ingestUrl: await createSeatableSource(gateway),
-        databaseUrl: liveUrl,
-        socketUrl: `${gateway.baseUrl}/events`,
-        token: gateway.adminToken,
-      },
+      await heraldTarget('herald', gateway, liveUrl),
     ];
+    if (COMPARE_MAIN) {
+      const compareUrl = await cluster.createDatabase('herald_compare');
+      const compare = await startGateway({ DATABASE_URL: compareUrl }, COMPARE_MAIN);
+      running.push(compare);
+      targets.push(await heraldTarget('compare', compare, compareUrl));
+      printNote(`subscribers: target compare runs ${COMPARE_MAIN}`);
+    }
     // One unmeasured round per target first: the gateway's code is still being compiled (TurboFan) for
     // ~4 s into its first load, at nearly twice its steady CPU per event, which a round's warm-up did not cover.
     for (const target of targets) {
@@ -177,8 +188,8 @@ export async function subscribersSection({ cluster, quick, liveUrl }) {
     for (const load of loads) {
       const runs = new Map(targets.map((t) => [t.name, []]));
       for (let round = 0; round < load.rounds; round++) {
-        // Each round starts with the other target, so neither is always measured first.
-        const order = round % 2 === 0 ? targets : [...targets].reverse();
+        // Each round starts with another target, so none is always measured first.
+        const order = targets.map((_, i) => targets[(i + round) % targets.length]);
         for (const target of order) {
           const tag = `${target.name}${load.name}r${round}`;
           runs.get(target.name).push(await measure({ ...load, ...target, seconds, tag, cluster }));

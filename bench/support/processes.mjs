@@ -11,7 +11,8 @@ import { START_NODE_FLAGS } from '@herald/gateway/dist/start-command.js';
 const require = createRequire(import.meta.url);
 const gatewayPackage = require.resolve('@herald/gateway/package.json');
 // HERALD_BENCH_GATEWAY_MAIN runs another build of the gateway (A/B comparisons of a change).
-const GATEWAY_MAIN = process.env.HERALD_BENCH_GATEWAY_MAIN ?? join(dirname(gatewayPackage), 'dist/main.js');
+export const GATEWAY_MAIN =
+  process.env.HERALD_BENCH_GATEWAY_MAIN ?? join(dirname(gatewayPackage), 'dist/main.js');
 
 /** Resident set size of a process, in MiB. */
 export function rssMiB(pid) {
@@ -40,10 +41,10 @@ function track(child) {
 // One admin token per bench run: it becomes the admin key on a database's first start and stays valid after.
 const adminToken = `hrld_bench_${randomBytes(16).toString('hex')}`;
 
-export async function startGateway(env) {
+export async function startGateway(env, main = GATEWAY_MAIN) {
   const port = await freePort();
   const flags = process.env.HERALD_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...START_NODE_FLAGS, ...flags, GATEWAY_MAIN], {
+  const child = spawn(process.execPath, [...START_NODE_FLAGS, ...flags, main], {
     env: {
       ...process.env,
       LOG_LEVEL: 'warn',
