@@ -149,13 +149,13 @@ export async function subscribersSection({ cluster, quick, liveUrl }) {
     running.push(bare);
     const gateway = await startGateway({ DATABASE_URL: liveUrl });
     running.push(gateway);
-    const heraldTarget = async (name, gateway, databaseUrl) => ({
+    const heraldTarget = async (name, instance, databaseUrl) => ({
       name,
-      pid: gateway.pid,
-      ingestUrl: await createSeatableSource(gateway),
+      pid: instance.pid,
+      ingestUrl: await createSeatableSource(instance),
       databaseUrl,
-      socketUrl: `${gateway.baseUrl}/events`,
-      token: gateway.adminToken,
+      socketUrl: `${instance.baseUrl}/events`,
+      token: instance.adminToken,
     });
     const targets = [
       {

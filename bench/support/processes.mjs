@@ -11,8 +11,7 @@ import { START_NODE_FLAGS } from '@herald/gateway/dist/start-command.js';
 const require = createRequire(import.meta.url);
 const gatewayPackage = require.resolve('@herald/gateway/package.json');
 // HERALD_BENCH_GATEWAY_MAIN runs another build of the gateway (A/B comparisons of a change).
-export const GATEWAY_MAIN =
-  process.env.HERALD_BENCH_GATEWAY_MAIN ?? join(dirname(gatewayPackage), 'dist/main.js');
+const GATEWAY_MAIN = process.env.HERALD_BENCH_GATEWAY_MAIN ?? join(dirname(gatewayPackage), 'dist/main.js');
 
 /** Resident set size of a process, in MiB. */
 export function rssMiB(pid) {
