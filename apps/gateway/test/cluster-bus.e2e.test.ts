@@ -179,6 +179,70 @@ describe('cluster bus: Postgres NOTIFY (no REDIS_URL)', () => {
   crossInstanceSuite('postgres', () => ({}));
 });
 
+describe('cluster bus: Postgres NOTIFY with a lone instance', () => {
+  let app: TestApp;
+  let watcher: pg.Client;
+  let peer: pg.Client | undefined;
+  let publish: ReturnType<typeof apiClient>;
+  const notified: string[] = [];
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** Publishes one event and reports whether a `herald_events` NOTIFY came with its commit. */
+  const publishNotified = async (): Promise<boolean> => {
+    notified.length = 0;
+    const published = await publish('POST', '/v1/events', { body: { type: 'lone.tick', data: {} } });
+    expect(published.status).toBe(201);
+    await sleep(150);
+    return notified.length > 0;
+  };
+
+  /** Another instance's listener as the gateway sees one: a connection named like it. */
+  const connectPeer = async () => {
+    peer = new pg.Client({ connectionString: app.databaseUrl, application_name: 'herald-listener' });
+    await peer.connect();
+    return peer;
+  };
+
+  beforeAll(async () => {
+    app = await startTestApp();
+    const admin = apiClient(app.baseUrl, app.adminToken);
+    const key = await admin('POST', '/v1/api-keys', { body: { name: 'lone', scopes: ['publish'] } });
+    publish = apiClient(app.baseUrl, key.body.token);
+    // Not named like a listener, so it watches without counting as another instance.
+    watcher = new pg.Client({ connectionString: app.databaseUrl });
+    await watcher.connect();
+    watcher.on('notification', (message) => notified.push(message.channel));
+    await watcher.query('LISTEN herald_events');
+  });
+  afterAll(async () => {
+    await peer?.end();
+    await watcher?.end();
+    await app?.close();
+  });
+
+  it('sends no events NOTIFY while no other instance listens', async () => {
+    for (let i = 0; i < 3; i++) expect(await publishNotified()).toBe(false);
+  });
+
+  it('notifies from the first write after another listener announces itself, and stops once it has gone', async () => {
+    const joined = await connectPeer();
+    await joined.query("SELECT pg_notify('herald_listener_joined', '')");
+    // Well inside the 1 s presence check: only the announcement can have told the gateway.
+    await sleep(30);
+    expect(await publishNotified()).toBe(true);
+
+    await joined.end();
+    peer = undefined;
+    await eventually(async () => expect(await publishNotified()).toBe(false), 3_000, 0);
+    expect(await publishNotified()).toBe(false);
+  });
+
+  it('notifies once the presence check finds a listener that never announced itself', async () => {
+    await connectPeer();
+    await eventually(async () => expect(await publishNotified()).toBe(true), 3_000, 0);
+  });
+});
+
 describeWithRedis('cluster bus: Redis (REDIS_URL)', () => {
   let redis: RedisServer;
   beforeAll(async () => {

@@ -42,8 +42,12 @@ export class PgClusterBus extends ClusterBus {
     this.namespace = namespace;
   }
 
+  /**
+   * Only while another instance listens: a lone instance's NOTIFY would reach no one, yet it cost a
+   * fifth of Postgres's CPU per event (docs/performance.md, ninth session).
+   */
   shareCommits(writer: EventWriter): void {
-    writer.notifyOnCommit(Channel.events, this.instanceId);
+    writer.notifyOnCommit(Channel.events, this.instanceId, () => this.listener.othersListening);
   }
 
   /** Acts here at once rather than on its own NOTIFY's return; acting twice is harmless. */

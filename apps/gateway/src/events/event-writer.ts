@@ -40,6 +40,18 @@ interface Unresolved {
 
 const sqlLiteral = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 
+interface CommitNotification {
+  channel: string;
+  payload: string;
+  /** Asked before each write: whether this write sends it. */
+  wanted: () => boolean;
+}
+
+interface PreparedWrite {
+  name: string;
+  text: string;
+}
+
 /**
  * The whole write as one statement, so one round trip and one implicit transaction (committed at the
  * end of the statement, before its result is sent). `locked` takes the cluster-wide lock (and queues the
@@ -110,12 +122,13 @@ export class EventWriter implements OnApplicationShutdown {
   readonly committed = new EventEmitter<{ committed: [HeraldEvent[]] }>();
   private readonly queue: PendingAppend[] = [];
   private readonly participants: WriteParticipant[] = [];
-  private readonly notifications: Array<{ channel: string; payload: string }> = [];
+  private readonly notifications: CommitNotification[] = [];
   /**
-   * Built once per change (participants and notifications only join at start-up) and prepared by name
-   * on the writer's connection, which always runs its generic plan (see `connect`).
+   * One per set of notifications wanted, built when first used after a change (participants and
+   * notifications only join at start-up) and prepared by name on the writer's connection, which always
+   * runs its generic plan (see `connect`). Keyed by the wanted notifications' indexes.
    */
-  private statement = { name: 'herald_event_write_0', text: writeStatement([], []) };
+  private readonly statements = new Map<string, PreparedWrite>();
   private statementVersion = 0;
   private draining: Promise<void> | undefined;
   /** The writer's own connection, held from the first write until it fails or the gateway stops. */
@@ -131,25 +144,37 @@ export class EventWriter implements OnApplicationShutdown {
 
   addParticipant(participant: WriteParticipant): void {
     this.participants.push(participant);
-    this.rebuildStatement();
+    this.forgetStatements();
   }
 
   /**
-   * `NOTIFY channel` in every write transaction (Postgres delivers it at commit, never before); a batch
-   * that held only duplicates notifies too, which costs a listener one empty read.
+   * `NOTIFY channel` in each write transaction for which `wanted()` holds (Postgres delivers it at
+   * commit, never before); a batch that held only duplicates notifies too, which costs a listener one
+   * empty read.
    */
-  notifyOnCommit(channel: string, payload = ''): void {
-    this.notifications.push({ channel, payload });
-    this.rebuildStatement();
+  notifyOnCommit(channel: string, payload = '', wanted: () => boolean = () => true): void {
+    this.notifications.push({ channel, payload, wanted });
+    this.forgetStatements();
   }
 
-  /** A new name with each new text: a connection keeps a name's first text for as long as it lives. */
-  private rebuildStatement(): void {
+  /** New names from now on: a connection keeps a name's first text for as long as it lives. */
+  private forgetStatements(): void {
     this.statementVersion++;
-    this.statement = {
-      name: `herald_event_write_${this.statementVersion}`,
-      text: writeStatement(this.participants, this.notifications),
-    };
+    this.statements.clear();
+  }
+
+  private statement(): PreparedWrite {
+    const wanted = this.notifications.filter((notification) => notification.wanted());
+    const key = wanted.map((notification) => this.notifications.indexOf(notification)).join('_');
+    let statement = this.statements.get(key);
+    if (!statement) {
+      statement = {
+        name: `herald_event_write_${this.statementVersion}_n${key}`,
+        text: writeStatement(this.participants, wanted),
+      };
+      this.statements.set(key, statement);
+    }
+    return statement;
   }
 
   /** Resolves once the events are committed; rejects when nothing was stored. */
@@ -267,7 +292,7 @@ export class EventWriter implements OnApplicationShutdown {
     let inserted: Array<{ id: string; seq: string }>;
     try {
       ({ rows: inserted } = await connection.query<{ id: string; seq: string }>({
-        ...this.statement,
+        ...this.statement(),
         values: [
           events.map((e) => e.id),
           events.map((e) => e.type),
