@@ -184,6 +184,7 @@ describe('cluster bus: Postgres NOTIFY with a lone instance', () => {
   let watcher: pg.Client;
   let peer: pg.Client | undefined;
   let publish: ReturnType<typeof apiClient>;
+  let token: string;
   const notified: string[] = [];
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -206,8 +207,11 @@ describe('cluster bus: Postgres NOTIFY with a lone instance', () => {
   beforeAll(async () => {
     app = await startTestApp();
     const admin = apiClient(app.baseUrl, app.adminToken);
-    const key = await admin('POST', '/v1/api-keys', { body: { name: 'lone', scopes: ['publish'] } });
-    publish = apiClient(app.baseUrl, key.body.token);
+    const key = await admin('POST', '/v1/api-keys', {
+      body: { name: 'lone', scopes: ['publish', 'subscribe'] },
+    });
+    token = key.body.token;
+    publish = apiClient(app.baseUrl, token);
     // Not named like a listener, so it watches without counting as another instance.
     watcher = new pg.Client({ connectionString: app.databaseUrl });
     await watcher.connect();
@@ -235,6 +239,53 @@ describe('cluster bus: Postgres NOTIFY with a lone instance', () => {
     peer = undefined;
     await eventually(async () => expect(await publishNotified()).toBe(false), 3_000, 0);
     expect(await publishNotified()).toBe(false);
+  });
+
+  it('wakes an instance that joins while it writes, and that instance misses nothing', async () => {
+    const posted: Array<{ id: string; at: number }> = [];
+    let streaming = true;
+    const stream = (async () => {
+      while (streaming) {
+        const published = await publish('POST', '/v1/events', { body: { type: 'lone.stream', data: {} } });
+        expect(published.status).toBe(201);
+        posted.push({ id: published.body.id, at: performance.now() });
+        await sleep(10);
+      }
+    })();
+    const joined = await startGatewayProcess({ DATABASE_URL: app.databaseUrl, LOG_LEVEL: 'warn' });
+    const socket = await connectSocket(joined.baseUrl, token);
+    try {
+      const received: HeraldEvent[] = [];
+      const arrivals = new Map<string, number>();
+      socket.on('event', ({ event }) => {
+        received.push(event);
+        arrivals.set(event.id, performance.now());
+      });
+      expect(await subscribe(socket, { types: ['lone.stream'], after: '0' })).toMatchObject({ ok: true });
+      const liveFrom = posted.length + 5;
+      await sleep(1_500);
+      streaming = false;
+      await stream;
+      await eventually(() => expect(received).toHaveLength(posted.length), 5_000);
+      expectInOrderOnce(
+        received,
+        posted.map((p) => p.id),
+      );
+      // Woken by the writer's NOTIFY within milliseconds; the 1 s poll alone would make this ~500 ms.
+      const lags = posted
+        .slice(liveFrom)
+        .map(({ id, at }) => arrivals.get(id)! - at)
+        .sort((x, y) => x - y);
+      expect(lags.length).toBeGreaterThan(20);
+      expect(lags[Math.floor(lags.length / 2)]).toBeLessThan(100);
+    } finally {
+      streaming = false;
+      await stream.catch(() => undefined);
+      socket.close();
+      joined.child.kill('SIGTERM');
+      await joined.exited;
+    }
+    await eventually(async () => expect(await publishNotified()).toBe(false), 3_000, 0);
   });
 
   it('notifies once the presence check finds a listener that never announced itself', async () => {

@@ -115,6 +115,8 @@ export class PgListener implements OnModuleInit, OnApplicationShutdown {
       );
       ownPid = rows[0]!.pid;
       await this.checkPeers(client);
+      // Shutdown came while this connection was being set up: it would otherwise stay open.
+      if (this.closing) throw new Error('shutting down');
       this.client = client;
       this.peerCheckTimer = setInterval(() => void this.checkPeers(client), PEER_CHECK_INTERVAL_MS);
       this.peerCheckTimer.unref();
