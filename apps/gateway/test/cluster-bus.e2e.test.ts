@@ -5,6 +5,7 @@ import { createClient } from 'redis';
 import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.js';
 import { apiClient, eventually, publishConcurrently } from './support/http.js';
 import { describeWithRedis, type RedisServer, startRedisServer } from './support/redis-server.js';
+import { startWebhookReceiver } from './support/webhook-receiver.js';
 import { connectSocket, type RawSubscriber, subscribe } from './support/sockets.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
@@ -188,13 +189,13 @@ describe('cluster bus: Postgres NOTIFY with a lone instance', () => {
   const notified: string[] = [];
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-  /** Publishes one event and reports whether a `herald_events` NOTIFY came with its commit. */
-  const publishNotified = async (): Promise<boolean> => {
+  /** Publishes one event and reports whether a NOTIFY on `channel` came with its commit. */
+  const publishNotified = async (type = 'lone.tick', channel = 'herald_events'): Promise<boolean> => {
     notified.length = 0;
-    const published = await publish('POST', '/v1/events', { body: { type: 'lone.tick', data: {} } });
+    const published = await publish('POST', '/v1/events', { body: { type, data: {} } });
     expect(published.status).toBe(201);
     await sleep(150);
-    return notified.length > 0;
+    return notified.includes(channel);
   };
 
   /** Another instance's listener as the gateway sees one: a connection named like it. */
@@ -217,6 +218,7 @@ describe('cluster bus: Postgres NOTIFY with a lone instance', () => {
     await watcher.connect();
     watcher.on('notification', (message) => notified.push(message.channel));
     await watcher.query('LISTEN herald_events');
+    await watcher.query('LISTEN herald_deliveries');
   });
   afterAll(async () => {
     await peer?.end();
@@ -226,6 +228,34 @@ describe('cluster bus: Postgres NOTIFY with a lone instance', () => {
 
   it('sends no events NOTIFY while no other instance listens', async () => {
     for (let i = 0; i < 3; i++) expect(await publishNotified()).toBe(false);
+  });
+
+  it('queues deliveries without a NOTIFY and still sends them at once (its worker is woken in process)', async () => {
+    const receiver = await startWebhookReceiver();
+    try {
+      const admin = apiClient(app.baseUrl, app.adminToken);
+      const endpoint = await admin('POST', '/v1/endpoints', {
+        body: { url: receiver.url, filter: { types: ['lone.hook'] } },
+      });
+      expect(endpoint.status).toBe(201);
+      for (let i = 0; i < 3; i++) {
+        const sent = performance.now();
+        expect(await publishNotified('lone.hook', 'herald_deliveries')).toBe(false);
+        await eventually(() => expect(receiver.received).toHaveLength(i + 1), 5_000, 5);
+        // The worker's poll runs every 2 s; only the in-process wake-up is this quick.
+        expect(receiver.received[i]!.at - sent).toBeLessThan(500);
+      }
+      const joined = await connectPeer();
+      await joined.query("SELECT pg_notify('herald_listener_joined', '')");
+      await sleep(30);
+      expect(await publishNotified('lone.hook', 'herald_deliveries')).toBe(true);
+      await joined.end();
+      peer = undefined;
+      await eventually(async () => expect(await publishNotified()).toBe(false), 3_000, 0);
+      expect((await admin('DELETE', `/v1/endpoints/${endpoint.body.id}`)).status).toBe(204);
+    } finally {
+      await receiver.close();
+    }
   });
 
   it('notifies from the first write after another listener announces itself, and stops once it has gone', async () => {

@@ -20,10 +20,19 @@ export interface AppendedEvent {
 /**
  * Work that must commit in the same transaction as the events it concerns (e.g. deliveries): a
  * data-modifying statement the writer runs as a CTE of its events INSERT, so it costs no round trip of
- * its own. Given the name of the CTE holding the batch's new rows (seq, id, type, source_id, provider;
- * duplicates are not among them), it returns the statement.
+ * its own. It writes only for the batch's new rows, so a batch of duplicates alone has nothing to report.
  */
-export type WriteParticipant = (inserted: string) => string;
+export interface WriteParticipant {
+  /**
+   * The statement, given the name of the CTE holding the batch's new rows (seq, id, type, source_id,
+   * provider; duplicates are not among them). It ends in `RETURNING <returning>`.
+   */
+  statement(inserted: string, returning: string): string;
+  /** NOTIFY `channel` at commit when the statement wrote rows, in writes for which `wanted()` holds. */
+  notify?: { channel: string; wanted: () => boolean };
+  /** Runs in process after each commit in which the statement wrote rows. */
+  wrote?: () => void;
+}
 
 interface PendingAppend {
   events: NewEvent[];
@@ -52,20 +61,32 @@ interface PreparedWrite {
   text: string;
 }
 
+/** A participant as one write runs it: with or without its NOTIFY. */
+interface ParticipantInWrite {
+  participant: WriteParticipant;
+  notifying: boolean;
+}
+
+/** The write's answer: one row per new event, each also saying which participants wrote rows. */
+type WriteRow = { id: string; seq: string } & Record<`participant_${number}`, boolean>;
+
 /**
  * The whole write as one statement, so one round trip and one implicit transaction (committed at the
  * end of the statement, before its result is sent). `locked` takes the cluster-wide lock (and queues the
  * NOTIFYs, which Postgres delivers at commit). `nextval`'s argument is computed from `locked`, so no seq
  * can be drawn before the lock is held, whatever the plan; the lock is held to the commit. Each
- * participant's statement is a further CTE reading the new rows.
+ * participant's statement is a further CTE reading the new rows; a notifying one calls `pg_notify` for
+ * each row it writes (Postgres sends one per channel and payload per transaction).
  * The batch's `data` goes as one JSON array and its times as epoch milliseconds: node-postgres builds
  * a `jsonb[]` literal by escaping every document (4.4 µs an event against 1.1 for one JSON text) and
  * formats each Date in JavaScript; `to_timestamp` is exact to the millisecond a Date carries.
  */
 function writeStatement(
-  participants: readonly WriteParticipant[],
+  participants: readonly ParticipantInWrite[],
   notifications: ReadonlyArray<{ channel: string; payload: string }>,
 ): string {
+  const returning = ({ participant, notifying }: ParticipantInWrite) =>
+    notifying && participant.notify ? `pg_notify(${sqlLiteral(participant.notify.channel)}, '')` : '1';
   const locked = [
     `pg_advisory_xact_lock(${AdvisoryLock.eventWriter})`,
     ...notifications.map(
@@ -84,8 +105,11 @@ function writeStatement(
     `         AS u(id, type, source_id, provider, subject, time_ms, received_at_ms, data, raw, raw_content_type, dedup_key)`,
     `  ON CONFLICT (source_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING`,
     `  RETURNING seq, id, type, source_id, provider)`,
-    ...participants.map((participant, i) => `, participant_${i} AS (${participant('inserted')})`),
-    ' SELECT id, seq FROM inserted',
+    ...participants.map(
+      (p, i) => `, participant_${i} AS (${p.participant.statement('inserted', returning(p))})`,
+    ),
+    ` SELECT id, seq${participants.map((_, i) => `, EXISTS (SELECT FROM participant_${i}) AS participant_${i}`).join('')}`,
+    ' FROM inserted',
   ].join('\n');
 }
 
@@ -126,7 +150,8 @@ export class EventWriter implements OnApplicationShutdown {
   /**
    * One per set of notifications wanted, built when first used after a change (participants and
    * notifications only join at start-up) and prepared by name on the writer's connection, which always
-   * runs its generic plan (see `connect`). Keyed by the wanted notifications' indexes.
+   * runs its generic plan (see `connect`). Keyed by which notifications (the writer's, then the
+   * participants') are wanted.
    */
   private readonly statements = new Map<string, PreparedWrite>();
   private statementVersion = 0;
@@ -164,13 +189,17 @@ export class EventWriter implements OnApplicationShutdown {
   }
 
   private statement(): PreparedWrite {
-    const wanted = this.notifications.filter((notification) => notification.wanted());
-    const key = wanted.map((notification) => this.notifications.indexOf(notification)).join('_');
+    const wanted = this.notifications.map((notification) => notification.wanted());
+    const notifying = this.participants.map((participant) => participant.notify?.wanted() ?? false);
+    const key = [...wanted, ...notifying].map(Number).join('');
     let statement = this.statements.get(key);
     if (!statement) {
       statement = {
         name: `herald_event_write_${this.statementVersion}_n${key}`,
-        text: writeStatement(this.participants, wanted),
+        text: writeStatement(
+          this.participants.map((participant, i) => ({ participant, notifying: notifying[i]! })),
+          this.notifications.filter((_, i) => wanted[i]),
+        ),
       };
       this.statements.set(key, statement);
     }
@@ -289,9 +318,9 @@ export class EventWriter implements OnApplicationShutdown {
   private async write(events: NewEvent[]): Promise<Array<AppendedEvent | Unresolved>> {
     const started = performance.now();
     const connection = await this.connect();
-    let inserted: Array<{ id: string; seq: string }>;
+    let inserted: WriteRow[];
     try {
-      ({ rows: inserted } = await connection.query<{ id: string; seq: string }>({
+      ({ rows: inserted } = await connection.query<WriteRow>({
         ...this.statement(),
         values: [
           events.map((e) => e.id),
@@ -315,6 +344,9 @@ export class EventWriter implements OnApplicationShutdown {
     }
     this.metrics.eventsStored.inc(inserted.length);
     this.metrics.writeBatchSeconds.observe((performance.now() - started) / 1000);
+    this.participants.forEach((participant, i) => {
+      if (inserted[0]?.[`participant_${i}`]) participant.wrote?.();
+    });
     const seqById = new Map(inserted.map((row) => [row.id, row.seq]));
     // The usual batch: nothing skipped, so no duplicate bookkeeping on the ingest path.
     if (inserted.length === events.length)

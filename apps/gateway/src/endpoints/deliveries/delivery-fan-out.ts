@@ -1,6 +1,8 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { HERALD_CONFIG, type HeraldConfig } from '../../config/herald-config.js';
+import { Channel, PgListener } from '../../database/pg-listener.service.js';
 import { EventWriter } from '../../events/event-writer.js';
+import { DeliveryWorker } from './delivery-worker.service.js';
 import { DeliveryRepository } from './delivery.repository.js';
 
 /**
@@ -15,11 +17,21 @@ export class DeliveryFanOut implements OnModuleInit {
   constructor(
     private readonly writer: EventWriter,
     private readonly deliveries: DeliveryRepository,
+    private readonly worker: DeliveryWorker,
+    private readonly listener: PgListener,
     @Inject(HERALD_CONFIG) private readonly config: HeraldConfig,
   ) {}
 
+  /**
+   * Queued deliveries wake this instance's worker in process, and the other instances' workers (which
+   * share the queue) by NOTIFY at commit, sent only while another instance listens.
+   */
   onModuleInit(): void {
     const firstDelay = this.config.retrySchedule[0] ?? 0;
-    this.writer.addParticipant((inserted) => this.deliveries.fanOut(inserted, firstDelay));
+    this.writer.addParticipant({
+      statement: (inserted, returning) => this.deliveries.fanOut(inserted, firstDelay, returning),
+      notify: { channel: Channel.deliveries, wanted: () => this.listener.othersListening },
+      wrote: () => this.worker.deliveriesQueued(),
+    });
   }
 }

@@ -44,8 +44,9 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 /**
  * Sends due deliveries. Claims come from Postgres (`FOR UPDATE SKIP LOCKED` + lease), so any number
- * of instances share the queue; a NOTIFY from the event transaction wakes every worker at commit, and
- * a timer set to the next due retry (capped by POLL_MS) covers everything else.
+ * of instances share the queue. The event writer wakes this instance's worker in process when a commit
+ * queued deliveries (and, while other instances listen, theirs by NOTIFY at commit); a timer set to the
+ * next due retry (capped by POLL_MS) covers everything else.
  */
 @Injectable()
 export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -108,6 +109,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.cancelled = true;
     this.sender.abortAll();
     await running();
+  }
+
+  /** The event writer queued deliveries on this instance: claim now. */
+  deliveriesQueued(): void {
+    this.wake(0);
   }
 
   /** Runs a claim round within `delayMs` (an earlier wake-up wins). */
