@@ -43,7 +43,7 @@ async function until(condition, timeoutMs, what) {
   }
 }
 
-async function heraldLatency(gateway, receiver, { rate, seconds }) {
+async function heraldLatency(gateway, cluster, receiver, { rate, seconds }) {
   const call = (method, path, body) => api(gateway.baseUrl, gateway.adminToken, method, path, body);
   const endpoint = await call('POST', '/v1/endpoints', {
     url: receiver.url,
@@ -53,6 +53,7 @@ async function heraldLatency(gateway, receiver, { rate, seconds }) {
   const sentAt = new Map();
   const inflight = [];
   const total = rate * seconds;
+  const cpuBefore = cpuOf(gateway, cluster);
   const started = performance.now();
   for (let i = 0; i < total; i++) {
     const wait = started + (i * 1000) / rate - performance.now();
@@ -67,10 +68,16 @@ async function heraldLatency(gateway, receiver, { rate, seconds }) {
   }
   await Promise.all(inflight);
   await until(() => [...sentAt.keys()].every((id) => receiver.arrivals.has(id)), 60_000, 'live deliveries');
+  const cpuAfter = cpuOf(gateway, cluster);
   const latencies = [...sentAt].map(([id, at]) => receiver.arrivals.get(id) - at);
   printFigure('herald_ingest_to_delivery_offered', rate, 'events/s');
   printFigure('herald_ingest_to_delivery_p50', percentile(latencies, 50), 'ms');
   printFigure('herald_ingest_to_delivery_p99', percentile(latencies, 99), 'ms');
+  // Ingest and delivery together, per live event.
+  for (const part of ['gateway', 'postgres']) {
+    const micros = ((cpuAfter[part] - cpuBefore[part]) * 1e6) / total;
+    printFigure(`herald_ingest_to_delivery_cpu_per_event_${part}`, Math.round(micros), 'µs');
+  }
   await call('PATCH', `/v1/endpoints/${endpoint.id}`, { enabled: false });
 }
 
@@ -168,7 +175,11 @@ export async function deliveriesSection({ cluster, quick, liveUrl }) {
   const count = quick ? 5_000 : 20_000;
   const live = { rate: quick ? 100 : 200, seconds: quick ? 5 : 10 };
   try {
-    await heraldLatency(gateway, receiver, live);
+    await withClient(liveUrl, async (client) => {
+      await resetStatements(client);
+      await heraldLatency(gateway, cluster, receiver, live);
+      await printStatements(client, live.rate * live.seconds, 'live event', 10);
+    });
     const herald = await heraldDrain(gateway, cluster, receiver, liveUrl, count);
     await gateway.stop();
     // As warm as Herald's gateway: as many requests first as the live phase delivered.

@@ -7,7 +7,14 @@ export const statementsEnabled = Boolean(process.env.HERALD_BENCH_PG_STATEMENTS)
 
 /** Server flags for the cluster when enabled. */
 export const statementsFlags = statementsEnabled
-  ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all']
+  ? [
+      '-c',
+      'shared_preload_libraries=pg_stat_statements',
+      '-c',
+      'pg_stat_statements.track=all',
+      '-c',
+      'pg_stat_statements.track_planning=on',
+    ]
   : [];
 
 /** Starts counting afresh for `client`'s database; a no-op unless enabled. */
@@ -24,7 +31,7 @@ export async function resetStatements(client) {
 export async function printStatements(client, per, unit, top = 6) {
   if (!statementsEnabled) return;
   const { rows } = await client.query(
-    `SELECT calls, rows, total_exec_time + total_plan_time AS ms, shared_blks_hit + shared_blks_read AS blocks,
+    `SELECT calls, plans, rows, total_exec_time + total_plan_time AS ms, total_plan_time AS plan_ms, shared_blks_hit + shared_blks_read AS blocks,
             wal_records, left(regexp_replace(query, '\\s+', ' ', 'g'), 70) AS query
      FROM pg_stat_statements
      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -37,6 +44,9 @@ export async function printStatements(client, per, unit, top = 6) {
     const micros = Math.round((row.ms * 1000) / per);
     const blocks = (Number(row.blocks) / per).toFixed(1);
     const wal = (Number(row.wal_records) / per).toFixed(1);
-    printNote(`  ${micros} µs ${blocks} ${wal}  ${row.calls}/${row.rows}  ${row.query}`);
+    const planning = Math.round((row.plan_ms * 1000) / per);
+    printNote(
+      `  ${micros} µs (planning ${planning} µs, ${row.plans} plans) ${blocks} ${wal}  ${row.calls}/${row.rows}  ${row.query}`,
+    );
   }
 }
