@@ -83,6 +83,27 @@ describe('the delivery claim and its outcomes with statistics that predate the b
   });
   afterAll(() => db?.end());
 
+  it('has a generic plan (the claim is prepared by name) with work in proportion to the claim', async () => {
+    // Rolled back, so the tests below find the backlog as it was; PREPARE is not undone by it.
+    await db.query('BEGIN');
+    try {
+      await db.query('SET LOCAL plan_cache_mode = force_generic_plan');
+      await db.query(`PREPARE generic_claim AS ${CLAIM_STATEMENT}`);
+      const explained = await db.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
+        `EXPLAIN (ANALYZE, FORMAT JSON)
+         EXECUTE generic_claim('${instanceId}', 10, ${LIMIT}, '{}', '{}', '{}', ${PER_ENDPOINT})`,
+      );
+      const plan = explained.rows[0]!['QUERY PLAN'][0]!.Plan;
+      const { discarded, produced } = work(plan);
+      expect(plan['Actual Rows']).toBe(PER_ENDPOINT);
+      expect(discarded).toBeLessThan(LIMIT * 4);
+      expect(produced).toBeLessThan(LIMIT * 4 * 20);
+    } finally {
+      await db.query('ROLLBACK');
+      await db.query('DEALLOCATE ALL');
+    }
+  });
+
   it('claims its share with work in proportion to the claim, not to backlog × candidates', async () => {
     const explained = await db.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
       `EXPLAIN (ANALYZE, FORMAT JSON) ${CLAIM_STATEMENT}`,
