@@ -90,7 +90,6 @@ export class PgListener implements OnModuleInit, OnApplicationShutdown {
     const lost = (error: Error) => {
       if (this.client !== client) return;
       this.client = undefined;
-      this.othersPresent = true;
       clearInterval(this.peerCheckTimer);
       if (this.closing) return;
       this.logger.warn({ err: error }, 'notification listener lost its connection; reconnecting');
@@ -145,7 +144,8 @@ export class PgListener implements OnModuleInit, OnApplicationShutdown {
       );
       this.othersPresent = rows[0]?.present ?? true;
     } catch {
-      // The connection's own error handler reconnects; until then others are assumed present.
+      // Not known, so assumed; the connection's own error handler reconnects if it is gone.
+      this.othersPresent = true;
     }
   }
 }

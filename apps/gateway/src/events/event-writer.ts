@@ -25,11 +25,12 @@ export interface AppendedEvent {
 export interface WriteParticipant {
   /**
    * The statement, given the name of the CTE holding the batch's new rows (seq, id, type, source_id,
-   * provider; duplicates are not among them). It ends in `RETURNING <returning>`.
+   * provider; duplicates are not among them). Its RETURNING gives a row per row it wrote (that is how
+   * the writer knows it wrote any); `notify` says whether this write should carry its NOTIFY, if it has one.
    */
-  statement(inserted: string, returning: string): string;
-  /** NOTIFY `channel` at commit when the statement wrote rows, in writes for which `wanted()` holds. */
-  notify?: { channel: string; wanted: () => boolean };
+  statement(inserted: string, notify: boolean): string;
+  /** Asked before each write: whether the statement is built with `notify`. Never, when absent. */
+  notifies?: () => boolean;
   /** Runs in process after each commit in which the statement wrote rows. */
   wrote?: () => void;
 }
@@ -61,12 +62,6 @@ interface PreparedWrite {
   text: string;
 }
 
-/** A participant as one write runs it: with or without its NOTIFY. */
-interface ParticipantInWrite {
-  participant: WriteParticipant;
-  notifying: boolean;
-}
-
 /** The write's answer: one row per new event, each also saying which participants wrote rows. */
 type WriteRow = { id: string; seq: string } & Record<`participant_${number}`, boolean>;
 
@@ -75,18 +70,16 @@ type WriteRow = { id: string; seq: string } & Record<`participant_${number}`, bo
  * end of the statement, before its result is sent). `locked` takes the cluster-wide lock (and queues the
  * NOTIFYs, which Postgres delivers at commit). `nextval`'s argument is computed from `locked`, so no seq
  * can be drawn before the lock is held, whatever the plan; the lock is held to the commit. Each
- * participant's statement is a further CTE reading the new rows; a notifying one calls `pg_notify` for
- * each row it writes (Postgres sends one per channel and payload per transaction).
+ * participant's statement is a further CTE reading the new rows, and the answer says of each whether it
+ * wrote rows.
  * The batch's `data` goes as one JSON array and its times as epoch milliseconds: node-postgres builds
  * a `jsonb[]` literal by escaping every document (4.4 µs an event against 1.1 for one JSON text) and
  * formats each Date in JavaScript; `to_timestamp` is exact to the millisecond a Date carries.
  */
 function writeStatement(
-  participants: readonly ParticipantInWrite[],
+  participantStatements: readonly string[],
   notifications: ReadonlyArray<{ channel: string; payload: string }>,
 ): string {
-  const returning = ({ participant, notifying }: ParticipantInWrite) =>
-    notifying && participant.notify ? `pg_notify(${sqlLiteral(participant.notify.channel)}, '')` : '1';
   const locked = [
     `pg_advisory_xact_lock(${AdvisoryLock.eventWriter})`,
     ...notifications.map(
@@ -105,10 +98,8 @@ function writeStatement(
     `         AS u(id, type, source_id, provider, subject, time_ms, received_at_ms, data, raw, raw_content_type, dedup_key)`,
     `  ON CONFLICT (source_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING`,
     `  RETURNING seq, id, type, source_id, provider)`,
-    ...participants.map(
-      (p, i) => `, participant_${i} AS (${p.participant.statement('inserted', returning(p))})`,
-    ),
-    ` SELECT id, seq${participants.map((_, i) => `, EXISTS (SELECT FROM participant_${i}) AS participant_${i}`).join('')}`,
+    ...participantStatements.map((statement, i) => `, participant_${i} AS (${statement})`),
+    ` SELECT id, seq${participantStatements.map((_, i) => `, EXISTS (SELECT FROM participant_${i}) AS participant_${i}`).join('')}`,
     ' FROM inserted',
   ].join('\n');
 }
@@ -150,8 +141,8 @@ export class EventWriter implements OnApplicationShutdown {
   /**
    * One per set of notifications wanted, built when first used after a change (participants and
    * notifications only join at start-up) and prepared by name on the writer's connection, which always
-   * runs its generic plan (see `connect`). Keyed by which notifications (the writer's, then the
-   * participants') are wanted.
+   * runs its generic plan (see `connect`). Keyed by which are wanted: the writer's notifications, then
+   * the participants'.
    */
   private readonly statements = new Map<string, PreparedWrite>();
   private statementVersion = 0;
@@ -189,15 +180,18 @@ export class EventWriter implements OnApplicationShutdown {
   }
 
   private statement(): PreparedWrite {
-    const wanted = this.notifications.map((notification) => notification.wanted());
-    const notifying = this.participants.map((participant) => participant.notify?.wanted() ?? false);
-    const key = [...wanted, ...notifying].map(Number).join('');
+    const wanted = [
+      ...this.notifications.map((notification) => notification.wanted()),
+      ...this.participants.map((participant) => participant.notifies?.() ?? false),
+    ];
+    const key = wanted.map(Number).join('');
     let statement = this.statements.get(key);
     if (!statement) {
+      const participantWanted = wanted.slice(this.notifications.length);
       statement = {
         name: `herald_event_write_${this.statementVersion}_n${key}`,
         text: writeStatement(
-          this.participants.map((participant, i) => ({ participant, notifying: notifying[i]! })),
+          this.participants.map((participant, i) => participant.statement('inserted', participantWanted[i]!)),
           this.notifications.filter((_, i) => wanted[i]),
         ),
       };

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { HERALD_CONFIG, type HeraldConfig } from '../../config/herald-config.js';
-import { Channel, PgListener } from '../../database/pg-listener.service.js';
+import { PgListener } from '../../database/pg-listener.service.js';
 import { EventWriter } from '../../events/event-writer.js';
 import { DeliveryWorker } from './delivery-worker.service.js';
 import { DeliveryRepository } from './delivery.repository.js';
@@ -29,8 +29,8 @@ export class DeliveryFanOut implements OnModuleInit {
   onModuleInit(): void {
     const firstDelay = this.config.retrySchedule[0] ?? 0;
     this.writer.addParticipant({
-      statement: (inserted, returning) => this.deliveries.fanOut(inserted, firstDelay, returning),
-      notify: { channel: Channel.deliveries, wanted: () => this.listener.othersListening },
+      statement: (inserted, notify) => this.deliveries.fanOut(inserted, firstDelay, notify),
+      notifies: () => this.listener.othersListening,
       wrote: () => this.worker.deliveriesQueued(),
     });
   }

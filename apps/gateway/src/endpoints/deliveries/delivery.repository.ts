@@ -259,14 +259,16 @@ export class DeliveryRepository {
   /**
    * One delivery per (new event, matching enabled endpoint), as a statement the event writer runs inside
    * its events INSERT (a data-modifying CTE, so no round trip of its own): `inserted` names the batch's
-   * new rows (seq, id, type, source_id, provider), `returning` is the writer's (see `WriteParticipant`).
+   * new rows (seq, id, type, source_id, provider). With `notify`, its RETURNING wakes the delivery
+   * workers of other instances, and only when something was queued: it runs for every queued row, and
+   * Postgres delivers one notification per channel and payload per transaction, at commit.
    */
-  fanOut(inserted: string, firstDelaySeconds: number, returning: string): string {
+  fanOut(inserted: string, firstDelaySeconds: number, notify: boolean): string {
     return `INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
        SELECT e.id, ev.seq, ev.id, 'pending', now() + make_interval(secs => ${firstDelaySeconds})
        FROM ${inserted} ev
        JOIN endpoints e ON e.enabled AND ${MATCHES_ENDPOINT}
-       RETURNING ${returning}`;
+       RETURNING ${notify ? `pg_notify('${DELIVERY_WAKE_CHANNEL}', '')` : '1'}`;
   }
 
   /**
