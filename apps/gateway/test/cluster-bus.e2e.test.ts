@@ -205,6 +205,25 @@ describe('cluster bus: Postgres NOTIFY with a lone instance', () => {
     return peer;
   };
 
+  /**
+   * Another listener announces itself. Returns 30 ms later: well inside the 1 s presence check, so
+   * whatever the gateway does next, only the announcement can have told it.
+   */
+  const announcePeer = async () => {
+    const joined = await connectPeer();
+    await joined.query("SELECT pg_notify('herald_listener_joined', '')");
+    await sleep(30);
+  };
+
+  /** Waits until the gateway has noticed (by its 1 s check) that no other listener is left. */
+  const untilAlone = () => eventually(async () => expect(await publishNotified()).toBe(false), 3_000, 0);
+
+  const peerLeaves = async () => {
+    await peer?.end();
+    peer = undefined;
+    await untilAlone();
+  };
+
   beforeAll(async () => {
     app = await startTestApp();
     const admin = apiClient(app.baseUrl, app.adminToken);
@@ -245,13 +264,9 @@ describe('cluster bus: Postgres NOTIFY with a lone instance', () => {
         // The worker's poll runs every 2 s; only the in-process wake-up is this quick.
         expect(receiver.received[i]!.at - sent).toBeLessThan(500);
       }
-      const joined = await connectPeer();
-      await joined.query("SELECT pg_notify('herald_listener_joined', '')");
-      await sleep(30);
+      await announcePeer();
       expect(await publishNotified('lone.hook', 'herald_deliveries')).toBe(true);
-      await joined.end();
-      peer = undefined;
-      await eventually(async () => expect(await publishNotified()).toBe(false), 3_000, 0);
+      await peerLeaves();
       expect((await admin('DELETE', `/v1/endpoints/${endpoint.body.id}`)).status).toBe(204);
     } finally {
       await receiver.close();
@@ -259,15 +274,10 @@ describe('cluster bus: Postgres NOTIFY with a lone instance', () => {
   });
 
   it('notifies from the first write after another listener announces itself, and stops once it has gone', async () => {
-    const joined = await connectPeer();
-    await joined.query("SELECT pg_notify('herald_listener_joined', '')");
-    // Well inside the 1 s presence check: only the announcement can have told the gateway.
-    await sleep(30);
+    await announcePeer();
     expect(await publishNotified()).toBe(true);
 
-    await joined.end();
-    peer = undefined;
-    await eventually(async () => expect(await publishNotified()).toBe(false), 3_000, 0);
+    await peerLeaves();
     expect(await publishNotified()).toBe(false);
   });
 
@@ -315,7 +325,7 @@ describe('cluster bus: Postgres NOTIFY with a lone instance', () => {
       joined.child.kill('SIGTERM');
       await joined.exited;
     }
-    await eventually(async () => expect(await publishNotified()).toBe(false), 3_000, 0);
+    await untilAlone();
   });
 
   it('notifies once the presence check finds a listener that never announced itself', async () => {
