@@ -1,24 +1,35 @@
 // Outbound webhooks to a loopback receiver: Herald's ingest → delivery latency while live, and its
 // drain rate for a replayed backlog (counted once every delivery is recorded delivered, with its
-// attempt stored), against a bare undici POST loop (16 connections, Herald's per-endpoint limit).
+// attempt stored), against a bare undici POST loop (16 connections, Herald's per-endpoint limit), in
+// interleaved rounds.
 import { createServer } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { serverAndPostgresCpuSeconds } from '../support/cpu.mjs';
-import { now, percentile, printFigure, printNote, sleep } from '../support/figures.mjs';
+import { median, now, percentile, printFigure, printNote, sleep } from '../support/figures.mjs';
 import { api, loadTest, postJson } from '../support/http-load.mjs';
 import { startGateway } from '../support/processes.mjs';
 import { printStatements, resetStatements } from '../support/pg-statements.mjs';
 import { withClient } from '../support/postgres.mjs';
 
 const PER_ENDPOINT_CONCURRENCY = 16;
+// One drain and one loop alone swung far apart between runs (the loop 14,905–31,455/s on one day,
+// docs/performance.md), with whatever else the machine ran that second: like the subscribers section,
+// interleaved rounds and the medians.
+const DRAIN_ROUNDS = 3;
+// Untimed requests before each loop round, so it is as warm as Herald's gateway is by its drains (the
+// live phase, the backlog's ingest): after 500 the loop ran at ~10,000/s, after 5,000 at ~26,000/s
+// (2026-12-06, eleventh session), which made --quick read deliveries ratios of 0.3–0.5.
+const LOOP_WARMUP = 5_000;
 
 async function startReceiver() {
   const arrivals = new Map(); // webhook-id → first arrival (shared clock)
+  let requests = 0; // every drain round replays the same events, so it counts requests, not ids
   let sample = '';
   const server = createServer((req, res) => {
     const chunks = [];
     req.on('data', (chunk) => chunks.push(chunk));
     req.on('end', () => {
+      requests++;
       const id = req.headers['webhook-id'];
       if (!arrivals.has(id)) arrivals.set(id, now());
       if (!sample) sample = Buffer.concat(chunks).toString('utf8');
@@ -30,6 +41,7 @@ async function startReceiver() {
   return {
     url: `http://127.0.0.1:${server.address().port}/hook`,
     arrivals,
+    requests: () => requests,
     sampleBody: () => sample,
     close: () => new Promise((resolve) => server.close(resolve)),
   };
@@ -91,8 +103,8 @@ function cpuOf(gateway, cluster) {
   return { gateway: server, postgres, receiver: (own.user + own.system) / 1e6 };
 }
 
-async function heraldDrain(gateway, cluster, receiver, liveUrl, count) {
-  const call = (method, path, body) => api(gateway.baseUrl, gateway.adminToken, method, path, body);
+/** Publishes the backlog every drain round replays; returns a time strictly before its first event. */
+async function publishBacklog(gateway, count) {
   const since = new Date(Date.now() - 1_000).toISOString();
   await sleep(1_100); // `since` strictly before the backlog, after the live phase
   const publish = await loadTest({
@@ -102,51 +114,54 @@ async function heraldDrain(gateway, cluster, receiver, liveUrl, count) {
     amount: count,
   });
   if (publish.ok !== count) throw new Error(`published ${publish.ok} of ${count} backlog events`);
+  return since;
+}
+
+/**
+ * One drain round: a new endpoint replays the whole backlog, timed until every delivery is recorded
+ * delivered. Returns the rate, the attempts stored and the CPU per delivery of each process.
+ */
+async function heraldDrain({ gateway, cluster, receiver, client, count, since }) {
+  const call = (method, path, body) => api(gateway.baseUrl, gateway.adminToken, method, path, body);
   const endpoint = await call('POST', '/v1/endpoints', {
     url: receiver.url,
     filter: { types: ['bench.backlog'] },
   });
-  return withClient(liveUrl, async (client) => {
-    const delivered = async () =>
-      Number(
-        (
-          await client.query(
-            `SELECT count(*) FROM deliveries WHERE endpoint_id = $1 AND status = 'delivered'`,
-            [endpoint.id],
-          )
-        ).rows[0].count,
-      );
-    await resetStatements(client);
-    const arrivedBefore = receiver.arrivals.size;
-    const cpuBefore = cpuOf(gateway, cluster);
-    const started = performance.now();
-    const replay = await call('POST', `/v1/endpoints/${endpoint.id}/replay`, { since });
-    if (replay.deliveries !== count) throw new Error(`replay queued ${replay.deliveries} of ${count}`);
-    // The receiver counts arrivals for free; the database is asked only once all have arrived, so the
-    // bench's own polling does not take Postgres time from the drain it measures.
-    await until(() => receiver.arrivals.size - arrivedBefore >= count, 300_000, 'the backlog to arrive');
-    await until(async () => (await delivered()) >= count, 60_000, 'the backlog to be recorded');
-    const rate = count / ((performance.now() - started) / 1000);
-    const cpuAfter = cpuOf(gateway, cluster);
-    const attempts = Number(
+  const delivered = async () =>
+    Number(
       (
         await client.query(
-          `SELECT count(*) FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.endpoint_id = $1`,
+          `SELECT count(*) FROM deliveries WHERE endpoint_id = $1 AND status = 'delivered'`,
           [endpoint.id],
         )
       ).rows[0].count,
     );
-    printFigure('herald_deliveries_backlog', count, 'events');
-    printFigure('herald_deliveries_rate', rate, 'deliveries/s');
-    printFigure('herald_delivery_attempts_stored', attempts, 'attempts');
-    // Less noisy than the rate on a shared machine: what a change costs or saves shows here first.
-    for (const part of ['gateway', 'postgres', 'receiver']) {
-      const micros = ((cpuAfter[part] - cpuBefore[part]) * 1e6) / count;
-      printFigure(`herald_deliveries_cpu_per_delivery_${part}`, Math.round(micros), 'µs');
-    }
-    await printStatements(client, count, 'delivery');
-    return rate;
-  });
+  await resetStatements(client);
+  const arrivedBefore = receiver.requests();
+  const cpuBefore = cpuOf(gateway, cluster);
+  const started = performance.now();
+  const replay = await call('POST', `/v1/endpoints/${endpoint.id}/replay`, { since });
+  if (replay.deliveries !== count) throw new Error(`replay queued ${replay.deliveries} of ${count}`);
+  // The receiver counts arrivals for free; the database is asked only once all have arrived, so the
+  // bench's own polling does not take Postgres time from the drain it measures.
+  await until(() => receiver.requests() - arrivedBefore >= count, 300_000, 'the backlog to arrive');
+  await until(async () => (await delivered()) >= count, 60_000, 'the backlog to be recorded');
+  const rate = count / ((performance.now() - started) / 1000);
+  const cpuAfter = cpuOf(gateway, cluster);
+  const attempts = Number(
+    (
+      await client.query(
+        `SELECT count(*) FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.endpoint_id = $1`,
+        [endpoint.id],
+      )
+    ).rows[0].count,
+  );
+  await printStatements(client, count, 'delivery');
+  await call('PATCH', `/v1/endpoints/${endpoint.id}`, { enabled: false });
+  const cpu = {};
+  for (const part of ['gateway', 'postgres', 'receiver'])
+    cpu[part] = ((cpuAfter[part] - cpuBefore[part]) * 1e6) / count;
+  return { rate, attempts, cpu };
 }
 
 async function undiciLoop(receiver, count, warmup) {
@@ -159,14 +174,19 @@ async function undiciLoop(receiver, count, warmup) {
       body: receiver.sampleBody() || JSON.stringify({ type: 'bench.backlog', data: { n: 1 } }),
     },
   });
-  const result = await new Promise((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
   });
-  printFigure('baseline_undici_deliveries_rate', result.rate, 'deliveries/s');
-  printFigure('baseline_undici_cpu_per_delivery_loop_and_receiver', Math.round(result.cpuPerRequest), 'µs');
-  if (result.failed) printFigure('baseline_undici_failed', result.failed, 'requests');
-  return result.rate;
+}
+
+/**
+ * Nothing left for autovacuum or a checkpoint to do in the live database, so neither lands in the next
+ * round (a drain leaves two dead versions per delivery behind it).
+ */
+async function settleLive(client, cluster) {
+  await client.query('VACUUM (ANALYZE) deliveries, delivery_attempts, events');
+  await cluster.checkpoint();
 }
 
 export async function deliveriesSection({ cluster, quick, liveUrl }) {
@@ -180,13 +200,53 @@ export async function deliveriesSection({ cluster, quick, liveUrl }) {
       await heraldLatency(gateway, cluster, receiver, live);
       await printStatements(client, live.rate * live.seconds, 'live event', 10);
     });
-    const herald = await heraldDrain(gateway, cluster, receiver, liveUrl, count);
-    await gateway.stop();
-    // As warm as Herald's gateway: as many requests first as the live phase delivered.
-    const warmup = live.rate * live.seconds;
-    const baseline = await undiciLoop(receiver, count, warmup);
+    const drains = [];
+    const loops = [];
+    await withClient(liveUrl, async (client) => {
+      const since = await publishBacklog(gateway, count);
+      // One untimed drain first, as the loop's rounds start warm: the live phase alone left Herald's
+      // first timed drain at ~75% of the later ones.
+      await settleLive(client, cluster);
+      await heraldDrain({ gateway, cluster, receiver, client, count, since });
+      for (let round = 0; round < DRAIN_ROUNDS; round++) {
+        // Each round starts with the other target than the last, so neither always goes first.
+        const order = round % 2 === 0 ? ['herald', 'undici'] : ['undici', 'herald'];
+        for (const target of order) {
+          await settleLive(client, cluster);
+          if (target === 'herald')
+            drains.push(await heraldDrain({ gateway, cluster, receiver, client, count, since }));
+          else loops.push(await undiciLoop(receiver, count, LOOP_WARMUP));
+        }
+      }
+    });
+    const rates = (runs) => runs.map((run) => Math.round(run.rate).toLocaleString('en')).join(', ');
     printNote(
-      `baseline_undici: ${PER_ENDPOINT_CONCURRENCY} connections, Herald's per-endpoint concurrency, timed after ${warmup} untimed requests`,
+      `deliveries: ${DRAIN_ROUNDS} interleaved rounds of ${count} deliveries per target, median shown; herald ${rates(drains)}/s, undici ${rates(loops)}/s`,
+    );
+    const herald = median(drains.map((run) => run.rate));
+    printFigure('herald_deliveries_backlog', count, 'events');
+    printFigure('herald_deliveries_rate', herald, 'deliveries/s');
+    printFigure(
+      'herald_delivery_attempts_stored',
+      drains.reduce((total, run) => total + run.attempts, 0),
+      `attempts (of ${count * DRAIN_ROUNDS} deliveries)`,
+    );
+    // Less noisy than the rate on a shared machine: what a change costs or saves shows here first.
+    for (const part of ['gateway', 'postgres', 'receiver']) {
+      const micros = median(drains.map((run) => run.cpu[part]));
+      printFigure(`herald_deliveries_cpu_per_delivery_${part}`, Math.round(micros), 'µs');
+    }
+    const baseline = median(loops.map((run) => run.rate));
+    printFigure('baseline_undici_deliveries_rate', baseline, 'deliveries/s');
+    printFigure(
+      'baseline_undici_cpu_per_delivery_loop_and_receiver',
+      Math.round(median(loops.map((run) => run.cpuPerRequest))),
+      'µs',
+    );
+    const failed = loops.reduce((total, run) => total + run.failed, 0);
+    if (failed) printFigure('baseline_undici_failed', failed, 'requests');
+    printNote(
+      `baseline_undici: ${PER_ENDPOINT_CONCURRENCY} connections, Herald's per-endpoint concurrency, each round timed after ${LOOP_WARMUP} untimed requests`,
     );
     return { herald, baseline };
   } finally {
