@@ -5,6 +5,7 @@
 // same load, so a noisy neighbour or a cold start (JIT, the sender's first connections) hits both alike.
 import { serverAndPostgresCpuSeconds } from '../support/cpu.mjs';
 import { median, now, percentile, printFigure, printNote, sleep } from '../support/figures.mjs';
+import { openLoop } from '../support/open-loop.mjs';
 import { postJson } from '../support/http-load.mjs';
 import { printStatements, resetStatements, statementsEnabled } from '../support/pg-statements.mjs';
 import { withClient } from '../support/postgres.mjs';
@@ -20,41 +21,36 @@ const COMPARE_MAIN = process.env.HERALD_BENCH_COMPARE_MAIN;
 const WARMUP_SECONDS = 2;
 const SERVER_WARMUP_SECONDS = 3;
 
-/** `warmup` seconds at the rate, not measured, then `seconds` measured, in one unbroken schedule. */
-async function openLoop({ url, rate, warmup, seconds, tag }) {
-  const first = rate * warmup; // index of the first measured event
-  const total = first + rate * seconds;
+/** The open-loop load of one round: SeaTable bodies, every other one matching the subscribers' filter. */
+async function postRound({ url, rate, warmup, seconds, tag }) {
   const sent = new Map(); // row id of a matching, accepted, measured event → send time
-  const lags = [];
   const acks = []; // POST sent → answered: for Herald, the commit path alone, before fan-out
   let errors = 0;
-  const inflight = [];
-  const started = performance.now();
-  for (let i = 0; i < total; i++) {
-    const due = started + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await sleep(wait);
-    const measured = i >= first;
-    if (measured) lags.push(Math.max(0, performance.now() - due));
-    const matching = i % 2 === 0;
-    const rowId = `${tag}-${i}`;
-    const at = now();
-    inflight.push(
-      postJson(url, seatableBody(rowId, matching ? 'modify_row' : 'insert_row', Date.now() / 1000 + i / 1e6))
+  const run = await openLoop({
+    rate,
+    warmup,
+    seconds,
+    send: (i, measured) => {
+      const matching = i % 2 === 0;
+      const rowId = `${tag}-${i}`;
+      const at = now();
+      return postJson(
+        url,
+        seatableBody(rowId, matching ? 'modify_row' : 'insert_row', Date.now() / 1000 + i / 1e6),
+      )
         .then(({ status }) => {
           if (measured) acks.push(now() - at);
           if (status !== 202) errors++;
           else if (matching && measured) sent.set(rowId, at);
         })
-        .catch(() => void errors++),
-    );
-  }
-  await Promise.all(inflight);
+        .catch(() => void errors++);
+    },
+  });
   return {
     sent,
     errors,
-    achieved: (total - first) / ((performance.now() - started - warmup * 1000) / 1000),
-    lagP99: percentile(lags, 99),
+    achieved: run.achieved,
+    lagP99: run.lagP99,
     ackP50: percentile(acks, 50),
     ackP99: percentile(acks, 99),
   };
@@ -78,7 +74,7 @@ async function measure({
   try {
     if (statements) await withClient(databaseUrl, resetStatements);
     const before = serverAndPostgresCpuSeconds(pid, cluster);
-    const run = await openLoop({ url: ingestUrl, rate, warmup: WARMUP_SECONDS, seconds, tag });
+    const run = await postRound({ url: ingestUrl, rate, warmup: WARMUP_SECONDS, seconds, tag });
     const after = serverAndPostgresCpuSeconds(pid, cluster);
     const events = rate * (WARMUP_SECONDS + seconds);
     if (statements)
