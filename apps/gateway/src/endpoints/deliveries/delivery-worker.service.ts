@@ -59,6 +59,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   /** Shutdown's grace ran out and the attempts still running were aborted. */
   private cancelled = false;
   private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeImmediate: NodeJS.Immediate | undefined;
   private wakeAt = Infinity;
   private pumping = false;
   /** The last claim round stopped at GLOBAL_CONCURRENCY (due deliveries may be waiting for any endpoint). */
@@ -100,7 +101,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     this.timers.forEach(clearInterval);
-    clearTimeout(this.wakeTimer);
+    this.cancelWake();
     // Claimed but not started: their attempts release the leases instead of sending.
     for (const queue of this.waiting.values()) queue.splice(0).forEach((go) => go(false));
     const running = () => Promise.all(this.inFlight.values());
@@ -121,15 +122,22 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     if (this.stopping) return;
     const at = Date.now() + Math.max(0, delayMs);
     if (at >= this.wakeAt) return;
-    clearTimeout(this.wakeTimer);
+    this.cancelWake();
     this.wakeAt = at;
-    this.wakeTimer = setTimeout(
-      () => {
-        this.wakeAt = Infinity;
-        void this.pump();
-      },
-      Math.max(0, delayMs),
-    );
+    const run = () => {
+      this.wakeAt = Infinity;
+      this.wakeTimer = this.wakeImmediate = undefined;
+      void this.pump();
+    };
+    // A timer fires a millisecond or two later at the earliest, which a live delivery would wait on
+    // every time; an immediate runs once the current I/O has been handled.
+    if (delayMs <= 0) this.wakeImmediate = setImmediate(run);
+    else this.wakeTimer = setTimeout(run, delayMs);
+  }
+
+  private cancelWake(): void {
+    clearTimeout(this.wakeTimer);
+    clearImmediate(this.wakeImmediate);
   }
 
   private async pump(): Promise<void> {
