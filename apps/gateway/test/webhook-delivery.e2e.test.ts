@@ -4,6 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
 import { DeliveryClock } from '../src/endpoints/deliveries/delivery-clock.js';
 import { DeliveryWorker } from '../src/endpoints/deliveries/delivery-worker.service.js';
+import { DeliveryRepository } from '../src/endpoints/deliveries/delivery.repository.js';
 import { ATTEMPT_TIMEOUT_MS, WebhookSender } from '../src/endpoints/deliveries/webhook-sender.js';
 import { apiClient, eventually } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
@@ -459,6 +460,37 @@ describe('outbound webhook delivery', () => {
     }
     const onlyNewest = { ...(headers as Record<string, string>), 'webhook-signature': signatures[0]! };
     expect(() => new Webhook(rotated.body.secret).verify(body, onlyNewest)).not.toThrow();
+  });
+
+  it('waits for a delivery due later by the database clock, even when its own clock runs ahead', async () => {
+    receiver = await startWebhookReceiver();
+    const endpoint = await endpointFor(receiver.url, ['clock.never-published']);
+    const event = await publish('clock.other');
+    const [due]: Array<{ id: string }> = await herald.app.get(DataSource).query(
+      `INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
+       VALUES ($1, $2, $3, 'pending', now() + interval '4 seconds') RETURNING id`,
+      [endpoint.id, event.seq, event.id],
+    );
+    const repository = herald.app.get(DeliveryRepository);
+    const claim = repository.claim.bind(repository);
+    let claims = 0;
+    repository.claim = (...args) => {
+      claims++;
+      return claim(...args);
+    };
+    // The gateway's clock 10 s ahead of Postgres's: a wait computed against it is negative.
+    const realNow = Date.now;
+    Date.now = () => realNow() + 10_000;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+    } finally {
+      Date.now = realNow;
+      repository.claim = claim;
+    }
+    // One poll (every 2 s) and its wake-up for the due time, not a claim after every claim.
+    expect(claims).toBeLessThanOrEqual(3);
+    const delivered = await settledDelivery(endpoint.id, 'delivered');
+    expect(delivered.id).toBe(due!.id);
   });
 
   it('lists deliveries by status with a cursor', async () => {

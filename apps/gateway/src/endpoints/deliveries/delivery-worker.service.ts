@@ -176,7 +176,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         CLAIM_AHEAD_PER_ENDPOINT,
         busy,
       );
-      const { nextDueAt, deliveries, orphaned } = claim;
+      const { nextDueInMs, deliveries, orphaned } = claim;
       // Not awaited: the claimed deliveries need not wait for it (`discard` catches its own errors).
       if (orphaned.length > 0) void this.discard(orphaned);
       this.noteBacklogs(claim, busy);
@@ -196,7 +196,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       }
       deliveries.forEach((delivery) => this.start(delivery));
       if (deliveries.length + orphaned.length < free) {
-        this.wake(nextDueAt ? Math.min(nextDueAt.getTime() - Date.now(), POLL_MS) : POLL_MS);
+        this.wake(nextDueInMs === null ? POLL_MS : Math.min(nextDueInMs, POLL_MS));
         return;
       }
     }

@@ -65,11 +65,13 @@ export interface ClaimedDelivery {
 /** What one claim took, and when the next pending delivery falls due after it. */
 export interface Claim {
   /**
-   * Judged by the claim's own `now()`: deliveries that were due then but not claimed (endpoint
-   * saturated or disabled, row locked by another instance) are left out, since waiting on them would
-   * spin; a finished attempt or a NOTIFY wakes the worker for them.
+   * Milliseconds from the claim's own `now()` to the next pending delivery's due time, by the database's
+   * clock alone: a wait computed against this process's clock would be negative while that clock runs
+   * ahead, and the worker would claim in a loop until the delivery fell due. Deliveries that were due
+   * at `now()` but not claimed (endpoint saturated or disabled, row locked by another instance) are left
+   * out, since waiting on them would spin; a finished attempt or a NOTIFY wakes the worker for them.
    */
-  nextDueAt: Date | null;
+  nextDueInMs: number | null;
   /**
    * The claim looked at only its first `limit × CLAIM_WINDOW_PER_SLOT` due deliveries: an endpoint that
    * got less than its share may still have due deliveries beyond them.
@@ -157,10 +159,11 @@ export const CLAIM_STATEMENT = `WITH candidates AS MATERIALIZED (
       WHERE locked.status = 'pending' AND locked.next_attempt_at <= now()))
     RETURNING d.id, d.endpoint_id, d.event_seq, d.attempt_count
   )
-  SELECT clock.next_due_at, clock.async_commit, clock.candidate_count, c.id AS delivery_id, c.attempt_count, c.endpoint_id, e.url,
+  SELECT clock.next_due_in_ms, clock.async_commit, clock.candidate_count, c.id AS delivery_id, c.attempt_count, c.endpoint_id, e.url,
          e.secret, CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret,
          ev.*
-  FROM (SELECT min(next_attempt_at) AS next_due_at, ${ASYNC_COMMIT} AS async_commit,
+  FROM (SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::float8 AS next_due_in_ms,
+               ${ASYNC_COMMIT} AS async_commit,
                (SELECT count(*) FROM candidates)::int AS candidate_count
         FROM deliveries WHERE status = 'pending' AND next_attempt_at > now()) clock
   LEFT JOIN (claimed c JOIN endpoints e ON e.id = c.endpoint_id
@@ -287,7 +290,7 @@ export class DeliveryRepository {
     const saturated = [...busy].filter(([, n]) => n >= perEndpoint).map(([id]) => id);
     const rows: Array<
       EventRow & {
-        next_due_at: Date | null;
+        next_due_in_ms: number | null;
         async_commit: string;
         candidate_count: number;
         delivery_id: string | null;
@@ -328,7 +331,7 @@ export class DeliveryRepository {
       });
     }
     return {
-      nextDueAt: rows[0]!.next_due_at,
+      nextDueInMs: rows[0]!.next_due_in_ms,
       windowFull: rows[0]!.candidate_count >= limit * CLAIM_WINDOW_PER_SLOT,
       deliveries,
       orphaned,
