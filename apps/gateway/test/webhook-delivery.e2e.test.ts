@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
@@ -52,17 +52,23 @@ describe('outbound webhook delivery', () => {
   }
 
   /**
-   * A due delivery written straight to the table, as the races that leave strays do; what is not given
-   * is made up (a new endpoint id, an event past the newest, a new event id). Returns its id.
+   * A pending delivery written straight to the table, as the races that leave strays do, due now or
+   * `dueInSeconds` from now; what is not given is made up (a new endpoint id, an event past the newest,
+   * a new event id). Returns its id.
    */
-  async function insertStray(given: { endpointId?: string; eventSeq?: string; eventId?: string }) {
+  async function insertStray(given: {
+    endpointId?: string;
+    eventSeq?: string;
+    eventId?: string;
+    dueInSeconds?: number;
+  }) {
     const [row]: Array<{ id: string }> = await herald.app.get(DataSource).query(
       `INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
        VALUES (coalesce($1::uuid, gen_random_uuid()),
                coalesce($2::bigint, (SELECT coalesce(max(seq), 0) + 1000000 FROM events)),
-               coalesce($3::uuid, gen_random_uuid()), 'pending', now())
+               coalesce($3::uuid, gen_random_uuid()), 'pending', now() + make_interval(secs => $4))
        RETURNING id`,
-      [given.endpointId ?? null, given.eventSeq ?? null, given.eventId ?? null],
+      [given.endpointId ?? null, given.eventSeq ?? null, given.eventId ?? null, given.dueInSeconds ?? 0],
     );
     return row!.id;
   }
@@ -466,31 +472,28 @@ describe('outbound webhook delivery', () => {
     receiver = await startWebhookReceiver();
     const endpoint = await endpointFor(receiver.url, ['clock.never-published']);
     const event = await publish('clock.other');
-    const [due]: Array<{ id: string }> = await herald.app.get(DataSource).query(
-      `INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
-       VALUES ($1, $2, $3, 'pending', now() + interval '4 seconds') RETURNING id`,
-      [endpoint.id, event.seq, event.id],
-    );
-    const repository = herald.app.get(DeliveryRepository);
-    const claim = repository.claim.bind(repository);
-    let claims = 0;
-    repository.claim = (...args) => {
-      claims++;
-      return claim(...args);
-    };
+    const due = await insertStray({
+      endpointId: endpoint.id,
+      eventSeq: event.seq,
+      eventId: event.id,
+      dueInSeconds: 4,
+    });
+    const claims = jest.spyOn(herald.app.get(DeliveryRepository), 'claim');
     // The gateway's clock 10 s ahead of Postgres's: a wait computed against it is negative.
     const realNow = Date.now;
-    Date.now = () => realNow() + 10_000;
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 10_000);
+    let claimsMade: number;
     try {
       await new Promise((resolve) => setTimeout(resolve, 3_000));
     } finally {
-      Date.now = realNow;
-      repository.claim = claim;
+      // Counted before restoring: a restored spy forgets its calls.
+      claimsMade = claims.mock.calls.length;
+      jest.restoreAllMocks();
     }
     // One poll (every 2 s) and its wake-up for the due time, not a claim after every claim.
-    expect(claims).toBeLessThanOrEqual(3);
+    expect(claimsMade).toBeLessThanOrEqual(3);
     const delivered = await settledDelivery(endpoint.id, 'delivered');
-    expect(delivered.id).toBe(due!.id);
+    expect(delivered.id).toBe(due);
   });
 
   it('lists deliveries by status with a cursor', async () => {

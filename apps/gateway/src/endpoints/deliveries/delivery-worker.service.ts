@@ -126,7 +126,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.wakeAt = at;
     const run = () => {
       this.wakeAt = Infinity;
-      this.wakeTimer = this.wakeImmediate = undefined;
       void this.pump();
     };
     // A timer fires a millisecond or two later at the earliest, which a live delivery would wait on
