@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
+import { PER_ENDPOINT_CONCURRENCY } from '../src/endpoints/deliveries/webhook-sender.js';
 import { apiClient, eventually } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.js';
@@ -35,5 +36,40 @@ describe('webhook delivery on graceful shutdown', () => {
       [event.id],
     );
     expect(rows).toEqual([{ status: 'delivered', locked_by: null, attempts: 1 }]);
+  });
+});
+
+describe('webhook delivery on graceful shutdown, with a backlog', () => {
+  it('releases, unsent and uncounted, the claimed deliveries still waiting for a request slot', async () => {
+    const receiver = await startWebhookReceiver(() => ({ status: 200, delayMs: 700 }));
+    const herald = await startTestApp();
+    const db = new pg.Client({ connectionString: herald.databaseUrl });
+    await db.connect();
+    try {
+      const admin = apiClient(herald.baseUrl, herald.adminToken);
+      const endpoint = (await admin('POST', '/v1/endpoints', { body: { url: receiver.url } })).body;
+      const backlog = PER_ENDPOINT_CONCURRENCY + 4;
+      for (let n = 0; n < backlog; n++) await admin('POST', '/v1/events', { body: { type: 'bye.all' } });
+      await eventually(() => receiver.received.length === PER_ENDPOINT_CONCURRENCY);
+
+      await herald.close();
+
+      const { rows } = await db.query(
+        `SELECT d.status, d.attempt_count, d.locked_by, count(a.id)::int AS attempts
+         FROM deliveries d LEFT JOIN delivery_attempts a ON a.delivery_id = d.id
+         WHERE d.endpoint_id = $1 GROUP BY d.id ORDER BY d.status`,
+        [endpoint.id],
+      );
+      expect(receiver.received).toHaveLength(PER_ENDPOINT_CONCURRENCY);
+      const delivered = { status: 'delivered', attempt_count: 1, locked_by: null, attempts: 1 };
+      const released = { status: 'pending', attempt_count: 0, locked_by: null, attempts: 0 };
+      expect(rows).toEqual([
+        ...Array<typeof delivered>(PER_ENDPOINT_CONCURRENCY).fill(delivered),
+        ...Array<typeof released>(4).fill(released),
+      ]);
+    } finally {
+      await db.end();
+      await receiver.close();
+    }
   });
 });

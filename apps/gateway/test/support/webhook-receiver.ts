@@ -35,6 +35,8 @@ export async function startWebhookReceiver(
   const received: ReceivedWebhook[] = [];
   let answer = responder;
   let connections = 0;
+  // Delayed answers still due when the receiver closes would keep the test process alive.
+  const delayed = new Set<NodeJS.Timeout>();
   const reply = (res: ServerResponse, a: ReceiverAnswer) => {
     res.writeHead(a.status, a.headers);
     res.end(a.body);
@@ -50,8 +52,12 @@ export async function startWebhookReceiver(
       };
       received.push(webhook);
       const a = answer(webhook);
-      if (a.delayMs) setTimeout(() => reply(res, a), a.delayMs);
-      else reply(res, a);
+      if (!a.delayMs) return reply(res, a);
+      const timer = setTimeout(() => {
+        delayed.delete(timer);
+        reply(res, a);
+      }, a.delayMs);
+      delayed.add(timer);
     });
   });
   server.on('connection', () => connections++);
@@ -64,6 +70,7 @@ export async function startWebhookReceiver(
     respond: (next) => (answer = next),
     close: () =>
       new Promise((resolve) => {
+        delayed.forEach(clearTimeout);
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -1,0 +1,151 @@
+import { signedHeaders } from '@herald/events';
+import { Agent } from 'undici';
+import { guardedConnector } from '../targets/guarded-connector.js';
+import { AttemptDeadlines, AttemptTimeoutError } from './attempt-deadlines.js';
+import { type AttemptEnd, WebhookAttempt } from './webhook-attempt.js';
+
+const CONNECT_TIMEOUT_MS = 10_000;
+/** Endpoint URLs kept parsed; past this many the cache starts over. */
+const TARGET_CACHE_LIMIT = 10_000;
+
+export interface WebhookMessage {
+  url: string;
+  /** Newest first. */
+  secrets: string[];
+  /** The `webhook-id`: the event id, the same on every attempt. */
+  id: string;
+  body: string;
+  /** The attempt is aborted (and fails) after this long. */
+  timeoutMs: number;
+}
+
+export interface SendResult {
+  /** When the request started (a message may wait for a request slot first). */
+  attemptedAt: Date;
+  status: number | null;
+  body: string | null;
+  retryAfter: string | undefined;
+  error: string | null;
+  durationMs: number;
+}
+
+/**
+ * Text as Postgres can store it: a receiver's answer may hold NUL bytes, which a text column refuses,
+ * and one such answer would fail the whole batch of outcomes it is written with.
+ */
+const storable = (text: string): string => text.replaceAll('\u0000', '\uFFFD');
+
+/** Error text an operator can act on, from undici's error chains. */
+function describeError(error: unknown): string {
+  const messages: string[] = [];
+  for (let e = error as { message?: unknown; code?: unknown; cause?: unknown } | undefined; e;) {
+    const text = [e.code, e.message].filter((part) => typeof part === 'string' && part).join(': ');
+    if (text && !messages.includes(text)) messages.push(text);
+    e = e.cause as typeof e;
+  }
+  return messages.join(' ← ') || String(error);
+}
+
+export interface PosterOptions {
+  allowPrivateTargets: boolean;
+  userAgent: string;
+  /** undici's own header and body timeouts, a backstop behind each message's `timeoutMs`. */
+  maxTimeoutMs: number;
+}
+
+/**
+ * POSTs signed webhook messages over keep-alive connections (one undici Agent). Never follows
+ * redirects: a 3xx is an answer, and a failure. Runs on the sender thread (see `SenderThread`); every
+ * failure, even one before the request (a secret that does not decode), ends as a `SendResult`.
+ */
+export class WebhookPoster {
+  private readonly agent: Agent;
+  private readonly userAgent: string;
+  private readonly deadlines = new AttemptDeadlines();
+  private readonly targets = new Map<string, { origin: string; path: string }>();
+
+  constructor({ allowPrivateTargets, userAgent, maxTimeoutMs }: PosterOptions) {
+    this.userAgent = userAgent;
+    this.agent = new Agent({
+      connect: guardedConnector(allowPrivateTargets, { timeout: CONNECT_TIMEOUT_MS, allowH2: false }),
+      keepAliveTimeout: 30_000,
+      headersTimeout: maxTimeoutMs,
+      bodyTimeout: maxTimeoutMs,
+    });
+  }
+
+  /** Origin and path of an endpoint URL, parsed once per URL rather than once per attempt. */
+  private target(url: string): { origin: string; path: string } {
+    let target = this.targets.get(url);
+    if (!target) {
+      if (this.targets.size >= TARGET_CACHE_LIMIT) this.targets.clear();
+      const parsed = new URL(url);
+      target = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+      this.targets.set(url, target);
+    }
+    return target;
+  }
+
+  /** Aborts every attempt in flight (shutdown); they end with `status: null`. */
+  abortAll(): void {
+    this.deadlines.abortAll(new Error('cancelled by shutdown'));
+  }
+
+  async post(message: WebhookMessage): Promise<SendResult> {
+    const attemptedAt = new Date();
+    const started = performance.now();
+    let end: AttemptEnd;
+    try {
+      end = await this.attempt(message);
+    } catch (error) {
+      end = { answered: false, error, abortedWith: undefined };
+    }
+    const durationMs = Math.round(performance.now() - started);
+    if (end.answered) {
+      return {
+        attemptedAt,
+        status: end.status,
+        body: storable(end.excerpt),
+        retryAfter: end.retryAfter,
+        error: null,
+        durationMs,
+      };
+    }
+    const error =
+      end.abortedWith instanceof AttemptTimeoutError
+        ? `timed out after ${message.timeoutMs / 1000} s`
+        : storable(describeError(end.error));
+    return { attemptedAt, status: null, body: null, retryAfter: undefined, error, durationMs };
+  }
+
+  private async attempt(message: WebhookMessage): Promise<AttemptEnd> {
+    const timestamp = Math.floor(Date.now() / 1000);
+    const headers = {
+      'content-type': 'application/json',
+      'user-agent': this.userAgent,
+      ...(await signedHeaders(message.secrets, message.id, timestamp, message.body)),
+    };
+    return new Promise<AttemptEnd>((resolve) => {
+      const attempt = new WebhookAttempt((ended) => {
+        this.deadlines.finish(attempt);
+        resolve(ended);
+      });
+      this.deadlines.start(attempt, message.timeoutMs);
+      try {
+        const target = this.target(message.url);
+        this.agent.dispatch(
+          {
+            origin: target.origin,
+            path: target.path,
+            method: 'POST',
+            headers,
+            body: message.body,
+          },
+          attempt,
+        );
+      } catch (error) {
+        attempt.fail(error);
+      }
+    });
+  }
+}
