@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
-import { PER_ENDPOINT_CONCURRENCY } from '../src/endpoints/deliveries/webhook-sender.js';
+import { PER_ENDPOINT_CONCURRENCY } from '../src/endpoints/deliveries/delivery-worker.service.js';
 import { apiClient, eventually } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.js';

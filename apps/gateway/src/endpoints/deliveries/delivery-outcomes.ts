@@ -19,7 +19,7 @@ import {
   endpointDisabledEvent,
 } from './endpoint-health-events.js';
 import { nextRetryDelay, parseRetryAfter } from './retry-policy.js';
-import type { SendResult } from './webhook-poster.js';
+import type { SendResult } from './webhook-sender.js';
 
 /** An endpoint whose every attempt failed for this long is disabled (contract §7). */
 export const SUSTAINED_FAILURE_MS = 5 * 24 * 60 * 60 * 1000;
@@ -71,8 +71,7 @@ export class DeliveryOutcomes {
    * Resolves with where the delivery moved, once the attempt is stored and its consequences (disabling,
    * health events) are done.
    */
-  record(delivery: ClaimedDelivery, result: SendResult): Promise<DeliveryTransition> {
-    const { attemptedAt } = result;
+  record(delivery: ClaimedDelivery, result: SendResult, attemptedAt: Date): Promise<DeliveryTransition> {
     const succeeded = result.status !== null && result.status >= 200 && result.status < 300;
     const retryIn =
       succeeded || result.status === 410

@@ -10,10 +10,12 @@ import { Channel, PgListener } from '../../database/pg-listener.service.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
 import { DeliveryOutcomes } from './delivery-outcomes.js';
 import { type Claim, type ClaimedDelivery, DeliveryRepository } from './delivery.repository.js';
-import { PER_ENDPOINT_CONCURRENCY, WebhookSender } from './webhook-sender.js';
+import { WebhookSender } from './webhook-sender.js';
 
 /** Deliveries one instance holds (waiting, sending or being recorded). */
 export const GLOBAL_CONCURRENCY = 512;
+/** Requests in flight to one endpoint from one instance. */
+export const PER_ENDPOINT_CONCURRENCY = 16;
 /**
  * Deliveries claimed per endpoint ahead of a free request slot, so slots are refilled at once instead
  * of after a claim round trip, and a backlog is claimed in large batches rather than one statement per
@@ -50,8 +52,10 @@ const SHUTDOWN_GRACE_MS = 10_000;
 export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   /** Delivery id → its attempt, settled once the outcome is recorded. */
   private readonly inFlight = new Map<string, Promise<void>>();
-  /** Per endpoint: claimed and not yet answered (waiting for a request slot or sending). */
+  /** Per endpoint: claimed and not yet answered (waiting for a slot or sending). */
   private readonly perEndpoint = new Map<string, number>();
+  private readonly sending = new Map<string, number>();
+  private readonly waiting = new Map<string, Array<(go: boolean) => void>>();
   /** Shutdown's grace ran out and the attempts still running were aborted. */
   private cancelled = false;
   private wakeTimer: NodeJS.Timeout | undefined;
@@ -99,7 +103,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.timers.forEach(clearInterval);
     this.cancelWake();
     // Claimed but not started: their attempts release the leases instead of sending.
-    this.sender.dropWaiting();
+    for (const queue of this.waiting.values()) queue.splice(0).forEach((go) => go(false));
     const running = () => Promise.all(this.inFlight.values());
     const grace = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
     await Promise.race([running(), grace]);
@@ -267,28 +271,59 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     else this.perEndpoint.delete(endpointId);
   }
 
+  /** Waits for a request slot at the endpoint; false when shutdown came first. */
+  private acquireSlot(endpointId: string): Promise<boolean> {
+    if (this.stopping) return Promise.resolve(false);
+    const busy = this.sending.get(endpointId) ?? 0;
+    if (busy < PER_ENDPOINT_CONCURRENCY) {
+      this.sending.set(endpointId, busy + 1);
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const queue = this.waiting.get(endpointId) ?? [];
+      queue.push(resolve);
+      this.waiting.set(endpointId, queue);
+    });
+  }
+
+  /** Hands the slot to the next waiting delivery of the endpoint, or frees it. */
+  private releaseSlot(endpointId: string): void {
+    const queue = this.waiting.get(endpointId);
+    const next = queue?.shift();
+    if (queue?.length === 0) this.waiting.delete(endpointId);
+    if (next) return next(true);
+    const busy = (this.sending.get(endpointId) ?? 1) - 1;
+    if (busy > 0) this.sending.set(endpointId, busy);
+    else this.sending.delete(endpointId);
+  }
+
   private async attempt(delivery: ClaimedDelivery): Promise<void> {
+    if (!(await this.acquireSlot(delivery.endpointId))) {
+      this.occupy(delivery.endpointId, -1);
+      await this.deliveries.release(this.instanceId, [delivery.id]);
+      return;
+    }
+    const attemptedAt = new Date();
     let result;
     try {
       result = await this.sender.send({
-        endpointId: delivery.endpointId,
         url: delivery.url,
         secrets: delivery.secrets,
         id: delivery.event.id,
         body: delivery.body,
       });
     } finally {
-      // The endpoint's share is free again while the outcome is written (the lease is kept until then).
+      // The receiver is free again while the outcome is written (the lease is kept until then).
+      this.releaseSlot(delivery.endpointId);
       this.occupy(delivery.endpointId, -1);
       this.refill(delivery.endpointId);
     }
-    // Never sent (shutdown came first), or cancelled by shutdown: not the receiver's fault, so no
-    // attempt is counted.
-    if (result === null || (this.cancelled && result.status === null)) {
+    // Cancelled by shutdown: not the receiver's fault, so no attempt is counted.
+    if (this.cancelled && result.status === null) {
       await this.deliveries.release(this.instanceId, [delivery.id]);
       return;
     }
-    const next = await this.outcomes.record(delivery, result);
+    const next = await this.outcomes.record(delivery, result, attemptedAt);
     // No claim follows a finished attempt unless more is due (see `needsRefill`), so the retry sets the timer.
     if (next.status === 'pending') this.wake(next.retryInSeconds * 1000);
   }

@@ -1,73 +1,138 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { signedHeaders } from '@herald/events';
+import { Agent } from 'undici';
 import { HERALD_CONFIG, type HeraldConfig } from '../../config/herald-config.js';
-import { SenderThread } from './sender-thread.js';
-import type { TicketedMessage } from './sender-thread.protocol.js';
-import type { SendResult } from './webhook-poster.js';
+import { guardedConnector } from '../targets/guarded-connector.js';
+import { AttemptDeadlines, AttemptTimeoutError } from './attempt-deadlines.js';
+import { type AttemptEnd, WebhookAttempt } from './webhook-attempt.js';
 
 export const ATTEMPT_TIMEOUT_MS = 15_000;
-/** Requests in flight to one endpoint from one instance. */
-export const PER_ENDPOINT_CONCURRENCY = 16;
+const CONNECT_TIMEOUT_MS = 10_000;
+/** Endpoint URLs kept parsed; past this many the cache starts over. */
+const TARGET_CACHE_LIMIT = 10_000;
+
+export interface WebhookMessage {
+  url: string;
+  /** Newest first. */
+  secrets: string[];
+  /** The `webhook-id`: the event id, the same on every attempt. */
+  id: string;
+  body: string;
+}
+
+export interface SendResult {
+  status: number | null;
+  body: string | null;
+  retryAfter: string | undefined;
+  error: string | null;
+  durationMs: number;
+}
 
 /**
- * The thread's entry is always the compiled one under dist/: a worker thread runs plain JavaScript,
- * and the test suite runs this file from src/ (through SWC), where no .js entry exists. Both src/ and
- * dist/ sit at the same depth under the package, so one relative path serves both; tests run after
- * the build (turbo.json).
+ * Text as Postgres can store it: a receiver's answer may hold NUL bytes, which a text column refuses,
+ * and one such answer would fail the whole batch of outcomes it is written with.
  */
-export const THREAD_SCRIPT = new URL(
-  '../../../dist/endpoints/deliveries/webhook-sender.thread.js',
-  import.meta.url,
-);
+const storable = (text: string): string => text.replaceAll('\u0000', '\uFFFD');
 
-/** Signs and POSTs webhook messages, on a thread of their own (see `SenderThread`). */
+/** Error text an operator can act on, from undici's error chains. */
+function describeError(error: unknown): string {
+  const messages: string[] = [];
+  for (let e = error as { message?: unknown; code?: unknown; cause?: unknown } | undefined; e;) {
+    const text = [e.code, e.message].filter((part) => typeof part === 'string' && part).join(': ');
+    if (text && !messages.includes(text)) messages.push(text);
+    e = e.cause as typeof e;
+  }
+  return messages.join(' ← ') || String(error);
+}
+
+/**
+ * POSTs signed webhook messages over keep-alive connections (one undici Agent for the process). Never
+ * follows redirects: a 3xx is an answer, and a failure.
+ */
 @Injectable()
-export class WebhookSender implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly thread: SenderThread;
+export class WebhookSender implements OnApplicationShutdown {
+  private readonly agent: Agent;
+  private readonly userAgent: string;
+  private readonly deadlines = new AttemptDeadlines();
+  private readonly targets = new Map<string, { origin: string; path: string }>();
   /** Contract §7: 15 s per attempt. Tests shorten it on the instance. */
   timeoutMs = ATTEMPT_TIMEOUT_MS;
 
-  constructor(
-    @Inject(HERALD_CONFIG) config: HeraldConfig,
-    @InjectPinoLogger(WebhookSender.name) logger: PinoLogger,
-  ) {
-    this.thread = new SenderThread(
-      THREAD_SCRIPT,
-      {
-        allowPrivateTargets: config.allowPrivateTargets,
-        userAgent: `Herald/${config.version}`,
-        maxTimeoutMs: ATTEMPT_TIMEOUT_MS,
-        perEndpointConcurrency: PER_ENDPOINT_CONCURRENCY,
-      },
-      (reason) =>
-        logger.error({ reason }, 'the webhook sender thread died; its attempts failed and will be retried'),
-    );
+  constructor(@Inject(HERALD_CONFIG) config: HeraldConfig) {
+    this.userAgent = `Herald/${config.version}`;
+    this.agent = new Agent({
+      connect: guardedConnector(config.allowPrivateTargets, { timeout: CONNECT_TIMEOUT_MS, allowH2: false }),
+      keepAliveTimeout: 30_000,
+      headersTimeout: ATTEMPT_TIMEOUT_MS,
+      bodyTimeout: ATTEMPT_TIMEOUT_MS,
+    });
   }
 
-  /** Started ahead, so the first webhook does not wait for the thread to boot. */
-  onApplicationBootstrap(): void {
-    this.thread.start();
+  async onApplicationShutdown(): Promise<void> {
+    await this.agent.close();
   }
 
-  /**
-   * Sends once one of the endpoint's PER_ENDPOINT_CONCURRENCY request slots is free; `null` when the
-   * message was dropped unsent (see `dropWaiting`).
-   */
-  send(message: Omit<TicketedMessage, 'ticket' | 'timeoutMs'>): Promise<SendResult | null> {
-    return this.thread.post({ ...message, timeoutMs: this.timeoutMs });
-  }
-
-  /** Messages still waiting for a request slot are answered `null`, unsent (shutdown). */
-  dropWaiting(): void {
-    this.thread.dropWaiting();
+  /** Origin and path of an endpoint URL, parsed once per URL rather than once per attempt. */
+  private target(url: string): { origin: string; path: string } {
+    let target = this.targets.get(url);
+    if (!target) {
+      if (this.targets.size >= TARGET_CACHE_LIMIT) this.targets.clear();
+      const parsed = new URL(url);
+      target = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+      this.targets.set(url, target);
+    }
+    return target;
   }
 
   /** Aborts every attempt in flight (shutdown); they end with `status: null`. */
   abortAll(): void {
-    this.thread.abortAll();
+    this.deadlines.abortAll(new Error('cancelled by shutdown'));
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    await this.thread.stop();
+  async send(message: WebhookMessage): Promise<SendResult> {
+    const started = performance.now();
+    const timestamp = Math.floor(Date.now() / 1000);
+    const headers = {
+      'content-type': 'application/json',
+      'user-agent': this.userAgent,
+      ...(await signedHeaders(message.secrets, message.id, timestamp, message.body)),
+    };
+    const end = await new Promise<AttemptEnd>((resolve) => {
+      const attempt = new WebhookAttempt((ended) => {
+        this.deadlines.finish(attempt);
+        resolve(ended);
+      });
+      this.deadlines.start(attempt, this.timeoutMs);
+      try {
+        const target = this.target(message.url);
+        this.agent.dispatch(
+          {
+            origin: target.origin,
+            path: target.path,
+            method: 'POST',
+            headers,
+            body: message.body,
+          },
+          attempt,
+        );
+      } catch (error) {
+        attempt.fail(error);
+      }
+    });
+    const durationMs = Math.round(performance.now() - started);
+    if (end.answered) {
+      return {
+        status: end.status,
+        body: storable(end.excerpt),
+        retryAfter: end.retryAfter,
+        error: null,
+        durationMs,
+      };
+    }
+    const error =
+      end.abortedWith instanceof AttemptTimeoutError
+        ? `timed out after ${this.timeoutMs / 1000} s`
+        : storable(describeError(end.error));
+    return { status: null, body: null, retryAfter: undefined, error, durationMs };
   }
 }
