@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { startGatewayProcess, MAIN } from './support/gateway-process.js';
 import { START_NODE_FLAGS } from '../src/start-command.js';
-import { apiClient } from './support/http.js';
+import { apiClient, eventually } from './support/http.js';
+import { startWebhookReceiver } from './support/webhook-receiver.js';
 
 /** The README's start path: the built gateway with an embedded, persistent Postgres. */
 describe('gateway process with embedded Postgres', () => {
@@ -39,6 +40,38 @@ describe('gateway process with embedded Postgres', () => {
     );
     third.child.kill('SIGTERM');
     expect(await third.exited).toBe(0);
+  });
+
+  it('on SIGTERM finishes the webhook attempt in flight and records it before stopping its Postgres', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-data-'));
+    const token = 'graceful-admin-token-0123456789';
+    const env = { HERALD_DATA_DIR: dir, HERALD_ADMIN_TOKEN: token, HERALD_ALLOW_PRIVATE_TARGETS: 'true' };
+    const receiver = await startWebhookReceiver(() => ({ status: 200, delayMs: 1_500 }));
+    try {
+      const first = await startGatewayProcess(env);
+      const admin = apiClient(first.baseUrl, token);
+      const endpoint = (await admin('POST', '/v1/endpoints', { body: { url: receiver.url } })).body;
+      await admin('POST', '/v1/events', { body: { type: 'bye.now' } });
+      await eventually(() => receiver.received.length === 1);
+      first.child.kill('SIGTERM');
+      expect(await first.exited).toBe(0);
+
+      const second = await startGatewayProcess(env);
+      try {
+        const listed = await apiClient(second.baseUrl, token)(
+          'GET',
+          `/v1/endpoints/${endpoint.id}/deliveries`,
+        );
+        expect(listed.body.data).toEqual([expect.objectContaining({ status: 'delivered', attemptCount: 1 })]);
+        expect(receiver.received).toHaveLength(1);
+      } finally {
+        second.child.kill('SIGTERM');
+        await second.exited;
+      }
+    } finally {
+      await receiver.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('honours HERALD_ADMIN_TOKEN on first start', async () => {

