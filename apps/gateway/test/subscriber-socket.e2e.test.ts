@@ -217,6 +217,32 @@ describe('subscriber socket (/events)', () => {
       expect(BigInt(events[i]!.seq) > BigInt(events[i - 1]!.seq)).toBe(true);
   });
 
+  it('resumes after an event committed elsewhere that this instance has not read yet, without sending it again', async () => {
+    const db = new pg.Client({ connectionString: herald.databaseUrl });
+    await db.connect();
+    try {
+      // Two events as another instance commits them: in the log, but this instance's tail reads them only
+      // at its next poll (up to a second later; no NOTIFY came).
+      const { rows } = await db.query<{ id: string }>(
+        `INSERT INTO events (seq, id, type, source_id, provider, subject, time, received_at, data)
+         SELECT nextval('event_seq'), gen_random_uuid(), 'elsewhere.tick', gen_random_uuid(), 'herald', NULL,
+                now(), now(), jsonb_build_object('n', n)
+         FROM generate_series(1, 2) AS n ORDER BY n RETURNING id`,
+      );
+      const [seen, next] = rows.map((row) => row.id);
+      const socket = await open();
+      const received = collect(socket);
+      const result = await subscribe(socket, { types: ['elsewhere.tick'], after: seen });
+      if (!result.ok) throw new Error(result.error.message);
+      await eventually(() => (received.get(result.id)?.length ?? 0) > 0, 5_000);
+      // The tail's poll may still be handing the batch out; anything more would arrive with it.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(received.get(result.id)!.map((event) => event.id)).toEqual([next]);
+    } finally {
+      await db.end();
+    }
+  });
+
   it('disconnects a subscriber that stops reading before its buffer passes the bound, and it resumes with after', async () => {
     const bounded = await startTestApp({ HERALD_SOCKET_MAX_BUFFER: '50' }, herald.databaseUrl);
     try {

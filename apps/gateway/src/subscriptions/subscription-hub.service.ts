@@ -200,7 +200,9 @@ export class SubscriptionHub implements OnApplicationBootstrap {
             return;
         }
         if (rows.length === REPLAY_PAGE) continue;
-        subscription.cursor = bound;
+        // A cursor beyond the tail (an event another instance committed, not read here yet) stays: its
+        // events come from the tail, and those up to the cursor were the client's already.
+        if (bound > subscription.cursor) subscription.cursor = bound;
         if (this.tail.position === bound) {
           subscription.live = true;
           return;
