@@ -12,10 +12,13 @@ describe(nextRetryDelay.name, () => {
     expect(nextRetryDelay(schedule, 3, undefined)).toBeUndefined();
   });
 
-  it('honours Retry-After within [scheduled, 2 × scheduled]', () => {
+  it('honours Retry-After, never sooner than scheduled and at most the longest scheduled delay', () => {
     expect(nextRetryDelay(schedule, 1, 7)).toBe(7);
+    expect(nextRetryDelay(schedule, 1, 60)).toBe(60);
     expect(nextRetryDelay(schedule, 1, 1)).toBe(5);
-    expect(nextRetryDelay(schedule, 1, 3_600)).toBe(10);
+    expect(nextRetryDelay(schedule, 1, 3_600)).toBe(300);
+    expect(nextRetryDelay(schedule, 2, 3_600)).toBe(300);
+    expect(nextRetryDelay(schedule, 3, 60)).toBeUndefined();
   });
 });
 
