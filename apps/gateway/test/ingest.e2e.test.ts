@@ -207,11 +207,16 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect(response.body.code).toBe('payload_too_large');
     });
 
-    it('stops accepting the old URL after rotation', async () => {
+    it('stops accepting the old URL after rotation, however the source id in it is spelled', async () => {
+      // A UUID in any case names the same source; the old token must stop working in every spelling.
+      const shouted = source.ingestUrl.replace(source.id, source.id.toUpperCase());
+      const earlier = buildSeatableWebhook({ ...rowData, op_time: 1649921000 }, { secret });
+      expect((await post(shouted, earlier.body, earlier.headers)).status).toBe(202);
       const rotated = await admin('POST', `/v1/sources/${source.id}/rotate-ingest-token`);
       expect(rotated.status).toBe(200);
       const webhook = buildSeatableWebhook({ ...rowData, op_time: 1649922000 }, { secret });
       expect((await post(source.ingestUrl, webhook.body, webhook.headers)).status).toBe(401);
+      expect((await post(shouted, webhook.body, webhook.headers)).status).toBe(401);
       expect((await post(rotated.body.ingestUrl, webhook.body, webhook.headers)).status).toBe(202);
       source = rotated.body;
     });

@@ -9,12 +9,15 @@ export function isUuid(value: string): boolean {
   return UUID.test(value);
 }
 
-/** A path id that is not a UUID names nothing: 404, before any query sees it. */
+/**
+ * A path id that is not a UUID names nothing: 404, before any query sees it. A UUID comes out in lower
+ * case, as Postgres spells it, so ids compare and cache as one string whatever the client sent.
+ */
 @Injectable()
 export class ResourceIdPipe implements PipeTransform<string, string> {
   transform(value: string): string {
     if (!isUuid(value)) throw new HeraldException(ErrorCode.NotFound, `Nothing has the id "${value}".`);
-    return value;
+    return value.toLowerCase();
   }
 }
 

@@ -39,7 +39,7 @@ export class IngestService {
       const receivedAt = new Date();
       const events = adapter
         .parseWebhook(request, source.config)
-        .map((e) => fromNormalized(e, { sourceId, provider: source.provider }, receivedAt));
+        .map((e) => fromNormalized(e, { sourceId: source.id, provider: source.provider }, receivedAt));
       const appended = await this.writer.append(events);
       this.metrics.ingestRequests.inc({ provider: source.provider, outcome: 'accepted' });
       return { accepted: appended.length, ids: appended.map((a) => a.event.id) };

@@ -59,7 +59,8 @@ export function parseSubscribe(payload: unknown): ParsedSubscribe {
     ok: true,
     request: {
       types: typeList,
-      sources: sourceList,
+      // Matched as strings against events' `sourceid`, which Postgres always spells in lower case.
+      sources: sourceList?.map((source) => source.toLowerCase()),
       after: (after as string | null | undefined) ?? undefined,
     },
   };
