@@ -17,30 +17,34 @@ try {
 
 const logger = pino({ level: config.logLevel, base: { service: 'herald' } });
 let embedded: EmbeddedDatabase | undefined;
-if (!config.databaseUrl) {
-  embedded = await startEmbeddedPostgres({
-    dataDir: join(config.dataDir, 'pgdata'),
-    persistent: true,
-    logger,
-  });
-  config = { ...config, databaseUrl: embedded.url };
-}
-
-let app: Awaited<ReturnType<typeof createApp>>;
-try {
-  app = await createApp(config, logger);
-  await app.listen({ port: config.port, host: config.host });
-} catch (error) {
-  logger.fatal({ err: error }, 'Herald could not start');
-  await embedded?.stop().catch(() => undefined);
-  process.exit(1);
-}
-logger.info(
-  { port: config.port, host: config.host, embeddedPostgres: Boolean(embedded) },
-  'Herald is listening',
-);
-
+let app: Awaited<ReturnType<typeof createApp>> | undefined;
 let stopping = false;
+
+async function start(): Promise<void> {
+  if (!config.databaseUrl) {
+    embedded = await startEmbeddedPostgres({
+      dataDir: join(config.dataDir, 'pgdata'),
+      persistent: true,
+      logger,
+    });
+    config = { ...config, databaseUrl: embedded.url };
+  }
+  // Asked to stop while the database started: nothing more to start.
+  if (stopping) return;
+  try {
+    app = await createApp(config, logger);
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    logger.fatal({ err: error }, 'Herald could not start');
+    await embedded?.stop().catch(() => undefined);
+    process.exit(1);
+  }
+  logger.info(
+    { port: config.port, host: config.host, embeddedPostgres: Boolean(embedded) },
+    'Herald is listening',
+  );
+}
+
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
@@ -51,12 +55,17 @@ async function shutdown(signal: string): Promise<void> {
   }, 30_000);
   forceExit.unref();
   try {
-    await app.close();
+    // A signal during start-up waits for it, so what it started (an embedded Postgres above all) is
+    // stopped rather than left running without its parent.
+    await starting.catch(() => undefined);
+    await app?.close();
     await embedded?.stop();
   } catch (error) {
     logger.error({ err: error }, 'error during shutdown');
   }
   process.exit(0);
 }
+const starting = start();
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
+await starting;

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { startGatewayProcess, MAIN } from './support/gateway-process.js';
+import { freePort } from '../src/database/embedded-postgres.js';
+import { spawnGatewayProcess, startGatewayProcess, MAIN } from './support/gateway-process.js';
 import { START_NODE_FLAGS } from '../src/start-command.js';
 import { apiClient, eventually } from './support/http.js';
 import { startWebhookReceiver } from './support/webhook-receiver.js';
@@ -70,6 +71,23 @@ describe('gateway process with embedded Postgres', () => {
       }
     } finally {
       await receiver.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stops its embedded Postgres when SIGTERM comes during start-up', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-data-'));
+    const pidFile = join(dir, 'pgdata', 'postmaster.pid');
+    const gateway = spawnGatewayProcess({ HERALD_DATA_DIR: dir }, await freePort());
+    try {
+      await eventually(() => gateway.output().includes('embedded Postgres started'), 60_000, 20);
+      gateway.child.kill('SIGTERM');
+      expect(await gateway.exited).toBe(0);
+      expect(existsSync(pidFile)).toBe(false);
+    } finally {
+      gateway.child.kill('SIGKILL');
+      // A postgres left without its parent (the failure under test) must not outlive the test.
+      if (existsSync(pidFile)) process.kill(Number(readFileSync(pidFile, 'utf8').split('\n')[0]), 'SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
   });

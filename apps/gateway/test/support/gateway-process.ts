@@ -13,14 +13,13 @@ export interface GatewayProcess {
   exited: Promise<number | null>;
 }
 
-/** Runs the built gateway as a real process (the README's start path), waiting until /readyz is 200. */
-export async function startGatewayProcess(
+/** Starts the built gateway as a real process (the README's start path) and returns at once. */
+export function spawnGatewayProcess(
   env: Record<string, string>,
-  readyTimeoutMs = 60_000,
+  port: number,
   /** Run as another user (the container's non-root user, say); needs root. */
   user?: { uid: number; gid: number },
-): Promise<GatewayProcess> {
-  const port = await freePort();
+): Omit<GatewayProcess, 'baseUrl'> {
   let output = '';
   const child = spawn(process.execPath, [...START_NODE_FLAGS, MAIN], {
     ...user,
@@ -37,14 +36,26 @@ export async function startGatewayProcess(
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+/** Runs the built gateway as a real process (the README's start path), waiting until /readyz is 200. */
+export async function startGatewayProcess(
+  env: Record<string, string>,
+  readyTimeoutMs = 60_000,
+  /** Run as another user (the container's non-root user, say); needs root. */
+  user?: { uid: number; gid: number },
+): Promise<GatewayProcess> {
+  const port = await freePort();
+  const gateway = spawnGatewayProcess(env, port, user);
   const baseUrl = `http://127.0.0.1:${port}`;
   await eventually(
     async () => {
-      if (child.exitCode !== null) throw new Error(`gateway exited early:\n${output}`);
+      if (gateway.child.exitCode !== null) throw new Error(`gateway exited early:\n${gateway.output()}`);
       return (await fetch(`${baseUrl}/readyz`)).status === 200;
     },
     readyTimeoutMs,
     100,
   );
-  return { child, baseUrl, output: () => output, exited };
+  return { ...gateway, baseUrl };
 }
