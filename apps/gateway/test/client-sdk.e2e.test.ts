@@ -102,6 +102,30 @@ describe('@herald/client', () => {
     }
   });
 
+  it('subscribes after an event id, replaying only what came after it', async () => {
+    const [marker] = await publishOn(reader.baseUrl)('byid.marker', 1);
+    const later = await publishOn(reader.baseUrl)('byid.tick', 3, 1);
+    const received: HeraldEvent[] = [];
+    const subscription = client(reader.baseUrl).subscribe(
+      { types: ['byid.*'], after: marker },
+      (event) => void received.push(event),
+    );
+    await subscription.ready;
+    await eventually(() => expect(received.map((e) => e.id)).toEqual(later));
+  });
+
+  it('ends on the server a subscription unsubscribed before the server answered it', async () => {
+    const sdk = client(reader.baseUrl);
+    await eventually(() => sdk.connected);
+    // One more than a connection may hold, each sent and unsubscribed at once: any left running on the
+    // server would count against the last subscribe.
+    for (let i = 0; i <= 100; i++) {
+      const unsubscribe = sdk.subscribe({ types: ['gone.*'] }, () => undefined);
+      await unsubscribe();
+    }
+    await expect(sdk.subscribe({ types: ['kept.*'] }, () => undefined).ready).resolves.toBeUndefined();
+  });
+
   it('reports a refused key and a refused filter as HeraldClientError with the cause', async () => {
     const refused = client(reader.baseUrl, 'hrld_nope');
     const errors: HeraldClientError[] = [];

@@ -31,12 +31,24 @@ export interface Unsubscribe {
 interface LocalSubscription {
   filter: EventFilter & { after?: string };
   handler: EventHandler;
-  /** Seq of the last event delivered to the handler (or where the server started us): the resume point. */
+  /**
+   * Seq of the last event delivered to the handler, or the seq the server started the subscription
+   * after: the resume point. Unknown until the first answer; until then the filter's `after` (an event
+   * id or a seq) is what the server is asked for.
+   */
   position?: string;
+  /** The server's id for it on the current connection. */
   serverId?: string;
+  /** Settles once the last `subscribe` sent for it has been answered (or has failed). */
+  answered?: Promise<void>;
+  /** Consecutive refusals the server called temporary (see `TRANSIENT_REFUSALS`). */
+  retries: number;
   settle: { resolve: () => void; reject: (error: HeraldClientError) => void; settled: boolean };
   active: boolean;
 }
+
+/** Refusals that say "not now" rather than "never": the subscribe is retried on the same connection. */
+const TRANSIENT_REFUSALS = new Set(['internal']);
 
 type ClientEvents = {
   error: (error: HeraldClientError) => void;
@@ -59,17 +71,22 @@ export class HeraldClient {
     disconnected: new Set(),
   };
   private readonly ackTimeoutMs: number;
+  private readonly retryDelayMaxMs: number;
+  /** Connection attempts the server's middleware turned down in a row (see `connect_error`). */
+  private refusedConnects = 0;
   private closed = false;
 
   constructor(options: HeraldClientOptions) {
     this.ackTimeoutMs = options.ackTimeoutMs ?? 10_000;
+    this.retryDelayMaxMs = options.reconnectionDelayMaxMs ?? 5_000;
     this.socket = io(new URL(EVENTS_NAMESPACE, options.url).toString(), {
       auth: { token: options.token },
       transports: ['websocket'],
       reconnectionDelay: 250,
-      reconnectionDelayMax: options.reconnectionDelayMaxMs ?? 5_000,
+      reconnectionDelayMax: this.retryDelayMaxMs,
     });
     this.socket.on('connect', () => {
+      this.refusedConnects = 0;
       this.emit('connected');
       for (const subscription of this.subscriptions) this.establish(subscription);
     });
@@ -78,14 +95,18 @@ export class HeraldClient {
       if (message.code === 'unauthorized') this.fail(new HeraldClientError('unauthorized', message.message));
     });
     this.socket.on('connect_error', (error) => {
-      // A refusal by the server's middleware is final; socket.io retries network errors by itself.
-      if (error.message === 'unauthorized')
+      if (error.message === 'unauthorized') {
         this.fail(new HeraldClientError('unauthorized', 'the API key was refused', { cause: error }));
-      else if (!this.socket.active)
+      } else if (!this.socket.active) {
+        // socket.io retries network errors by itself, but takes any refusal by the server's middleware
+        // as final; only `unauthorized` is (the gateway answers `unavailable` while it cannot check keys).
         this.emit('error', new HeraldClientError('connection_failed', error.message, { cause: error }));
+        this.later(this.refusedConnects++, () => this.socket.connect());
+      }
     });
     this.socket.on('disconnect', (reason) => {
       this.byServerId.clear();
+      for (const subscription of this.subscriptions) subscription.serverId = undefined;
       this.emit('disconnected', reason);
       // The server closed on purpose (slow consumer, restart): socket.io leaves that to us.
       if (reason === 'io server disconnect' && !this.closed)
@@ -109,12 +130,15 @@ export class HeraldClient {
       settle = { resolve, reject, settled: false };
     });
     ready.catch(() => undefined);
-    const subscription: LocalSubscription = { filter, handler, position: filter.after, settle, active: true };
+    const subscription: LocalSubscription = { filter, handler, settle, active: true, retries: 0 };
     this.subscriptions.add(subscription);
     if (this.socket.connected) this.establish(subscription);
     const unsubscribe = async () => {
       subscription.active = false;
       this.subscriptions.delete(subscription);
+      // A subscribe still unanswered brings the id to end on the server; one never sent has nothing there.
+      await subscription.answered;
+      this.settle(subscription);
       const serverId = subscription.serverId;
       if (serverId && this.socket.connected) {
         this.byServerId.delete(serverId);
@@ -139,36 +163,59 @@ export class HeraldClient {
    */
   private establish(subscription: LocalSubscription): void {
     const { types, sources } = subscription.filter;
-    this.socket
-      .timeout(this.ackTimeoutMs)
-      .emit('subscribe', { types, sources, after: subscription.position }, (error, result) => {
-        if (!subscription.active) return;
-        if (error) {
-          // No answer in time: the connection is probably gone; the next `connect` retries.
-          this.emit(
-            'error',
-            new HeraldClientError('subscribe_failed', 'no answer to subscribe', { cause: error }),
-          );
+    const after = subscription.position ?? subscription.filter.after;
+    const connection = this.socket.id;
+    let answered!: () => void;
+    subscription.answered = new Promise((resolve) => (answered = resolve));
+    this.socket.timeout(this.ackTimeoutMs).emit('subscribe', { types, sources, after }, (error, result) => {
+      answered();
+      // An answer from a connection that has gone since is void (the new one subscribes afresh).
+      const current = this.socket.id === connection;
+      if (!subscription.active) {
+        // Unsubscribed while this was unanswered: `unsubscribe` ends the server's side with this id.
+        if (current && !error && result.ok) subscription.serverId = result.id;
+        return;
+      }
+      if (!current) return;
+      if (error) {
+        // No answer in time on a live connection: the server may still set the subscription up, with an
+        // id this client never learns. Reconnecting drops it there and resumes every subscription.
+        this.emit(
+          'error',
+          new HeraldClientError('subscribe_failed', 'no answer to subscribe; reconnecting', { cause: error }),
+        );
+        if (this.socket.connected) this.socket.disconnect().connect();
+        return;
+      }
+      if (!result.ok) {
+        const refusal = new HeraldClientError(
+          'subscribe_failed',
+          `${result.error.code}: ${result.error.message}`,
+          { cause: result.error },
+        );
+        this.emit('error', refusal);
+        if (TRANSIENT_REFUSALS.has(result.error.code)) {
+          this.later(subscription.retries++, () => {
+            if (subscription.active && this.socket.id === connection) this.establish(subscription);
+          });
           return;
         }
-        if (!result.ok) {
-          this.subscriptions.delete(subscription);
-          const refusal = new HeraldClientError(
-            'subscribe_failed',
-            `${result.error.code}: ${result.error.message}`,
-            {
-              cause: result.error,
-            },
-          );
-          this.settle(subscription, refusal);
-          this.emit('error', refusal);
-          return;
-        }
-        subscription.serverId = result.id;
-        subscription.position ??= result.cursor;
-        this.byServerId.set(result.id, subscription);
-        this.settle(subscription);
-      });
+        this.subscriptions.delete(subscription);
+        this.settle(subscription, refusal);
+        return;
+      }
+      subscription.retries = 0;
+      subscription.serverId = result.id;
+      subscription.position ??= result.cursor;
+      this.byServerId.set(result.id, subscription);
+      this.settle(subscription);
+    });
+  }
+
+  /** Runs `retry` after a backoff for the `attempt`-th retry in a row (250 ms doubling, capped), unless closed. */
+  private later(attempt: number, retry: () => void): void {
+    const delay = Math.min(250 * 2 ** Math.min(attempt, 10), this.retryDelayMaxMs);
+    setTimeout(() => !this.closed && retry(), delay);
   }
 
   private deliver({ subscription: serverId, event }: EventMessage): void {
