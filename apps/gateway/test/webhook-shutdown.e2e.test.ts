@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import pg from 'pg';
 import { PER_ENDPOINT_CONCURRENCY } from '../src/endpoints/deliveries/delivery-worker.service.js';
+import { DeliveryRepository } from '../src/endpoints/deliveries/delivery.repository.js';
 import { apiClient, eventually } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.js';
@@ -68,6 +69,51 @@ describe('webhook delivery on graceful shutdown, with a backlog', () => {
         ...Array<typeof released>(4).fill(released),
       ]);
     } finally {
+      await db.end();
+      await receiver.close();
+    }
+  });
+});
+
+describe('webhook delivery on graceful shutdown, with a claim in flight', () => {
+  it('waits for the claim and releases what it leased, unsent', async () => {
+    const receiver = await startWebhookReceiver();
+    const herald = await startTestApp();
+    const db = new pg.Client({ connectionString: herald.databaseUrl });
+    await db.connect();
+    try {
+      const admin = apiClient(herald.baseUrl, herald.adminToken);
+      const endpoint = (await admin('POST', '/v1/endpoints', { body: { url: receiver.url } })).body;
+      // The claim that leases the new delivery answers only once shutdown has begun.
+      const repository = herald.app.get(DeliveryRepository);
+      const claim = repository.claim.bind(repository);
+      let leased!: () => void;
+      const claimLeased = new Promise<void>((resolve) => (leased = resolve));
+      let resume!: () => void;
+      const shutdownBegun = new Promise<void>((resolve) => (resume = resolve));
+      jest.spyOn(repository, 'claim').mockImplementation(async (...args) => {
+        const result = await claim(...args);
+        if (result.deliveries.length > 0) {
+          leased();
+          await shutdownBegun;
+        }
+        return result;
+      });
+      await admin('POST', '/v1/events', { body: { type: 'late.claim' } });
+      await claimLeased;
+
+      const closed = herald.close();
+      setTimeout(resume, 200);
+      await closed;
+
+      const { rows } = await db.query(
+        `SELECT status, attempt_count, locked_by FROM deliveries WHERE endpoint_id = $1`,
+        [endpoint.id],
+      );
+      expect(rows).toEqual([{ status: 'pending', attempt_count: 0, locked_by: null }]);
+      expect(receiver.received).toHaveLength(0);
+    } finally {
+      jest.restoreAllMocks();
       await db.end();
       await receiver.close();
     }

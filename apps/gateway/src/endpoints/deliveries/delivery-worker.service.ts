@@ -62,6 +62,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private wakeImmediate: NodeJS.Immediate | undefined;
   private wakeAt = Infinity;
   private pumping = false;
+  /** The claim rounds running or last run (shutdown waits for them, so what they leased is released). */
+  private pumped: Promise<void> = Promise.resolve();
   /** The last claim round stopped at GLOBAL_CONCURRENCY (due deliveries may be waiting for any endpoint). */
   private instanceFull = false;
   private pumpAgain = false;
@@ -102,6 +104,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.stopping = true;
     this.timers.forEach(clearInterval);
     this.cancelWake();
+    // A claim in flight releases what it leased once it sees `stopping`; the database must still be there.
+    await this.pumped;
     // Claimed but not started: their attempts release the leases instead of sending.
     for (const queue of this.waiting.values()) queue.splice(0).forEach((go) => go(false));
     const running = () => Promise.all(this.inFlight.values());
@@ -126,7 +130,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.wakeAt = at;
     const run = () => {
       this.wakeAt = Infinity;
-      void this.pump();
+      this.pump();
     };
     // A timer fires a millisecond or two later at the earliest, which a live delivery would wait on
     // every time; an immediate runs once the current I/O has been handled.
@@ -139,11 +143,13 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     clearImmediate(this.wakeImmediate);
   }
 
-  private async pump(): Promise<void> {
-    if (this.pumping) {
-      this.pumpAgain = true;
-      return;
-    }
+  /** Runs claim rounds until nothing more is due; while they run, asks them for one more round. */
+  private pump(): void {
+    if (this.pumping) this.pumpAgain = true;
+    else this.pumped = this.claimRounds();
+  }
+
+  private async claimRounds(): Promise<void> {
     this.pumping = true;
     try {
       do {
