@@ -53,6 +53,10 @@ describe('retention', () => {
       )[0];
     expect((await left()).deliveries).toBe(3);
     const retention = herald.app.get(RetentionService);
+    // A page cursor handed out before the purge, pointing behind what it removes.
+    const page = await admin('GET', `/v1/events?after=${BigInt(old[0].seq) - 1n}&limit=1`);
+    expect(page.body.data.map((e: { id: string }) => e.id)).toEqual([old[0].id]);
+    const staleCursor: string = page.body.nextCursor;
 
     // Fake clock: 29 days on, nothing is old enough; 31 days on, both are.
     expect(await retention.purge(Date.now() + 29 * DAY_MS)).toBe(0);
@@ -69,6 +73,9 @@ describe('retention', () => {
     expect(expiredBySeq.status).toBe(410);
     expect(expiredBySeq.body.code).toBe('cursor_expired');
     expect((await admin('GET', `/v1/events?after=${old[1].id}`)).status).toBe(400);
+    const expiredByCursor = await admin('GET', `/v1/events?cursor=${encodeURIComponent(staleCursor)}`);
+    expect(expiredByCursor.status).toBe(410);
+    expect(expiredByCursor.body.code).toBe('cursor_expired');
     const socket = await connectSocket(herald.baseUrl, herald.adminToken);
     try {
       expect(await subscribe(socket, { after: old[0].seq })).toMatchObject({

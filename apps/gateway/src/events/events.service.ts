@@ -91,9 +91,11 @@ export class EventsService {
 
   async list(query: ListEventsQueryDto): Promise<Page<HeraldEvent>> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+    // A page's cursor is a seq, checked against retention like `after`: a purge since that page would
+    // otherwise skip the events it removed without a word.
     const afterSeq =
       query.cursor !== undefined
-        ? decodeCursor('events', query.cursor)
+        ? await this.resolveAfter(decodeCursor('events', query.cursor), 'cursor')
         : await this.resolveAfter(query.after);
     const rows = await this.repository.query({
       afterSeq,
@@ -106,8 +108,8 @@ export class EventsService {
     return toPage(rows, limit, toEnvelope, (row) => row.seq, 'events');
   }
 
-  /** `after` is an event id or a seq; an id must name a stored event. */
-  async resolveAfter(after: string | undefined): Promise<string | undefined> {
+  /** `after` is an event id or a seq; an id must name a stored event. `field` names it in errors. */
+  async resolveAfter(after: string | undefined, field = 'after'): Promise<string | undefined> {
     if (after === undefined) return undefined;
     const cursor = await this.cursors.resolve(after);
     if (cursor.kind === 'ok') return String(cursor.seq);
@@ -115,12 +117,14 @@ export class EventsService {
       throw new HeraldException(
         ErrorCode.CursorExpired,
         'That position is older than the retention period.',
-        [{ field: 'after', message: 'expired; start again without after, or from a newer event' }],
+        [{ field, message: `expired; start again without ${field}, or from a newer event` }],
       );
     }
-    throw new HeraldException(ErrorCode.InvalidCursor, `"after" must be a seq or the id of a stored event.`, [
-      { field: 'after', message: 'unknown event id or malformed seq' },
-    ]);
+    throw new HeraldException(
+      ErrorCode.InvalidCursor,
+      `"${field}" must be a seq or the id of a stored event.`,
+      [{ field, message: 'unknown event id or malformed seq' }],
+    );
   }
 
   private typeRegexes(types: string[] | undefined): string[] | undefined {
