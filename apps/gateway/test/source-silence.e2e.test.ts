@@ -67,6 +67,10 @@ describe('herald.source.silent', () => {
       data: { sourceId: source.id, sourceName: 'crm', provider: 'seatable', silentAfterSeconds: 60 },
     });
     expect(alerts[0].data.silentForSeconds).toBeGreaterThanOrEqual(60);
+    // The source's status still names the provider's last event, not Herald's alert about it.
+    const [sent] = (await admin('GET', `/v1/events?type=seatable.**&source=${source.id}`)).body.data;
+    const status = (await admin('GET', `/v1/sources/${source.id}/status`)).body;
+    expect(status.lastEventAt).toBe(sent.receivedat);
     await eventually(() => expect(received.get(operators.id)?.map((e) => e.id)).toEqual([alerts[0].id]));
 
     // A new event ends the spell; the next quiet spell alerts again. A source that never sent never alerts.

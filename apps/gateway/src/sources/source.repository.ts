@@ -1,3 +1,4 @@
+import { HERALD_PROVIDER } from '@herald/events';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
@@ -52,10 +53,11 @@ export class SourceRepository {
     });
   }
 
+  /** When the provider last sent something; Herald's own events about the source do not count. */
   async lastEventAt(sourceId: string): Promise<Date | null> {
     const rows: Array<{ received_at: Date }> = await this.sources.manager.query(
-      'SELECT received_at FROM events WHERE source_id = $1 ORDER BY seq DESC LIMIT 1',
-      [sourceId],
+      'SELECT received_at FROM events WHERE source_id = $1 AND provider <> $2 ORDER BY seq DESC LIMIT 1',
+      [sourceId, HERALD_PROVIDER],
     );
     return rows[0]?.received_at ?? null;
   }
