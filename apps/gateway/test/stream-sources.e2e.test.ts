@@ -123,6 +123,14 @@ describe('stream sources run by the gateway', () => {
     jellyfish.pushNotification(encodeServerMessage({ case: 'roomDeleted', value: { roomId: 'r1' } }));
     await eventually(async () => expect(await typesOf(id)).toContain('jellyfish.room.deleted'));
 
+    // A rename leaves the provider connection alone (Jellyfish keeps no replay of what a reconnect misses).
+    const connections = jellyfish.counters.connections;
+    const { connectedSince } = await statusOf(id);
+    expect((await admin('PATCH', `/v1/sources/${id}`, { body: { name: 'media-renamed' } })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(jellyfish.counters.connections).toBe(connections);
+    expect((await statusOf(id)).connectedSince).toBe(connectedSince);
+
     expect((await admin('DELETE', `/v1/sources/${id}`)).status).toBe(204);
     await eventually(() => expect(jellyfish.openSockets).toBe(0));
   });

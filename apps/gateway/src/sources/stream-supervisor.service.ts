@@ -27,6 +27,17 @@ const STREAM_LOCK_NAMESPACE = 0x4852;
 const RECONCILE_INTERVAL_MS = 3_000;
 const STOP_TIMEOUT_MS = 10_000;
 
+/**
+ * Whether a change to a running stream source needs a new provider connection. A rename or a new
+ * silence threshold does not: restarting for them dropped what Jellyfish sent meanwhile (it keeps no
+ * replay), with no `herald.source.disconnected` to say so.
+ */
+function connectionChanged(running: SourceEntity, updated: SourceEntity): boolean {
+  return (
+    running.provider !== updated.provider || JSON.stringify(running.config) !== JSON.stringify(updated.config)
+  );
+}
+
 interface RunningStream {
   source: SourceEntity;
   adapter: ProviderAdapter;
@@ -137,8 +148,8 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     const wanted = new Map((await this.repository.findEnabledStreams()).map((s) => [s.id, s]));
     for (const [id, running] of this.running) {
       const source = wanted.get(id);
-      if (!source || source.updatedAt.getTime() !== running.source.updatedAt.getTime())
-        await this.stopStream(id);
+      if (!source || connectionChanged(running.source, source)) await this.stopStream(id);
+      else running.source = source;
     }
     for (const source of wanted.values()) {
       if (this.running.has(source.id) || this.shuttingDown) continue;
