@@ -6,10 +6,21 @@ import { startTestApp, type TestApp } from './support/test-app.js';
 describe('migrations', () => {
   let herald: TestApp;
   let db: DataSource;
+  let endpoint: { id: string };
+  let event: { id: string; seq: string };
+  let rotated: { id: string; secret: string };
 
   beforeAll(async () => {
     herald = await startTestApp();
     db = herald.app.get(DataSource);
+    // Made through the API while the schema is the current one; the tests below take it back.
+    const admin = apiClient(herald.baseUrl, herald.adminToken);
+    endpoint = (await admin('POST', '/v1/endpoints', { body: { url: 'http://127.0.0.1:9/x' } })).body;
+    event = (await admin('POST', '/v1/events', { body: { type: 'kept.a' } })).body;
+    rotated = (
+      await admin('POST', '/v1/endpoints', { body: { url: 'http://127.0.0.1:9/r', enabled: false } })
+    ).body;
+    await admin('POST', `/v1/endpoints/${rotated.id}/rotate-secret`);
   });
   afterAll(() => herald.close());
 
@@ -29,17 +40,32 @@ describe('migrations', () => {
       )
     ).map((row: { indexname: string }) => row.indexname);
 
-  // The newest first, as `undoLastMigration` takes them; the last test applies both again.
+  const retiredSecrets = async () =>
+    (await db.query(`SELECT retired_secrets FROM endpoints WHERE id = $1`, [rotated.id]))[0].retired_secrets;
+
+  // The newest first, as `undoLastMigration` takes them; the last test applies them all again.
+  it('reverts RetiredEndpointSecrets to one previous secret, the newest retired one', async () => {
+    const [retired] = await retiredSecrets();
+    expect(retired.secret).toBe(rotated.secret);
+    await db.undoLastMigration({ transaction: 'each' });
+    const [row] = await db.query(
+      `SELECT previous_secret, previous_secret_expires_at AS expires FROM endpoints WHERE id = $1`,
+      [rotated.id],
+    );
+    expect(row).toEqual({ previous_secret: rotated.secret, expires: new Date(retired.expiresAt) });
+  });
+
   it('reverts IndexLeasesByExpiry to the lease index it replaced', async () => {
     expect(await deliveryIndexes()).toEqual(['deliveries_lease_expiry']);
     await db.undoLastMigration({ transaction: 'each' });
     expect(await deliveryIndexes()).toEqual(['deliveries_leased']);
   });
 
-  it('reverts DropDeliveryForeignKeys (strays the keys would refuse removed) and applies both again', async () => {
-    const admin = apiClient(herald.baseUrl, herald.adminToken);
-    const endpoint = (await admin('POST', '/v1/endpoints', { body: { url: 'http://127.0.0.1:9/x' } })).body;
-    const event = (await admin('POST', '/v1/events', { body: { type: 'kept.a' } })).body;
+  it('reverts DropDeliveryForeignKeys (strays the keys would refuse removed) and applies them all again', async () => {
+    const [retired] = await db.query(
+      `SELECT previous_secret AS secret, previous_secret_expires_at AS "expiresAt" FROM endpoints WHERE id = $1`,
+      [rotated.id],
+    );
     // Disabled, so the worker leaves the strays below alone.
     await db.query(`UPDATE endpoints SET enabled = false WHERE id = $1`, [endpoint.id]);
     await db.query(
@@ -62,8 +88,13 @@ describe('migrations', () => {
     expect((await db.runMigrations({ transaction: 'each' })).map((m) => m.name)).toEqual([
       'DropDeliveryForeignKeys1795450000000',
       'IndexLeasesByExpiry1795450100000',
+      'RetiredEndpointSecrets1795450200000',
     ]);
     expect(await deliveryKeys()).toEqual([]);
     expect(await deliveryIndexes()).toEqual(['deliveries_lease_expiry']);
+    // The previous secret is a retired one again, with its expiry.
+    expect(await retiredSecrets()).toEqual([
+      { secret: retired.secret, expiresAt: retired.expiresAt.toISOString() },
+    ]);
   });
 });

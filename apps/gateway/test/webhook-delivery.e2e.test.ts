@@ -452,21 +452,30 @@ describe('outbound webhook delivery', () => {
     expect(await worker.sweepStrays()).toBe(0);
   });
 
-  it('signs with both secrets while a rotation is in progress, newest first', async () => {
+  it('signs with every secret still in its 24 h overlap, newest first, across repeated rotations', async () => {
     receiver = await startWebhookReceiver();
     const endpoint = await endpointFor(receiver.url, ['rotate.*']);
     const rotated = await admin('POST', `/v1/endpoints/${endpoint.id}/rotate-secret`);
     await publish('rotate.now');
     await eventually(() => receiver.received.length === 1);
+    // A second rotation within the overlap: the first secret still has its 24 h.
+    const again = await admin('POST', `/v1/endpoints/${endpoint.id}/rotate-secret`);
+    await publish('rotate.again');
+    await eventually(() => receiver.received.length === 2);
 
-    const { body, headers } = receiver.received[0]!;
-    const signatures = String(headers['webhook-signature']).split(' ');
-    expect(signatures).toHaveLength(2);
-    for (const secret of [endpoint.secret, rotated.body.secret]) {
-      expect(() => new Webhook(secret).verify(body, headers as Record<string, string>)).not.toThrow();
+    const [once, twice] = receiver.received.map(({ body, headers }) => ({
+      body,
+      headers: headers as Record<string, string>,
+      signatures: String(headers['webhook-signature']).split(' '),
+    }));
+    expect(once!.signatures).toHaveLength(2);
+    expect(twice!.signatures).toHaveLength(3);
+    for (const secret of [endpoint.secret, rotated.body.secret, again.body.secret]) {
+      expect(() => new Webhook(secret).verify(twice!.body, twice!.headers)).not.toThrow();
     }
-    const onlyNewest = { ...(headers as Record<string, string>), 'webhook-signature': signatures[0]! };
-    expect(() => new Webhook(rotated.body.secret).verify(body, onlyNewest)).not.toThrow();
+    expect(() => new Webhook(endpoint.secret).verify(once!.body, once!.headers)).not.toThrow();
+    const onlyNewest = { ...twice!.headers, 'webhook-signature': twice!.signatures[0]! };
+    expect(() => new Webhook(again.body.secret).verify(twice!.body, onlyNewest)).not.toThrow();
   });
 
   it('waits for a delivery due later by the database clock, even when its own clock runs ahead', async () => {

@@ -117,7 +117,10 @@ export class EndpointDto {
   @ApiProperty({ nullable: true, description: 'Why Herald disabled the endpoint, if it did' })
   disabledReason: string | null;
   @ApiProperty({ description: 'The first characters of the signing secret' }) secretPrefix: string;
-  @ApiProperty({ nullable: true, description: 'While a rotation is in progress: when the old secret stops' })
+  @ApiProperty({
+    nullable: true,
+    description: 'While a rotation is in progress: when the last of the old secrets stops signing',
+  })
   previousSecretExpiresAt: string | null;
   @ApiProperty() createdAt: string;
   @ApiProperty() updatedAt: string;
@@ -135,8 +138,7 @@ export class ReplayResultDto {
 const SECRET_PREFIX_LENGTH = 12;
 
 export function mapEndpoint(endpoint: EndpointEntity, now = new Date()): EndpointDto {
-  const rotating =
-    endpoint.previousSecretExpiresAt !== null && endpoint.previousSecretExpiresAt.getTime() > now.getTime();
+  const lastExpiry = Math.max(...endpoint.retiredSecrets.map((retired) => Date.parse(retired.expiresAt)));
   return {
     id: endpoint.id,
     url: endpoint.url,
@@ -145,7 +147,7 @@ export function mapEndpoint(endpoint: EndpointEntity, now = new Date()): Endpoin
     enabled: endpoint.enabled,
     disabledReason: endpoint.disabledReason,
     secretPrefix: endpoint.secret.slice(0, SECRET_PREFIX_LENGTH),
-    previousSecretExpiresAt: rotating ? endpoint.previousSecretExpiresAt!.toISOString() : null,
+    previousSecretExpiresAt: lastExpiry > now.getTime() ? new Date(lastExpiry).toISOString() : null,
     createdAt: endpoint.createdAt.toISOString(),
     updatedAt: endpoint.updatedAt.toISOString(),
   };

@@ -1,5 +1,10 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
+export interface RetiredSecret {
+  secret: string;
+  expiresAt: string;
+}
+
 @Entity({ name: 'endpoints' })
 export class EndpointEntity {
   @PrimaryColumn('uuid')
@@ -31,12 +36,9 @@ export class EndpointEntity {
   @Column('text')
   secret: string;
 
-  /** The secret replaced by the last rotation; it keeps signing until `previousSecretExpiresAt`. */
-  @Column('text', { name: 'previous_secret', nullable: true })
-  previousSecret: string | null;
-
-  @Column('timestamptz', { name: 'previous_secret_expires_at', nullable: true })
-  previousSecretExpiresAt: Date | null;
+  /** Secrets that rotations replaced, newest first; each keeps signing until its `expiresAt` (ISO 8601). */
+  @Column('jsonb', { name: 'retired_secrets' })
+  retiredSecrets: RetiredSecret[];
 
   /** First failed attempt since the last success; five days of that disables the endpoint. */
   @Column('timestamptz', { name: 'failing_since', nullable: true })

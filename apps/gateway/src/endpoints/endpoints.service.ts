@@ -29,6 +29,11 @@ import { endpointUrlError } from './endpoint-url.js';
 
 /** During a rotation the old secret keeps signing this long, so receivers can switch without a gap. */
 export const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
+/**
+ * Retired secrets kept at most (each is one more signature on every webhook): a ninth rotation within
+ * 24 h ends the overlap of the oldest early.
+ */
+const MAX_RETIRED_SECRETS = 8;
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Type patterns → their regexes, or a 400 naming each bad pattern. */
@@ -59,8 +64,7 @@ export class EndpointsService {
       enabled: dto.enabled ?? true,
       disabledReason: null,
       secret: dto.secret === undefined ? generateSecret() : checkSecret(dto.secret),
-      previousSecret: null,
-      previousSecretExpiresAt: null,
+      retiredSecrets: [],
       failingSince: null,
     });
     return mapEndpointWithSecret(endpoint);
@@ -99,11 +103,17 @@ export class EndpointsService {
     if (!UUID.test(id) || !(await this.repository.delete(id))) throw HeraldException.notFound('Endpoint', id);
   }
 
-  /** A new secret; the current one keeps signing (as a second signature) for ROTATION_OVERLAP_MS. */
+  /**
+   * A new secret; the current one keeps signing (as another signature) for ROTATION_OVERLAP_MS, and so
+   * do those earlier rotations retired that are still within theirs.
+   */
   async rotateSecret(id: string): Promise<EndpointWithSecretDto> {
     const endpoint = await this.load(id);
-    endpoint.previousSecret = endpoint.secret;
-    endpoint.previousSecretExpiresAt = new Date(Date.now() + ROTATION_OVERLAP_MS);
+    const now = Date.now();
+    endpoint.retiredSecrets = [
+      { secret: endpoint.secret, expiresAt: new Date(now + ROTATION_OVERLAP_MS).toISOString() },
+      ...endpoint.retiredSecrets.filter((retired) => Date.parse(retired.expiresAt) > now),
+    ].slice(0, MAX_RETIRED_SECRETS);
     endpoint.secret = generateSecret();
     return mapEndpointWithSecret(await this.repository.save(endpoint));
   }

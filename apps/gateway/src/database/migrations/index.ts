@@ -4,6 +4,7 @@ import { CreateEndpointsAndDeliveries1795449800000 } from './1795449800000-Creat
 import { AddRetentionAndSilenceAlerts1795449900000 } from './1795449900000-AddRetentionAndSilenceAlerts.js';
 import { DropDeliveryForeignKeys1795450000000 } from './1795450000000-DropDeliveryForeignKeys.js';
 import { IndexLeasesByExpiry1795450100000 } from './1795450100000-IndexLeasesByExpiry.js';
+import { RetiredEndpointSecrets1795450200000 } from './1795450200000-RetiredEndpointSecrets.js';
 
 /** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
 export const migrations = [
@@ -13,4 +14,5 @@ export const migrations = [
   AddRetentionAndSilenceAlerts1795449900000,
   DropDeliveryForeignKeys1795450000000,
   IndexLeasesByExpiry1795450100000,
+  RetiredEndpointSecrets1795450200000,
 ];

@@ -160,7 +160,8 @@ export const CLAIM_STATEMENT = `WITH candidates AS MATERIALIZED (
     RETURNING d.id, d.endpoint_id, d.event_seq, d.attempt_count
   )
   SELECT clock.next_due_in_ms, clock.async_commit, clock.candidate_count, c.id AS delivery_id, c.attempt_count, c.endpoint_id, e.url,
-         e.secret, CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret,
+         e.secret, (SELECT string_agg(r.secret ->> 'secret', ' ' ORDER BY r.n) FROM jsonb_array_elements(e.retired_secrets)
+                    WITH ORDINALITY AS r(secret, n) WHERE (r.secret ->> 'expiresAt')::timestamptz > now()) AS retired_secrets,
          ev.*
   FROM (SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::float8 AS next_due_in_ms,
                ${ASYNC_COMMIT} AS async_commit,
@@ -298,7 +299,8 @@ export class DeliveryRepository {
         endpoint_id: string;
         url: string;
         secret: string;
-        previous_secret: string | null;
+        /** Retired secrets still signing, newest first, space-separated (secrets hold no spaces). */
+        retired_secrets: string | null;
       }
     > = await preparedQuery(this.dataSource, 'herald_delivery_claim', CLAIM_STATEMENT, [
       instanceId,
@@ -312,7 +314,7 @@ export class DeliveryRepository {
     const deliveries: ClaimedDelivery[] = [];
     const orphaned: string[] = [];
     for (const row of rows) {
-      const { delivery_id, url, secret, previous_secret } = row;
+      const { delivery_id, url, secret, retired_secrets } = row;
       if (delivery_id === null) continue;
       if (row.id === null) {
         orphaned.push(delivery_id);
@@ -323,8 +325,8 @@ export class DeliveryRepository {
         attemptCount: row.attempt_count,
         endpointId: row.endpoint_id,
         url,
-        // Two columns rather than an array: parsing a text[] per claimed row showed in profiles.
-        secrets: previous_secret === null ? [secret] : [secret, previous_secret],
+        // Text rather than an array: parsing a text[] per claimed row showed in profiles.
+        secrets: retired_secrets === null ? [secret] : [secret, ...retired_secrets.split(' ')],
         event: { id: row.id, type: row.type },
         // The row carries the claim's own columns too; toEnvelope reads only the event's.
         body: JSON.stringify(toEnvelope(row)),
