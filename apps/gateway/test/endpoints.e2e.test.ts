@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { EndpointRepository } from '../src/endpoints/endpoint.repository.js';
 import { apiClient } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
@@ -63,6 +64,33 @@ describe('endpoints (/v1/endpoints)', () => {
     });
     expect((await admin('DELETE', `/v1/endpoints/${created.body.id}`)).status).toBe(204);
     expect((await admin('GET', `/v1/endpoints/${created.body.id}`)).status).toBe(404);
+  });
+
+  it('changes only what a PATCH names, even when Herald changed the endpoint meanwhile', async () => {
+    const created = (
+      await admin('POST', '/v1/endpoints', { body: { url: 'https://hooks.example.com/race' } })
+    ).body;
+    // Herald disables the endpoint (its failing streak ran out) right after the PATCH has read it.
+    const repository = herald.app.get(EndpointRepository);
+    const findById = repository.findById.bind(repository);
+    jest.spyOn(repository, 'findById').mockImplementationOnce(async (id) => {
+      const read = await findById(id);
+      await repository.disable(id, 'every attempt failed for five days');
+      return read;
+    });
+    try {
+      const patched = await admin('PATCH', `/v1/endpoints/${created.id}`, {
+        body: { description: 'renamed' },
+      });
+      expect(patched.status).toBe(200);
+    } finally {
+      jest.restoreAllMocks();
+    }
+    expect((await admin('GET', `/v1/endpoints/${created.id}`)).body).toMatchObject({
+      description: 'renamed',
+      enabled: false,
+      disabledReason: 'every attempt failed for five days',
+    });
   });
 
   it('pages endpoints with a cursor', async () => {

@@ -25,11 +25,22 @@ export class EndpointRepository {
     return this.endpoints.save(this.endpoints.create(endpoint));
   }
 
-  /** Saves and wakes the delivery workers: re-enabling resumes the endpoint's pending deliveries. */
-  async save(endpoint: EndpointEntity): Promise<EndpointEntity> {
-    const saved = await this.endpoints.save(endpoint);
-    await this.endpoints.query('SELECT pg_notify($1, $2)', [Channel.deliveries, endpoint.id]);
-    return saved;
+  /**
+   * Sets just `changes` and wakes the delivery workers (re-enabling resumes the endpoint's pending
+   * deliveries); undefined when the endpoint is gone. Only the named columns are written: saving the
+   * whole entity read before wrote back what Herald had changed since, e.g. re-enabled an endpoint its
+   * worker had just disabled.
+   */
+  async update(id: string, changes: Partial<NewEndpoint>): Promise<EndpointEntity | undefined> {
+    const result = await this.endpoints
+      .createQueryBuilder()
+      .update(EndpointEntity)
+      .set(changes)
+      .where('id = :id', { id })
+      .execute();
+    if (result.affected === 0) return undefined;
+    await this.endpoints.query('SELECT pg_notify($1, $2)', [Channel.deliveries, id]);
+    return (await this.findById(id)) ?? undefined;
   }
 
   /** Deletes the endpoint with its deliveries and their attempts (no foreign keys cascade). */

@@ -24,7 +24,7 @@ import {
   type UpdateEndpointDto,
 } from './endpoint.dto.js';
 import type { EndpointEntity } from './endpoint.entity.js';
-import { EndpointRepository } from './endpoint.repository.js';
+import { EndpointRepository, type NewEndpoint } from './endpoint.repository.js';
 import { endpointUrlError } from './endpoint-url.js';
 
 /** During a rotation the old secret keeps signing this long, so receivers can switch without a gap. */
@@ -88,15 +88,16 @@ export class EndpointsService {
 
   async update(id: string, dto: UpdateEndpointDto): Promise<EndpointDto> {
     const endpoint = await this.load(id);
-    if (dto.url !== undefined) endpoint.url = this.checkUrl(dto.url);
-    if (dto.description !== undefined) endpoint.description = dto.description;
-    if (dto.filter !== undefined) Object.assign(endpoint, this.filterColumns(dto.filter));
+    const changes: Partial<NewEndpoint> = {};
+    if (dto.url !== undefined) changes.url = this.checkUrl(dto.url);
+    if (dto.description !== undefined) changes.description = dto.description;
+    if (dto.filter !== undefined) Object.assign(changes, this.filterColumns(dto.filter));
     if (dto.enabled !== undefined && dto.enabled !== endpoint.enabled) {
-      endpoint.enabled = dto.enabled;
-      endpoint.disabledReason = dto.enabled ? null : 'disabled by an operator';
-      endpoint.failingSince = null;
+      changes.enabled = dto.enabled;
+      changes.disabledReason = dto.enabled ? null : 'disabled by an operator';
+      changes.failingSince = null;
     }
-    return mapEndpoint(await this.repository.save(endpoint));
+    return mapEndpoint(await this.write(id, changes, endpoint));
   }
 
   async delete(id: string): Promise<void> {
@@ -115,7 +116,9 @@ export class EndpointsService {
       ...endpoint.retiredSecrets.filter((retired) => Date.parse(retired.expiresAt) > now),
     ].slice(0, MAX_RETIRED_SECRETS);
     endpoint.secret = generateSecret();
-    return mapEndpointWithSecret(await this.repository.save(endpoint));
+    return mapEndpointWithSecret(
+      await this.write(id, { secret: endpoint.secret, retiredSecrets: endpoint.retiredSecrets }, endpoint),
+    );
   }
 
   async replay(id: string, dto: ReplayEndpointDto): Promise<ReplayResultDto> {
@@ -129,6 +132,18 @@ export class EndpointsService {
     }
     const regexes = compileTypePatterns(dto.types ?? [], 'types');
     return { deliveries: await this.deliveries.replay(endpoint.id, since, until, regexes) };
+  }
+
+  /** Writes `changes` (nothing when there are none); a 404 when the endpoint went meanwhile. */
+  private async write(
+    id: string,
+    changes: Partial<NewEndpoint>,
+    unchanged: EndpointEntity,
+  ): Promise<EndpointEntity> {
+    if (Object.keys(changes).length === 0) return unchanged;
+    const written = await this.repository.update(id, changes);
+    if (!written) throw HeraldException.notFound('Endpoint', id);
+    return written;
   }
 
   /** The endpoint or a 404 (shared with the deliveries routes under /v1/endpoints/:id). */
