@@ -138,7 +138,8 @@ export class ReplayResultDto {
 const SECRET_PREFIX_LENGTH = 12;
 
 export function mapEndpoint(endpoint: EndpointEntity, now = new Date()): EndpointDto {
-  const lastExpiry = Math.max(...endpoint.retiredSecrets.map((retired) => Date.parse(retired.expiresAt)));
+  // Newest first: the first retired secret is the last to stop signing.
+  const lastExpiry = endpoint.retiredSecrets[0]?.expiresAt;
   return {
     id: endpoint.id,
     url: endpoint.url,
@@ -147,7 +148,7 @@ export function mapEndpoint(endpoint: EndpointEntity, now = new Date()): Endpoin
     enabled: endpoint.enabled,
     disabledReason: endpoint.disabledReason,
     secretPrefix: endpoint.secret.slice(0, SECRET_PREFIX_LENGTH),
-    previousSecretExpiresAt: lastExpiry > now.getTime() ? new Date(lastExpiry).toISOString() : null,
+    previousSecretExpiresAt: lastExpiry && Date.parse(lastExpiry) > now.getTime() ? lastExpiry : null,
     createdAt: endpoint.createdAt.toISOString(),
     updatedAt: endpoint.updatedAt.toISOString(),
   };

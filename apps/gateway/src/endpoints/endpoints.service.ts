@@ -97,7 +97,8 @@ export class EndpointsService {
       changes.disabledReason = dto.enabled ? null : 'disabled by an operator';
       changes.failingSince = null;
     }
-    return mapEndpoint(await this.write(id, changes, endpoint));
+    if (Object.keys(changes).length === 0) return mapEndpoint(endpoint);
+    return mapEndpoint(await this.write(id, changes));
   }
 
   async delete(id: string): Promise<void> {
@@ -111,14 +112,11 @@ export class EndpointsService {
   async rotateSecret(id: string): Promise<EndpointWithSecretDto> {
     const endpoint = await this.load(id);
     const now = Date.now();
-    endpoint.retiredSecrets = [
+    const retiredSecrets = [
       { secret: endpoint.secret, expiresAt: new Date(now + ROTATION_OVERLAP_MS).toISOString() },
       ...endpoint.retiredSecrets.filter((retired) => Date.parse(retired.expiresAt) > now),
     ].slice(0, MAX_RETIRED_SECRETS);
-    endpoint.secret = generateSecret();
-    return mapEndpointWithSecret(
-      await this.write(id, { secret: endpoint.secret, retiredSecrets: endpoint.retiredSecrets }, endpoint),
-    );
+    return mapEndpointWithSecret(await this.write(id, { secret: generateSecret(), retiredSecrets }));
   }
 
   async replay(id: string, dto: ReplayEndpointDto): Promise<ReplayResultDto> {
@@ -134,13 +132,8 @@ export class EndpointsService {
     return { deliveries: await this.deliveries.replay(endpoint.id, since, until, regexes) };
   }
 
-  /** Writes `changes` (nothing when there are none); a 404 when the endpoint went meanwhile. */
-  private async write(
-    id: string,
-    changes: Partial<NewEndpoint>,
-    unchanged: EndpointEntity,
-  ): Promise<EndpointEntity> {
-    if (Object.keys(changes).length === 0) return unchanged;
+  /** Writes `changes`; a 404 when the endpoint went meanwhile. */
+  private async write(id: string, changes: Partial<NewEndpoint>): Promise<EndpointEntity> {
     const written = await this.repository.update(id, changes);
     if (!written) throw HeraldException.notFound('Endpoint', id);
     return written;
