@@ -478,6 +478,24 @@ describe('outbound webhook delivery', () => {
     expect(() => new Webhook(again.body.secret).verify(twice!.body, onlyNewest)).not.toThrow();
   });
 
+  it('keeps every replaced secret signing when rotations run concurrently', async () => {
+    receiver = await startWebhookReceiver();
+    const endpoint = await endpointFor(receiver.url, ['concurrent-rotate.*']);
+    const rotations = await Promise.all(
+      Array.from({ length: 4 }, () => admin('POST', `/v1/endpoints/${endpoint.id}/rotate-secret`)),
+    );
+    expect(rotations.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(new Set(rotations.map((r) => r.body.secret)).size).toBe(4); // each call answers its own
+    await publish('concurrent-rotate.now');
+    await eventually(() => receiver.received.length === 1);
+    const { body, headers } = receiver.received[0]!;
+    // The current secret and the four it replaced, whichever order the rotations ran in.
+    expect(String(headers['webhook-signature']).split(' ')).toHaveLength(5);
+    for (const secret of [endpoint.secret, ...rotations.map((r) => r.body.secret as string)]) {
+      expect(() => new Webhook(secret).verify(body, headers as Record<string, string>)).not.toThrow();
+    }
+  });
+
   it('waits for a delivery due later by the database clock, even when its own clock runs ahead', async () => {
     receiver = await startWebhookReceiver();
     const endpoint = await endpointFor(receiver.url, ['clock.never-published']);

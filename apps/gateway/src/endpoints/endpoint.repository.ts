@@ -43,6 +43,27 @@ export class EndpointRepository {
     return (await this.findById(id)) ?? undefined;
   }
 
+  /**
+   * Like `update`, with the changes computed from the endpoint as it is now, under its row lock: a
+   * change built from an earlier read (a secret rotation keeps the secrets it replaces) would lose what
+   * a concurrent one wrote.
+   */
+  async updateLocked(
+    id: string,
+    change: (current: EndpointEntity) => Partial<NewEndpoint>,
+  ): Promise<EndpointEntity | undefined> {
+    const written = await this.endpoints.manager.transaction(async (tx) => {
+      const endpoints = tx.getRepository(EndpointEntity);
+      const current = await endpoints.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!current) return undefined;
+      await endpoints.update({ id }, change(current));
+      // Read under the lock: after it, the row may already hold a later change's values.
+      return endpoints.findOneByOrFail({ id });
+    });
+    if (written) await this.endpoints.query('SELECT pg_notify($1, $2)', [Channel.deliveries, id]);
+    return written;
+  }
+
   /** Deletes the endpoint with its deliveries and their attempts (no foreign keys cascade). */
   async delete(id: string): Promise<boolean> {
     const rows: unknown[] = await this.endpoints.query(

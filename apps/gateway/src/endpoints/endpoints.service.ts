@@ -110,13 +110,17 @@ export class EndpointsService {
    * do those earlier rotations retired that are still within theirs.
    */
   async rotateSecret(id: string): Promise<EndpointWithSecretDto> {
-    const endpoint = await this.load(id);
-    const now = Date.now();
-    const retiredSecrets = [
-      { secret: endpoint.secret, expiresAt: new Date(now + ROTATION_OVERLAP_MS).toISOString() },
-      ...endpoint.retiredSecrets.filter((retired) => Date.parse(retired.expiresAt) > now),
-    ].slice(0, MAX_RETIRED_SECRETS);
-    return mapEndpointWithSecret(await this.write(id, { secret: generateSecret(), retiredSecrets }));
+    await this.load(id);
+    const rotated = await this.repository.updateLocked(id, (endpoint) => {
+      const now = Date.now();
+      const retiredSecrets = [
+        { secret: endpoint.secret, expiresAt: new Date(now + ROTATION_OVERLAP_MS).toISOString() },
+        ...endpoint.retiredSecrets.filter((retired) => Date.parse(retired.expiresAt) > now),
+      ].slice(0, MAX_RETIRED_SECRETS);
+      return { secret: generateSecret(), retiredSecrets };
+    });
+    if (!rotated) throw HeraldException.notFound('Endpoint', id);
+    return mapEndpointWithSecret(rotated);
   }
 
   async replay(id: string, dto: ReplayEndpointDto): Promise<ReplayResultDto> {
