@@ -385,6 +385,14 @@ describe('outbound webhook delivery', () => {
     await publish('replay.a');
     const failed = await settledDelivery(endpoint.id, 'failed');
 
+    // A disabled endpoint's deliveries are never claimed: a retry would wait silently.
+    await admin('PATCH', `/v1/endpoints/${endpoint.id}`, { body: { enabled: false } });
+    const refused = await admin('POST', `/v1/deliveries/${failed.id}/retry`);
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ code: 'conflict', detail: expect.stringContaining('disabled') });
+    expect((await admin('GET', `/v1/deliveries/${failed.id}`)).body.status).toBe('failed');
+    await admin('PATCH', `/v1/endpoints/${endpoint.id}`, { body: { enabled: true } });
+
     receiver.respond(() => ({ status: 200 }));
     const retried = await admin('POST', `/v1/deliveries/${failed.id}/retry`);
     expect(retried.status).toBe(202);

@@ -38,7 +38,15 @@ export class DeliveriesService {
   /** Due now, whatever its state (a failed delivery gets one more attempt). */
   async retry(id: string): Promise<DeliveryWithAttemptsDto> {
     const current = await this.get(id);
-    if (!(await this.repository.makeDue(id))) {
+    const outcome = await this.repository.makeDue(id);
+    if (outcome === 'gone') throw HeraldException.notFound('Delivery', id);
+    if (outcome === 'endpoint_disabled') {
+      throw new HeraldException(
+        ErrorCode.Conflict,
+        `Endpoint ${current.endpointId} of delivery ${current.id} is disabled: enable it (PATCH /v1/endpoints/${current.endpointId} with "enabled": true), then retry.`,
+      );
+    }
+    if (outcome === 'in_flight') {
       throw new HeraldException(ErrorCode.Conflict, `Delivery ${current.id} has an attempt in flight.`);
     }
     return this.get(id);

@@ -460,16 +460,29 @@ export class DeliveryRepository {
     );
   }
 
-  /** Makes a delivery that is not in flight due now, whatever became of it before. */
-  async makeDue(id: string): Promise<boolean> {
-    const rows: Array<{ id: string }> = await this.dataSource.query(
-      `WITH due AS (
-         UPDATE deliveries SET status = 'pending', next_attempt_at = now(), updated_at = now()
-         WHERE id = $1 AND status <> 'delivering' RETURNING id)
-       SELECT id, pg_notify('${DELIVERY_WAKE_CHANNEL}', '') FROM due`,
+  /**
+   * Makes a delivery due now, whatever became of it before, unless its attempt is in flight or its
+   * endpoint is disabled (claims skip those, so it would wait silently): says which, or `gone` when
+   * the delivery or its endpoint no longer exists.
+   */
+  async makeDue(id: string): Promise<'due' | 'in_flight' | 'endpoint_disabled' | 'gone'> {
+    const rows: Array<{ status: string; enabled: boolean; due: boolean }> = await this.dataSource.query(
+      `WITH target AS (
+         SELECT d.id, d.status, e.enabled FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+         WHERE d.id = $1 FOR UPDATE OF d
+       ), due AS (
+         UPDATE deliveries d SET status = 'pending', next_attempt_at = now(), updated_at = now()
+         FROM target t WHERE d.id = t.id AND t.status <> 'delivering' AND t.enabled RETURNING d.id
+       )
+       SELECT t.status, t.enabled, EXISTS (SELECT 1 FROM due) AS due,
+              (SELECT pg_notify('${DELIVERY_WAKE_CHANNEL}', '') FROM due) AS notified
+       FROM target t`,
       [id],
     );
-    return rows.length > 0;
+    const [row] = rows;
+    if (!row) return 'gone';
+    if (row.due) return 'due';
+    return row.enabled ? 'in_flight' : 'endpoint_disabled';
   }
 
   /** New deliveries to one endpoint for stored events in [since, until) that match it (and `typeRegexes`). */
