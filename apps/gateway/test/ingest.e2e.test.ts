@@ -71,6 +71,18 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect(status.body).toMatchObject({ mode: 'webhook', state: null, lastEventAt: null });
     });
 
+    it('runs only the actions the adapter defines, never what every object inherits', async () => {
+      for (const action of ['constructor', 'valueOf', 'hasOwnProperty', 'toString', '__proto__']) {
+        const answer = await admin('POST', `/v1/sources/${source.id}/${action}`, { body: {} });
+        expect({ action, status: answer.status, code: answer.body.code }).toEqual({
+          action,
+          status: 404,
+          code: 'not_found',
+        });
+        expect(JSON.stringify(answer.body)).not.toContain(secret);
+      }
+    });
+
     it('is in the OpenAPI document', async () => {
       const document = (await admin('GET', '/docs/openapi.json')).body;
       expect(document.paths['/v1/ingest/{sourceId}/{ingestToken}'].post).toMatchObject({

@@ -127,8 +127,10 @@ export class SourcesService {
   /** Runs a provider action such as SeaTable's `toasts`. */
   async invokeAction(id: string, action: string, input: unknown): Promise<unknown> {
     const source = await this.load(id);
-    const run = this.adapterFor(source.provider).actions?.[action];
-    if (!run) throw HeraldException.notFound(`Action "${action}" on source`, id);
+    const actions = this.adapterFor(source.provider).actions ?? {};
+    // Own properties only: `constructor` or `valueOf` would otherwise run Object's own.
+    const run = Object.hasOwn(actions, action) ? actions[action] : undefined;
+    if (typeof run !== 'function') throw HeraldException.notFound(`Action "${action}" on source`, id);
     return run(source.config, input, {
       sourceId: id,
       logger: this.logger.logger.child({ sourceId: id, action }),
