@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { apiClient } from './support/http.js';
+import { apiClient, type ApiResponse } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 describe('event log (/v1/events)', () => {
@@ -73,6 +73,13 @@ describe('event log (/v1/events)', () => {
     expect(conflicting.body.code).toBe('idempotency_conflict');
     const listed = await admin('GET', `/v1/events?type=orders.created`);
     expect(listed.body.data).toHaveLength(1);
+    // A JSON null subject is no subject, the first time and when repeated.
+    const nullSubject = {
+      body: { type: 'orders.voided', subject: null },
+      headers: { 'idempotency-key': 'void-7' },
+    };
+    expect((await publisher('POST', '/v1/events', nullSubject)).status).toBe(201);
+    expect((await publisher('POST', '/v1/events', nullSubject)).status).toBe(200);
   });
 
   it('returns the raw payload on request', async () => {
@@ -84,9 +91,8 @@ describe('event log (/v1/events)', () => {
   });
 
   describe('bad input answers 4xx problem+json', () => {
-    const cases: Array<
-      [string, () => Promise<{ status: number; body: any; headers: Headers }>, number, string]
-    > = [
+    type BadInput = [string, () => Promise<ApiResponse>, number, string];
+    const cases: BadInput[] = [
       [
         'malformed JSON',
         () =>
@@ -217,6 +223,42 @@ describe('event log (/v1/events)', () => {
         'not_found',
       ],
       ['a malformed event id', () => admin('GET', '/v1/events/not-a-uuid'), 404, 'not_found'],
+      [
+        'a JSON string as the body',
+        () =>
+          admin('POST', '/v1/endpoints', { rawBody: '"x"', headers: { 'content-type': 'application/json' } }),
+        400,
+        'validation_failed',
+      ],
+      ...(['url', 'description', 'enabled', 'filter'] as const).map((field): BadInput => [
+        `a null ${field} in an endpoint update`,
+        () =>
+          admin('PATCH', '/v1/endpoints/01a20908-12fe-72dd-bcfb-85f9c4aed6b5', { body: { [field]: null } }),
+        400,
+        'validation_failed',
+      ]),
+      [
+        'a filter that is an array',
+        () => admin('POST', '/v1/endpoints', { body: { url: 'https://example.com/h', filter: [] } }),
+        400,
+        'validation_failed',
+      ],
+      ...(['name', 'config', 'enabled'] as const).map((field): BadInput => [
+        `a null ${field} in a source update`,
+        () => admin('PATCH', '/v1/sources/01a20908-12fe-72dd-bcfb-85f9c4aed6b5', { body: { [field]: null } }),
+        400,
+        'validation_failed',
+      ]),
+      ...(['endpoints', 'sources', 'api-keys'] as const).map((list): BadInput => [
+        `a crafted ${list} cursor`,
+        () =>
+          admin(
+            'GET',
+            `/v1/${list}?cursor=${Buffer.from(JSON.stringify([list, 'zzz'])).toString('base64url')}`,
+          ),
+        400,
+        'invalid_cursor',
+      ]),
       ['an unknown route', () => admin('GET', '/v1/nothing-here'), 404, 'not_found'],
     ];
     it.each(cases)('%s', async (_name, request, status, code) => {

@@ -12,8 +12,14 @@ export class JsonContentGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() !== 'http') return true;
     const { body } = context.switchToHttp().getRequest();
-    if (Buffer.isBuffer(body) || typeof body === 'string') {
+    if (Buffer.isBuffer(body)) {
       throw new HeraldException(ErrorCode.UnsupportedMediaType, 'Send this request as application/json.');
+    }
+    // Valid JSON of the wrong kind (`"x"`, `42`, `null`): every body Herald takes is an object.
+    if (body !== undefined && (typeof body !== 'object' || body === null)) {
+      throw HeraldException.validation('The request body must be a JSON object.', [
+        { field: 'body', message: 'must be a JSON object' },
+      ]);
     }
     return true;
   }

@@ -3,6 +3,7 @@ import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { ErrorCode } from './errors/error-code.js';
 import { HeraldException } from './errors/herald-exception.js';
+import { isUuid } from './resource-id.js';
 
 export const MAX_PAGE_SIZE = 500;
 export const DEFAULT_PAGE_SIZE = 100;
@@ -33,10 +34,25 @@ export function encodeCursor(kind: string, position: string): string {
   return Buffer.from(JSON.stringify([kind, position])).toString('base64url');
 }
 
-export function decodeCursor(kind: string, cursor: string): string {
+/**
+ * The position inside a cursor of list `kind`. `isPosition` checks what a crafted cursor could put
+ * there (by default an id), so it fails here as `invalid_cursor` rather than in the query.
+ */
+export function decodeCursor(
+  kind: string,
+  cursor: string,
+  isPosition: (position: string) => boolean = isUuid,
+): string {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(parsed) && parsed[0] === kind && typeof parsed[1] === 'string') return parsed[1];
+    if (
+      Array.isArray(parsed) &&
+      parsed[0] === kind &&
+      typeof parsed[1] === 'string' &&
+      isPosition(parsed[1])
+    ) {
+      return parsed[1];
+    }
   } catch {
     // fall through to the one error below
   }

@@ -5,13 +5,14 @@ import {
   IsArray,
   IsBoolean,
   IsISO8601,
-  IsOptional,
+  IsObject,
   IsString,
   IsUUID,
   MaxLength,
   ValidateNested,
 } from 'class-validator';
 import { MAX_FILTER_PATTERNS } from '@herald/events';
+import { IsOmittable } from '../common/omittable.js';
 import type { EndpointEntity } from './endpoint.entity.js';
 import { MAX_ENDPOINT_URL_LENGTH } from './endpoint-url.js';
 
@@ -21,14 +22,14 @@ export class EndpointFilterDto {
     example: ['seatable.row.*', 'jellyfish.**'],
     description: '`*` matches one segment, a trailing `**` any rest; empty = every type',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsArray()
   @ArrayMaxSize(MAX_FILTER_PATTERNS)
   @IsString({ each: true })
   types?: string[];
 
   @ApiPropertyOptional({ type: [String], description: 'Source ids; empty = every source' })
-  @IsOptional()
+  @IsOmittable()
   @IsArray()
   @ArrayMaxSize(MAX_FILTER_PATTERNS)
   @IsUUID('all', { each: true })
@@ -41,24 +42,25 @@ export class CreateEndpointDto {
   url: string;
 
   @ApiPropertyOptional({ example: 'billing service' })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(1_000)
   description?: string;
 
   @ApiPropertyOptional({ type: EndpointFilterDto })
-  @IsOptional()
+  @IsOmittable()
+  @IsObject()
   @ValidateNested()
   @Type(() => EndpointFilterDto)
   filter?: EndpointFilterDto;
 
   @ApiPropertyOptional({ default: true })
-  @IsOptional()
+  @IsOmittable()
   @IsBoolean()
   enabled?: boolean;
 
   @ApiPropertyOptional({ description: 'Your own `whsec_` secret (24 to 64 bytes); generated when absent' })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(200)
   secret?: string;
@@ -66,18 +68,19 @@ export class CreateEndpointDto {
 
 export class UpdateEndpointDto {
   @ApiPropertyOptional({ maxLength: MAX_ENDPOINT_URL_LENGTH })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   url?: string;
 
   @ApiPropertyOptional()
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(1_000)
   description?: string;
 
   @ApiPropertyOptional({ type: EndpointFilterDto, description: 'Replaces the whole filter' })
-  @IsOptional()
+  @IsOmittable()
+  @IsObject()
   @ValidateNested()
   @Type(() => EndpointFilterDto)
   filter?: EndpointFilterDto;
@@ -85,7 +88,7 @@ export class UpdateEndpointDto {
   @ApiPropertyOptional({
     description: 'Re-enabling clears the disabled reason and resumes pending deliveries',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsBoolean()
   enabled?: boolean;
 }
@@ -96,12 +99,12 @@ export class ReplayEndpointDto {
   since: string;
 
   @ApiPropertyOptional({ description: 'Events whose time is before this instant (default: now)' })
-  @IsOptional()
+  @IsOmittable()
   @IsISO8601({ strict: true })
   until?: string;
 
   @ApiPropertyOptional({ type: [String], description: "Narrows the endpoint's own filter" })
-  @IsOptional()
+  @IsOmittable()
   @IsArray()
   @ArrayMaxSize(MAX_FILTER_PATTERNS)
   @IsString({ each: true })

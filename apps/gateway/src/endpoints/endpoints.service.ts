@@ -9,6 +9,7 @@ import {
 import { v7 as uuidv7 } from 'uuid';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException, type ProblemFieldError } from '../common/errors/herald-exception.js';
+import { isUuid } from '../common/resource-id.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
 import { DeliveryRepository } from './deliveries/delivery.repository.js';
@@ -34,7 +35,6 @@ export const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
  * 24 h ends the overlap of the oldest early.
  */
 const MAX_RETIRED_SECRETS = 8;
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Type patterns → their regexes, or a 400 naming each bad pattern. */
 export function compileTypePatterns(types: readonly string[], field: string): string[] {
@@ -102,7 +102,7 @@ export class EndpointsService {
   }
 
   async delete(id: string): Promise<void> {
-    if (!UUID.test(id) || !(await this.repository.delete(id))) throw HeraldException.notFound('Endpoint', id);
+    if (!isUuid(id) || !(await this.repository.delete(id))) throw HeraldException.notFound('Endpoint', id);
   }
 
   /**
@@ -145,7 +145,7 @@ export class EndpointsService {
 
   /** The endpoint or a 404 (shared with the deliveries routes under /v1/endpoints/:id). */
   async load(id: string): Promise<EndpointEntity> {
-    const endpoint = UUID.test(id) ? await this.repository.findById(id) : null;
+    const endpoint = isUuid(id) ? await this.repository.findById(id) : null;
     if (!endpoint) throw HeraldException.notFound('Endpoint', id);
     return endpoint;
   }

@@ -95,7 +95,11 @@ export class EventsService {
     // otherwise skip the events it removed without a word.
     const afterSeq =
       query.cursor !== undefined
-        ? await this.resolveAfter(decodeCursor('events', query.cursor), 'cursor')
+        ? // A seq or an event id, which `resolveAfter` checks like any `after`.
+          await this.resolveAfter(
+            decodeCursor('events', query.cursor, () => true),
+            'cursor',
+          )
         : await this.resolveAfter(query.after);
     const rows = await this.repository.query({
       afterSeq,
@@ -153,7 +157,8 @@ export class EventsService {
 function sameRequest(stored: HeraldEvent, dto: PublishEventDto, data: Record<string, unknown>): boolean {
   return (
     stored.type === dto.type &&
-    (stored.subject ?? undefined) === dto.subject &&
+    // A JSON null subject is stored as none, like an absent one.
+    (stored.subject ?? null) === (dto.subject ?? null) &&
     isDeepStrictEqual(stored.data, data)
   );
 }

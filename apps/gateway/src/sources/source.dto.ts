@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsOmittable } from '../common/omittable.js';
 import type { SourceMode, StreamState } from '@herald/events';
 
 export class CreateSourceDto {
@@ -22,12 +23,12 @@ export class CreateSourceDto {
     additionalProperties: true,
     description: 'Provider-specific; see the adapter README',
   })
-  @IsOptional()
+  @IsOmittable()
   @IsObject()
   config?: Record<string, unknown>;
 
   @ApiPropertyOptional({ default: true })
-  @IsOptional()
+  @IsOmittable()
   @IsBoolean()
   enabled?: boolean;
 
@@ -44,7 +45,10 @@ export class CreateSourceDto {
 }
 
 /** Provider and mode are fixed for a source's life; everything else may change (config is replaced whole). */
-export class UpdateSourceDto extends PartialType(OmitType(CreateSourceDto, ['provider', 'mode'] as const)) {}
+export class UpdateSourceDto extends PartialType(OmitType(CreateSourceDto, ['provider', 'mode'] as const), {
+  // `null` is validated: only silentAfterSeconds gives it a meaning (its own @IsOptional says so).
+  skipNullProperties: false,
+}) {}
 
 export class SourceDto {
   @ApiProperty() id: string;

@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { HeraldException } from '../../common/errors/herald-exception.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../../common/pagination.js';
-import { EndpointsService, UUID } from '../endpoints.service.js';
+import { isUuid } from '../../common/resource-id.js';
+import { EndpointsService } from '../endpoints.service.js';
 import {
   type DeliveryDto,
   type DeliveryWithAttemptsDto,
@@ -23,13 +24,12 @@ export class DeliveriesService {
     await this.endpoints.load(endpointId);
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     const before = query.cursor === undefined ? undefined : decodeCursor('deliveries', query.cursor);
-    if (before !== undefined && !UUID.test(before)) decodeCursor('deliveries', '');
     const rows = await this.repository.page(endpointId, query.status, before, limit + 1);
     return toPage(rows, limit, mapDelivery, (row) => row.id, 'deliveries');
   }
 
   async get(id: string): Promise<DeliveryWithAttemptsDto> {
-    const row = UUID.test(id) ? await this.repository.findById(id) : undefined;
+    const row = isUuid(id) ? await this.repository.findById(id) : undefined;
     if (!row) throw HeraldException.notFound('Delivery', id);
     const attempts = await this.repository.attempts(id);
     return { ...mapDelivery(row), attempts: attempts.map(mapAttempt) };
