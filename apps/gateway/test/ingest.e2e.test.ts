@@ -332,6 +332,30 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect(response.body.errors.map((e: { field: string }) => e.field)).toContain(field);
     });
 
+    it('lets concurrent changes to a source each keep what they wrote, and a deleted source stay deleted', async () => {
+      const created = await admin('POST', '/v1/sources', {
+        body: { name: 'racy', provider: 'jellyfish', mode: 'webhook' },
+      });
+      const id = created.body.id;
+      const rename = (n: number) => admin('PATCH', `/v1/sources/${id}`, { body: { name: `racy-${n}` } });
+      const [rotated] = await Promise.all([
+        admin('POST', `/v1/sources/${id}/rotate-ingest-token`),
+        ...Array.from({ length: 8 }, (_, n) => rename(n)),
+      ]);
+      // The masked URL shows the token's first characters: the rotation's, not the one it replaced.
+      const token = rotated.body.ingestUrl.split('/').pop() as string;
+      const shown = (await admin('GET', `/v1/sources/${id}`)).body.ingestUrl as string;
+      expect(shown.split('/').pop()).toBe(`${token.slice(0, 9)}****`);
+
+      const answers = await Promise.all([
+        admin('DELETE', `/v1/sources/${id}`),
+        ...Array.from({ length: 8 }, (_, n) => rename(n)),
+      ]);
+      expect(answers[0]!.status).toBe(204);
+      expect(answers.slice(1).every((a) => a.status === 200 || a.status === 404)).toBe(true);
+      expect((await admin('GET', `/v1/sources/${id}`)).status).toBe(404);
+    });
+
     it('updates, lists and deletes sources; unknown ones are 404', async () => {
       const created = await admin('POST', '/v1/sources', {
         body: { name: 'tmp', provider: 'jellyfish', mode: 'webhook' },

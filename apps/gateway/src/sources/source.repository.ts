@@ -1,9 +1,12 @@
 import { HERALD_PROVIDER } from '@herald/events';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { Repository } from 'typeorm';
+import type { QueryDeepPartialEntity, Repository } from 'typeorm';
 import { SourceStateEntity } from './source-state.entity.js';
 import { SourceEntity } from './source.entity.js';
+
+/** What an update may change: everything but the identity and the timestamps Postgres keeps. */
+export type SourceChanges = Partial<Omit<SourceEntity, 'id' | 'createdAt' | 'updatedAt'>>;
 
 /** The NOTIFY channel that tells every instance a source changed (payload: the source id). */
 export const SOURCE_CHANGES_CHANNEL = 'herald_source_changes';
@@ -29,11 +32,30 @@ export class SourceRepository {
     return query.getMany();
   }
 
-  /** Saves and tells every instance (the holder of a stream source restarts it). */
-  async save(source: Partial<SourceEntity> & { id: string }): Promise<SourceEntity> {
+  /** Stores a new source and tells every instance (one may start its stream). */
+  async insert(source: Omit<SourceEntity, 'createdAt' | 'updatedAt'>): Promise<SourceEntity> {
     const saved = await this.sources.save(this.sources.create(source));
     await this.notifyChanged(source.id);
     return saved;
+  }
+
+  /**
+   * Sets just `changes` and tells every instance (the holder of a stream source restarts it);
+   * undefined when the source is gone. Only the named columns are written: saving the whole entity
+   * read before wrote back what a concurrent call had changed (an old ingest token after a rotation),
+   * or inserted a source a concurrent DELETE had just removed.
+   */
+  async update(id: string, changes: SourceChanges): Promise<SourceEntity | undefined> {
+    const result = await this.sources
+      .createQueryBuilder()
+      .update(SourceEntity)
+      // The config is a jsonb document, not columns: TypeORM's deep-partial type cannot say so.
+      .set(changes as QueryDeepPartialEntity<SourceEntity>)
+      .where('id = :id', { id })
+      .execute();
+    if (result.affected === 0) return undefined;
+    await this.notifyChanged(id);
+    return (await this.findById(id)) ?? undefined;
   }
 
   async delete(id: string): Promise<boolean> {

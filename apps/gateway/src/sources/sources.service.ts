@@ -13,7 +13,7 @@ import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
 import type { CreateSourceDto, SourceDto, SourceStatusDto, UpdateSourceDto } from './source.dto.js';
 import type { SourceEntity } from './source.entity.js';
 import { SourceCatalog } from './source-catalog.js';
-import { SourceRepository } from './source.repository.js';
+import { type SourceChanges, SourceRepository } from './source.repository.js';
 
 const INGEST_TOKEN_PREFIX = 'hing_';
 
@@ -36,7 +36,7 @@ export class SourcesService {
     }
     const config = this.parseConfig(adapter, dto.mode, dto.config ?? {});
     const token = dto.mode === 'webhook' ? newToken(INGEST_TOKEN_PREFIX, 24) : undefined;
-    const source = await this.repository.save({
+    const source = await this.repository.insert({
       id: uuidv7(),
       name: dto.name,
       provider: dto.provider,
@@ -68,20 +68,15 @@ export class SourcesService {
 
   async update(id: string, dto: UpdateSourceDto, origin: string): Promise<SourceDto> {
     const source = await this.load(id);
-    const config =
-      dto.config === undefined
-        ? source.config
-        : this.parseConfig(this.adapterFor(source.provider), source.mode, dto.config);
-    const saved = await this.repository.save({
-      ...source,
-      name: dto.name ?? source.name,
-      enabled: dto.enabled ?? source.enabled,
-      silentAfterSeconds:
-        dto.silentAfterSeconds === undefined ? source.silentAfterSeconds : dto.silentAfterSeconds,
-      config,
-    });
-    this.catalog.invalidate(id);
-    return this.toDto(saved, origin);
+    const changes: SourceChanges = {};
+    if (dto.name !== undefined) changes.name = dto.name;
+    if (dto.enabled !== undefined) changes.enabled = dto.enabled;
+    if (dto.silentAfterSeconds !== undefined) changes.silentAfterSeconds = dto.silentAfterSeconds;
+    if (dto.config !== undefined) {
+      changes.config = this.parseConfig(this.adapterFor(source.provider), source.mode, dto.config);
+    }
+    if (Object.keys(changes).length === 0) return this.toDto(source, origin);
+    return this.toDto(await this.write(id, changes), origin);
   }
 
   async delete(id: string): Promise<void> {
@@ -95,12 +90,10 @@ export class SourcesService {
     if (source.mode !== 'webhook')
       throw HeraldException.validation('Only webhook sources have an ingest URL.');
     const token = newToken(INGEST_TOKEN_PREFIX, 24);
-    const saved = await this.repository.save({
-      ...source,
+    const saved = await this.write(id, {
       ingestTokenHash: hashToken(token),
       ingestTokenPrefix: tokenPrefix(token),
     });
-    this.catalog.invalidate(id);
     return this.toDto(saved, origin, token);
   }
 
@@ -147,6 +140,14 @@ export class SourcesService {
       throw new HeraldException(ErrorCode.Unauthorized, 'The ingest token in the URL is wrong.');
     }
     return source;
+  }
+
+  /** Writes `changes` (and drops the ingest cache's copy); a 404 when the source went meanwhile. */
+  private async write(id: string, changes: SourceChanges): Promise<SourceEntity> {
+    const written = await this.repository.update(id, changes);
+    this.catalog.invalidate(id);
+    if (!written) throw HeraldException.notFound('Source', id);
+    return written;
   }
 
   private async load(id: string): Promise<SourceEntity> {
