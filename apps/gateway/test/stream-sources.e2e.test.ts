@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { encodeServerMessage, FakeJellyfishServer } from '@herald/jellyfish/testing';
 import { FakeSeatableServer } from '@herald/seatable/testing';
@@ -82,6 +83,30 @@ describe('stream sources run by the gateway', () => {
     expect(seatable.toasts).toHaveLength(1);
     const badToast = await admin('POST', `/v1/sources/${id}/toasts`, { body: { toUser: 'u@auth.local' } });
     expect(badToast.status).toBe(400);
+  });
+
+  it('answers 504 upstream_unreachable, not database_unavailable, when SeaTable cannot be reached for a toast', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const created = await admin('POST', '/v1/sources', {
+      body: {
+        name: 'unreachable',
+        provider: 'seatable',
+        mode: 'stream',
+        enabled: false,
+        config: { serverUrl: `http://127.0.0.1:${closed}`, apiToken: 'token' },
+      },
+    });
+    const toast = await admin('POST', `/v1/sources/${created.body.id}/toasts`, {
+      body: { toUser: 'u@auth.local', message: 'Hi', type: 'success' },
+    });
+    expect(toast.status).toBe(504);
+    expect(toast.body.code).toBe('upstream_unreachable');
+    expect(toast.headers.get('retry-after')).toBeNull();
   });
 
   it('reports auth_failed for a refused token without reconnecting, and recovers when the source is updated', async () => {

@@ -111,14 +111,14 @@ function fromHttpException(exception: HttpException): Problem {
 
 const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
 
-/**
- * Connection-level failures (refused, reset, admin shutdown, "cannot connect now") mean the database is
- * down, not that the request was wrong: the client should retry later.
- */
 /** Driver and ORM wordings for "the connection under this query is gone". */
 const CONNECTION_LOST =
   /Connection terminated|timeout exceeded when trying to connect|not queryable|Query runner already released|Cannot use a pool after calling end/i;
 
+/**
+ * Connection-level failures (refused, reset, admin shutdown, "cannot connect now") mean the database is
+ * down, not that the request was wrong: the client should retry later.
+ */
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (
     let e = error as
@@ -153,6 +153,23 @@ function isRefusedValue(error: unknown): boolean {
 
 /** The one place that turns any thrown value into a problem response. */
 export function toProblem(error: unknown): ProblemResponse {
+  // Herald's and the adapters' own errors first: an adapter's network failure towards its provider
+  // (ECONNREFUSED in its cause) is not the database being down.
+  if (error instanceof HeraldException) {
+    return {
+      problem: problemOf(error.code, error.detail, error.errors),
+      headers: error.headers,
+      unexpected: false,
+    };
+  }
+  if (error instanceof AdapterError) {
+    const errors = error.details.map((message) => ({ message }));
+    return {
+      problem: problemOf(adapterCode(error.code), error.message, errors),
+      headers: {},
+      unexpected: false,
+    };
+  }
   if (isDatabaseUnavailable(error)) {
     return {
       problem: problemOf(
@@ -163,24 +180,9 @@ export function toProblem(error: unknown): ProblemResponse {
       unexpected: false,
     };
   }
-  if (error instanceof HeraldException) {
-    return {
-      problem: problemOf(error.code, error.detail, error.errors),
-      headers: error.headers,
-      unexpected: false,
-    };
-  }
   if (isRefusedValue(error)) {
     const detail = 'The request carries a value that cannot be stored (for example a NUL character).';
     return { problem: problemOf(ErrorCode.ValidationFailed, detail), headers: {}, unexpected: false };
-  }
-  if (error instanceof AdapterError) {
-    const errors = error.details.map((message) => ({ message }));
-    return {
-      problem: problemOf(adapterCode(error.code), error.message, errors),
-      headers: {},
-      unexpected: false,
-    };
   }
   if (error instanceof HttpException) {
     return { problem: jsonParseProblem(error) ?? fromHttpException(error), headers: {}, unexpected: false };
