@@ -85,6 +85,8 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
 
     it('is in the OpenAPI document', async () => {
       const document = (await admin('GET', '/docs/openapi.json')).body;
+      // Every route is documented, the Prometheus scrape included (contract §5).
+      expect(Object.keys(document.paths['/metrics'].get.responses['200'].content)).toEqual(['text/plain']);
       expect(document.paths['/v1/ingest/{sourceId}/{ingestToken}'].post).toMatchObject({
         tags: ['ingest'],
         responses: { '202': expect.any(Object) },
