@@ -123,6 +123,14 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect(status.body.lastEventAt).toEqual(expect.any(String));
     });
 
+    it('accepts a row whose primary column is a number (row_name is the raw cell) and stores it as text', async () => {
+      const webhook = buildSeatableWebhook({ ...rowData, op_time: 1649922800.5, row_name: 1042 }, { secret });
+      const response = await post(source.ingestUrl, webhook.body, webhook.headers);
+      expect(response.status).toBe(202);
+      const event = await admin('GET', `/v1/events/${response.body.ids[0]}`);
+      expect(event.body.data.rowName).toBe('1042');
+    });
+
     it('stores concurrent redeliveries of one change once, answering each with the same id', async () => {
       const before = await eventCount(source.id);
       const changes = [1649923000.5, 1649923001.5].map((opTime) =>

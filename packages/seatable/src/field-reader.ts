@@ -28,6 +28,20 @@ export class FieldReader {
     return null;
   }
 
+  /**
+   * A field shown to people but never used to build the event, such as `row_name` (the primary
+   * column's raw cell: a number, a formula's list, …). Refusing an unexpected type would count as a
+   * delivery failure, and five of those switch the webhook off, so anything is accepted: numbers and
+   * booleans as their text, other JSON as its JSON text, so the field stays one type.
+   */
+  displayText(name: string): string | null {
+    const value = this.fields[name];
+    if (value === undefined || value === null || value === '') return null;
+    if (typeof value === 'string') return value;
+    if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+    return JSON.stringify(value);
+  }
+
   number(name: string): number {
     const value = this.fields[name];
     if (typeof value === 'number' && Number.isFinite(value)) return value;
@@ -63,8 +77,8 @@ export class FieldReader {
         columnKey: reader.string('column_key'),
         value: cell.value ?? null,
       };
-      const columnName = reader.optionalString('column_name');
-      const columnType = reader.optionalString('column_type');
+      const columnName = reader.displayText('column_name');
+      const columnType = reader.displayText('column_type');
       if (columnName !== null) change.columnName = columnName;
       if (columnType !== null) change.columnType = columnType;
       if ('old_value' in cell) change.oldValue = cell.old_value;

@@ -83,12 +83,12 @@ function rowEvent(
   const data = {
     dtableUuid,
     tableId,
-    tableName: reader.optionalString('table_name'),
+    tableName: reader.displayText('table_name'),
     rowId,
-    rowName: reader.optionalString('row_name'),
+    rowName: reader.displayText('row_name'),
     opType,
-    opUser: reader.optionalString('op_user'),
-    opApp: reader.optionalString('op_app'),
+    opUser: reader.displayText('op_user'),
+    opApp: reader.displayText('op_app'),
     changes: reader.cells('row_data'),
     rowCount,
   } satisfies SeatableWebhookRowData;
@@ -108,16 +108,16 @@ function linkEvent(
 ): PartialEvent {
   const side = (n: 1 | 2): SeatableLinkSide => ({
     tableId: reader.string(`table${n}_id`),
-    tableName: reader.optionalString(`table${n}_name`),
+    tableName: reader.displayText(`table${n}_name`),
     rowId: reader.optionalString(`table${n}_row_id`),
-    rowName: reader.optionalString(`table${n}_row_name`),
+    rowName: reader.displayText(`table${n}_row_name`),
     changes: reader.cells(`row_data${n}`),
   });
   const data = {
     dtableUuid,
     opType,
-    opUser: reader.optionalString('op_user'),
-    opApp: reader.optionalString('op_app'),
+    opUser: reader.displayText('op_user'),
+    opApp: reader.displayText('op_app'),
     rowCount: reader.count('row_count'),
     table1: side(1),
     table2: side(2),

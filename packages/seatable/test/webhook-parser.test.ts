@@ -232,6 +232,29 @@ describe('webhook bodies', () => {
     });
   });
 
+  it('accepts display fields of any JSON type: a non-text primary column must not switch the webhook off', () => {
+    const [numbered] = parse(
+      buildSeatableWebhook({ ...singleSelectModifiedExample.data, row_name: 42.5, op_user: true }, secured),
+    );
+    expect(numbered?.data).toMatchObject({ rowName: '42.5', opUser: 'true' });
+    const link = {
+      dtable_uuid: 'fae0a3a42ba94df88e8303fd385e37de',
+      op_type: 'add_link',
+      op_time: 1649930000.5,
+      table1_id: '9g8f',
+      table1_row_id: 'QoNno3QiTF26sxmG1sl3_g',
+      table1_row_name: ['a', 1],
+      table2_id: '0000',
+      table2_row_id: 'Ab',
+      table2_row_name: { display: 'Ann' },
+    };
+    const [linked] = parse(buildSeatableWebhook(link, secured));
+    expect(linked?.data).toMatchObject({
+      table1: { rowName: '["a",1]' },
+      table2: { rowName: '{"display":"Ann"}' },
+    });
+  });
+
   it('rejects bodies that are not JSON with invalid_json, and not SeaTable-shaped with invalid_body and details', () => {
     const raw = (text: string): WebhookRequest => ({
       headers: {},
