@@ -131,6 +131,24 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect(event.body.data.rowName).toBe('1042');
     });
 
+    it('stores a webhook whose text holds NUL and a lone surrogate (jsonb refuses both) with U+FFFD, keeping the raw bytes', async () => {
+      const webhook = buildSeatableWebhook(
+        {
+          ...rowData,
+          op_time: 1649922900.5,
+          row_name: 'a\u0000b\ud800',
+          row_data: [{ ...rowData.row_data[0], value: { 'k\u0000': ['\u0000'] } }],
+        },
+        { secret },
+      );
+      const response = await post(source.ingestUrl, webhook.body, webhook.headers);
+      expect(response.status).toBe(202);
+      const event = await admin('GET', `/v1/events/${response.body.ids[0]}?include=raw`);
+      expect(event.body.data.rowName).toBe('a\ufffdb\ufffd');
+      expect(event.body.data.changes[0].value).toEqual({ 'k\ufffd': ['\ufffd'] });
+      expect(event.body.raw).toBe(webhook.text);
+    });
+
     it('stores concurrent redeliveries of one change once, answering each with the same id', async () => {
       const before = await eventCount(source.id);
       const changes = [1649923000.5, 1649923001.5].map((opTime) =>
@@ -289,6 +307,26 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       const raw = await admin('GET', `/v1/events/${response.body.ids[1]}?include=raw`);
       expect(raw.body.rawEncoding).toBe('base64');
       expect(Buffer.from(raw.body.raw, 'base64')).toEqual(Buffer.from(messages[1]!));
+    });
+
+    it('stores a batch whose strings hold NUL (jsonb refuses it) with U+FFFD, keeping each raw message', async () => {
+      const messages = [
+        encodeServerMessage({ case: 'roomCreated', value: { roomId: 'r\u0000n' } }),
+        encodeServerMessage({
+          case: 'peerMetadataUpdated',
+          value: { roomId: 'r3', peerId: 'p3', metadata: '{"k\\u0000": "v\\u0000"}' },
+        }),
+      ];
+      const response = await post(plain.ingestUrl, encodeNotificationBatch(messages), protobuf);
+      expect(response.status).toBe(202);
+      const [room, peer] = await Promise.all(
+        response.body.ids.map(
+          async (id: string) => (await admin('GET', `/v1/events/${id}?include=raw`)).body,
+        ),
+      );
+      expect(room).toMatchObject({ subject: 'rooms/r\ufffdn', data: { roomId: 'r\ufffdn' } });
+      expect(Buffer.from(room.raw, 'base64')).toEqual(Buffer.from(messages[0]!));
+      expect(peer.data.metadata).toEqual({ 'k\ufffd': 'v\ufffd' });
     });
 
     it('accepts v0.3 JSON bodies', async () => {

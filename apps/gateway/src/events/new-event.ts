@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import { HERALD_PROVIDER, type NormalizedEvent } from '@herald/events';
 import { v7 as uuidv7 } from 'uuid';
+import { storableJson, storableText } from '../common/storable.js';
 import type { NewEvent } from './event-record.js';
 
 const randomPool = new Uint8Array(16 * 256);
@@ -27,21 +28,26 @@ export interface EventOrigin {
   provider: string;
 }
 
-/** An adapter's event, stamped with Herald's id and times. Herald's own types keep provider `herald`. */
+/**
+ * An adapter's event, stamped with Herald's id and times. Herald's own types keep provider `herald`.
+ * Provider text is made storable here, the one way provider events take into the store: a provider
+ * cannot fix what it sent (SeaTable never retries, a Fishjam batch would be lost whole), so a NUL is
+ * replaced rather than refused. `raw` keeps the exact bytes (bytea has no such limit).
+ */
 export function fromNormalized(event: NormalizedEvent, origin: EventOrigin, receivedAt: Date): NewEvent {
   return {
     id: newEventId(),
     type: event.type,
     sourceId: origin.sourceId,
     provider: event.type.startsWith(`${HERALD_PROVIDER}.`) ? HERALD_PROVIDER : origin.provider,
-    subject: event.subject ?? null,
+    subject: event.subject === undefined ? null : storableText(event.subject),
     time: event.time && !Number.isNaN(event.time.getTime()) ? event.time : receivedAt,
     receivedAt,
-    data: event.data,
+    data: storableJson(event.data),
     raw: event.raw
       ? Buffer.from(event.raw.body.buffer, event.raw.body.byteOffset, event.raw.body.byteLength)
       : null,
     rawContentType: event.raw?.contentType ?? null,
-    dedupKey: event.dedupKey ?? null,
+    dedupKey: event.dedupKey === undefined ? null : storableText(event.dedupKey),
   };
 }

@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { signedHeaders } from '@herald/events';
 import { Agent } from 'undici';
+import { storableText } from '../../common/storable.js';
 import { HERALD_CONFIG, type HeraldConfig } from '../../config/herald-config.js';
 import { guardedConnector } from '../targets/guarded-connector.js';
 import { AttemptDeadlines, AttemptTimeoutError } from './attempt-deadlines.js';
@@ -27,12 +28,6 @@ export interface SendResult {
   error: string | null;
   durationMs: number;
 }
-
-/**
- * Text as Postgres can store it: a receiver's answer may hold NUL bytes, which a text column refuses,
- * and one such answer would fail the whole batch of outcomes it is written with.
- */
-const storable = (text: string): string => text.replaceAll('\u0000', '\uFFFD');
 
 /** Error text an operator can act on, from undici's error chains. */
 function describeError(error: unknown): string {
@@ -120,10 +115,12 @@ export class WebhookSender implements OnApplicationShutdown {
       }
     });
     const durationMs = Math.round(performance.now() - started);
+    // A receiver's answer may hold NUL bytes, and one such text would fail the whole batch of
+    // outcomes it is written with.
     if (end.answered) {
       return {
         status: end.status,
-        body: storable(end.excerpt),
+        body: storableText(end.excerpt),
         retryAfter: end.retryAfter,
         error: null,
         durationMs,
@@ -132,7 +129,7 @@ export class WebhookSender implements OnApplicationShutdown {
     const error =
       end.abortedWith instanceof AttemptTimeoutError
         ? `timed out after ${this.timeoutMs / 1000} s`
-        : storable(describeError(end.error));
+        : storableText(describeError(end.error));
     return { status: null, body: null, retryAfter: undefined, error, durationMs };
   }
 }

@@ -1,0 +1,51 @@
+/**
+ * Characters Postgres cannot store: NUL (text and jsonb refuse it, 22P05/22021) and lone UTF-16
+ * surrogates (jsonb refuses their `\uD800` escapes; UTF-8 cannot encode them). In unicode mode the
+ * surrogate range matches only halves without their partner.
+ */
+/* eslint-disable no-control-regex -- matching NUL is the point */
+const UNSTORABLE = /[\u0000\uD800-\uDFFF]/u;
+const UNSTORABLE_ALL = /[\u0000\uD800-\uDFFF]/gu;
+/* eslint-enable no-control-regex */
+
+/** Text as Postgres can store it, each unstorable character replaced by U+FFFD. */
+export const storableText = (text: string): string =>
+  UNSTORABLE.test(text) ? text.replace(UNSTORABLE_ALL, '\uFFFD') : text;
+
+/**
+ * A JSON value as jsonb can store it: `storableText` applied to every string and object key, at any
+ * depth. Copies only what changes, so the usual clean value comes back as the same object.
+ */
+export function storableJson<T>(value: T): T {
+  return storable(value) as T;
+}
+
+function storable(value: unknown): unknown {
+  if (typeof value === 'string') return storableText(value);
+  if (Array.isArray(value)) return storableArray(value);
+  if (value !== null && typeof value === 'object') return storableObject(value as Record<string, unknown>);
+  return value;
+}
+
+function storableArray(array: unknown[]): unknown[] {
+  let copy: unknown[] | undefined;
+  array.forEach((item, i) => {
+    const safe = storable(item);
+    if (safe !== item) (copy ??= [...array])[i] = safe;
+  });
+  return copy ?? array;
+}
+
+/** Entries are copied once a key or value changes; `Object.fromEntries` keeps a `__proto__` key as data. */
+function storableObject(object: Record<string, unknown>): Record<string, unknown> {
+  const keys = Object.keys(object);
+  let entries: Array<[string, unknown]> | undefined;
+  keys.forEach((key, i) => {
+    const item = object[key];
+    const safeKey = storableText(key);
+    const safe = storable(item);
+    if (!entries && (safeKey !== key || safe !== item)) entries = keys.slice(0, i).map((k) => [k, object[k]]);
+    entries?.push([safeKey, safe]);
+  });
+  return entries ? Object.fromEntries(entries) : object;
+}
