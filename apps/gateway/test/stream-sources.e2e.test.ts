@@ -2,6 +2,8 @@ import { type AddressInfo, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { encodeServerMessage, FakeJellyfishServer } from '@herald/jellyfish/testing';
 import { FakeSeatableServer } from '@herald/seatable/testing';
+import pg from 'pg';
+import { AdvisoryLock } from '../src/database/advisory-locks.js';
 import { apiClient, eventually } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
@@ -16,6 +18,8 @@ describe('stream sources run by the gateway', () => {
       type: string;
       data: any;
       subject?: string;
+      time: string;
+      receivedat: string;
     }>;
   const typesOf = async (sourceId: string) => (await eventsOf(sourceId)).map((e) => e.type);
   const createStream = (name: string, provider: string, config: Record<string, unknown>) =>
@@ -158,6 +162,51 @@ describe('stream sources run by the gateway', () => {
 
     expect((await admin('DELETE', `/v1/sources/${id}`)).status).toBe(204);
     await eventually(() => expect(jellyfish.openSockets).toBe(0));
+  });
+
+  it('stamps stream events with their arrival time, not the commit time, when the store holds them up', async () => {
+    const media = (
+      await createStream('held media', 'jellyfish', {
+        serverUrl: jellyfish.url,
+        serverApiToken: 'server-token',
+      })
+    ).body.id;
+    const base = (
+      await createStream('held base', 'seatable', { serverUrl: seatable.url, apiToken: 'good-api-token' })
+    ).body.id;
+    await eventually(async () => {
+      expect(await typesOf(media)).toEqual(['herald.source.connected']);
+      expect(await typesOf(base)).toEqual(['herald.source.connected']);
+    });
+    // The writer takes this lock for every write: holding it holds the store, as an outage would.
+    const holder = new pg.Client({ connectionString: herald.databaseUrl });
+    await holder.connect();
+    await holder.query('SELECT pg_advisory_lock($1)', [AdvisoryLock.eventWriter]);
+    const arrived = Date.now();
+    // Two frames each: the second waits in the stream's queue for the first one's commit.
+    for (const roomId of ['held1', 'held2'])
+      jellyfish.pushNotification({ case: 'roomCreated', value: { roomId } });
+    for (const rowId of ['held1', 'held2'])
+      seatable.broadcastOp({ op_type: 'delete_row', table_id: '0000', row_id: rowId });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const released = Date.now();
+    await holder.end();
+
+    const held = await eventually(async () => {
+      const events = [...(await eventsOf(media)), ...(await eventsOf(base))].filter(
+        (e) => !e.type.startsWith('herald.'),
+      );
+      expect(events).toHaveLength(4);
+      return events;
+    });
+    for (const event of held) {
+      expect(Date.parse(event.receivedat)).toBeGreaterThanOrEqual(arrived - 5);
+      expect(Date.parse(event.receivedat)).toBeLessThan(released - 1_000);
+    }
+    // Jellyfish sends no time of its own: the event's time is its arrival too.
+    for (const event of held.filter((e) => e.type.startsWith('jellyfish.')))
+      expect(event.time).toBe(event.receivedat);
+    await Promise.all([media, base].map((id) => admin('DELETE', `/v1/sources/${id}`)));
   });
 
   it('reports the SeaTable ops missed while the gateway was down, from the versions it stored', async () => {

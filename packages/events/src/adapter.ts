@@ -19,6 +19,19 @@ export interface NormalizedEvent {
   raw?: { body: Uint8Array; contentType: string };
   /** Provider-native identity: a second event with the same key from the same source is stored once. */
   dedupKey?: string;
+  /**
+   * When a stream adapter received the provider's message (see `stampArrival`). Stream emits wait for
+   * the commits before them, for minutes during a database outage, so the gateway's own clock at
+   * store time would be the commit time. Left out, the gateway stamps its own receive time.
+   */
+  receivedAt?: Date;
+}
+
+/** Stamps a stream's fresh events with their arrival time, read now (when the message arrived). */
+export function stampArrival(events: NormalizedEvent[], clock: Clock): NormalizedEvent[] {
+  const receivedAt = new Date(clock.now());
+  for (const event of events) event.receivedAt ??= receivedAt;
+  return events;
 }
 
 export interface WebhookRequest {

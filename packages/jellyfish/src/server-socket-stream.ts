@@ -4,6 +4,7 @@ import {
   type NormalizedEvent,
   type StreamContext,
   type StreamSource,
+  stampArrival,
 } from '@herald/events';
 import WebSocket, { type RawData } from 'ws';
 import { serverSocketUrl, type StreamSourceConfig } from './config.js';
@@ -232,6 +233,7 @@ export class ServerSocketStream implements StreamSource {
 
   /** Emits keep arrival order: each waits for the previous commit; a failed commit is logged, not retried. */
   private emit(events: NormalizedEvent[]): void {
+    stampArrival(events, this.context.clock);
     this.emitted = this.emitted
       .then(() => this.context.emit(events))
       .catch((error: unknown) =>

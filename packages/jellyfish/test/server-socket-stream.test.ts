@@ -67,6 +67,7 @@ describe('jellyfish server-socket stream', () => {
       SDK_NOTIFICATIONS.map((c) => ({
         ...c.expected,
         raw: { body: c.bytes, contentType: 'application/x-protobuf' },
+        receivedAt: expect.any(Date),
       })),
     );
   });

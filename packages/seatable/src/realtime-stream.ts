@@ -5,6 +5,7 @@ import {
   type StreamContext,
   type StreamSource,
   type StreamState,
+  stampArrival,
 } from '@herald/events';
 import { io, type Socket } from 'socket.io-client';
 import { BaseTokenError, describe, fetchBaseToken, type BaseToken } from './base-token-client.js';
@@ -243,12 +244,14 @@ export class SeatableRealtimeStream implements StreamSource {
    */
   private resumeFrom(joinedAt: number): void {
     const prefix = versionKeyPrefix(this.token?.dtableUuid ?? '');
+    const receivedAt = new Date(this.ctx.clock.now());
     this.emitQueue = this.emitQueue
       .then(async () => {
         const key = await this.ctx.lastDedupKey(prefix);
         const stored = key === null ? Number.NaN : Number(key.slice(prefix.length));
         if (Number.isInteger(stored) && joinedAt > stored) {
-          await this.ctx.emit([this.gapEvent(stored, joinedAt, joinedAt - stored, 'resume')]);
+          const gap = this.gapEvent(stored, joinedAt, joinedAt - stored, 'resume');
+          await this.ctx.emit([{ ...gap, receivedAt }]);
         }
       })
       .catch((error: unknown) =>
@@ -261,6 +264,7 @@ export class SeatableRealtimeStream implements StreamSource {
 
   /** Emits in arrival order; a failed emit is logged and the queue goes on (the gateway retries inside emit). */
   private enqueue(events: NormalizedEvent[]): void {
+    stampArrival(events, this.ctx.clock);
     this.emitQueue = this.emitQueue
       .then(() => this.ctx.emit(events))
       .catch((error: unknown) =>

@@ -29,19 +29,21 @@ export interface EventOrigin {
 }
 
 /**
- * An adapter's event, stamped with Herald's id and times. Herald's own types keep provider `herald`.
+ * An adapter's event, stamped with Herald's id and times: received when the adapter says it arrived,
+ * else `receivedNow`. Herald's own types keep provider `herald`.
  * Provider text is made storable here, the one way provider events take into the store: a provider
  * cannot fix what it sent (SeaTable never retries, a Fishjam batch would be lost whole), so a NUL is
  * replaced rather than refused. `raw` keeps the exact bytes (bytea has no such limit).
  */
-export function fromNormalized(event: NormalizedEvent, origin: EventOrigin, receivedAt: Date): NewEvent {
+export function fromNormalized(event: NormalizedEvent, origin: EventOrigin, receivedNow: Date): NewEvent {
+  const receivedAt = validDate(event.receivedAt) ?? receivedNow;
   return {
     id: newEventId(),
     type: event.type,
     sourceId: origin.sourceId,
     provider: event.type.startsWith(`${HERALD_PROVIDER}.`) ? HERALD_PROVIDER : origin.provider,
     subject: event.subject === undefined ? null : storableText(event.subject),
-    time: event.time && !Number.isNaN(event.time.getTime()) ? event.time : receivedAt,
+    time: validDate(event.time) ?? receivedAt,
     receivedAt,
     data: storableJson(event.data),
     raw: event.raw
@@ -51,3 +53,6 @@ export function fromNormalized(event: NormalizedEvent, origin: EventOrigin, rece
     dedupKey: event.dedupKey === undefined ? null : storableText(event.dedupKey),
   };
 }
+
+const validDate = (date: Date | undefined): Date | undefined =>
+  date && !Number.isNaN(date.getTime()) ? date : undefined;

@@ -6,6 +6,7 @@ import {
   type StreamSource,
   type StreamState,
   type StreamStateChange,
+  stampArrival,
   systemClock,
 } from '@herald/events';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
@@ -216,8 +217,9 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
   private async store(entry: RunningStream, events: NormalizedEvent[]): Promise<void> {
     const origin = { sourceId: entry.source.id, provider: entry.source.provider };
     const backoff = new Backoff({ initialMs: 200, maxMs: 5_000 });
-    const receivedAt = new Date();
-    const records = events.map((event) => fromNormalized(event, origin, receivedAt));
+    // Only for events the adapter did not stamp on arrival: this runs once earlier emits committed.
+    const now = new Date();
+    const records = events.map((event) => fromNormalized(event, origin, now));
     for (;;) {
       try {
         await this.writer.append(records);
@@ -237,6 +239,7 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     else if (previous === 'connected') entry.connectedSince = null;
     this.updateGauge();
     const stateEvent = sourceStateEvent(entry.source, entry.adapter, previous, change, entry.reconnects);
+    const stateEvents = stampArrival(stateEvent ? [stateEvent] : [], systemClock);
     const state = {
       sourceId: entry.source.id,
       state: change.state,
@@ -248,7 +251,7 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     entry.recording = entry.recording
       .then(async () => {
         await this.repository.saveState(state);
-        if (stateEvent) await this.store(entry, [stateEvent]);
+        if (stateEvents.length > 0) await this.store(entry, stateEvents);
       })
       .catch((error) =>
         this.logger.warn({ err: error, sourceId: entry.source.id }, 'could not record a stream state change'),
