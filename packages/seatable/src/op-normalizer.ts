@@ -58,6 +58,14 @@ export function versionKeyPrefix(dtableUuid: string): string {
   return `${baseKey(dtableUuid)}:v`;
 }
 
+/**
+ * Dedup key of a `herald.source.gap` ending at `toVersion`. Outside the op prefix: a gap is no
+ * stored op, so it must not move the checkpoint that `versionKeyPrefix` keys are read as.
+ */
+export function gapKey(dtableUuid: string, toVersion: number): string {
+  return `${baseKey(dtableUuid)}:gap:${toVersion}`;
+}
+
 type EventBody = Pick<NormalizedEvent, 'type' | 'subject' | 'data'>;
 
 function rowOpEvent(op: Fields, base: SeatableSocketOpBase): EventBody | undefined {

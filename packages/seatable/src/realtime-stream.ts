@@ -11,7 +11,7 @@ import { io, type Socket } from 'socket.io-client';
 import { BaseTokenError, describe, fetchBaseToken, type BaseToken } from './base-token-client.js';
 import type { SeatableStreamConfig } from './config.js';
 import { normalizeNotification } from './notification-normalizer.js';
-import { normalizeSocketOperation, versionKeyPrefix } from './op-normalizer.js';
+import { gapKey, normalizeSocketOperation, versionKeyPrefix } from './op-normalizer.js';
 import { isRecord } from './op-types.js';
 import type { SeatableGapData } from './types.js';
 
@@ -47,8 +47,16 @@ export class SeatableRealtimeStream implements StreamSource {
   private tokenRequest: Promise<BaseToken> | undefined;
   private reconnectTimer: unknown;
   private refreshTimer: unknown;
-  /** Highest base version seen (from ops or join acks); undefined until the first join. */
+  /** Highest base version seen (from ops or join acks); undefined until the first join or op. */
   private lastVersion: number | undefined;
+  /**
+   * The base version when this run began listening: the first join's, or one before the first op
+   * when an op beat the join's ack. Compared with the stored checkpoint once, at the first join.
+   */
+  private runStartVersion: number | undefined;
+  private firstJoinDone = false;
+  /** The newest op version stored before this run, read before the first socket can receive an op. */
+  private checkpoint: Promise<number | undefined> | undefined;
   private authFailures = 0;
   private emitQueue: Promise<void> = Promise.resolve();
   private readonly backoff: Backoff;
@@ -101,6 +109,7 @@ export class SeatableRealtimeStream implements StreamSource {
       return this.onTokenFailure(error);
     }
     if (!this.running) return;
+    this.checkpoint ??= this.readCheckpoint(token.dtableUuid);
     const socket = io(new URL(this.config.serverUrl).origin, {
       // The URL's path would be taken as a namespace: the api-gateway path goes in `path`.
       path: this.config.socketPath,
@@ -172,9 +181,12 @@ export class SeatableRealtimeStream implements StreamSource {
     this.report('connected');
     const version = ack.dtable_version;
     if (typeof version !== 'number' || !Number.isInteger(version)) return;
-    if (this.lastVersion === undefined) this.resumeFrom(version);
-    // Ops made while we were away are never replayed: a newer version on rejoin means they are lost.
-    if (this.lastVersion !== undefined && version > this.lastVersion) {
+    if (!this.firstJoinDone) {
+      this.firstJoinDone = true;
+      this.runStartVersion ??= version;
+      this.resumeFrom(this.runStartVersion);
+    } else if (this.lastVersion !== undefined && version > this.lastVersion) {
+      // Ops made while we were away are never replayed: a newer version on rejoin means they are lost.
       this.enqueue([this.gapEvent(this.lastVersion, version, version - this.lastVersion, 'rejoin')]);
     }
     this.lastVersion = Math.max(this.lastVersion ?? version, version);
@@ -194,6 +206,7 @@ export class SeatableRealtimeStream implements StreamSource {
     const events: NormalizedEvent[] = [];
     const opVersion = typeof version === 'number' && Number.isInteger(version) ? version : null;
     if (opVersion !== null) {
+      this.runStartVersion ??= opVersion - 1;
       if (this.lastVersion !== undefined && opVersion > this.lastVersion + 1) {
         const missing = opVersion - this.lastVersion - 1;
         events.push(this.gapEvent(this.lastVersion, opVersion, missing, 'version_jump'));
@@ -235,29 +248,45 @@ export class SeatableRealtimeStream implements StreamSource {
     const dtableUuid = this.token?.dtableUuid ?? '';
     const data: SeatableGapData = { dtableUuid, fromVersion, toVersion, missing, reason };
     this.ctx.logger.warn({ sourceId: this.ctx.sourceId, ...data }, 'SeaTable base versions were missed');
-    return { type: 'herald.source.gap', data: { ...data } } satisfies NormalizedEvent;
+    // A restart with no new ops finds the same gap again: the key makes storing it twice a no-op.
+    return { type: 'herald.source.gap', data: { ...data }, dedupKey: gapKey(dtableUuid, toVersion) };
+  }
+
+  private async readCheckpoint(dtableUuid: string): Promise<number | undefined> {
+    const prefix = versionKeyPrefix(dtableUuid);
+    try {
+      const key = await this.ctx.lastDedupKey(prefix);
+      const stored = key === null ? Number.NaN : Number(key.slice(prefix.length));
+      return Number.isInteger(stored) ? stored : undefined;
+    } catch (error) {
+      this.ctx.logger.warn(
+        { sourceId: this.ctx.sourceId, err: error },
+        'could not read the newest stored SeaTable base version',
+      );
+      return undefined;
+    }
   }
 
   /**
-   * First join of this run: compares the base version with the newest one stored (by any earlier run
-   * or instance). Queued ahead of the ops that arrive meanwhile, so the gap is stored before them.
+   * First join of this run: compares the version the run began at with the newest one stored before
+   * it (by any earlier run or instance). Queued ahead of the ops that arrive after the ack, so the gap
+   * is stored before them; an op that beat the ack is stored first.
    */
-  private resumeFrom(joinedAt: number): void {
-    const prefix = versionKeyPrefix(this.token?.dtableUuid ?? '');
+  private resumeFrom(startVersion: number): void {
+    const checkpoint = this.checkpoint;
     const receivedAt = new Date(this.ctx.clock.now());
     this.emitQueue = this.emitQueue
       .then(async () => {
-        const key = await this.ctx.lastDedupKey(prefix);
-        const stored = key === null ? Number.NaN : Number(key.slice(prefix.length));
-        if (Number.isInteger(stored) && joinedAt > stored) {
-          const gap = this.gapEvent(stored, joinedAt, joinedAt - stored, 'resume');
+        const stored = await checkpoint;
+        if (stored !== undefined && startVersion > stored) {
+          const gap = this.gapEvent(stored, startVersion, startVersion - stored, 'resume');
           await this.ctx.emit([{ ...gap, receivedAt }]);
         }
       })
       .catch((error: unknown) =>
-        this.ctx.logger.warn(
-          { sourceId: this.ctx.sourceId, err: error },
-          'could not compare the SeaTable base version with the stored one',
+        this.ctx.logger.error(
+          { sourceId: this.ctx.sourceId, err: error, types: ['herald.source.gap'] },
+          'SeaTable events could not be stored',
         ),
       );
   }

@@ -235,6 +235,27 @@ describe('SeaTable realtime stream', () => {
       reason: 'resume',
     });
     expect(next).toBe(13);
+    expect(ctx.events[0]?.dedupKey).toBe(`${server.dtableUuid.replaceAll('-', '')}:gap:12`);
+  });
+
+  it('still reports the resume gap when an op beats the first join ack, without counting that op', async () => {
+    const ctx = new RecordingContext();
+    server.advanceVersion(12 - server.version);
+    ctx.storedKeys.push(`${server.dtableUuid.replaceAll('-', '')}:v7`);
+    server.beforeJoinAck = () => {
+      server.beforeJoinAck = undefined;
+      server.broadcastOp(ops.insertRowOp);
+    };
+    startStream(ctx);
+    await connected(ctx);
+    await eventually(() => expect(ctx.events).toHaveLength(2));
+    expect(ctx.events.map((event) => event.type)).toEqual(['seatable.row.inserted', 'herald.source.gap']);
+    expect(ctx.events[1]?.data).toMatchObject({
+      fromVersion: 7,
+      toVersion: 12,
+      missing: 5,
+      reason: 'resume',
+    });
   });
 
   it.each([

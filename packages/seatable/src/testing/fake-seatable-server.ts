@@ -71,6 +71,8 @@ export class FakeSeatableServer {
   joinFailure: FakeJoinFailure | undefined;
   /** False: `join-room` is never acknowledged (to test the join timeout). */
   answerJoins = true;
+  /** Runs once a socket is in the room, just before its join is acked: an op sent here beats the ack. */
+  beforeJoinAck: (() => void) | undefined;
   /** When set, both toast endpoints answer with this. */
   toastRefusal: FakeRefusal | undefined;
   /** False: the api-gateway toast route answers 404 (an older server). */
@@ -163,6 +165,7 @@ export class FakeSeatableServer {
       }
       this.counters.joins++;
       void socket.join(this.dtableUuid);
+      this.beforeJoinAck?.();
       ack({ status: 1, message: 'Joined successfully', dtable_version: this.version });
     });
   }
