@@ -158,8 +158,9 @@ export class SeatableRealtimeStream implements StreamSource {
 
       const errorType = typeof answer.error_type === 'string' ? answer.error_type : 'unknown';
       const reason = `join-room refused: ${errorType}${typeof answer.message === 'string' ? ` (${answer.message})` : ''}`;
-      if (attempt === 1) {
-        // Usually a stale or revoked base token: retry once with a fresh one before backing off.
+      if (attempt === 1 && AUTH_ERROR_TYPES.has(errorType)) {
+        // Usually a stale or revoked base token: retry once with a fresh one before backing off. Other
+        // refusals go straight to a reconnect: the server does not answer another join on this socket.
         this.ctx.logger.warn(
           { sourceId: this.ctx.sourceId, errorType },
           'SeaTable join-room refused; renewing the base token',

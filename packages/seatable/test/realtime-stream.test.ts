@@ -138,22 +138,26 @@ describe('SeaTable realtime stream', () => {
     expect(server.counters).toMatchObject({ tokenRequests: 2, connections: 1, joinAttempts: 2, joins: 1 });
   });
 
-  it('keeps retrying transient join failures (base not loaded) with backoff', async () => {
-    server.joinFailure = { errorType: 'dtable_load_failed', times: 4 };
-    const ctx = new RecordingContext();
-    startStream(ctx, { ...FAST, maxAuthFailures: 1 });
-    await connected(ctx);
-    // Two join attempts per connection: two connections fail, the third joins.
-    expect(ctx.stateNames).toEqual([
-      'connecting',
-      'backoff',
-      'connecting',
-      'backoff',
-      'connecting',
-      'connected',
-    ]);
-    expect(ctx.states[1]?.reason).toMatch(/dtable_load_failed/);
-  });
+  it.each(['dtable_load_failed', 'internal_error'])(
+    'keeps retrying transient join failures (%s) with backoff, on a new socket each time',
+    async (errorType) => {
+      server.joinFailure = { errorType, times: 2 };
+      const ctx = new RecordingContext();
+      startStream(ctx, { ...FAST, maxAuthFailures: 1 });
+      await connected(ctx);
+      // The server does not answer a second join-room on the same socket: each refusal reconnects.
+      expect(ctx.stateNames).toEqual([
+        'connecting',
+        'backoff',
+        'connecting',
+        'backoff',
+        'connecting',
+        'connected',
+      ]);
+      expect(server.counters).toMatchObject({ connections: 3, joinAttempts: 3 });
+      expect(ctx.states[1]?.reason).toMatch(new RegExp(`join-room refused: ${errorType}`));
+    },
+  );
 
   it('recovers from a server-side disconnect and keeps delivering events', async () => {
     const ctx = new RecordingContext();
