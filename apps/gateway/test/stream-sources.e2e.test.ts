@@ -209,6 +209,27 @@ describe('stream sources run by the gateway', () => {
     await Promise.all([media, base].map((id) => admin('DELETE', `/v1/sources/${id}`)));
   });
 
+  it('keeps the last error in the status while reconnecting, and clears it once connected', async () => {
+    seatable.joinFailure = { errorType: 'internal_error', times: 1 };
+    const id = (
+      await createStream('flaky base', 'seatable', { serverUrl: seatable.url, apiToken: 'good-api-token' })
+    ).body.id;
+    try {
+      await eventually(async () => expect((await statusOf(id)).state).toBe('backoff'));
+      // The next attempt's join goes unanswered, so it stays connecting while the status is read.
+      seatable.answerJoins = false;
+      await eventually(async () => expect((await statusOf(id)).state).toBe('connecting'));
+      expect((await statusOf(id)).lastError).toMatch(/join-room refused: internal_error/);
+    } finally {
+      seatable.answerJoins = true;
+    }
+    seatable.disconnectAll();
+    await eventually(async () =>
+      expect(await statusOf(id)).toMatchObject({ state: 'connected', lastError: null }),
+    );
+    await admin('DELETE', `/v1/sources/${id}`);
+  });
+
   it('reports the SeaTable ops missed while the gateway was down, from the versions it stored', async () => {
     const created = await createStream('restarted base', 'seatable', {
       serverUrl: seatable.url,

@@ -46,6 +46,7 @@ interface RunningStream {
   state: StreamState;
   reconnects: number;
   connectedSince: Date | null;
+  lastError: string | null;
   stopped: boolean;
   /** State writes and state events, chained so they land in the order the transitions happened. */
   recording: Promise<void>;
@@ -175,6 +176,7 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
       state: 'stopped',
       reconnects: 0,
       connectedSince: null,
+      lastError: null,
       stopped: false,
       recording: Promise.resolve(),
     } as Omit<RunningStream, 'stream'> as RunningStream;
@@ -237,13 +239,16 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     if (change.state === 'connecting' && previous === 'backoff') entry.reconnects++;
     if (change.state === 'connected') entry.connectedSince = new Date();
     else if (previous === 'connected') entry.connectedSince = null;
+    // `connecting` gives no reason: while it retries, the status still says why the last attempt failed.
+    if (change.state === 'connected') entry.lastError = null;
+    else if (change.reason !== undefined) entry.lastError = change.reason;
     this.updateGauge();
     const stateEvent = sourceStateEvent(entry.source, entry.adapter, previous, change, entry.reconnects);
     const stateEvents = stampArrival(stateEvent ? [stateEvent] : [], systemClock);
     const state = {
       sourceId: entry.source.id,
       state: change.state,
-      lastError: change.reason ?? null,
+      lastError: entry.lastError,
       connectedSince: entry.connectedSince,
       reconnects: entry.reconnects,
       instanceId: this.instanceId,
