@@ -2,6 +2,7 @@ export type HeraldClientErrorCode =
   | 'unauthorized'
   | 'connection_failed'
   | 'subscribe_failed'
+  | 'cursor_expired'
   | 'handler_failed'
   | 'closed'
   | 'invalid_signature';

@@ -5,6 +5,7 @@ import {
   type EventMessage,
   type HeraldEvent,
   type ServerToClientEvents,
+  type SocketError,
 } from '@herald/events';
 import { io, type Socket } from 'socket.io-client';
 import { HeraldClientError } from './errors.js';
@@ -29,12 +30,14 @@ export interface Unsubscribe {
 }
 
 interface LocalSubscription {
-  filter: EventFilter & { after?: string };
+  filter: EventFilter;
+  /** The caller's `after` (an event id or a seq): what the server is asked for until `position` is known. */
+  after?: string;
   handler: EventHandler;
   /**
-   * Seq of the last event delivered to the handler, or the seq the server started the subscription
-   * after: the resume point. Unknown until the first answer; until then the filter's `after` (an event
-   * id or a seq) is what the server is asked for.
+   * The resume point: the seq of the last event delivered to the handler, or a later one the server
+   * said it has served the subscription through (`position`), or the seq it started the subscription
+   * after. Unknown until the first answer.
    */
   position?: string;
   /** The server's id for it on the current connection. */
@@ -91,6 +94,10 @@ export class HeraldClient {
       for (const subscription of this.subscriptions) this.establish(subscription);
     });
     this.socket.on('event', (message) => this.deliver(message));
+    this.socket.on('position', ({ subscription: serverId, seq }) => {
+      const subscription = this.byServerId.get(serverId);
+      if (subscription?.active && isAfter(seq, subscription.position)) subscription.position = seq;
+    });
     this.socket.on('closing', (message) => {
       if (message.code === 'unauthorized') this.fail(new HeraldClientError('unauthorized', message.message));
     });
@@ -130,7 +137,15 @@ export class HeraldClient {
       settle = { resolve, reject, settled: false };
     });
     ready.catch(() => undefined);
-    const subscription: LocalSubscription = { filter, handler, settle, active: true, retries: 0 };
+    const { after, ...rest } = filter;
+    const subscription: LocalSubscription = {
+      filter: rest,
+      after,
+      handler,
+      settle,
+      active: true,
+      retries: 0,
+    };
     this.subscriptions.add(subscription);
     if (this.socket.connected) this.establish(subscription);
     const unsubscribe = async () => {
@@ -163,7 +178,8 @@ export class HeraldClient {
    */
   private establish(subscription: LocalSubscription): void {
     const { types, sources } = subscription.filter;
-    const after = subscription.position ?? subscription.filter.after;
+    const resuming = subscription.position !== undefined;
+    const after = subscription.position ?? subscription.after;
     const connection = this.socket.id;
     let answered!: () => void;
     subscription.answered = new Promise((resolve) => (answered = resolve));
@@ -185,6 +201,10 @@ export class HeraldClient {
           new HeraldClientError('subscribe_failed', 'no answer to subscribe; reconnecting', { cause: error }),
         );
         if (this.socket.connected) this.socket.disconnect().connect();
+        return;
+      }
+      if (!result.ok && resuming && result.error.code === 'cursor_expired') {
+        this.continueLive(subscription, result.error);
         return;
       }
       if (!result.ok) {
@@ -212,6 +232,26 @@ export class HeraldClient {
     });
   }
 
+  /**
+   * Retention removed the events after the resume point before this client came back for them. Ending
+   * the subscription would leave the caller with a handler that silently gets nothing more; instead it
+   * says what was lost and goes on from the server's present.
+   */
+  private continueLive(subscription: LocalSubscription, refusal: SocketError): void {
+    this.emit(
+      'error',
+      new HeraldClientError(
+        'cursor_expired',
+        `could not resume after seq ${subscription.position}: retention has removed events since; ` +
+          'events may have been missed, continuing with new events',
+        { cause: refusal },
+      ),
+    );
+    subscription.position = undefined;
+    subscription.after = undefined;
+    this.establish(subscription);
+  }
+
   /** Runs `retry` after a backoff for the `attempt`-th retry in a row (250 ms doubling, capped), unless closed. */
   private later(attempt: number, retry: () => void): void {
     const delay = Math.min(250 * 2 ** Math.min(attempt, 10), this.retryDelayMaxMs);
@@ -221,7 +261,7 @@ export class HeraldClient {
   private deliver({ subscription: serverId, event }: EventMessage): void {
     const subscription = this.byServerId.get(serverId);
     if (!subscription?.active) return;
-    if (subscription.position !== undefined && BigInt(event.seq) <= BigInt(subscription.position)) return;
+    if (!isAfter(event.seq, subscription.position)) return;
     subscription.position = event.seq;
     try {
       const result = subscription.handler(event);
@@ -252,6 +292,11 @@ export class HeraldClient {
     for (const listener of this.listeners[event])
       (listener as (...a: Parameters<ClientEvents[K]>) => void)(...args);
   }
+}
+
+/** Whether `seq` lies after `position` (anything does when there is no position yet). */
+function isAfter(seq: string, position: string | undefined): boolean {
+  return position === undefined || BigInt(seq) > BigInt(position);
 }
 
 /** Connects to Herald's subscriber socket. */

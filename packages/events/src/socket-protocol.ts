@@ -36,6 +36,17 @@ export interface EventMessage {
   event: HeraldEvent;
 }
 
+/**
+ * (An addition to contract §6.) How far the server has served a subscription: every matching event with
+ * `seq` ≤ this one has been sent. Sent now and then when the subscription's position moved on past events
+ * it did not match, so a client whose filter matches rarely still has a recent position to resume from
+ * (one older than the retention period could not be resumed).
+ */
+export interface PositionMessage {
+  subscription: string;
+  seq: string;
+}
+
 /** Why the server is about to close a connection (sent just before it disconnects). */
 export interface ClosingMessage {
   code: 'slow_consumer' | 'unauthorized' | 'shutting_down';
@@ -45,6 +56,7 @@ export interface ClosingMessage {
 export interface ServerToClientEvents {
   event: (message: EventMessage) => void;
   closing: (message: ClosingMessage) => void;
+  position: (message: PositionMessage) => void;
 }
 
 export interface ClientToServerEvents {

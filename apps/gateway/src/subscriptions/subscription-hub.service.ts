@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type {
   ClientToServerEvents,
   HeraldEvent,
@@ -33,6 +33,12 @@ interface Session {
 
 const REPLAY_PAGE = 500;
 const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
+/**
+ * How often subscriptions whose position moved on without an event are told it (`position`). Rarely
+ * enough to cost nothing next to the events themselves; retention runs in days, so a client's resume
+ * point is never more than this far behind the server's.
+ */
+const POSITION_INTERVAL_MS = 5_000;
 
 class SubscribeRefused extends Error {
   constructor(readonly error: SocketError) {
@@ -46,9 +52,10 @@ class SubscribeRefused extends Error {
  * cannot keep up before their buffer passes `HERALD_SOCKET_MAX_BUFFER`.
  */
 @Injectable()
-export class SubscriptionHub implements OnApplicationBootstrap {
+export class SubscriptionHub implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly sessions = new Map<string, Session>();
   private readonly packets = new EventPacketEncoder();
+  private positionTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly tail: EventLogTail,
@@ -61,6 +68,12 @@ export class SubscriptionHub implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     this.tail.onEvents((events) => this.dispatch(events));
+    this.positionTimer = setInterval(() => this.announcePositions(), POSITION_INTERVAL_MS);
+    this.positionTimer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.positionTimer);
   }
 
   attach(socket: SubscriberSocket, principal: Principal): void {
@@ -175,7 +188,22 @@ export class SubscriptionHub implements OnApplicationBootstrap {
     // engine.io's typings name only `compress` among the write options (see EncodedEventPacket).
     socket.conn.write(data, options as { compress?: boolean });
     subscription.cursor = seq;
+    subscription.announced = seq;
     return true;
+  }
+
+  /**
+   * Tells each subscription whose cursor passed events it did not match how far it has got, so that
+   * a client resumes from there rather than from its last event, which retention may have removed.
+   */
+  private announcePositions(): void {
+    for (const { socket, subscriptions } of this.sessions.values()) {
+      for (const subscription of subscriptions.values()) {
+        if (!subscription.live || subscription.cursor <= subscription.announced) continue;
+        subscription.announced = subscription.cursor;
+        socket.emit('position', { subscription: subscription.id, seq: String(subscription.cursor) });
+      }
+    }
   }
 
   /**

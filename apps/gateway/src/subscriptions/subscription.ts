@@ -7,6 +7,8 @@ export class Subscription {
   readonly sourceIds: string[] | undefined;
   /** Every matching event with seq ≤ cursor has been sent (or was not wanted). */
   cursor: bigint;
+  /** The highest seq the client knows this subscription reached: its last event, or a `position`. */
+  announced: bigint;
   /** False while stored events are being replayed; live events are then left to the replay. */
   live = false;
   cancelled = false;
@@ -20,5 +22,6 @@ export class Subscription {
     this.typeRegexes = filter.types?.length ? filter.types.map(typePatternToRegex) : undefined;
     this.sourceIds = filter.sources?.length ? [...filter.sources] : undefined;
     this.cursor = cursor;
+    this.announced = cursor;
   }
 }
