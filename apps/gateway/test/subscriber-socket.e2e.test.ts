@@ -244,6 +244,34 @@ describe('subscriber socket (/events)', () => {
     }
   });
 
+  it('keeps a subscriber that reads as fast as it is sent one batch larger than its buffer bound', async () => {
+    const bounded = await startTestApp({ HERALD_SOCKET_MAX_BUFFER: '50' }, herald.databaseUrl);
+    const db = new pg.Client({ connectionString: herald.databaseUrl });
+    await db.connect();
+    try {
+      const socket = await connectSocket(bounded.baseUrl, subscriberToken);
+      sockets.push(socket);
+      const received = collect(socket);
+      const result = await subscribe(socket, { types: ['burst.tick'] });
+      if (!result.ok) throw new Error('subscribe failed');
+      // One commit of 200 events, as another instance's writer makes: the tail reads them in one page
+      // and sends them as one batch, four times the bound.
+      const { rows } = await db.query<{ id: string }>(
+        `INSERT INTO events (seq, id, type, source_id, provider, subject, time, received_at, data)
+         SELECT nextval('event_seq'), gen_random_uuid(), 'burst.tick', gen_random_uuid(), 'herald', NULL,
+                now(), now(), jsonb_build_object('n', n)
+         FROM generate_series(1, 200) AS n ORDER BY n RETURNING id`,
+      );
+      await eventually(() =>
+        expect(received.get(result.id)?.map((event) => event.id)).toEqual(rows.map((row) => row.id)),
+      );
+      expect(socket.connected).toBe(true);
+    } finally {
+      await db.end();
+      await bounded.close();
+    }
+  });
+
   it('disconnects a subscriber that stops reading before its buffer passes the bound, and it resumes with after', async () => {
     const bounded = await startTestApp({ HERALD_SOCKET_MAX_BUFFER: '50' }, herald.databaseUrl);
     try {

@@ -156,23 +156,35 @@ export class SubscriptionHub implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private dispatchTo(session: Session, events: HeraldEvent[], seqs: bigint[]): void {
+    // Measured before this batch's writes: `writeTogether` holds them in the same buffer until it hands
+    // them over together, and they say nothing about how fast the client reads.
+    const backlog = pendingPackets(session.socket);
     const last = seqs[seqs.length - 1]!;
     for (const subscription of session.subscriptions.values()) {
       if (!subscription.live) continue;
       for (let i = 0; i < events.length; i++) {
         const event = events[i]!;
         if (seqs[i]! <= subscription.cursor || !subscription.filter.matches(event)) continue;
-        if (!this.send(session, subscription, event, seqs[i]!)) return;
+        if (!this.send(session, subscription, event, seqs[i]!, backlog)) return;
       }
       if (last > subscription.cursor) subscription.cursor = last;
     }
   }
 
-  /** Sends one event; a socket over its buffer bound is disconnected instead (it resumes with `after`). */
-  private send(session: Session, subscription: Subscription, event: HeraldEvent, seq: bigint): boolean {
+  /**
+   * Sends one event; a socket whose `backlog` (packets the network has not taken) is at its bound is
+   * disconnected instead (it resumes with `after`).
+   */
+  private send(
+    session: Session,
+    subscription: Subscription,
+    event: HeraldEvent,
+    seq: bigint,
+    backlog: number,
+  ): boolean {
     const { socket } = session;
     if (!socket.connected) return false;
-    if (pendingPackets(socket) >= this.config.socketMaxBuffer) {
+    if (backlog >= this.config.socketMaxBuffer) {
       this.logger.info(
         { socketId: socket.id, keyId: session.principal.keyId },
         'disconnecting a slow subscriber',
@@ -224,8 +236,9 @@ export class SubscriptionHub implements OnApplicationBootstrap, OnApplicationShu
         });
         for (const row of rows) {
           await this.drained(session.socket);
-          if (subscription.cancelled || !this.send(session, subscription, toEnvelope(row), BigInt(row.seq)))
-            return;
+          if (subscription.cancelled) return;
+          const backlog = pendingPackets(session.socket);
+          if (!this.send(session, subscription, toEnvelope(row), BigInt(row.seq), backlog)) return;
         }
         if (rows.length === REPLAY_PAGE) continue;
         // A cursor beyond the tail (an event another instance committed, not read here yet) stays: its
