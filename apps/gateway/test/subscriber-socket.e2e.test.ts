@@ -118,6 +118,21 @@ describe('subscriber socket (/events)', () => {
       expect(socket.connected).toBe(true);
     });
 
+    it('holds a connection to 100 subscriptions even when they are all asked for at once', async () => {
+      const socket = await open();
+      // `after` makes each one wait for the database before it is stored.
+      const results = await Promise.all(
+        Array.from({ length: 150 }, () => subscribe(socket, { types: ['cap.none'], after: '1' })),
+      );
+      expect(results.filter((result) => result.ok)).toHaveLength(100);
+      expect(results.filter((result) => !result.ok)).toEqual(
+        Array.from({ length: 50 }, () => ({
+          ok: false,
+          error: { code: 'too_many_subscriptions', message: expect.any(String) },
+        })),
+      );
+    });
+
     it('answers unsubscribe of an unknown id', async () => {
       const socket = await open();
       expect(await socket.timeout(5_000).emitWithAck('unsubscribe', { id: 'nope' })).toMatchObject({

@@ -29,6 +29,8 @@ interface Session {
   socket: SubscriberSocket;
   principal: Principal;
   subscriptions: Map<string, Subscription>;
+  /** Subscribes waiting for their cursor: they hold a place under the limit until they are stored. */
+  settingUp: number;
 }
 
 const REPLAY_PAGE = 500;
@@ -77,7 +79,7 @@ export class SubscriptionHub implements OnApplicationBootstrap, OnApplicationShu
   }
 
   attach(socket: SubscriberSocket, principal: Principal): void {
-    this.sessions.set(socket.id, { socket, principal, subscriptions: new Map() });
+    this.sessions.set(socket.id, { socket, principal, subscriptions: new Map(), settingUp: 0 });
     void socket.join(apiKeyRoom(principal.keyId));
     this.metrics.socketConnections.inc();
   }
@@ -95,7 +97,7 @@ export class SubscriptionHub implements OnApplicationBootstrap, OnApplicationShu
     if (!session) return { ok: false, error: { code: 'invalid_request', message: 'not connected' } };
     const parsed = parseSubscribe(payload);
     if (!parsed.ok) return parsed;
-    if (session.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_SOCKET) {
+    if (session.subscriptions.size + session.settingUp >= MAX_SUBSCRIPTIONS_PER_SOCKET) {
       return {
         ok: false,
         error: {
@@ -104,6 +106,7 @@ export class SubscriptionHub implements OnApplicationBootstrap, OnApplicationShu
         },
       };
     }
+    session.settingUp++;
     try {
       const { types, sources, after } = parsed.request;
       const replayFrom = after === undefined ? undefined : await this.resolveCursor(after);
@@ -121,6 +124,8 @@ export class SubscriptionHub implements OnApplicationBootstrap, OnApplicationShu
         ok: false,
         error: { code: 'internal', message: 'the subscription could not be set up; retry' },
       };
+    } finally {
+      session.settingUp--;
     }
   }
 
