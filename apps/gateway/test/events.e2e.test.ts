@@ -212,6 +212,12 @@ describe('event log (/v1/events)', () => {
         'invalid_cursor',
       ],
       ['a malformed after', () => admin('GET', '/v1/events?after=yesterday'), 400, 'invalid_cursor'],
+      [
+        'an after beyond the newest event',
+        () => admin('GET', '/v1/events?after=999999999999'),
+        400,
+        'invalid_cursor',
+      ],
       ['a bad since', () => admin('GET', '/v1/events?since=monday'), 400, 'validation_failed'],
       ['a limit over 500', () => admin('GET', '/v1/events?limit=501'), 400, 'validation_failed'],
       ['a limit that is not a number', () => admin('GET', '/v1/events?limit=ten'), 400, 'validation_failed'],

@@ -108,6 +108,7 @@ describe('subscriber socket (/events)', () => {
       [{ sources: ['not-an-id'] }, 'invalid_filter'],
       [{ after: 'yesterday' }, 'invalid_cursor'],
       [{ after: '01a20908-12fe-72dd-bcfb-85f9c4aed6b5' }, 'invalid_cursor'],
+      [{ after: '999999999999' }, 'invalid_cursor'],
       [{ after: '00000001-0000-7000-8000-000000000000' }, 'cursor_expired'],
       [{ colour: 'red' }, 'invalid_request'],
       ['not an object', 'invalid_request'],

@@ -3,7 +3,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
 import { EventRepository } from './event.repository.js';
 
-export type CursorResolution = { kind: 'ok'; seq: bigint } | { kind: 'expired' } | { kind: 'unknown' };
+export type CursorResolution =
+  | { kind: 'ok'; seq: bigint }
+  | { kind: 'expired' }
+  | { kind: 'unknown' }
+  /** A seq no event has had yet: everything up to it, future events included, would be skipped. */
+  | { kind: 'ahead'; lastSeq: bigint };
 
 const SEQ = /^\d{1,18}$/;
 
@@ -14,7 +19,8 @@ function uuidv7Time(id: string): number {
 
 /**
  * Turns an `after` cursor (a seq, or an event id) into a seq, for the REST list and the socket alike.
- * A cursor behind what retention removed is expired; `0` always means "from the oldest event kept".
+ * A cursor behind what retention removed is expired, one past the newest seq is refused; `0` always
+ * means "from the oldest event kept".
  */
 @Injectable()
 export class CursorResolver {
@@ -26,7 +32,10 @@ export class CursorResolver {
   async resolve(after: string): Promise<CursorResolution> {
     if (SEQ.test(after)) {
       const seq = BigInt(after);
-      if (seq > 0n && seq < (await this.events.purgedThroughSeq())) return { kind: 'expired' };
+      const { purgedThrough, lastIssued } = await this.events.seqBounds();
+      if (seq > 0n && seq < purgedThrough) return { kind: 'expired' };
+      // The sequence is shared by every instance, so an event another one committed is never ahead.
+      if (seq > lastIssued) return { kind: 'ahead', lastSeq: lastIssued };
       return { kind: 'ok', seq };
     }
     if (!isUuid(after)) return { kind: 'unknown' };

@@ -42,12 +42,16 @@ export class EventRepository {
     return rows[0]?.dedup_key ?? null;
   }
 
-  /** The highest seq retention has removed (0 when nothing was). */
-  async purgedThroughSeq(): Promise<bigint> {
-    const rows: Array<{ seq: string }> = await this.dataSource.query(
-      'SELECT purged_through_seq AS seq FROM event_log_retention WHERE id = 1',
+  /**
+   * The range of seqs a cursor may name: above the highest seq retention has removed (0 when nothing
+   * was), and at most the highest seq any instance has taken from `event_seq` (0 when none has).
+   */
+  async seqBounds(): Promise<{ purgedThrough: bigint; lastIssued: bigint }> {
+    const rows: Array<{ purged: string | null; issued: string | null }> = await this.dataSource.query(
+      `SELECT (SELECT purged_through_seq FROM event_log_retention WHERE id = 1) AS purged,
+              pg_sequence_last_value('event_seq') AS issued`,
     );
-    return BigInt(rows[0]?.seq ?? 0);
+    return { purgedThrough: BigInt(rows[0]?.purged ?? 0), lastIssued: BigInt(rows[0]?.issued ?? 0) };
   }
 
   /** Events in seq order. Commits are seq-ordered, so what a query sees is always a prefix of the log. */

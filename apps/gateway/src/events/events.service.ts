@@ -124,6 +124,13 @@ export class EventsService {
         [{ field, message: `expired; start again without ${field}, or from a newer event` }],
       );
     }
+    if (cursor.kind === 'ahead') {
+      throw new HeraldException(
+        ErrorCode.InvalidCursor,
+        `"${field}" is beyond the newest event (seq ${cursor.lastSeq}).`,
+        [{ field, message: 'no event has that seq yet; start again without it, or from a stored event' }],
+      );
+    }
     throw new HeraldException(
       ErrorCode.InvalidCursor,
       `"${field}" must be a seq or the id of a stored event.`,

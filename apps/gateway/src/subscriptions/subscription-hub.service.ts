@@ -149,6 +149,12 @@ export class SubscriptionHub implements OnApplicationBootstrap, OnApplicationShu
         message: 'that position is older than the retention period',
       });
     }
+    if (cursor.kind === 'ahead') {
+      throw new SubscribeRefused({
+        code: 'invalid_cursor',
+        message: `after is beyond the newest event (seq ${cursor.lastSeq}); nothing would be sent until the log passed it`,
+      });
+    }
     throw new SubscribeRefused({ code: 'invalid_cursor', message: 'after names no stored event' });
   }
 
