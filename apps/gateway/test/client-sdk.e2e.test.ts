@@ -126,6 +126,22 @@ describe('@herald/client', () => {
     await expect(sdk.subscribe({ types: ['kept.*'] }, () => undefined).ready).resolves.toBeUndefined();
   });
 
+  it('rejects ready of every subscription left unanswered by close(), and any subscribe after it', async () => {
+    const sdk = client(reader.baseUrl);
+    const pending = sdk.subscribe({ types: ['closed.*'] }, () => undefined);
+    sdk.close();
+    const settled = (ready: Promise<void>) =>
+      Promise.race([
+        ready.then(
+          () => 'resolved',
+          (error: unknown) => error,
+        ),
+        new Promise((resolve) => setTimeout(() => resolve('still pending'), 2_000)),
+      ]);
+    expect(await settled(pending.ready)).toMatchObject({ code: 'closed' });
+    expect(await settled(sdk.subscribe({}, () => undefined).ready)).toMatchObject({ code: 'closed' });
+  });
+
   it('reports a refused key and a refused filter as HeraldClientError with the cause', async () => {
     const refused = client(reader.baseUrl, 'hrld_nope');
     const errors: HeraldClientError[] = [];

@@ -146,8 +146,11 @@ export class HeraldClient {
       active: true,
       retries: 0,
     };
-    this.subscriptions.add(subscription);
-    if (this.socket.connected) this.establish(subscription);
+    if (this.closed) this.settle(subscription, closedError());
+    else {
+      this.subscriptions.add(subscription);
+      if (this.socket.connected) this.establish(subscription);
+    }
     const unsubscribe = async () => {
       subscription.active = false;
       this.subscriptions.delete(subscription);
@@ -166,8 +169,11 @@ export class HeraldClient {
     return Object.assign(unsubscribe, { ready });
   }
 
+  /** Disconnects for good; subscriptions the server has not accepted yet reject `ready` (code `closed`). */
   close(): void {
     this.closed = true;
+    const error = closedError();
+    for (const subscription of this.subscriptions) this.settle(subscription, error);
     this.socket.disconnect();
   }
 
@@ -292,6 +298,10 @@ export class HeraldClient {
     for (const listener of this.listeners[event])
       (listener as (...a: Parameters<ClientEvents[K]>) => void)(...args);
   }
+}
+
+function closedError(): HeraldClientError {
+  return new HeraldClientError('closed', 'the client was closed');
 }
 
 /** Whether `seq` lies after `position` (anything does when there is no position yet). */
