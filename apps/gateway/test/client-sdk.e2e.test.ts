@@ -3,6 +3,7 @@ import { connect, HeraldClientError, type HeraldClient, type HeraldEvent } from 
 import { freePort } from '../src/database/embedded-postgres.js';
 import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.js';
 import { apiClient, eventually, publishConcurrently } from './support/http.js';
+import { startPathPrefixProxy } from './support/path-prefix-proxy.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 /** @herald/client against real gateways: a separate writer process, restarts, errors. */
@@ -124,6 +125,21 @@ describe('@herald/client', () => {
       await unsubscribe();
     }
     await expect(sdk.subscribe({ types: ['kept.*'] }, () => undefined).ready).resolves.toBeUndefined();
+  });
+
+  it('reaches a gateway served under a path prefix through the path option', async () => {
+    const proxy = await startPathPrefixProxy(reader.baseUrl, '/herald');
+    try {
+      const sdk = connect({ url: proxy.url, path: '/herald/socket.io', token, reconnectionDelayMaxMs: 500 });
+      clients.push(sdk);
+      const received: HeraldEvent[] = [];
+      await sdk.subscribe({ types: ['prefixed.*'] }, (event) => void received.push(event)).ready;
+      const ids = await publishOn(reader.baseUrl)('prefixed.tick', 3, 1);
+      await eventually(() => expect(received.map((e) => e.id)).toEqual(ids));
+      sdk.close();
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('rejects ready of every subscription left unanswered by close(), and any subscribe after it', async () => {

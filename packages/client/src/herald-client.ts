@@ -19,6 +19,12 @@ export interface HeraldClientOptions {
   ackTimeoutMs?: number;
   /** Longest pause between reconnection attempts. Default 5 s. */
   reconnectionDelayMaxMs?: number;
+  /**
+   * The Socket.IO path on the gateway's host. Default `/socket.io`; behind a reverse proxy that serves
+   * the gateway under a prefix, the prefixed path (e.g. `/herald/socket.io`). The path of `url` is not
+   * used: Socket.IO would read it as the namespace.
+   */
+  path?: string;
 }
 
 export type EventHandler = (event: HeraldEvent) => void | Promise<void>;
@@ -82,7 +88,8 @@ export class HeraldClient {
   constructor(options: HeraldClientOptions) {
     this.ackTimeoutMs = options.ackTimeoutMs ?? 10_000;
     this.retryDelayMaxMs = options.reconnectionDelayMaxMs ?? 5_000;
-    this.socket = io(new URL(EVENTS_NAMESPACE, options.url).toString(), {
+    this.socket = io(`${new URL(options.url).origin}${EVENTS_NAMESPACE}`, {
+      path: options.path ?? '/socket.io',
       auth: { token: options.token },
       transports: ['websocket'],
       reconnectionDelay: 250,
