@@ -55,6 +55,8 @@ describe('docker/', () => {
       expect(gateway.environment.HERALD_ADMIN_TOKEN).toBeDefined();
       expect(gateway.depends_on.postgres.condition).toBe('service_healthy');
       expect(gateway.environment.REDIS_URL).toBe('${REDIS_URL:-}');
+      // No localhost default: providers could not reach the ingest URLs built from it.
+      expect(gateway.environment.HERALD_PUBLIC_URL).toBe('${HERALD_PUBLIC_URL:-}');
     }
     expect(compose.services.proxy.depends_on['gateway-1'].condition).toBe('service_healthy');
     expect(compose.services.proxy.volumes[0]).toBe('./nginx.conf:/etc/nginx/nginx.conf:ro');
@@ -65,5 +67,7 @@ describe('docker/', () => {
       /upstream herald \{[^}]*ip_hash;[^}]*server gateway-1:8080[^}]*server gateway-2:8080/s,
     );
     expect(nginx).toContain('proxy_set_header Upgrade $http_upgrade;');
+    // The host with its port, which the gateway builds ingest URLs from.
+    expect(nginx).toContain('proxy_set_header X-Forwarded-Host $http_host;');
   });
 });
