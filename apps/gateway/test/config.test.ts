@@ -75,5 +75,8 @@ describe('loadConfig', () => {
     ]) {
       expect(problems).toContain(`${name}=`);
     }
+    // Credentials are named, never echoed (the error goes to the log).
+    expect(problems).toContain('PORT="eighty"');
+    for (const secret of ['short', 'mysql://x', 'http://redis:6379']) expect(problems).not.toContain(secret);
   });
 });

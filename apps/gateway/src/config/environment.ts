@@ -112,16 +112,21 @@ export class ConfigurationError extends Error {
   }
 }
 
+/** Variables whose values carry credentials: an error names them without echoing the value into logs. */
+const SECRET_VARIABLES = new Set(['DATABASE_URL', 'HERALD_ADMIN_TOKEN', 'REDIS_URL']);
+
 /** Validates the environment and throws one error naming every bad variable. */
 export function validateEnvironment(env: NodeJS.ProcessEnv): Environment {
   const environment = plainToInstance(Environment, { ...env }, { excludeExtraneousValues: false });
   const errors = validateSync(environment, { whitelist: true, forbidUnknownValues: false });
   if (errors.length > 0) {
     throw new ConfigurationError(
-      errors.map(
-        (error) =>
-          `${error.property}=${JSON.stringify(env[error.property])}: ${Object.values(error.constraints ?? {}).join('; ')}`,
-      ),
+      errors.map((error) => {
+        const value = SECRET_VARIABLES.has(error.property)
+          ? '(value hidden)'
+          : JSON.stringify(env[error.property]);
+        return `${error.property}=${value}: ${Object.values(error.constraints ?? {}).join('; ')}`;
+      }),
     );
   }
   return environment;

@@ -11,7 +11,9 @@ export function sendProblem(
   logger: Logger,
 ): void {
   const { problem, headers, unexpected } = toProblem(error);
-  if (unexpected) logger.error({ err: error, requestId: request.id, url: request.url }, 'unexpected error');
+  // The route's pattern, not the URL: an ingest URL carries its source's token.
+  const route = `${request.method} ${request.routeOptions.url ?? '(no route)'}`;
+  if (unexpected) logger.error({ err: error, requestId: request.id, route }, 'unexpected error');
   if (reply.sent) return;
   void reply.code(problem.status).headers(headers).type(PROBLEM_CONTENT_TYPE).send(problem);
 }
