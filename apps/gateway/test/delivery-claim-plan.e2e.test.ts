@@ -95,7 +95,7 @@ describe('the delivery claim and its outcomes with statistics that predate the b
       );
       const plan = explained.rows[0]!['QUERY PLAN'][0]!.Plan;
       // A generic plan keeps the parameters as such; a custom one would show their values.
-      expect(JSON.stringify(plan)).toContain('($7 - COALESCE');
+      expect(JSON.stringify(plan)).toContain('ALL ($4)');
       const { discarded, produced } = work(plan);
       expect(plan['Actual Rows']).toBe(PER_ENDPOINT);
       expect(discarded).toBeLessThan(LIMIT * 4);
@@ -174,5 +174,69 @@ describe('the delivery claim and its outcomes with statistics that predate the b
     } finally {
       await herald.close();
     }
+  });
+});
+
+/**
+ * One endpoint's backlog must not hold back another endpoint's deliveries: each endpoint offers its own
+ * oldest due deliveries, and the claim takes them round robin.
+ */
+describe('the delivery claim across endpoints', () => {
+  let db: pg.Client;
+  const endpoints: { backlogged: string; quiet: string; paused: string } = {
+    backlogged: '',
+    quiet: '',
+    paused: '',
+  };
+
+  beforeAll(async () => {
+    const herald = await startTestApp();
+    const admin = apiClient(herald.baseUrl, herald.adminToken);
+    for (const name of Object.keys(endpoints) as Array<keyof typeof endpoints>) {
+      const created = await admin('POST', '/v1/endpoints', {
+        body: { url: 'http://127.0.0.1:9/hook', enabled: name !== 'paused' },
+      });
+      endpoints[name] = created.body.id;
+    }
+    await herald.close();
+    db = new pg.Client({ connectionString: herald.databaseUrl });
+    await db.connect();
+    const queue = (endpointId: string, count: number, dueSecondsAgo: number) =>
+      db.query(
+        `WITH e AS (
+           INSERT INTO events (seq, id, type, source_id, provider, subject, time, received_at, data)
+           SELECT nextval('event_seq'), gen_random_uuid(), 'fair.item', $1, 'herald', NULL, now(), now(), '{}'
+           FROM generate_series(1, $2)
+           RETURNING seq, id)
+         INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
+         SELECT $3, seq, id, 'pending', now() - make_interval(secs => $4) FROM e`,
+        [randomUUID(), count, endpointId, dueSecondsAgo],
+      );
+    // A paused endpoint's backlog, the oldest of all, and an active backlog older than the quiet
+    // endpoint's one delivery.
+    await queue(endpoints.paused, 5_000, 120);
+    await queue(endpoints.backlogged, 5_000, 60);
+    await queue(endpoints.quiet, 1, 1);
+  });
+  afterAll(() => db?.end());
+
+  it("claims the quiet endpoint's delivery beside the backlog, and reads nothing of the paused one", async () => {
+    const limit = 16;
+    const explained = await db.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
+      `EXPLAIN (ANALYZE, FORMAT JSON) ${CLAIM_STATEMENT}`,
+      [randomUUID(), 10, limit, [], [], [], PER_ENDPOINT],
+    );
+    const plan = explained.rows[0]!['QUERY PLAN'][0]!.Plan;
+    expect(plan['Actual Rows']).toBe(limit);
+    // Round robin: the quiet endpoint's one delivery, then the backlog's oldest.
+    const claimed = await db.query<{ endpoint_id: string; n: number }>(
+      `SELECT endpoint_id, count(*)::int AS n FROM deliveries WHERE status = 'delivering' GROUP BY endpoint_id`,
+    );
+    expect(Object.fromEntries(claimed.rows.map((row) => [row.endpoint_id, row.n]))).toEqual({
+      [endpoints.quiet]: 1,
+      [endpoints.backlogged]: limit - 1,
+    });
+    // Offers are read per endpoint: the backlog up to its share, the paused endpoint not at all.
+    expect(work(plan).produced).toBeLessThan(PER_ENDPOINT * 20);
   });
 });

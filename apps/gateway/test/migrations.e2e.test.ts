@@ -43,7 +43,18 @@ describe('migrations', () => {
   const retiredSecrets = async () =>
     (await db.query(`SELECT retired_secrets FROM endpoints WHERE id = $1`, [rotated.id]))[0].retired_secrets;
 
+  const dueIndex = async () =>
+    (await db.query(`SELECT indexdef FROM pg_indexes WHERE indexname = 'deliveries_due'`))[0]
+      .indexdef as string;
+
   // The newest first, as `undoLastMigration` takes them; the last test applies them all again.
+  it('reverts DueDeliveriesByEndpoint to due deliveries indexed by due time alone', async () => {
+    expect(await dueIndex()).toContain('(endpoint_id, next_attempt_at)');
+    await db.undoLastMigration({ transaction: 'each' });
+    expect(await dueIndex()).toContain('(next_attempt_at)');
+    expect(await dueIndex()).not.toContain('endpoint_id');
+  });
+
   it('reverts RetiredEndpointSecrets to one previous secret, the newest retired one', async () => {
     const [retired] = await retiredSecrets();
     expect(retired.secret).toBe(rotated.secret);
@@ -89,8 +100,10 @@ describe('migrations', () => {
       'DropDeliveryForeignKeys1795450000000',
       'IndexLeasesByExpiry1795450100000',
       'RetiredEndpointSecrets1795450200000',
+      'DueDeliveriesByEndpoint1795450300000',
     ]);
     expect(await deliveryKeys()).toEqual([]);
+    expect(await dueIndex()).toContain('(endpoint_id, next_attempt_at)');
     expect(await deliveryIndexes()).toEqual(['deliveries_lease_expiry']);
     // The previous secret is a retired one again, with its expiry.
     expect(await retiredSecrets()).toEqual([

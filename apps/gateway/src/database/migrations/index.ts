@@ -5,6 +5,7 @@ import { AddRetentionAndSilenceAlerts1795449900000 } from './1795449900000-AddRe
 import { DropDeliveryForeignKeys1795450000000 } from './1795450000000-DropDeliveryForeignKeys.js';
 import { IndexLeasesByExpiry1795450100000 } from './1795450100000-IndexLeasesByExpiry.js';
 import { RetiredEndpointSecrets1795450200000 } from './1795450200000-RetiredEndpointSecrets.js';
+import { DueDeliveriesByEndpoint1795450300000 } from './1795450300000-DueDeliveriesByEndpoint.js';
 
 /** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   DropDeliveryForeignKeys1795450000000,
   IndexLeasesByExpiry1795450100000,
   RetiredEndpointSecrets1795450200000,
+  DueDeliveriesByEndpoint1795450300000,
 ];

@@ -19,9 +19,11 @@ export const PER_ENDPOINT_CONCURRENCY = 16;
 /**
  * Deliveries claimed per endpoint ahead of a free request slot, so slots are refilled at once instead
  * of after a claim round trip, and a backlog is claimed in large batches rather than one statement per
- * finished attempt (claims commit, and commits wait for the disk).
+ * finished attempt (claims commit, and commits wait for the disk). A quarter of GLOBAL_CONCURRENCY, so
+ * an instance full of backlogged endpoints needs four of them (256 ahead drained no faster:
+ * docs/performance.md, 2026-12-04, evening).
  */
-const CLAIM_AHEAD_PER_ENDPOINT = 16 * PER_ENDPOINT_CONCURRENCY;
+const CLAIM_AHEAD_PER_ENDPOINT = 8 * PER_ENDPOINT_CONCURRENCY;
 /**
  * A finished attempt triggers a claim only once its endpoint's (or the instance's) claimed deliveries
  * fall to this share of the limit, and only when more may be due (see `needsRefill`); a NOTIFY or a
@@ -69,7 +71,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private pumpAgain = false;
   /** Endpoints whose last claim gave them their whole share, so more of theirs may be due. */
   private readonly backlogged = new Set<string>();
-  /** The last claim's window of due deliveries was full: any endpoint may have more due. */
+  /** The last claim was offered more than it could take: any endpoint may have more due. */
   private windowFull = false;
   /** Endpoints that ran low while a claim was in flight (see `refill`). */
   private readonly lowDuringClaim = new Set<string>();
@@ -185,9 +187,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       // Not awaited: the claimed deliveries need not wait for it (`discard` catches its own errors).
       if (orphaned.length > 0) void this.discard(orphaned);
       this.noteBacklogs(claim, busy);
-      // A full window means more due than the last claims saw, often a burst the planner's statistics
-      // predate (see `DeliveryRepository.refreshStatistics`); refreshed in the background.
-      if (claim.windowFull) {
+      // A backlog (more due than the claim could take) is often a burst the planner's statistics predate
+      // (see `DeliveryRepository.refreshStatistics`); refreshed in the background.
+      if (claim.windowFull || this.backlogged.size > 0) {
         this.deliveries
           .refreshStatistics()
           .catch((error) => this.logger.warn({ err: error }, 'could not refresh the deliveries statistics'));

@@ -73,8 +73,8 @@ export interface Claim {
    */
   nextDueInMs: number | null;
   /**
-   * The claim looked at only its first `limit × CLAIM_WINDOW_PER_SLOT` due deliveries: an endpoint that
-   * got less than its share may still have due deliveries beyond them.
+   * Endpoints offered more due deliveries than the claim's `limit` could take: any endpoint that got
+   * less than its share may still have due deliveries.
    */
   windowFull: boolean;
   deliveries: ClaimedDelivery[];
@@ -108,12 +108,6 @@ const DELIVERY_COLUMNS = `d.id, d.endpoint_id, d.event_id, d.event_seq, ev.type 
   d.attempt_count, d.next_attempt_at, d.last_attempt_at, d.last_response_status, d.last_error,
   d.created_at, d.updated_at`;
 
-/**
- * Due deliveries a claim looks at per delivery it may take: room for endpoints that are saturated or
- * already hold their share, without reading the whole backlog.
- */
-const CLAIM_WINDOW_PER_SLOT = 4;
-
 /** The deliveries statistics are refreshed at most this often per instance (see `refreshStatistics`). */
 const STATISTICS_REFRESH_MS = 10_000;
 
@@ -122,17 +116,25 @@ const STATISTICS_REFRESH_MS = 10_000;
  * minus its busy count ($5, $6), none of the saturated endpoints ($4); returns when the next one falls
  * due and the claimed rows with their events.
  *
+ * Fair between endpoints: each enabled endpoint with pending deliveries offers its own oldest due ones,
+ * up to its share, read from `deliveries_due` (endpoint, due time); the claim then takes them round
+ * robin (every endpoint's first, then every second, …). Taking the oldest due deliveries of all
+ * endpoints instead let one endpoint's backlog (a replay, a slow receiver) fill every claim's window
+ * while another endpoint's new delivery waited behind it. The endpoints with pending deliveries are
+ * found by skipping through that index one endpoint at a time (a recursive CTE), so a claim costs a
+ * probe per such endpoint plus the rows it offers, whatever the size of any backlog, including those of
+ * disabled endpoints, which are never read.
+ *
  * Its plan must not depend on fresh statistics: deliveries arrive in bursts (a batch ingest, a replay)
  * far faster than autovacuum's ANALYZE follows, so claims routinely run while the statistics say there
- * is nothing pending. The candidates (computed once, from the due index in order) drive everything; each
- * is locked through a LATERAL lookup by primary key alone, with nothing in it a partial index could
- * match, and nothing can be pushed into it (OFFSET 0). Joined to the deliveries table instead, a planner
- * that believed in one pending row scanned the 20,000 due rows and compared each with every candidate:
- * 41 million comparisons, 7 s for one claim (docs/performance.md, 2026-12-05). The UPDATE finds the
- * locked rows by `= ANY(ARRAY(…))`, an index condition on the primary key, and each claimed row fetches
- * its event by primary key in a subquery that cannot be flattened (OFFSET 0). A claimed row whose event
- * is gone (see `Claim.orphaned`) comes back without it; its endpoint cannot be, since the candidates
- * joined it in the same statement's snapshot.
+ * is nothing pending. Everything here is an index probe by endpoint or by primary key, with nothing a
+ * stale estimate could turn into a scan of the backlog (docs/performance.md, 2026-12-05). Each offered
+ * row is locked through a LATERAL lookup by primary key alone, with nothing in it a partial index could
+ * match, and nothing can be pushed into it (OFFSET 0). The UPDATE finds the locked rows by
+ * `= ANY(ARRAY(…))`, an index condition on the primary key, and each claimed row fetches its event by
+ * primary key in a subquery that cannot be flattened (OFFSET 0). A claimed row whose event is gone (see
+ * `Claim.orphaned`) comes back without it; its endpoint cannot be, since the offers joined it in the
+ * same statement's snapshot.
  * The retired secrets are read only for an endpoint that has any: the subquery runs per claimed row,
  * ~1 µs each over an empty array, against ~0.2 µs for the comparison that skips it (200,000 rows,
  * embedded Postgres 18, twelfth session).
@@ -140,23 +142,27 @@ const STATISTICS_REFRESH_MS = 10_000;
  * when every claim was planned afresh; Postgres settles on its generic plan, which claims a backlog no
  * slower (docs/performance.md, tenth session).
  */
-export const CLAIM_STATEMENT = `WITH candidates AS MATERIALIZED (
+export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
+    (SELECT d.endpoint_id FROM deliveries d WHERE d.status = 'pending' ORDER BY d.endpoint_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT d.endpoint_id FROM deliveries d
+            WHERE d.status = 'pending' AND d.endpoint_id > p.endpoint_id ORDER BY d.endpoint_id LIMIT 1)
+    FROM pending_endpoints p WHERE p.endpoint_id IS NOT NULL
+  ), candidates AS MATERIALIZED (
     SELECT d.id, d.endpoint_id, d.next_attempt_at,
            row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at) AS rank
-    FROM (SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries d
-          JOIN endpoints e ON e.id = d.endpoint_id AND e.enabled
-          WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-            AND NOT (d.endpoint_id = ANY($4::uuid[]))
-          ORDER BY d.next_attempt_at LIMIT $3 * ${CLAIM_WINDOW_PER_SLOT}) d
+    FROM pending_endpoints p
+    JOIN endpoints e ON e.id = p.endpoint_id AND e.enabled AND NOT (e.id = ANY($4::uuid[]))
+    LEFT JOIN unnest($5::uuid[], $6::int[]) AS b(endpoint_id, n) ON b.endpoint_id = e.id
+    CROSS JOIN LATERAL (SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries d
+                        WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+                        ORDER BY d.next_attempt_at LIMIT greatest($7 - coalesce(b.n, 0), 0)) d
   ), claimed AS (
     UPDATE deliveries d SET status = 'delivering', locked_by = $1, updated_at = now(),
            locked_until = now() + make_interval(secs => $2)
     WHERE d.id = ANY(ARRAY(
       SELECT locked.id
-      FROM (SELECT c.id FROM candidates c
-            LEFT JOIN unnest($5::uuid[], $6::int[]) AS b(endpoint_id, n) ON b.endpoint_id = c.endpoint_id
-            WHERE c.rank <= $7 - coalesce(b.n, 0)
-            ORDER BY c.next_attempt_at LIMIT $3) c
+      FROM (SELECT c.id FROM candidates c ORDER BY c.rank, c.next_attempt_at LIMIT $3) c
       CROSS JOIN LATERAL (SELECT d2.id, d2.status, d2.next_attempt_at FROM deliveries d2 WHERE d2.id = c.id
                           OFFSET 0 FOR UPDATE SKIP LOCKED) locked
       WHERE locked.status = 'pending' AND locked.next_attempt_at <= now()))
@@ -167,10 +173,13 @@ export const CLAIM_STATEMENT = `WITH candidates AS MATERIALIZED (
            (SELECT string_agg(r.secret ->> 'secret', ' ' ORDER BY r.n) FROM jsonb_array_elements(e.retired_secrets)
             WITH ORDINALITY AS r(secret, n) WHERE (r.secret ->> 'expiresAt')::timestamptz > now()) END AS retired_secrets,
          ev.*
-  FROM (SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::float8 AS next_due_in_ms,
+  FROM (SELECT (extract(epoch FROM min(next.at) - now()) * 1000)::float8 AS next_due_in_ms,
                ${ASYNC_COMMIT} AS async_commit,
                (SELECT count(*) FROM candidates)::int AS candidate_count
-        FROM deliveries WHERE status = 'pending' AND next_attempt_at > now()) clock
+        FROM pending_endpoints p
+        CROSS JOIN LATERAL (SELECT d.next_attempt_at AS at FROM deliveries d
+                            WHERE d.endpoint_id = p.endpoint_id AND d.status = 'pending' AND d.next_attempt_at > now()
+                            ORDER BY d.next_attempt_at LIMIT 1) next) clock
   LEFT JOIN (claimed c JOIN endpoints e ON e.id = c.endpoint_id
              LEFT JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM events WHERE seq = c.event_seq OFFSET 0) ev ON true) ON true`;
 
@@ -338,7 +347,7 @@ export class DeliveryRepository {
     }
     return {
       nextDueInMs: rows[0]!.next_due_in_ms,
-      windowFull: rows[0]!.candidate_count >= limit * CLAIM_WINDOW_PER_SLOT,
+      windowFull: rows[0]!.candidate_count > limit,
       deliveries,
       orphaned,
     };
