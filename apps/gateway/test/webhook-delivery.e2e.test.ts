@@ -450,6 +450,32 @@ describe('outbound webhook delivery', () => {
     expect(receiver.received).toHaveLength(1);
   });
 
+  it("delivers another endpoint's event at once while a slow endpoint works through a large backlog", async () => {
+    const slow = await startWebhookReceiver(() => ({ status: 204, delayMs: 300 }));
+    receiver = await startWebhookReceiver();
+    try {
+      const backlogged = await endpointFor(slow.url, ['fair.backlog']);
+      const quiet = await endpointFor(receiver.url, ['fair.quiet']);
+      const event = await publish('fair.backlog');
+      // 3,000 due deliveries to the slow endpoint (16 requests of 300 ms at a time: ~50/s), all older
+      // than the quiet endpoint's one.
+      await herald.app.get(DataSource).query(
+        `INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
+         SELECT $1, $2, $3, 'pending', now() - interval '1 minute' FROM generate_series(1, 3000)`,
+        [backlogged.id, event.seq, event.id],
+      );
+      await eventually(() => slow.received.length > 0);
+      const published = Date.now();
+      await publish('fair.quiet');
+      await eventually(() => receiver.received.length === 1);
+      expect(Date.now() - published).toBeLessThan(2_000);
+      expect((await deliveries(quiet.id, 'delivered')).length).toBe(1);
+      await admin('DELETE', `/v1/endpoints/${backlogged.id}`);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('sweeps pending deliveries of an endpoint deleted while they were queued', async () => {
     const event = await publish('swept.a');
     // What a fan-out racing the endpoint's deletion leaves: a due delivery to no endpoint.
