@@ -5,6 +5,7 @@ import { io as ioClient } from 'socket.io-client';
 import { apiClient, eventually } from './support/http.js';
 import { collect, connectSocket, type RawSubscriber, subscribe } from './support/sockets.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
+import { RevokedKeySweep } from '../src/subscriptions/revoked-key-sweep.service.js';
 
 describe('subscriber socket (/events)', () => {
   let herald: TestApp;
@@ -63,6 +64,25 @@ describe('subscriber socket (/events)', () => {
       expect((await admin('DELETE', `/v1/api-keys/${key.id}`)).status).toBe(204);
       expect(await closing).toMatchObject({ code: 'unauthorized' });
       expect(await disconnected).toBe('io server disconnect');
+    });
+
+    it('cuts off a socket whose key was deleted while its revocation signal was missed', async () => {
+      const key = (
+        await admin('POST', '/v1/api-keys', { body: { name: 'missed-signal', scopes: ['subscribe'] } })
+      ).body;
+      const socket = await open(key.token);
+      const kept = await open();
+      const closing = new Promise((resolve) => socket.once('closing', resolve));
+      // Deleted behind the gateway's back: no NOTIFY, as when the listener was reconnecting.
+      const db = new pg.Client({ connectionString: herald.databaseUrl });
+      await db.connect();
+      await db.query('DELETE FROM api_keys WHERE id = $1', [key.id]);
+      await db.end();
+      expect(await herald.app.get(RevokedKeySweep).sweep()).toEqual([key.id]);
+      expect(await closing).toMatchObject({ code: 'unauthorized' });
+      await eventually(() => !socket.connected);
+      expect(kept.connected).toBe(true);
+      await expect(connectSocket(herald.baseUrl, key.token)).rejects.toThrow('unauthorized');
     });
 
     it('keeps no session for a client that leaves while its key is being checked', async () => {

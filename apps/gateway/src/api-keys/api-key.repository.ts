@@ -16,6 +16,15 @@ export class ApiKeyRepository {
     return this.keys.findOneBy({ id });
   }
 
+  /** Which of `ids` still exist. */
+  async existing(ids: readonly string[]): Promise<Set<string>> {
+    const rows: Array<{ id: string }> = await this.keys.query(
+      'SELECT id FROM api_keys WHERE id = ANY($1::uuid[])',
+      [ids],
+    );
+    return new Set(rows.map((row) => row.id));
+  }
+
   /** Keyset page ordered by id (UUIDv7, so by creation time). */
   page(after: string | undefined, limit: number): Promise<ApiKeyEntity[]> {
     const query = this.keys.createQueryBuilder('k').orderBy('k.id', 'ASC').limit(limit);

@@ -73,6 +73,14 @@ export class ApiKeyService implements OnModuleInit, OnApplicationBootstrap {
     await this.bus.announceRevocation(id);
   }
 
+  /** The keys among `keyIds` that have been deleted (revoked), forgotten here as they are found. */
+  async revokedAmong(keyIds: readonly string[]): Promise<string[]> {
+    const existing = await this.repository.existing(keyIds);
+    const revoked = keyIds.filter((id) => !existing.has(id));
+    revoked.forEach((id) => this.forget(id));
+    return revoked;
+  }
+
   private forget(keyId: string): void {
     for (const [hash, entry] of this.cache) if (entry.principal?.keyId === keyId) this.cache.delete(hash);
   }

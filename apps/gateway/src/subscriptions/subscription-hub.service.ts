@@ -10,7 +10,7 @@ import type {
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import type { Socket } from 'socket.io';
 import { v7 as uuidv7 } from 'uuid';
-import { apiKeyRoom } from '../cluster/api-key-room.js';
+import { apiKeyRoom, cutOffApiKey } from '../cluster/api-key-room.js';
 import type { Principal } from '../common/auth/scope.js';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
 import { CursorResolver } from '../events/cursor-resolver.js';
@@ -82,6 +82,17 @@ export class SubscriptionHub implements OnApplicationBootstrap, OnApplicationShu
     this.sessions.set(socket.id, { socket, principal, subscriptions: new Map(), settingUp: 0 });
     void socket.join(apiKeyRoom(principal.keyId));
     this.metrics.socketConnections.inc();
+  }
+
+  /** The API keys the connected sockets authenticated with. */
+  connectedKeyIds(): string[] {
+    return [...new Set([...this.sessions.values()].map((session) => session.principal.keyId))];
+  }
+
+  /** Cuts off this instance's sockets of a revoked key, as its revocation signal does. */
+  cutOffKey(keyId: string): void {
+    const [session] = this.sessions.values();
+    if (session) cutOffApiKey(session.socket.nsp.local, keyId);
   }
 
   detach(socket: SubscriberSocket): void {
