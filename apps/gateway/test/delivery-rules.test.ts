@@ -13,12 +13,17 @@ describe(nextRetryDelay.name, () => {
   });
 
   it('honours Retry-After, never sooner than scheduled and at most the longest scheduled delay', () => {
-    expect(nextRetryDelay(schedule, 1, 7)).toBe(7);
+    expect(nextRetryDelay(schedule, 1, 7, () => 1)).toBe(7);
     expect(nextRetryDelay(schedule, 1, 60)).toBe(60);
-    expect(nextRetryDelay(schedule, 1, 1)).toBe(5);
     expect(nextRetryDelay(schedule, 1, 3_600)).toBe(300);
     expect(nextRetryDelay(schedule, 2, 3_600)).toBe(300);
     expect(nextRetryDelay(schedule, 3, 60)).toBeUndefined();
+  });
+
+  it('keeps the jitter when Retry-After asks for less than the schedule', () => {
+    expect(nextRetryDelay(schedule, 1, 1, () => 0)).toBeCloseTo(4);
+    expect(nextRetryDelay(schedule, 1, 1, () => 1)).toBeCloseTo(6);
+    expect(nextRetryDelay(schedule, 2, 1, () => 1)).toBe(300);
   });
 });
 

@@ -4,9 +4,10 @@ export const RETRY_JITTER = 0.2;
 /**
  * Seconds until the next attempt after `attemptsMade` attempts failed, or undefined when the schedule
  * is spent (the delivery fails). `schedule[n]` is the delay before attempt n+1. A receiver's
- * Retry-After is honoured: never retried sooner than it asks, and never sooner than scheduled; it is
- * capped only at the schedule's longest delay, so it cannot park a delivery indefinitely. (It used to be
- * capped at twice the scheduled delay, which retried a receiver that asked for an hour after 10 s.)
+ * Retry-After is honoured: never retried sooner than it asks, and never sooner than the jittered
+ * schedule (a short Retry-After must not line a fleet's retries up again); it is capped only at the
+ * schedule's longest delay, so it cannot park a delivery indefinitely. (It used to be capped at twice
+ * the scheduled delay, which retried a receiver that asked for an hour after 10 s.)
  */
 export function nextRetryDelay(
   schedule: readonly number[],
@@ -16,10 +17,9 @@ export function nextRetryDelay(
 ): number | undefined {
   const scheduled = schedule[attemptsMade];
   if (scheduled === undefined) return undefined;
-  if (retryAfterSeconds !== undefined) {
-    return Math.min(Math.max(retryAfterSeconds, scheduled), Math.max(...schedule));
-  }
-  return scheduled * (1 - RETRY_JITTER + 2 * RETRY_JITTER * random());
+  const jittered = scheduled * (1 - RETRY_JITTER + 2 * RETRY_JITTER * random());
+  if (retryAfterSeconds === undefined) return jittered;
+  return Math.min(Math.max(retryAfterSeconds, jittered), Math.max(...schedule));
 }
 
 /** `Retry-After` as seconds from `now`: delta-seconds or an HTTP date; undefined when absent or bad. */
