@@ -14,6 +14,7 @@ interface Shutdown {
   endpointId: string;
   /** The endpoint's deliveries once the gateway has closed, ordered by status. */
   deliveries: () => Promise<unknown[]>;
+  db: pg.Client;
 }
 
 /** A gateway with one endpoint at a fresh receiver; each test closes the gateway itself. */
@@ -34,7 +35,7 @@ async function withGateway(responder: Responder, test: (shutdown: Shutdown) => P
           [endpointId],
         )
       ).rows;
-    await test({ herald, receiver, admin, endpointId, deliveries });
+    await test({ herald, receiver, admin, endpointId, deliveries, db });
   } finally {
     jest.restoreAllMocks();
     await db.end();
@@ -55,6 +56,36 @@ describe('webhook delivery on graceful shutdown', () => {
 
         await herald.close();
 
+        expect(await deliveries()).toEqual([delivered]);
+      },
+    ));
+
+  it('keeps renewing the lease of an attempt still running, so no other instance reaps and resends it', () =>
+    withGateway(
+      () => ({ status: 200, delayMs: 6_000 }),
+      async ({ herald, receiver, admin, deliveries, db }) => {
+        await admin('POST', '/v1/events', { body: { type: 'slow.goodbye' } });
+        await eventually(() => receiver.received.length === 1);
+        const closing = (await db.query<{ at: Date }>('SELECT clock_timestamp() AS at')).rows[0]!.at;
+
+        const closed = herald.close();
+        // A lease renewed before the close ends at most LEASE_SECONDS (10 s) after it; only a heartbeat
+        // during the grace takes it further (the heartbeat runs every 3 s, the answer comes after 6 s).
+        await eventually(
+          async () =>
+            (
+              await db.query(
+                `SELECT 1 FROM deliveries WHERE status = 'delivering'
+                 AND locked_until > $1::timestamptz + interval '10 seconds'`,
+                [closing],
+              )
+            ).rowCount === 1,
+          5_000,
+          100,
+        );
+        await closed;
+
+        expect(receiver.received).toHaveLength(1);
         expect(await deliveries()).toEqual([delivered]);
       },
     ));

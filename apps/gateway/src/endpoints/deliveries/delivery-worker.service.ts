@@ -77,6 +77,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private readonly lowDuringClaim = new Set<string>();
   private stopping = false;
   private readonly timers: NodeJS.Timeout[] = [];
+  private heartbeatTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly deliveries: DeliveryRepository,
@@ -92,8 +93,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.listener.on(Channel.deliveries, () => this.wake(0));
     // Notifications may have been missed while the listener was away.
     this.listener.on('reconnected', () => this.wake(0));
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), HEARTBEAT_MS);
     this.timers.push(
-      setInterval(() => void this.heartbeat(), HEARTBEAT_MS),
       setInterval(() => void this.reap(), REAPER_MS),
       setInterval(() => void this.sweepStrays(), STRAY_SWEEP_MS),
     );
@@ -116,6 +117,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.cancelled = true;
     this.sender.abortAll();
     await running();
+    // Only now: a lease that ran out during the grace would let another instance reap and resend the
+    // delivery, and the answer to this attempt would then fail the lease check when recorded.
+    clearInterval(this.heartbeatTimer);
   }
 
   /** The event writer queued deliveries on this instance: claim now. */
