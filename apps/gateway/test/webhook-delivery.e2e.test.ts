@@ -177,6 +177,22 @@ describe('outbound webhook delivery', () => {
     ]);
   });
 
+  it('counts a 2xx whose body then breaks off as answered, and does not send it again', async () => {
+    receiver = await startWebhookReceiver(() => ({ status: 200, body: 'partial', cutShort: true }));
+    const endpoint = await endpointFor(receiver.url, ['cut.short']);
+    await publish('cut.short');
+    const delivery = await settledDelivery(endpoint.id, 'delivered');
+    expect(delivery.attempts).toEqual([
+      expect.objectContaining({
+        responseStatus: 200,
+        responseBody: 'partial',
+        error: expect.stringMatching(/^answered, then the body failed: /),
+      }),
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 2 * SCHEDULE[1]! * 1000));
+    expect(receiver.received).toHaveLength(1);
+  });
+
   it('gives up on an attempt that outlasts the timeout and retries it', async () => {
     const sender = herald.app.get(WebhookSender);
     sender.timeoutMs = 300;

@@ -14,6 +14,8 @@ export interface ReceiverAnswer {
   body?: string;
   /** Answers after this many milliseconds. */
   delayMs?: number;
+  /** Sends the status line, the headers and the body so far, then resets the connection. */
+  cutShort?: boolean;
 }
 
 /** What the receiver answers; change it mid-test to make an endpoint fail, recover or go away. */
@@ -39,7 +41,9 @@ export async function startWebhookReceiver(
   const delayed = new Set<NodeJS.Timeout>();
   const reply = (res: ServerResponse, a: ReceiverAnswer) => {
     res.writeHead(a.status, a.headers);
-    res.end(a.body);
+    // Chunked, so a reset before the last chunk leaves the body incomplete.
+    if (a.cutShort) res.write(a.body ?? '', () => res.destroy());
+    else res.end(a.body);
   };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];

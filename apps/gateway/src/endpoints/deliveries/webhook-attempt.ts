@@ -6,9 +6,22 @@ export const RESPONSE_EXCERPT_BYTES = 2_048;
 /** Bodies up to this size are drained so the connection can be reused; bigger ones close it. */
 const DRAIN_LIMIT_BYTES = 64 * 1024;
 
+/** What ended an attempt early: an error, and the reason it was aborted with, if it was. */
+export interface AttemptFailure {
+  error: unknown;
+  abortedWith: Error | undefined;
+}
+
 export type AttemptEnd =
-  | { answered: true; status: number; retryAfter: string | undefined; excerpt: string }
-  | { answered: false; error: unknown; abortedWith: Error | undefined };
+  | {
+      answered: true;
+      status: number;
+      retryAfter: string | undefined;
+      excerpt: string;
+      /** The body failed after the status line and headers (the excerpt is what arrived before). */
+      cutShort: AttemptFailure | undefined;
+    }
+  | ({ answered: false } & AttemptFailure);
 
 class BodyTooLargeError extends Error {}
 
@@ -75,15 +88,19 @@ export class WebhookAttempt implements Dispatcher.DispatchHandler, Abortable {
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     if (error instanceof BodyTooLargeError) this.answered();
+    // The status is in: the receiver has decided, and resending a 2xx whose body then stalled or broke
+    // would deliver twice.
+    else if (this.status !== 0) this.answered({ error, abortedWith: this.abortedWith });
     else this.fail(error);
   }
 
-  private answered(): void {
+  private answered(cutShort?: AttemptFailure): void {
     this.settle({
       answered: true,
       status: this.status,
       retryAfter: this.retryAfter,
       excerpt: Buffer.concat(this.chunks).toString('utf8'),
+      cutShort,
     });
   }
 

@@ -5,7 +5,7 @@ import { storableText } from '../../common/storable.js';
 import { HERALD_CONFIG, type HeraldConfig } from '../../config/herald-config.js';
 import { guardedConnector } from '../targets/guarded-connector.js';
 import { AttemptDeadlines, AttemptTimeoutError } from './attempt-deadlines.js';
-import { type AttemptEnd, WebhookAttempt } from './webhook-attempt.js';
+import { type AttemptEnd, type AttemptFailure, WebhookAttempt } from './webhook-attempt.js';
 
 export const ATTEMPT_TIMEOUT_MS = 15_000;
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -122,14 +122,16 @@ export class WebhookSender implements OnApplicationShutdown {
         status: end.status,
         body: storableText(end.excerpt),
         retryAfter: end.retryAfter,
-        error: null,
+        error: end.cutShort ? `answered, then the body failed: ${this.describeFailure(end.cutShort)}` : null,
         durationMs,
       };
     }
-    const error =
-      end.abortedWith instanceof AttemptTimeoutError
-        ? `timed out after ${this.timeoutMs / 1000} s`
-        : storableText(describeError(end.error));
-    return { status: null, body: null, retryAfter: undefined, error, durationMs };
+    return { status: null, body: null, retryAfter: undefined, error: this.describeFailure(end), durationMs };
+  }
+
+  private describeFailure({ error, abortedWith }: AttemptFailure): string {
+    return abortedWith instanceof AttemptTimeoutError
+      ? `timed out after ${this.timeoutMs / 1000} s`
+      : storableText(describeError(error));
   }
 }
