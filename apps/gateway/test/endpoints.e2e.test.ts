@@ -3,6 +3,9 @@ import { EndpointRepository } from '../src/endpoints/endpoint.repository.js';
 import { apiClient } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
+/** A user-supplied secret: `whsec_` and canonical base64 of 32 bytes. */
+const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+
 describe('endpoints (/v1/endpoints)', () => {
   let herald: TestApp;
   let admin: ReturnType<typeof apiClient>;
@@ -123,12 +126,32 @@ describe('endpoints (/v1/endpoints)', () => {
       'filter.sources',
     ],
     ['a short secret', { url: 'https://example.com', secret: 'whsec_c2hvcnQ=' }, 'secret'],
+    ['a secret without its padding', { url: 'https://example.com', secret: SECRET.slice(0, -1) }, 'secret'],
+    [
+      'a secret with a space',
+      { url: 'https://example.com', secret: `${SECRET.slice(0, 20)} ${SECRET.slice(20)}` },
+      'secret',
+    ],
+    ['a secret with a line break', { url: 'https://example.com', secret: `${SECRET}\n` }, 'secret'],
+    [
+      'a secret in the URL-safe alphabet',
+      { url: 'https://example.com', secret: `whsec_${Buffer.alloc(32, 0xfb).toString('base64url')}=` },
+      'secret',
+    ],
   ])('answers 400 problem+json naming the field for %s', async (_, body, field) => {
     const response = await admin('POST', '/v1/endpoints', { body });
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toContain('application/problem+json');
     expect(response.body).toMatchObject({ status: 400, code: 'validation_failed' });
     expect(response.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+  });
+
+  it('keeps a canonical secret of its own', async () => {
+    const created = await admin('POST', '/v1/endpoints', {
+      body: { url: 'https://example.com', secret: SECRET },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.secret).toBe(SECRET);
   });
 
   it('answers 400 invalid_filter naming each bad type pattern', async () => {

@@ -193,6 +193,23 @@ describe('outbound webhook delivery', () => {
     expect(receiver.received).toHaveLength(1);
   });
 
+  it('records a secret that cannot sign as a failed attempt, retries it, then fails', async () => {
+    receiver = await startWebhookReceiver();
+    const endpoint = await endpointFor(receiver.url, ['unsignable']);
+    // As stored before registration checked secrets strictly.
+    await herald.app
+      .get(DataSource)
+      .query(`UPDATE endpoints SET secret = 'whsec_not base64!' WHERE id = $1`, [endpoint.id]);
+    await publish('unsignable');
+    const delivery = await settledDelivery(endpoint.id, 'failed');
+    expect(delivery.attempts).toEqual(
+      SCHEDULE.map(() =>
+        expect.objectContaining({ responseStatus: null, error: expect.stringContaining('secret') }),
+      ),
+    );
+    expect(receiver.received).toHaveLength(0);
+  });
+
   it('gives up on an attempt that outlasts the timeout and retries it', async () => {
     const sender = herald.app.get(WebhookSender);
     sender.timeoutMs = 300;

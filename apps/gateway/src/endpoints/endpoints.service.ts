@@ -1,11 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  decodeSecret,
-  generateSecret,
-  SECRET_PREFIX,
-  typePatternError,
-  typePatternToRegex,
-} from '@herald/events';
+import { generateSecret, SECRET_PREFIX, typePatternError, typePatternToRegex } from '@herald/events';
 import { v7 as uuidv7 } from 'uuid';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException, type ProblemFieldError } from '../common/errors/herald-exception.js';
@@ -167,14 +161,15 @@ export class EndpointsService {
   }
 }
 
+/**
+ * `whsec_` and canonical base64 of 24 to 64 bytes. Canonical (padded, no whitespace, standard alphabet,
+ * what re-encoding the bytes gives): stock verifiers refuse anything looser, and a claim reads the
+ * retired secrets as one space-separated text.
+ */
 function checkSecret(secret: string): string {
-  let bytes = 0;
-  try {
-    bytes = secret.startsWith(SECRET_PREFIX) ? decodeSecret(secret).length : 0;
-  } catch {
-    // reported below
-  }
-  if (bytes < 24 || bytes > 64) {
+  const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : '';
+  const bytes = Buffer.from(encoded, 'base64');
+  if (bytes.toString('base64') !== encoded || bytes.length < 24 || bytes.length > 64) {
     throw HeraldException.validation('The secret must be whsec_ followed by 24 to 64 base64 bytes.', [
       { field: 'secret', message: 'must be whsec_<base64 of 24 to 64 bytes>' },
     ]);

@@ -84,15 +84,43 @@ export class WebhookSender implements OnApplicationShutdown {
     this.deadlines.abortAll(new Error('cancelled by shutdown'));
   }
 
+  /**
+   * One attempt; never rejects. A failure before the request (a secret that cannot sign) is a failed
+   * attempt like any other: thrown, it escaped the worker's bookkeeping and left the delivery leased
+   * until the reaper made it due again, to fail the same way, forever.
+   */
   async send(message: WebhookMessage): Promise<SendResult> {
     const started = performance.now();
+    let end: AttemptEnd;
+    try {
+      end = await this.dispatch(message);
+    } catch (error) {
+      end = { answered: false, error, abortedWith: undefined };
+    }
+    const durationMs = Math.round(performance.now() - started);
+    // A receiver's answer may hold NUL bytes, and one such text would fail the whole batch of
+    // outcomes it is written with.
+    if (end.answered) {
+      return {
+        status: end.status,
+        body: storableText(end.excerpt),
+        retryAfter: end.retryAfter,
+        error: end.cutShort ? `answered, then the body failed: ${this.describeFailure(end.cutShort)}` : null,
+        durationMs,
+      };
+    }
+    return { status: null, body: null, retryAfter: undefined, error: this.describeFailure(end), durationMs };
+  }
+
+  /** Signs and sends the message; resolves once the attempt has ended, however it ended. */
+  private async dispatch(message: WebhookMessage): Promise<AttemptEnd> {
     const timestamp = Math.floor(Date.now() / 1000);
     const headers = {
       'content-type': 'application/json',
       'user-agent': this.userAgent,
       ...(await signedHeaders(message.secrets, message.id, timestamp, message.body)),
     };
-    const end = await new Promise<AttemptEnd>((resolve) => {
+    return new Promise<AttemptEnd>((resolve) => {
       const attempt = new WebhookAttempt((ended) => {
         this.deadlines.finish(attempt);
         resolve(ended);
@@ -114,19 +142,6 @@ export class WebhookSender implements OnApplicationShutdown {
         attempt.fail(error);
       }
     });
-    const durationMs = Math.round(performance.now() - started);
-    // A receiver's answer may hold NUL bytes, and one such text would fail the whole batch of
-    // outcomes it is written with.
-    if (end.answered) {
-      return {
-        status: end.status,
-        body: storableText(end.excerpt),
-        retryAfter: end.retryAfter,
-        error: end.cutShort ? `answered, then the body failed: ${this.describeFailure(end.cutShort)}` : null,
-        durationMs,
-      };
-    }
-    return { status: null, body: null, retryAfter: undefined, error: this.describeFailure(end), durationMs };
   }
 
   private describeFailure({ error, abortedWith }: AttemptFailure): string {
