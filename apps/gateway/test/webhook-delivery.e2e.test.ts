@@ -3,10 +3,13 @@ import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
 import { DeliveryClock } from '../src/endpoints/deliveries/delivery-clock.js';
-import { DeliveryWorker } from '../src/endpoints/deliveries/delivery-worker.service.js';
+import {
+  DeliveryWorker,
+  PER_ENDPOINT_CONCURRENCY,
+} from '../src/endpoints/deliveries/delivery-worker.service.js';
 import { DeliveryRepository } from '../src/endpoints/deliveries/delivery.repository.js';
 import { ATTEMPT_TIMEOUT_MS, WebhookSender } from '../src/endpoints/deliveries/webhook-sender.js';
-import { apiClient, eventually } from './support/http.js';
+import { apiClient, eventually, publishConcurrently } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import {
   type ReceiverAnswer,
@@ -451,6 +454,46 @@ describe('outbound webhook delivery', () => {
 
     const bad = await admin('POST', `/v1/endpoints/${endpoint.id}/replay`, { body: { since: 'yesterday' } });
     expect(bad.status).toBe(400);
+  });
+
+  /**
+   * An endpoint at `url` (a receiver slower than the test) with 2 × PER_ENDPOINT_CONCURRENCY deliveries
+   * claimed by the worker: PER_ENDPOINT_CONCURRENCY sending, the rest waiting for a slot.
+   */
+  async function claimedBacklog(url: string, type: string) {
+    const endpoint = await endpointFor(url, [type]);
+    const backlog = 2 * PER_ENDPOINT_CONCURRENCY;
+    await publishConcurrently(admin, type, backlog);
+    await eventually(async () => (await deliveries(endpoint.id, 'delivering')).length === backlog);
+    return { endpoint, backlog };
+  }
+
+  it('sends what waits for a slot to where the endpoint points now once its url changes', async () => {
+    receiver = await startWebhookReceiver(() => ({ status: 200, delayMs: 1_000 }));
+    const moved = await startWebhookReceiver();
+    try {
+      const { endpoint, backlog } = await claimedBacklog(receiver.url, 'moving.on');
+
+      const patched = await admin('PATCH', `/v1/endpoints/${endpoint.id}`, { body: { url: moved.url } });
+      expect(patched.status).toBe(200);
+
+      await eventually(async () => (await deliveries(endpoint.id, 'delivered')).length === backlog);
+      expect(receiver.received).toHaveLength(PER_ENDPOINT_CONCURRENCY);
+      expect(moved.received).toHaveLength(backlog - PER_ENDPOINT_CONCURRENCY);
+    } finally {
+      await moved.close();
+    }
+  });
+
+  it('does not send what waits for a slot once the endpoint is deleted', async () => {
+    receiver = await startWebhookReceiver(() => ({ status: 200, delayMs: 1_000 }));
+    const { endpoint } = await claimedBacklog(receiver.url, 'going.away');
+
+    expect((await admin('DELETE', `/v1/endpoints/${endpoint.id}`)).status).toBe(204);
+
+    // The attempts already sending are answered after 1 s; a slot they free would take the next one.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(receiver.received).toHaveLength(PER_ENDPOINT_CONCURRENCY);
   });
 
   it('deletes an endpoint with its deliveries and their attempts', async () => {

@@ -26,8 +26,8 @@ export class EndpointRepository {
   }
 
   /**
-   * Sets just `changes` and wakes the delivery workers (re-enabling resumes the endpoint's pending
-   * deliveries); undefined when the endpoint is gone. Only the named columns are written: saving the
+   * Sets just `changes` and wakes the delivery workers (see `notifyChanged`); undefined when the
+   * endpoint is gone. Only the named columns are written: saving the
    * whole entity read before wrote back what Herald had changed since, e.g. re-enabled an endpoint its
    * worker had just disabled.
    */
@@ -39,7 +39,7 @@ export class EndpointRepository {
       .where('id = :id', { id })
       .execute();
     if (result.affected === 0) return undefined;
-    await this.endpoints.query('SELECT pg_notify($1, $2)', [Channel.deliveries, id]);
+    await this.notifyChanged(id);
     return (await this.findById(id)) ?? undefined;
   }
 
@@ -60,7 +60,7 @@ export class EndpointRepository {
       // Read under the lock: after it, the row may already hold a later change's values.
       return endpoints.findOneByOrFail({ id });
     });
-    if (written) await this.endpoints.query('SELECT pg_notify($1, $2)', [Channel.deliveries, id]);
+    if (written) await this.notifyChanged(id);
     return written;
   }
 
@@ -72,7 +72,17 @@ export class EndpointRepository {
        SELECT id FROM endpoint`,
       [id],
     );
-    return rows.length > 0;
+    if (rows.length === 0) return false;
+    await this.notifyChanged(id);
+    return true;
+  }
+
+  /**
+   * Wakes the delivery workers with the endpoint's id: re-enabling resumes its pending deliveries, and
+   * what a worker claimed for it but has not started sending was claimed with the endpoint as it was.
+   */
+  private async notifyChanged(id: string): Promise<void> {
+    await this.endpoints.query('SELECT pg_notify($1, $2)', [Channel.deliveries, id]);
   }
 
   /**

@@ -90,7 +90,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   ) {}
 
   onApplicationBootstrap(): void {
-    this.listener.on(Channel.deliveries, () => this.wake(0));
+    // The payload names an endpoint that changed (this instance's own changes come back this way too).
+    this.listener.on(Channel.deliveries, (endpointId) => {
+      if (endpointId) this.endpointChanged(endpointId);
+      this.wake(0);
+    });
     // Notifications may have been missed while the listener was away.
     this.listener.on('reconnected', () => this.wake(0));
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), HEARTBEAT_MS);
@@ -125,6 +129,17 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   /** The event writer queued deliveries on this instance: claim now. */
   deliveriesQueued(): void {
     this.wake(0);
+  }
+
+  /**
+   * The endpoint's url, secrets or state changed, or it was deleted: its deliveries waiting for a slot
+   * were claimed with it as it was, so they go back, to be claimed again as it is now (or not at all).
+   * Those already sending finish.
+   */
+  private endpointChanged(endpointId: string): void {
+    const queue = this.waiting.get(endpointId);
+    this.waiting.delete(endpointId);
+    queue?.forEach((go) => go(false));
   }
 
   /** Runs a claim round within `delayMs` (an earlier wake-up wins). */
@@ -283,7 +298,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     else this.perEndpoint.delete(endpointId);
   }
 
-  /** Waits for a request slot at the endpoint; false when shutdown came first. */
+  /** Waits for a request slot at the endpoint; false when shutdown or a change of the endpoint came first. */
   private acquireSlot(endpointId: string): Promise<boolean> {
     if (this.stopping) return Promise.resolve(false);
     const busy = this.sending.get(endpointId) ?? 0;
@@ -313,6 +328,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     if (!(await this.acquireSlot(delivery.endpointId))) {
       this.occupy(delivery.endpointId, -1);
       await this.deliveries.release(this.instanceId, [delivery.id]);
+      // Released for an endpoint change: due again now (a no-op once stopping).
+      this.wake(0);
       return;
     }
     const attemptedAt = new Date();
