@@ -5,6 +5,7 @@ import { ConfigurationError } from './config/environment.js';
 import { type HeraldConfig, loadConfig } from './config/herald-config.js';
 import { createApp } from './create-app.js';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './database/embedded-postgres.js';
+import { EmbeddedPostgresError } from './database/embedded-postgres-error.js';
 
 let config: HeraldConfig;
 try {
@@ -22,11 +23,17 @@ let stopping = false;
 
 async function start(): Promise<void> {
   if (!config.databaseUrl) {
-    embedded = await startEmbeddedPostgres({
-      dataDir: join(config.dataDir, 'pgdata'),
-      persistent: true,
-      logger,
-    });
+    try {
+      embedded = await startEmbeddedPostgres({
+        dataDir: join(config.dataDir, 'pgdata'),
+        persistent: true,
+        logger,
+      });
+    } catch (error) {
+      if (!(error instanceof EmbeddedPostgresError)) throw error;
+      logger.fatal({ code: error.code }, error.message);
+      process.exit(1);
+    }
     config = { ...config, databaseUrl: embedded.url };
   }
   // Asked to stop while the database started: nothing more to start.

@@ -75,6 +75,31 @@ describe('gateway process with embedded Postgres', () => {
     }
   });
 
+  it('refuses a second start on a data directory whose Herald still runs, leaving that Herald working', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-data-'));
+    const token = 'shared-dir-admin-token-0123456789';
+    const first = await startGatewayProcess({ HERALD_DATA_DIR: dir, HERALD_ADMIN_TOKEN: token });
+    const second = spawnGatewayProcess({ HERALD_DATA_DIR: dir }, await freePort());
+    try {
+      expect(await second.exited).toBe(1);
+      expect(second.output()).toContain(
+        `the data directory ${join(dir, 'pgdata')} is in use by Herald pid ${first.child.pid}`,
+      );
+      expect((await fetch(`${first.baseUrl}/readyz`)).status).toBe(200);
+      const published = await apiClient(first.baseUrl, token)('POST', '/v1/events', {
+        body: { type: 'still.here' },
+      });
+      expect(published.status).toBe(201);
+    } finally {
+      // Had it started, the second must not outlive the test with a postgres of its own.
+      second.child.kill('SIGTERM');
+      first.child.kill('SIGTERM');
+      expect(await first.exited).toBe(0);
+      await second.exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('stops its embedded Postgres when SIGTERM comes during start-up', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'herald-data-'));
     const pidFile = join(dir, 'pgdata', 'postmaster.pid');

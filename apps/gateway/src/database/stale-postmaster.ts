@@ -1,0 +1,81 @@
+import { existsSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { EmbeddedPostgresError, EmbeddedPostgresErrorCode } from './embedded-postgres-error.js';
+
+function readProc(pid: number, entry: string): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/${entry}`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function isPostgresProcess(pid: number): boolean {
+  return readProc(pid, 'cmdline')?.includes('postgres') ?? false;
+}
+
+/** The pid lock file may name a pid that a later process reuses; the postmaster runs in its data directory. */
+function isPostmasterOf(pid: number, dataDir: string): boolean {
+  if (!isPostgresProcess(pid)) return false;
+  try {
+    return realpathSync(`/proc/${pid}/cwd`) === realpathSync(dataDir);
+  } catch {
+    return false;
+  }
+}
+
+function parentPid(pid: number): number | undefined {
+  const stat = readProc(pid, 'stat');
+  // `pid (comm) state ppid …`, where comm may itself hold spaces and parentheses.
+  const ppid = Number(stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  return Number.isInteger(ppid) ? ppid : undefined;
+}
+
+/**
+ * Herald spawns its postmaster itself, so while it lives it is the postmaster's parent. Once it is gone
+ * the postmaster is re-parented to pid 1 or to a subreaper (tini, systemd --user), which is no Node process.
+ */
+function isHerald(pid: number): boolean {
+  return pid > 1 && readProc(pid, 'comm')?.trim() === 'node';
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isPostgresProcess(pid)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+/**
+ * Makes the cluster's `postmaster.pid` free for a new postmaster. A `kill -9` of Herald leaves its postgres
+ * running as an orphan that still holds the file, and the next start would fail with an unexplained
+ * rejection: that orphan is stopped (fast shutdown). A lock file whose pid now belongs to another program
+ * is dropped. A postmaster whose Herald still runs is left alone and the start refused: stopping it would
+ * pull the database from under that Herald.
+ */
+export async function clearStaleServer(dataDir: string, logger?: Pick<Logger, 'warn'>): Promise<void> {
+  const pidFile = join(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (Number.isInteger(pid) && pid > 0 && isPostmasterOf(pid, dataDir)) {
+    const owner = parentPid(pid);
+    if (owner !== undefined && isHerald(owner)) {
+      throw new EmbeddedPostgresError(
+        EmbeddedPostgresErrorCode.DataDirInUse,
+        `the data directory ${dataDir} is in use by Herald pid ${owner}: stop that Herald first, or give this ` +
+          'one its own HERALD_DATA_DIR',
+      );
+    }
+    logger?.warn(
+      { pid, parentPid: owner, dataDir },
+      'stopping a postgres left running by an earlier Herald process',
+    );
+    process.kill(pid, 'SIGINT');
+    if (!(await waitForExit(pid, 15_000))) process.kill(pid, 'SIGKILL');
+    await waitForExit(pid, 5_000);
+  }
+  rmSync(pidFile, { force: true });
+}
