@@ -117,6 +117,30 @@ describe('gateway process with embedded Postgres', () => {
     }
   });
 
+  // A terminal's Ctrl-C reaches the postmaster too (SIGINT), the OOM killer sends SIGKILL.
+  it.each(['SIGINT', 'SIGKILL'] as const)(
+    'exits 0 at once on SIGTERM when its embedded Postgres has already exited (%s)',
+    async (signal) => {
+      const dir = mkdtempSync(join(tmpdir(), 'herald-data-'));
+      const gateway = await startGatewayProcess({ HERALD_DATA_DIR: dir });
+      try {
+        const postmaster = Number(readFileSync(join(dir, 'pgdata', 'postmaster.pid'), 'utf8').split('\n')[0]);
+        process.kill(postmaster, signal);
+        await eventually(() => !existsSync(`/proc/${postmaster}`), 20_000, 50);
+        const stopping = Date.now();
+        gateway.child.kill('SIGTERM');
+        expect(await gateway.exited).toBe(0);
+        expect(Date.now() - stopping).toBeLessThan(5_000);
+        // The whole shutdown ran: the process did not just end with its stop still pending.
+        expect(gateway.output()).toContain('Herald stopped');
+        expect(gateway.output()).toContain('embedded Postgres had already exited');
+      } finally {
+        gateway.child.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
   it('honours HERALD_ADMIN_TOKEN on first start', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'herald-data-'));
     const token = 'my-own-admin-token-0123456789';

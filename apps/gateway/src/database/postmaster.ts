@@ -16,7 +16,7 @@ function isPostgresProcess(pid: number): boolean {
 }
 
 /** The pid lock file may name a pid that a later process reuses; the postmaster runs in its data directory. */
-function isPostmasterOf(pid: number, dataDir: string): boolean {
+export function isPostmasterOf(pid: number, dataDir: string): boolean {
   if (!isPostgresProcess(pid)) return false;
   try {
     return realpathSync(`/proc/${pid}/cwd`) === realpathSync(dataDir);
@@ -40,7 +40,16 @@ function isHerald(pid: number): boolean {
   return pid > 1 && readProc(pid, 'comm')?.trim() === 'node';
 }
 
-async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+/** The postmaster's pid from the cluster's lock file, if there is one. */
+export function postmasterPid(dataDir: string): number | undefined {
+  const pidFile = join(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Resolves true once `pid` is no postgres process any more, false if it still is after `timeoutMs`. */
+export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!isPostgresProcess(pid)) return true;
@@ -57,10 +66,8 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
  * pull the database from under that Herald.
  */
 export async function clearStaleServer(dataDir: string, logger?: Pick<Logger, 'warn'>): Promise<void> {
-  const pidFile = join(dataDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (Number.isInteger(pid) && pid > 0 && isPostmasterOf(pid, dataDir)) {
+  const pid = postmasterPid(dataDir);
+  if (pid !== undefined && isPostmasterOf(pid, dataDir)) {
     const owner = parentPid(pid);
     if (owner !== undefined && isHerald(owner)) {
       throw new EmbeddedPostgresError(
@@ -77,5 +84,5 @@ export async function clearStaleServer(dataDir: string, logger?: Pick<Logger, 'w
     if (!(await waitForExit(pid, 15_000))) process.kill(pid, 'SIGKILL');
     await waitForExit(pid, 5_000);
   }
-  rmSync(pidFile, { force: true });
+  rmSync(join(dataDir, 'postmaster.pid'), { force: true });
 }
