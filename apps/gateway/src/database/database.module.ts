@@ -8,8 +8,12 @@ import { SourceEntity } from '../sources/source.entity.js';
 import { EndpointEntity } from '../endpoints/endpoint.entity.js';
 import type { HeraldConfig } from '../config/herald-config.js';
 import { migrate } from './migrate.js';
+import { pgConnectionConfig } from './pg-connection.js';
 import { PgListener } from './pg-listener.service.js';
 import { migrations } from './migrations/index.js';
+
+/** How the pool's connections name themselves (`pg_stat_activity`). */
+export const POOL_APPLICATION_NAME = 'herald';
 
 export const ENTITIES = [ApiKeyEntity, SourceEntity, SourceStateEntity, EndpointEntity];
 
@@ -31,7 +35,11 @@ export class DatabaseModule {
             synchronize: false,
             migrationsRun: false,
             // The pool serves API reads, the event writer and (later) delivery workers.
-            extra: { max: 20, connectionTimeoutMillis: 5_000 },
+            extra: {
+              max: 20,
+              connectionTimeoutMillis: 5_000,
+              ...pgConnectionConfig(config.databaseUrl!, POOL_APPLICATION_NAME),
+            },
           }),
           dataSourceFactory: async (options) => {
             const dataSource = await new DataSource(options!).initialize();

@@ -4,6 +4,7 @@ import { Backoff } from '@herald/events';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import pg from 'pg';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
+import { pgConnectionConfig } from './pg-connection.js';
 
 /** NOTIFY channels Herald uses across instances. */
 export const Channel = {
@@ -83,10 +84,7 @@ export class PgListener implements OnModuleInit, OnApplicationShutdown {
 
   private async connect(): Promise<void> {
     if (this.closing) return;
-    const client = new pg.Client({
-      connectionString: this.config.databaseUrl,
-      application_name: LISTENER_APPLICATION_NAME,
-    });
+    const client = new pg.Client(pgConnectionConfig(this.config.databaseUrl!, LISTENER_APPLICATION_NAME));
     const lost = (error: Error) => {
       if (this.client !== client) return;
       this.client = undefined;

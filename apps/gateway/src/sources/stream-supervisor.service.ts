@@ -14,6 +14,7 @@ import pg from 'pg';
 import { AdapterRegistry } from '../adapters/adapter-registry.js';
 import { isDatabaseUnavailable } from '../common/errors/problem.js';
 import { HERALD_CONFIG, type HeraldConfig, INSTANCE_ID } from '../config/herald-config.js';
+import { pgConnectionConfig } from '../database/pg-connection.js';
 import { EventRepository } from '../events/event.repository.js';
 import { EventWriter } from '../events/event-writer.js';
 import { fromNormalized } from '../events/new-event.js';
@@ -27,6 +28,9 @@ import { sourceStateEvent } from './source-state-events.js';
 const STREAM_LOCK_NAMESPACE = 0x4852;
 const RECONCILE_INTERVAL_MS = 3_000;
 const STOP_TIMEOUT_MS = 10_000;
+
+/** How the connection holding stream sources' leadership locks names itself (`pg_stat_activity`). */
+export const STREAMS_APPLICATION_NAME = 'herald-streams';
 
 /**
  * Whether a change to a running stream source needs a new provider connection. A rename or a new
@@ -93,10 +97,7 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
 
   private async connect(): Promise<void> {
     if (this.shuttingDown) return;
-    const client = new pg.Client({
-      connectionString: this.config.databaseUrl,
-      application_name: 'herald-streams',
-    });
+    const client = new pg.Client(pgConnectionConfig(this.config.databaseUrl!, STREAMS_APPLICATION_NAME));
     client.on('error', (error) => this.connectionLost(client, error));
     client.on('end', () => this.connectionLost(client, new Error('connection ended')));
     client.on('notification', (message) => {

@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type pg from 'pg';
+import { DataSource } from 'typeorm';
+import { POOL_APPLICATION_NAME } from '../src/database/database.module.js';
+import { LISTENER_APPLICATION_NAME, PgListener } from '../src/database/pg-listener.service.js';
+import { STREAMS_APPLICATION_NAME, StreamSupervisor } from '../src/sources/stream-supervisor.service.js';
+import { eventually } from './support/http.js';
+import { createTestDatabase } from './support/test-database.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+
+/** A session's view of the settings that let the server drop a dead client within ~25 s, and its port. */
+const KEEPALIVE_QUERY = `SELECT inet_client_port() AS port, current_setting('application_name') AS name,
+  current_setting('tcp_keepalives_idle') AS idle, current_setting('tcp_keepalives_interval') AS interval,
+  current_setting('tcp_keepalives_count') AS count, current_setting('statement_timeout') AS "statementTimeout"`;
+
+/**
+ * Whether this process's end of the TCP connection from `port` has a keepalive timer of more than 2 s
+ * pending: /proc/net/tcp's `tr` 2 is "another timer", which an idle socket has only with keepalive (a
+ * delayed ACK, the other one, lasts well under a second). `when` is in USER_HZ (100 per second) ticks.
+ */
+function keepaliveArmed(port: number): boolean {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const line = readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .map((row) => row.trim().split(/\s+/))
+    .find((fields) => fields[1] === local);
+  const [timer, when] = (line?.[5] ?? '00:0').split(':');
+  return timer === '02' && Number.parseInt(when!, 16) > 200;
+}
+
+describe('Postgres connections of the gateway', () => {
+  let gateway: TestApp;
+
+  beforeAll(async () => {
+    // A DATABASE_URL with options and an application_name of its own: Herald's are added, not lost.
+    const url = `${await createTestDatabase()}?application_name=mine&options=${encodeURIComponent('-c statement_timeout=12345')}`;
+    gateway = await startTestApp({}, url);
+  });
+  afterAll(() => gateway.close());
+
+  it('asks the server to drop dead clients fast on the pool, the listener and the stream leadership connection', async () => {
+    // The listener and the supervisor keep their connections to themselves; a test reads them anyway.
+    const listener = (gateway.app.get(PgListener) as unknown as { client?: pg.Client }).client;
+    const supervisor = await eventually(() => {
+      const connection = (gateway.app.get(StreamSupervisor) as unknown as { connection?: pg.Client })
+        .connection;
+      if (!connection) throw new Error('the stream supervisor has not connected yet');
+      return connection;
+    });
+    const sessions = [
+      (await gateway.app.get(DataSource).query(KEEPALIVE_QUERY))[0],
+      (await listener!.query(KEEPALIVE_QUERY)).rows[0],
+      (await supervisor.query(KEEPALIVE_QUERY)).rows[0],
+    ];
+    expect(sessions).toEqual(
+      [POOL_APPLICATION_NAME, LISTENER_APPLICATION_NAME, STREAMS_APPLICATION_NAME].map((name) => ({
+        port: expect.any(Number),
+        name,
+        idle: '10',
+        interval: '5',
+        count: '3',
+        statementTimeout: '12345ms',
+      })),
+    );
+    // And the gateway probes the server too, so it notices a server that is gone.
+    for (const { port } of sessions) await eventually(() => keepaliveArmed(port), 5_000, 50);
+  });
+});
