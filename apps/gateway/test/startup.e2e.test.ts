@@ -175,6 +175,23 @@ describe('gateway process with embedded Postgres', () => {
     }
   });
 
+  // As root Postgres runs as the postgres user, which cannot enter a 0700 home such as /root.
+  (process.getuid?.() === 0 ? it : it.skip)(
+    'refuses to start, saying why, when the postgres user cannot reach the data directory',
+    async () => {
+      const home = mkdtempSync(join(tmpdir(), 'herald-home-'));
+      try {
+        const gateway = spawnGatewayProcess({ HERALD_DATA_DIR: join(home, 'herald') }, await freePort());
+        expect(await gateway.exited).toBe(1);
+        expect(gateway.output()).toContain(
+          `the postgres user, which embedded Postgres runs as under root, cannot enter ${home}`,
+        );
+      } finally {
+        rmSync(home, { recursive: true, force: true });
+      }
+    },
+  );
+
   it('refuses to start with bad configuration, naming each bad variable', () => {
     const result = spawnSync(process.execPath, [...START_NODE_FLAGS, MAIN], {
       env: {

@@ -2,6 +2,8 @@
 export const EmbeddedPostgresErrorCode = {
   /** Another, still running Herald owns the cluster in this data directory. */
   DataDirInUse: 'data_dir_in_use',
+  /** Under root, the `postgres` user cannot reach the binaries or the data directory. */
+  NotAccessible: 'not_accessible',
   /** Postgres exited during start-up; the message carries its log. */
   StartFailed: 'start_failed',
 } as const;

