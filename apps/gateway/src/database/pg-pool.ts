@@ -39,3 +39,53 @@ export async function preparedQuery<Row>(
 ): Promise<Row[]> {
   return (await pgPool(dataSource).query<Row>({ name, text, values })).rows;
 }
+
+/**
+ * One pool connection held by a hot path, whose session always runs the generic plan of the statements
+ * it prepares by name. Postgres would otherwise plan such a statement afresh on every call whenever the
+ * generic plan's guesses (ten rows per array, a tenth of a table under a LIMIT it cannot see) look
+ * dearer than a custom plan, and that planning can cost more than the statement. Held rather than
+ * returned: the session setting must never reach other users of the pool, so a dropped connection is
+ * closed, and the next `get` takes a fresh one.
+ */
+export class HeldConnection {
+  private connection: PgClient | undefined;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly onLost: (error: Error) => void,
+  ) {}
+
+  async get(): Promise<PgClient> {
+    if (this.connection) return this.connection;
+    const client = await pgPool(this.dataSource).connect();
+    // A held connection has no pool listening for its errors; its next use finds it broken.
+    client.on('error', this.onLost);
+    try {
+      await client.query({ text: 'SET plan_cache_mode = force_generic_plan' });
+    } catch (error) {
+      client.release(error as Error);
+      throw error;
+    }
+    this.connection = client;
+    return client;
+  }
+
+  /** Runs `statement` (prepared by name when it has one); a failure drops the connection. */
+  async query<Row>(statement: PgStatement): Promise<Row[]> {
+    const connection = await this.get();
+    try {
+      return (await connection.query<Row>(statement)).rows;
+    } catch (error) {
+      this.drop();
+      throw error;
+    }
+  }
+
+  /** Closes the held connection, which may be broken or mid-way through anything. */
+  drop(): void {
+    const connection = this.connection;
+    this.connection = undefined;
+    connection?.release(new Error('held connection dropped'));
+  }
+}

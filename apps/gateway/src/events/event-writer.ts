@@ -7,7 +7,7 @@ import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException } from '../common/errors/herald-exception.js';
 import { isDatabaseUnavailable } from '../common/errors/problem.js';
 import { AdvisoryLock } from '../database/advisory-locks.js';
-import { type PgClient, pgPool } from '../database/pg-pool.js';
+import { HeldConnection } from '../database/pg-pool.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { EVENT_COLUMNS, type EventRow, newEventEnvelope, type NewEvent, toEnvelope } from './event-record.js';
 
@@ -141,14 +141,20 @@ export class EventWriter implements OnApplicationShutdown {
   /**
    * One per set of notifications wanted, built when first used after a change (participants and
    * notifications only join at start-up) and prepared by name on the writer's connection, which always
-   * runs its generic plan (see `connect`). Keyed by which are wanted: the writer's notifications, then
+   * runs its generic plan (see `connection`). Keyed by which are wanted: the writer's notifications, then
    * the participants'.
    */
   private readonly statements = new Map<string, PreparedWrite>();
   private statementVersion = 0;
   private draining: Promise<void> | undefined;
-  /** The writer's own connection, held from the first write until it fails or the gateway stops. */
-  private connection: PgClient | undefined;
+  /**
+   * The writer's own connection, held from the first write until it fails or the gateway stops: every
+   * write skips the pool, and the session plans the write once. Planned afresh on every call, because
+   * the generic plan's guess of ten rows per array looks dearer than a custom plan for the usual
+   * one-event batch, the planning cost more than the write itself (about 0.85 ms against 0.5 ms per
+   * one-event write).
+   */
+  private readonly connection: HeldConnection;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -156,6 +162,9 @@ export class EventWriter implements OnApplicationShutdown {
     @InjectPinoLogger(EventWriter.name) private readonly logger: PinoLogger,
   ) {
     this.committed.setMaxListeners(0);
+    this.connection = new HeldConnection(dataSource, (error) =>
+      this.logger.warn({ err: error }, 'event writer connection lost'),
+    );
   }
 
   addParticipant(participant: WriteParticipant): void {
@@ -211,7 +220,7 @@ export class EventWriter implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     while (this.draining) await this.draining;
-    this.dropConnection();
+    this.connection.drop();
   }
 
   /**
@@ -250,34 +259,6 @@ export class EventWriter implements OnApplicationShutdown {
     }
   }
 
-  /**
-   * Takes a connection for the writer and keeps it: every write then skips the pool, and the session
-   * can plan the write once. Postgres would otherwise plan it afresh on every call, because the generic
-   * plan's guess of ten rows per array looks dearer than a custom plan for the usual one-event batch;
-   * that planning cost more than the write itself (about 0.85 ms against 0.5 ms per one-event write).
-   */
-  private async connect(): Promise<PgClient> {
-    if (this.connection) return this.connection;
-    const client = await pgPool(this.dataSource).connect();
-    // A held connection has no pool listening for its errors; the next write finds it broken.
-    client.on('error', (error) => this.logger.warn({ err: error }, 'event writer connection lost'));
-    try {
-      await client.query({ text: 'SET plan_cache_mode = force_generic_plan' });
-    } catch (error) {
-      client.release(error as Error);
-      throw error;
-    }
-    this.connection = client;
-    return client;
-  }
-
-  /** Closes the held connection (its session settings never go back to the pool). */
-  private dropConnection(): void {
-    const connection = this.connection;
-    this.connection = undefined;
-    connection?.release(new Error('event writer connection dropped'));
-  }
-
   private async writeAlone(append: PendingAppend): Promise<void> {
     try {
       this.settle([append], await this.write(append.events));
@@ -311,7 +292,7 @@ export class EventWriter implements OnApplicationShutdown {
    */
   private async write(events: NewEvent[]): Promise<Array<AppendedEvent | Unresolved>> {
     const started = performance.now();
-    const connection = await this.connect();
+    const connection = await this.connection.get();
     let inserted: WriteRow[];
     try {
       ({ rows: inserted } = await connection.query<WriteRow>({
@@ -332,7 +313,7 @@ export class EventWriter implements OnApplicationShutdown {
       }));
     } catch (error) {
       // The next batch takes a fresh connection: this one may be broken, or mid-way through anything.
-      this.dropConnection();
+      this.connection.drop();
       this.logger.warn({ err: error, events: events.length }, 'event batch not stored');
       throw error;
     }
@@ -370,7 +351,7 @@ export class EventWriter implements OnApplicationShutdown {
     try {
       existing = await this.findStored(missing);
     } catch (error) {
-      this.dropConnection();
+      this.connection.drop();
       return results.map((r) => r ?? { error });
     }
     return results.map((result, i) => {
@@ -381,7 +362,7 @@ export class EventWriter implements OnApplicationShutdown {
   }
 
   private async findStored(events: NewEvent[]): Promise<Map<string, HeraldEvent>> {
-    const connection = await this.connect();
+    const connection = await this.connection.get();
     const { rows } = await connection.query<EventRow & { dedup_key: string }>({
       text: `SELECT ${EVENT_COLUMNS}, e.dedup_key FROM events e
        JOIN unnest($1::uuid[], $2::text[]) AS k(source_id, dedup_key) USING (source_id, dedup_key)`,

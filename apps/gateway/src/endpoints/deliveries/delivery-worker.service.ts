@@ -113,6 +113,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.cancelWake();
     // A claim in flight releases what it leased once it sees `stopping`; the database must still be there.
     await this.pumped;
+    this.deliveries.closeClaims();
     // Claimed but not started: their attempts release the leases instead of sending.
     for (const queue of this.waiting.values()) queue.splice(0).forEach((go) => go(false));
     const running = () => Promise.all(this.inFlight.values());

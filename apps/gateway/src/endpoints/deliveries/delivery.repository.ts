@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { HERALD_PROVIDER } from '@herald/events';
 import { DataSource } from 'typeorm';
-import { preparedQuery } from '../../database/pg-pool.js';
+import { HeldConnection, preparedQuery } from '../../database/pg-pool.js';
 import { EVENT_COLUMNS, type EventRow, toEnvelope } from '../../events/event-record.js';
 import { Channel } from '../../database/pg-listener.service.js';
 import { deleteDeliveries } from './delivery-deletion.sql.js';
@@ -138,9 +139,9 @@ const STATISTICS_REFRESH_MS = 10_000;
  * The retired secrets are read only for an endpoint that has any: the subquery runs per claimed row,
  * ~1 µs each over an empty array, against ~0.2 µs for the comparison that skips it (200,000 rows,
  * embedded Postgres 18, twelfth session).
- * Prepared by name: planning it took ~680 µs, a quarter of Postgres's CPU per live delivered event
- * when every claim was planned afresh; Postgres settles on its generic plan, which claims a backlog no
- * slower (docs/performance.md, tenth session).
+ * Prepared by name and always run with its generic plan (see `DeliveryRepository.claims`): planning
+ * took ~680 µs, a quarter of Postgres's CPU per live delivered event when every claim was planned
+ * afresh (docs/performance.md, tenth session).
  */
 export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
     (SELECT d.endpoint_id FROM deliveries d WHERE d.status = 'pending' ORDER BY d.endpoint_id LIMIT 1)
@@ -270,8 +271,27 @@ export function outcomeParameters(instanceId: string, outcomes: readonly Outcome
 @Injectable()
 export class DeliveryRepository {
   private statisticsRefreshedAt = -Infinity;
+  /**
+   * Claims run one at a time per instance, on a connection of their own that always runs the claim's
+   * generic plan: the generic plan cannot see the per-endpoint LIMITs and guesses a tenth of the table
+   * under each, so Postgres kept planning every claim afresh (~1 ms, 13–16 µs per claimed delivery in
+   * the bench's drain) for the same index-driven plan.
+   */
+  private readonly claims: HeldConnection;
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    @InjectPinoLogger(DeliveryRepository.name) logger: PinoLogger,
+  ) {
+    this.claims = new HeldConnection(dataSource, (error) =>
+      logger.warn({ err: error }, 'delivery claim connection lost'),
+    );
+  }
+
+  /** Closes the claims' connection (the worker calls it once it has stopped claiming). */
+  closeClaims(): void {
+    this.claims.drop();
+  }
 
   /**
    * One delivery per (new event, matching enabled endpoint), as a statement the event writer runs inside
@@ -315,15 +335,11 @@ export class DeliveryRepository {
         /** Retired secrets still signing, newest first, space-separated (secrets hold no spaces). */
         retired_secrets: string | null;
       }
-    > = await preparedQuery(this.dataSource, 'herald_delivery_claim', CLAIM_STATEMENT, [
-      instanceId,
-      leaseSeconds,
-      limit,
-      saturated,
-      [...busy.keys()],
-      [...busy.values()],
-      perEndpoint,
-    ]);
+    > = await this.claims.query({
+      name: 'herald_delivery_claim',
+      text: CLAIM_STATEMENT,
+      values: [instanceId, leaseSeconds, limit, saturated, [...busy.keys()], [...busy.values()], perEndpoint],
+    });
     const deliveries: ClaimedDelivery[] = [];
     const orphaned: string[] = [];
     for (const row of rows) {
