@@ -6,6 +6,7 @@ import { type HeraldConfig, loadConfig } from './config/herald-config.js';
 import { createApp } from './create-app.js';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './database/embedded-postgres.js';
 import { EmbeddedPostgresError } from './database/embedded-postgres-error.js';
+import { DrainState } from './health/drain-state.js';
 
 let config: HeraldConfig;
 try {
@@ -65,6 +66,7 @@ async function shutdown(signal: string): Promise<void> {
     // A signal during start-up waits for it, so what it started (an embedded Postgres above all) is
     // stopped rather than left running without its parent.
     await starting.catch(() => undefined);
+    app?.get(DrainState).begin();
     await app?.close();
     await embedded?.stop();
   } catch (error) {

@@ -7,6 +7,7 @@ import { freePort } from '../src/database/embedded-postgres.js';
 import { spawnGatewayProcess, startGatewayProcess, MAIN } from './support/gateway-process.js';
 import { START_NODE_FLAGS } from '../src/start-command.js';
 import { apiClient, eventually } from './support/http.js';
+import { connectSocket } from './support/sockets.js';
 import { startWebhookReceiver } from './support/webhook-receiver.js';
 
 /** The README's start path: the built gateway with an embedded, persistent Postgres. */
@@ -55,6 +56,10 @@ describe('gateway process with embedded Postgres', () => {
       await admin('POST', '/v1/events', { body: { type: 'bye.now' } });
       await eventually(() => receiver.received.length === 1);
       first.child.kill('SIGTERM');
+      // Out of rotation at once, while the attempt is still running: readiness 503, no new sockets.
+      const ready = await admin('GET', '/readyz');
+      expect({ status: ready.status, code: ready.body.code }).toEqual({ status: 503, code: 'shutting_down' });
+      await expect(connectSocket(first.baseUrl, token)).rejects.toThrow('unavailable');
       expect(await first.exited).toBe(0);
 
       const second = await startGatewayProcess(env);

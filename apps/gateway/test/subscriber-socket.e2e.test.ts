@@ -5,6 +5,7 @@ import { io as ioClient } from 'socket.io-client';
 import { apiClient, eventually } from './support/http.js';
 import { collect, connectSocket, type RawSubscriber, subscribe } from './support/sockets.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
+import { DrainState } from '../src/health/drain-state.js';
 import { RevokedKeySweep } from '../src/subscriptions/revoked-key-sweep.service.js';
 
 describe('subscriber socket (/events)', () => {
@@ -360,5 +361,18 @@ describe('subscriber socket (/events)', () => {
     } finally {
       await bounded.close();
     }
+  });
+
+  it('tells subscribers it is shutting down before it closes, and refuses new ones meanwhile', async () => {
+    const closing = await startTestApp({}, herald.databaseUrl);
+    const socket = await connectSocket(closing.baseUrl, herald.adminToken);
+    const told = new Promise((resolve) => socket.once('closing', resolve));
+    const gone = new Promise((resolve) => socket.once('disconnect', resolve));
+    closing.app.get(DrainState).begin();
+    await expect(connectSocket(closing.baseUrl, herald.adminToken)).rejects.toThrow('unavailable');
+    await closing.close();
+    expect(await told).toMatchObject({ code: 'shutting_down' });
+    expect(await gone).toBe('io server disconnect');
+    socket.close();
   });
 });

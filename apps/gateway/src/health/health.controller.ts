@@ -6,6 +6,7 @@ import { Public } from '../common/auth/auth.decorators.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException } from '../common/errors/herald-exception.js';
 import { INSTANCE_ID } from '../config/herald-config.js';
+import { DrainState } from './drain-state.js';
 
 @ApiTags('health')
 @Public()
@@ -14,6 +15,7 @@ export class HealthController {
   constructor(
     private readonly dataSource: DataSource,
     private readonly bus: ClusterBus,
+    private readonly drain: DrainState,
     @Inject(INSTANCE_ID) private readonly instanceId: string,
   ) {}
 
@@ -25,12 +27,15 @@ export class HealthController {
   }
 
   /**
-   * Readiness: the database answers and no migration is pending. The cluster bus is reported but does not
+   * Readiness: not shutting down, the database answers and no migration is pending. The cluster bus is reported but does not
    * decide: with Redis (or the LISTEN connection) down, this instance still serves every event from
    * Postgres through its poll, only up to a second later, so taking it out of rotation would cost more.
    */
   @Get('readyz')
   async ready(): Promise<{ status: 'ready'; clusterBus: ClusterBusStatus }> {
+    if (this.drain.active) {
+      throw new HeraldException(ErrorCode.ShuttingDown, 'This instance is shutting down.');
+    }
     try {
       if (await this.dataSource.showMigrations()) {
         throw new HeraldException(ErrorCode.DatabaseUnavailable, 'Migrations are pending.');

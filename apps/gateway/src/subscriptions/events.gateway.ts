@@ -13,6 +13,7 @@ import { grants, type Principal } from '../common/auth/scope.js';
 import { ClusterBus, type EventsNamespace } from '../cluster/cluster-bus.js';
 import { coalesceWebsocketWrites } from './coalesce-writes.js';
 import { type SubscriberSocket, SubscriptionHub } from './subscription-hub.service.js';
+import { DrainState } from '../health/drain-state.js';
 
 /** Contract §6: the `/events` namespace. Handlers answer through acks and never throw at the socket. */
 @WebSocketGateway({ namespace: EVENTS_NAMESPACE, cors: { origin: true }, maxHttpBufferSize: 64 * 1024 })
@@ -28,10 +29,13 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     private readonly hub: SubscriptionHub,
     private readonly apiKeys: ApiKeyService,
     private readonly bus: ClusterBus,
+    private readonly drain: DrainState,
   ) {}
 
   afterInit(namespace: EventsNamespace): void {
     namespace.use((socket, next) => {
+      // A client refused as unavailable reconnects, through the balancer, to another instance.
+      if (this.drain.active) return next(new Error('unavailable'));
       const token: unknown = socket.handshake.auth?.token;
       const refuse = () => next(new Error('unauthorized'));
       if (typeof token !== 'string' || token.length === 0) return refuse();

@@ -1,4 +1,11 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type {
   ClientToServerEvents,
   HeraldEvent,
@@ -41,6 +48,8 @@ const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
  * point is never more than this far behind the server's.
  */
 const POSITION_INTERVAL_MS = 5_000;
+/** How long shutdown gives the `closing` and disconnect packets to reach subscribers. */
+const CLOSING_FLUSH_MS = 100;
 
 class SubscribeRefused extends Error {
   constructor(readonly error: SocketError) {
@@ -54,7 +63,9 @@ class SubscribeRefused extends Error {
  * cannot keep up before their buffer passes `HERALD_SOCKET_MAX_BUFFER`.
  */
 @Injectable()
-export class SubscriptionHub implements OnApplicationBootstrap, OnApplicationShutdown {
+export class SubscriptionHub
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly sessions = new Map<string, Session>();
   private readonly packets = new EventPacketEncoder();
   private positionTimer: NodeJS.Timeout | undefined;
@@ -72,6 +83,20 @@ export class SubscriptionHub implements OnApplicationBootstrap, OnApplicationShu
     this.tail.onEvents((events) => this.dispatch(events));
     this.positionTimer = setInterval(() => this.announcePositions(), POSITION_INTERVAL_MS);
     this.positionTimer.unref();
+  }
+
+  /**
+   * Tells every subscriber why before the socket server closes, so clients resume elsewhere at once
+   * (the drain state refuses their reconnects here) rather than taking the close for a network fault.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.sessions.size === 0) return;
+    for (const { socket } of this.sessions.values()) {
+      socket.emit('closing', { code: 'shutting_down', message: 'this instance is shutting down; reconnect' });
+      socket.disconnect();
+    }
+    // The server's close then destroys the connections, dropping what their sockets have not written.
+    await sleep(CLOSING_FLUSH_MS);
   }
 
   onApplicationShutdown(): void {

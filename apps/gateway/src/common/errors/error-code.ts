@@ -20,6 +20,7 @@ export enum ErrorCode {
   UpstreamRefused = 'upstream_refused',
   UpstreamUnreachable = 'upstream_unreachable',
   DatabaseUnavailable = 'database_unavailable',
+  ShuttingDown = 'shutting_down',
   Internal = 'internal',
 }
 
@@ -68,6 +69,8 @@ export function describeErrorCode(code: ErrorCode): { status: number; title: str
       return { status: 502, title: 'Provider refused the request' };
     case ErrorCode.UpstreamUnreachable:
       return { status: 504, title: 'Provider unreachable' };
+    case ErrorCode.ShuttingDown:
+      return { status: 503, title: 'Shutting down' };
     case ErrorCode.DatabaseUnavailable:
       return { status: 503, title: 'Database unavailable' };
     case ErrorCode.Internal:
