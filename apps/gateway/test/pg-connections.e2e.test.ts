@@ -39,7 +39,7 @@ describe('Postgres connections of the gateway', () => {
   });
   afterAll(() => gateway.close());
 
-  it('asks the server to drop dead clients fast on the pool, the listener and the stream leadership connection', async () => {
+  it("asks the server to drop the listener and the stream leadership connection fast, and keeps the URL's own options", async () => {
     // The listener and the supervisor keep their connections to themselves; a test reads them anyway.
     const listener = (gateway.app.get(PgListener) as unknown as { client?: pg.Client }).client;
     const supervisor = await eventually(() => {
@@ -48,13 +48,13 @@ describe('Postgres connections of the gateway', () => {
       if (!connection) throw new Error('the stream supervisor has not connected yet');
       return connection;
     });
-    const sessions = [
-      (await gateway.app.get(DataSource).query(KEEPALIVE_QUERY))[0],
+    const pool = (await gateway.app.get(DataSource).query(KEEPALIVE_QUERY))[0];
+    const held = [
       (await listener!.query(KEEPALIVE_QUERY)).rows[0],
       (await supervisor.query(KEEPALIVE_QUERY)).rows[0],
     ];
-    expect(sessions).toEqual(
-      [POOL_APPLICATION_NAME, LISTENER_APPLICATION_NAME, STREAMS_APPLICATION_NAME].map((name) => ({
+    expect(held).toEqual(
+      [LISTENER_APPLICATION_NAME, STREAMS_APPLICATION_NAME].map((name) => ({
         port: expect.any(Number),
         name,
         idle: '10',
@@ -63,7 +63,10 @@ describe('Postgres connections of the gateway', () => {
         statementTimeout: '12345ms',
       })),
     );
+    // Set after connecting, not as a start-up parameter (which poolers such as PgBouncer refuse), and
+    // only where another instance waits on the session.
+    expect(pool).toMatchObject({ name: POOL_APPLICATION_NAME, statementTimeout: '12345ms' });
     // And the gateway probes the server too, so it notices a server that is gone.
-    for (const { port } of sessions) await eventually(() => keepaliveArmed(port), 5_000, 50);
+    for (const { port } of [pool, ...held]) await eventually(() => keepaliveArmed(port), 5_000, 50);
   });
 });

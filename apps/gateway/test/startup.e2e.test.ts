@@ -56,9 +56,12 @@ describe('gateway process with embedded Postgres', () => {
       await admin('POST', '/v1/events', { body: { type: 'bye.now' } });
       await eventually(() => receiver.received.length === 1);
       first.child.kill('SIGTERM');
-      // Out of rotation at once, while the attempt is still running: readiness 503, no new sockets.
-      const ready = await admin('GET', '/readyz');
-      expect({ status: ready.status, code: ready.body.code }).toEqual({ status: 503, code: 'shutting_down' });
+      // Out of rotation once the signal is handled, while the attempt is still running: readiness 503,
+      // no new sockets.
+      await eventually(async () => {
+        const ready = await admin('GET', '/readyz');
+        return ready.status === 503 && ready.body.code === 'shutting_down';
+      });
       await expect(connectSocket(first.baseUrl, token)).rejects.toThrow('unavailable');
       expect(await first.exited).toBe(0);
 

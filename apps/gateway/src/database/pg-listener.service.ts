@@ -4,7 +4,7 @@ import { Backoff } from '@herald/events';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import pg from 'pg';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
-import { pgConnectionConfig } from './pg-connection.js';
+import { askServerKeepalives, pgConnectionConfig } from './pg-connection.js';
 
 /** NOTIFY channels Herald uses across instances. */
 export const Channel = {
@@ -104,6 +104,7 @@ export class PgListener implements OnModuleInit, OnApplicationShutdown {
     });
     try {
       await client.connect();
+      await askServerKeepalives(client);
       for (const channel of Object.values(Channel)) await client.query(`LISTEN ${channel}`);
       // Its own announcement comes back to it after this answer (notifications wait for the query's end).
       const { rows } = await client.query<{ pid: number }>(

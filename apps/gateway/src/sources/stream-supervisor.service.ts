@@ -14,7 +14,7 @@ import pg from 'pg';
 import { AdapterRegistry } from '../adapters/adapter-registry.js';
 import { isDatabaseUnavailable } from '../common/errors/problem.js';
 import { HERALD_CONFIG, type HeraldConfig, INSTANCE_ID } from '../config/herald-config.js';
-import { pgConnectionConfig } from '../database/pg-connection.js';
+import { askServerKeepalives, pgConnectionConfig } from '../database/pg-connection.js';
 import { EventRepository } from '../events/event.repository.js';
 import { EventWriter } from '../events/event-writer.js';
 import { fromNormalized } from '../events/new-event.js';
@@ -106,6 +106,7 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     });
     try {
       await client.connect();
+      await askServerKeepalives(client);
       await client.query(`LISTEN ${SOURCE_CHANGES_CHANNEL}`);
       this.connection = client;
       this.connectBackoff.reset();
