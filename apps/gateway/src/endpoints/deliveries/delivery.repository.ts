@@ -118,9 +118,10 @@ const STATISTICS_REFRESH_MS = 10_000;
  * due and the claimed rows with their events.
  *
  * Fair between endpoints: each enabled endpoint with pending deliveries offers its own oldest due ones,
- * up to its share, read from `deliveries_due` (endpoint, due time); the claim then takes them round
- * robin (every endpoint's first, then every second, …). Taking the oldest due deliveries of all
- * endpoints instead let one endpoint's backlog (a replay, a slow receiver) fill every claim's window
+ * up to its share and never more than the claim's limit, read from `deliveries_due` (endpoint, due
+ * time); the claim then takes them round robin (every endpoint's first, then every second, …). Taking
+ * the oldest due deliveries of all endpoints instead let one endpoint's backlog (a replay, a slow
+ * receiver) fill every claim's window
  * while another endpoint's new delivery waited behind it. The endpoints with pending deliveries are
  * found by skipping through that index one endpoint at a time (a recursive CTE), so a claim costs a
  * probe per such endpoint plus the rows it offers, whatever the size of any backlog, including those of
@@ -157,7 +158,7 @@ export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
     LEFT JOIN unnest($5::uuid[], $6::int[]) AS b(endpoint_id, n) ON b.endpoint_id = e.id
     CROSS JOIN LATERAL (SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries d
                         WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= now()
-                        ORDER BY d.next_attempt_at LIMIT greatest($7 - coalesce(b.n, 0), 0)) d
+                        ORDER BY d.next_attempt_at LIMIT least($3, greatest($7 - coalesce(b.n, 0), 0))) d
   ), claimed AS (
     UPDATE deliveries d SET status = 'delivering', locked_by = $1, updated_at = now(),
            locked_until = now() + make_interval(secs => $2)
