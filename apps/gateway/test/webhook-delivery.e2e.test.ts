@@ -289,6 +289,18 @@ describe('outbound webhook delivery', () => {
     }
   });
 
+  it('sends nothing more once a 410 disabled the endpoint, not even what it had already claimed', async () => {
+    receiver = await startWebhookReceiver(() => ({ status: 410, delayMs: 300 }));
+    const endpoint = await endpointFor(receiver.url, ['gone-burst.*']);
+    // 80 claimed at once, 16 sent at a time: the first answers disable the endpoint.
+    await Promise.all(Array.from({ length: 80 }, (_, i) => publish(`gone-burst.e${i}`)));
+    await eventually(async () => (await admin('GET', `/v1/endpoints/${endpoint.id}`)).body.enabled === false);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // The first 16, and those that took the slots they freed before the disable was seen.
+    expect(receiver.received.length).toBeLessThanOrEqual(32);
+    expect(await deliveries(endpoint.id, 'delivered')).toHaveLength(0);
+  });
+
   it('disables an endpoint that failed every attempt for five days', async () => {
     receiver = await startWebhookReceiver(() => ({ status: 500 }));
     const endpoint = await endpointFor(receiver.url, ['always.failing']);

@@ -86,11 +86,12 @@ export class EndpointRepository {
   }
 
   /**
-   * Disables an enabled endpoint and fails its pending deliveries, in one transaction. Returns the
-   * endpoint only when this call made the change, so exactly one caller reports it.
+   * Disables an enabled endpoint and fails its pending deliveries, in one transaction, then tells the
+   * workers (see `notifyChanged`): what they claimed for it and have not started goes back unsent.
+   * Returns the endpoint only when this call made the change, so exactly one caller reports it.
    */
-  disable(id: string, reason: string): Promise<EndpointEntity | undefined> {
-    return this.endpoints.manager.transaction(async (tx) => {
+  async disable(id: string, reason: string): Promise<EndpointEntity | undefined> {
+    const disabled = await this.endpoints.manager.transaction(async (tx) => {
       const result = await tx
         .createQueryBuilder()
         .update(EndpointEntity)
@@ -107,5 +108,7 @@ export class EndpointRepository {
       );
       return tx.getRepository(EndpointEntity).findOneByOrFail({ id });
     });
+    if (disabled) await this.notifyChanged(id);
+    return disabled;
   }
 }
