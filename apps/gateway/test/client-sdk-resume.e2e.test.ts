@@ -44,6 +44,16 @@ describe('@herald/client resuming across retention', () => {
     herald = await startTestApp({}, databaseUrl, port);
   };
 
+  /** A client subscribed to `types`, with what it reports and receives. */
+  const subscribeClient = async (types: string[]) => {
+    client = connect({ url: herald.baseUrl, token, reconnectionDelayMaxMs: 300 });
+    const errors: HeraldClientError[] = [];
+    client.on('error', (error) => errors.push(error));
+    const received: HeraldEvent[] = [];
+    await client.subscribe({ types }, (event) => void received.push(event)).ready;
+    return { errors, received };
+  };
+
   beforeAll(async () => {
     port = await freePort();
     herald = await startTestApp({}, undefined, port);
@@ -61,11 +71,7 @@ describe('@herald/client resuming across retention', () => {
   afterAll(() => herald.close());
 
   it('resumes a quiet subscription from the position the server announced, past events retention removed', async () => {
-    client = connect({ url: herald.baseUrl, token, reconnectionDelayMaxMs: 300 });
-    const errors: HeraldClientError[] = [];
-    client.on('error', (error) => errors.push(error));
-    const received: HeraldEvent[] = [];
-    await client.subscribe({ types: ['quiet.*'] }, (event) => void received.push(event)).ready;
+    const { errors, received } = await subscribeClient(['quiet.*']);
     // A raw subscriber with the same filter shows when the server announces positions (the same sweep).
     raw = await connectSocket(herald.baseUrl, token);
     const positions: string[] = [];
@@ -83,11 +89,7 @@ describe('@herald/client resuming across retention', () => {
   });
 
   it('goes on live, reporting cursor_expired, when its resume point did expire', async () => {
-    client = connect({ url: herald.baseUrl, token, reconnectionDelayMaxMs: 300 });
-    const errors: HeraldClientError[] = [];
-    client.on('error', (error) => errors.push(error));
-    const received: HeraldEvent[] = [];
-    await client.subscribe({ types: ['lost.*'] }, (event) => void received.push(event)).ready;
+    const { errors, received } = await subscribeClient(['lost.*']);
     const first = await publish('lost.first');
     await eventually(() => expect(received).toHaveLength(1));
 

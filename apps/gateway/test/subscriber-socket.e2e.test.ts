@@ -14,10 +14,19 @@ describe('subscriber socket (/events)', () => {
   let subscriberToken: string;
   let publish: (type: string, data?: Record<string, unknown>, token?: string) => Promise<HeraldEvent>;
   const sockets: RawSubscriber[] = [];
-  const open = async (token = subscriberToken) => {
-    const socket = await connectSocket(herald.baseUrl, token);
+  const open = async (token = subscriberToken, gateway = herald) => {
+    const socket = await connectSocket(gateway.baseUrl, token);
     sockets.push(socket);
     return socket;
+  };
+
+  /** A subscriber socket on `gateway` subscribed to `type`, collecting what it receives. */
+  const subscribed = async (gateway: TestApp, type: string) => {
+    const socket = await open(subscriberToken, gateway);
+    const received = collect(socket);
+    const result = await subscribe(socket, { types: [type] });
+    if (!result.ok) throw new Error('subscribe failed');
+    return { socket, received, result };
   };
 
   beforeAll(async () => {
@@ -287,11 +296,7 @@ describe('subscriber socket (/events)', () => {
     const db = new pg.Client({ connectionString: herald.databaseUrl });
     await db.connect();
     try {
-      const socket = await connectSocket(bounded.baseUrl, subscriberToken);
-      sockets.push(socket);
-      const received = collect(socket);
-      const result = await subscribe(socket, { types: ['burst.tick'] });
-      if (!result.ok) throw new Error('subscribe failed');
+      const { socket, received, result } = await subscribed(bounded, 'burst.tick');
       // One commit of 200 events, as another instance's writer makes: the tail reads them in one page
       // and sends them as one batch, four times the bound.
       const { rows } = await db.query<{ id: string }>(
@@ -313,11 +318,7 @@ describe('subscriber socket (/events)', () => {
   it('disconnects a subscriber that stops reading before its buffer passes the bound, and it resumes with after', async () => {
     const bounded = await startTestApp({ HERALD_SOCKET_MAX_BUFFER: '50' }, herald.databaseUrl);
     try {
-      const socket = await connectSocket(bounded.baseUrl, subscriberToken);
-      sockets.push(socket);
-      const received = collect(socket);
-      const result = await subscribe(socket, { types: ['slow.tick'] });
-      if (!result.ok) throw new Error('subscribe failed');
+      const { socket, received, result } = await subscribed(bounded, 'slow.tick');
       const disconnected = new Promise<string>((resolve) => socket.once('disconnect', resolve));
       // Stop reading from the TCP socket, as a stalled consumer would.
       const tcp = (
