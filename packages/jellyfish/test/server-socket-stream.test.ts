@@ -61,8 +61,10 @@ describe('jellyfish server-socket stream', () => {
   it('decodes every SDK-encoded notification pushed over the socket, in order', async () => {
     const source = startStream();
     await connected(source);
+    const pushed = Date.now();
     for (const sdkCase of SDK_NOTIFICATIONS) server.pushNotification(sdkCase.bytes);
     await eventually(() => expect(source.events).toHaveLength(SDK_NOTIFICATIONS.length));
+    const arrived = Date.now();
     expect(source.events).toEqual(
       SDK_NOTIFICATIONS.map((c) => ({
         ...c.expected,
@@ -70,6 +72,11 @@ describe('jellyfish server-socket stream', () => {
         receivedAt: expect.any(Date),
       })),
     );
+    // Stamped by the adapter as each frame arrived (the gateway would otherwise use its commit time).
+    for (const { receivedAt } of source.events) {
+      expect(receivedAt!.getTime()).toBeGreaterThanOrEqual(pushed);
+      expect(receivedAt!.getTime()).toBeLessThanOrEqual(arrived);
+    }
   });
 
   it('subscribes to metrics only when asked', async () => {

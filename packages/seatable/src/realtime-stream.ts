@@ -184,8 +184,7 @@ export class SeatableRealtimeStream implements StreamSource {
     if (typeof version !== 'number' || !Number.isInteger(version)) return;
     if (!this.firstJoinDone) {
       this.firstJoinDone = true;
-      this.runStartVersion ??= version;
-      this.resumeFrom(this.runStartVersion);
+      this.resumeFrom(this.runStartVersion ?? version);
     } else if (this.lastVersion !== undefined && version > this.lastVersion) {
       // Ops made while we were away are never replayed: a newer version on rejoin means they are lost.
       this.enqueue([this.gapEvent(this.lastVersion, version, version - this.lastVersion, 'rejoin')]);
@@ -276,30 +275,31 @@ export class SeatableRealtimeStream implements StreamSource {
   private resumeFrom(startVersion: number): void {
     const checkpoint = this.checkpoint;
     const receivedAt = new Date(this.ctx.clock.now());
-    this.emitQueue = this.emitQueue
-      .then(async () => {
-        const stored = await checkpoint;
-        if (stored !== undefined && startVersion > stored) {
-          const gap = this.gapEvent(stored, startVersion, startVersion - stored, 'resume');
-          await this.ctx.emit([{ ...gap, receivedAt }]);
-        }
-      })
-      .catch((error: unknown) =>
-        this.ctx.logger.error(
-          { sourceId: this.ctx.sourceId, err: error, types: ['herald.source.gap'] },
-          'SeaTable events could not be stored',
-        ),
-      );
+    this.queue(['herald.source.gap'], async () => {
+      const stored = await checkpoint;
+      if (stored !== undefined && startVersion > stored) {
+        const gap = this.gapEvent(stored, startVersion, startVersion - stored, 'resume');
+        await this.ctx.emit([{ ...gap, receivedAt }]);
+      }
+    });
   }
 
-  /** Emits in arrival order; a failed emit is logged and the queue goes on (the gateway retries inside emit). */
+  /** Emits in arrival order (see `queue`). */
   private enqueue(events: NormalizedEvent[]): void {
     stampArrival(events, this.ctx.clock);
+    this.queue(
+      events.map((event) => event.type),
+      () => this.ctx.emit(events),
+    );
+  }
+
+  /** Runs `store` after everything queued before it; a failure is logged and the queue goes on (the gateway retries inside emit). */
+  private queue(types: string[], store: () => Promise<void>): void {
     this.emitQueue = this.emitQueue
-      .then(() => this.ctx.emit(events))
+      .then(store)
       .catch((error: unknown) =>
         this.ctx.logger.error(
-          { sourceId: this.ctx.sourceId, err: error, types: events.map((event) => event.type) },
+          { sourceId: this.ctx.sourceId, err: error, types },
           'SeaTable events could not be stored',
         ),
       );
