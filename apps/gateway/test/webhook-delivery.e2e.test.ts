@@ -486,7 +486,10 @@ describe('outbound webhook delivery', () => {
     try {
       const { endpoint, backlog } = await claimedBacklog(receiver.url, 'moving.on');
 
-      const patched = await admin('PATCH', `/v1/endpoints/${endpoint.id}`, { body: { url: moved.url } });
+      // An id in upper case names the same endpoint, and its workers hear of the change all the same.
+      const patched = await admin('PATCH', `/v1/endpoints/${endpoint.id.toUpperCase()}`, {
+        body: { url: moved.url },
+      });
       expect(patched.status).toBe(200);
 
       await eventually(async () => (await deliveries(endpoint.id, 'delivered')).length === backlog);

@@ -1,5 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ResourceId } from '../common/resource-id.js';
 import { PageQueryDto, type Page } from '../common/pagination.js';
 import { DeliveriesService } from './deliveries/deliveries.service.js';
 import { type DeliveryDto, ListDeliveriesQueryDto } from './deliveries/delivery.dto.js';
@@ -33,36 +34,36 @@ export class EndpointsController {
   }
 
   @Get(':id')
-  get(@Param('id') id: string): Promise<EndpointDto> {
+  get(@ResourceId() id: string): Promise<EndpointDto> {
     return this.service.get(id);
   }
 
   @Patch(':id')
-  update(@Param('id') id: string, @Body() dto: UpdateEndpointDto): Promise<EndpointDto> {
+  update(@ResourceId() id: string, @Body() dto: UpdateEndpointDto): Promise<EndpointDto> {
     return this.service.update(id, dto);
   }
 
   @Delete(':id')
   @HttpCode(204)
-  delete(@Param('id') id: string): Promise<void> {
+  delete(@ResourceId() id: string): Promise<void> {
     return this.service.delete(id);
   }
 
   @Post(':id/rotate-secret')
   @HttpCode(200)
-  rotateSecret(@Param('id') id: string): Promise<EndpointWithSecretDto> {
+  rotateSecret(@ResourceId() id: string): Promise<EndpointWithSecretDto> {
     return this.service.rotateSecret(id);
   }
 
   @Post(':id/replay')
   @HttpCode(202)
-  replay(@Param('id') id: string, @Body() dto: ReplayEndpointDto): Promise<ReplayResultDto> {
+  replay(@ResourceId() id: string, @Body() dto: ReplayEndpointDto): Promise<ReplayResultDto> {
     return this.service.replay(id, dto);
   }
 
   @Get(':id/deliveries')
   listDeliveries(
-    @Param('id') id: string,
+    @ResourceId() id: string,
     @Query() query: ListDeliveriesQueryDto,
   ): Promise<Page<DeliveryDto>> {
     return this.deliveries.listForEndpoint(id, query);

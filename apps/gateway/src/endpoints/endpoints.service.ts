@@ -3,7 +3,6 @@ import { generateSecret, SECRET_PREFIX, typePatternError, typePatternToRegex } f
 import { v7 as uuidv7 } from 'uuid';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException, type ProblemFieldError } from '../common/errors/herald-exception.js';
-import { isUuid } from '../common/resource-id.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
 import { DeliveryRepository } from './deliveries/delivery.repository.js';
@@ -96,7 +95,7 @@ export class EndpointsService {
   }
 
   async delete(id: string): Promise<void> {
-    if (!isUuid(id) || !(await this.repository.delete(id))) throw HeraldException.notFound('Endpoint', id);
+    if (!(await this.repository.delete(id))) throw HeraldException.notFound('Endpoint', id);
   }
 
   /**
@@ -104,7 +103,6 @@ export class EndpointsService {
    * do those earlier rotations retired that are still within theirs.
    */
   async rotateSecret(id: string): Promise<EndpointWithSecretDto> {
-    await this.load(id);
     const rotated = await this.repository.updateLocked(id, (endpoint) => {
       const now = Date.now();
       const retiredSecrets = [
@@ -139,7 +137,7 @@ export class EndpointsService {
 
   /** The endpoint or a 404 (shared with the deliveries routes under /v1/endpoints/:id). */
   async load(id: string): Promise<EndpointEntity> {
-    const endpoint = isUuid(id) ? await this.repository.findById(id) : null;
+    const endpoint = await this.repository.findById(id);
     if (!endpoint) throw HeraldException.notFound('Endpoint', id);
     return endpoint;
   }

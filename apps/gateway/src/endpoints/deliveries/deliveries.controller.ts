@@ -1,5 +1,6 @@
-import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ResourceId } from '../../common/resource-id.js';
 import { DeliveriesService } from './deliveries.service.js';
 import type { DeliveryWithAttemptsDto } from './delivery.dto.js';
 
@@ -10,13 +11,13 @@ export class DeliveriesController {
   constructor(private readonly service: DeliveriesService) {}
 
   @Get(':id')
-  get(@Param('id') id: string): Promise<DeliveryWithAttemptsDto> {
+  get(@ResourceId() id: string): Promise<DeliveryWithAttemptsDto> {
     return this.service.get(id);
   }
 
   @Post(':id/retry')
   @HttpCode(202)
-  retry(@Param('id') id: string): Promise<DeliveryWithAttemptsDto> {
+  retry(@ResourceId() id: string): Promise<DeliveryWithAttemptsDto> {
     return this.service.retry(id);
   }
 }

@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { HeraldException } from '../../common/errors/herald-exception.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../../common/pagination.js';
-import { isUuid } from '../../common/resource-id.js';
 import { EndpointsService } from '../endpoints.service.js';
 import {
   type DeliveryDto,
@@ -29,7 +28,7 @@ export class DeliveriesService {
   }
 
   async get(id: string): Promise<DeliveryWithAttemptsDto> {
-    const row = isUuid(id) ? await this.repository.findById(id) : undefined;
+    const row = await this.repository.findById(id);
     if (!row) throw HeraldException.notFound('Delivery', id);
     const attempts = await this.repository.attempts(id);
     return { ...mapDelivery(row), attempts: attempts.map(mapAttempt) };
