@@ -56,7 +56,7 @@ export class HeldConnection {
     private readonly onLost: (error: Error) => void,
   ) {}
 
-  async get(): Promise<PgClient> {
+  private async get(): Promise<PgClient> {
     if (this.connection) return this.connection;
     const client = await pgPool(this.dataSource).connect();
     // A held connection has no pool listening for its errors; its next use finds it broken.

@@ -292,10 +292,9 @@ export class EventWriter implements OnApplicationShutdown {
    */
   private async write(events: NewEvent[]): Promise<Array<AppendedEvent | Unresolved>> {
     const started = performance.now();
-    const connection = await this.connection.get();
     let inserted: WriteRow[];
     try {
-      ({ rows: inserted } = await connection.query<WriteRow>({
+      inserted = await this.connection.query<WriteRow>({
         ...this.statement(),
         values: [
           events.map((e) => e.id),
@@ -310,10 +309,9 @@ export class EventWriter implements OnApplicationShutdown {
           events.map((e) => e.rawContentType),
           events.map((e) => e.dedupKey),
         ],
-      }));
+      });
     } catch (error) {
-      // The next batch takes a fresh connection: this one may be broken, or mid-way through anything.
-      this.connection.drop();
+      // The held connection was dropped (it may be broken, or mid-way through anything).
       this.logger.warn({ err: error, events: events.length }, 'event batch not stored');
       throw error;
     }
@@ -351,7 +349,6 @@ export class EventWriter implements OnApplicationShutdown {
     try {
       existing = await this.findStored(missing);
     } catch (error) {
-      this.connection.drop();
       return results.map((r) => r ?? { error });
     }
     return results.map((result, i) => {
@@ -362,8 +359,7 @@ export class EventWriter implements OnApplicationShutdown {
   }
 
   private async findStored(events: NewEvent[]): Promise<Map<string, HeraldEvent>> {
-    const connection = await this.connection.get();
-    const { rows } = await connection.query<EventRow & { dedup_key: string }>({
+    const rows = await this.connection.query<EventRow & { dedup_key: string }>({
       text: `SELECT ${EVENT_COLUMNS}, e.dedup_key FROM events e
        JOIN unnest($1::uuid[], $2::text[]) AS k(source_id, dedup_key) USING (source_id, dedup_key)`,
       values: [events.map((e) => e.sourceId), events.map((e) => e.dedupKey)],
