@@ -73,12 +73,10 @@ export class ApiKeyService implements OnModuleInit, OnApplicationBootstrap {
     await this.bus.announceRevocation(id);
   }
 
-  /** The keys among `keyIds` that have been deleted (revoked), forgotten here as they are found. */
+  /** The keys among `keyIds` that have been deleted (revoked). */
   async revokedAmong(keyIds: readonly string[]): Promise<string[]> {
     const existing = await this.repository.existing(keyIds);
-    const revoked = keyIds.filter((id) => !existing.has(id));
-    revoked.forEach((id) => this.forget(id));
-    return revoked;
+    return keyIds.filter((id) => !existing.has(id));
   }
 
   private forget(keyId: string): void {

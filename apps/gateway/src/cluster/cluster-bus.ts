@@ -52,6 +52,18 @@ export abstract class ClusterBus {
 
   abstract connected(): boolean;
 
+  /** Cuts off this instance's sockets of a revoked key. */
+  protected abstract cutOffHere(keyId: string): void;
+
+  /**
+   * A key found deleted without its revocation having reached this instance (see `RevokedKeySweep`):
+   * handled here as the signal would have been, its sockets cut off and the key forgotten.
+   */
+  revokedUnnoticed(keyId: string): void {
+    this.cutOffHere(keyId);
+    this.revokedHere(keyId);
+  }
+
   status(): ClusterBusStatus {
     return { transport: this.transport, connected: this.connected() };
   }

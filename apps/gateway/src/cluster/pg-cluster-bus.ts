@@ -33,7 +33,7 @@ export class PgClusterBus extends ClusterBus {
     });
     listener.on('reconnected', () => this.mayHaveMissedCommits());
     listener.on(Channel.apiKeyRevoked, (keyId) => {
-      this.cutOff(keyId);
+      this.cutOffHere(keyId);
       this.revocationReceived(keyId);
     });
   }
@@ -52,7 +52,7 @@ export class PgClusterBus extends ClusterBus {
 
   /** Acts here at once rather than on its own NOTIFY's return; acting twice is harmless. */
   async announceRevocation(keyId: string): Promise<void> {
-    this.cutOff(keyId);
+    this.cutOffHere(keyId);
     this.revokedHere(keyId);
     await this.dataSource.query('SELECT pg_notify($1, $2)', [Channel.apiKeyRevoked, keyId]);
   }
@@ -61,7 +61,7 @@ export class PgClusterBus extends ClusterBus {
     return this.listener.connected;
   }
 
-  private cutOff(keyId: string): void {
+  protected cutOffHere(keyId: string): void {
     if (this.namespace) cutOffApiKey(this.namespace, keyId);
   }
 }

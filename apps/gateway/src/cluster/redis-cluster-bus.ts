@@ -66,7 +66,7 @@ export class RedisClusterBus extends ClusterBus implements OnApplicationShutdown
     this.revokedHere(keyId);
     if (!namespace) return;
     // The adapter acts locally only after Redis took the message; here it must not wait for Redis.
-    cutOffApiKey(namespace.local, keyId);
+    this.cutOffHere(keyId);
     // Queued by the client while Redis is down, so other instances still get it when it is back.
     cutOffApiKey(namespace, keyId);
     namespace.serverSideEmit('apiKeyRevoked', keyId);
@@ -74,6 +74,10 @@ export class RedisClusterBus extends ClusterBus implements OnApplicationShutdown
 
   connected(): boolean {
     return this.redis.ready;
+  }
+
+  protected cutOffHere(keyId: string): void {
+    if (this.namespace) cutOffApiKey(this.namespace.local, keyId);
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,6 +1,7 @@
 import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { ApiKeyService } from '../api-keys/api-key.service.js';
+import { ClusterBus } from '../cluster/cluster-bus.js';
 import { SubscriptionHub } from './subscription-hub.service.js';
 
 /** How often the keys of connected sockets are checked against the key table. */
@@ -19,6 +20,7 @@ export class RevokedKeySweep implements OnApplicationBootstrap, OnApplicationShu
   constructor(
     private readonly hub: SubscriptionHub,
     private readonly apiKeys: ApiKeyService,
+    private readonly bus: ClusterBus,
     @InjectPinoLogger(RevokedKeySweep.name) private readonly logger: PinoLogger,
   ) {}
 
@@ -39,7 +41,7 @@ export class RevokedKeySweep implements OnApplicationBootstrap, OnApplicationShu
       const revoked = await this.apiKeys.revokedAmong(connected);
       for (const keyId of revoked) {
         this.logger.warn({ keyId }, 'cut off sockets of an API key revoked while its signal was missed');
-        this.hub.cutOffKey(keyId);
+        this.bus.revokedUnnoticed(keyId);
       }
       return revoked;
     } catch (error) {

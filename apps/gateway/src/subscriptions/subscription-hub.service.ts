@@ -17,7 +17,7 @@ import type {
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import type { Socket } from 'socket.io';
 import { v7 as uuidv7 } from 'uuid';
-import { apiKeyRoom, cutOffApiKey } from '../cluster/api-key-room.js';
+import { apiKeyRoom } from '../cluster/api-key-room.js';
 import type { Principal } from '../common/auth/scope.js';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
 import { CursorResolver } from '../events/cursor-resolver.js';
@@ -112,12 +112,6 @@ export class SubscriptionHub
   /** The API keys the connected sockets authenticated with. */
   connectedKeyIds(): string[] {
     return [...new Set([...this.sessions.values()].map((session) => session.principal.keyId))];
-  }
-
-  /** Cuts off this instance's sockets of a revoked key, as its revocation signal does. */
-  cutOffKey(keyId: string): void {
-    const [session] = this.sessions.values();
-    if (session) cutOffApiKey(session.socket.nsp.local, keyId);
   }
 
   detach(socket: SubscriberSocket): void {
