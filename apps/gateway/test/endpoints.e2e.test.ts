@@ -73,13 +73,12 @@ describe('endpoints (/v1/endpoints)', () => {
     const created = (
       await admin('POST', '/v1/endpoints', { body: { url: 'https://hooks.example.com/race' } })
     ).body;
-    // Herald disables the endpoint (its failing streak ran out) right after the PATCH has read it.
+    // Herald disables the endpoint (its failing streak ran out) while the PATCH is under way.
     const repository = herald.app.get(EndpointRepository);
-    const findById = repository.findById.bind(repository);
-    jest.spyOn(repository, 'findById').mockImplementationOnce(async (id) => {
-      const read = await findById(id);
+    const update = repository.update.bind(repository);
+    jest.spyOn(repository, 'update').mockImplementationOnce(async (id, change) => {
       await repository.disable(id, 'every attempt failed for five days');
-      return read;
+      return update(id, change);
     });
     try {
       const patched = await admin('PATCH', `/v1/endpoints/${created.id}`, {

@@ -26,41 +26,30 @@ export class EndpointRepository {
   }
 
   /**
-   * Sets just `changes` and wakes the delivery workers (see `notifyChanged`); undefined when the
-   * endpoint is gone. Only the named columns are written: saving the
-   * whole entity read before wrote back what Herald had changed since, e.g. re-enabled an endpoint its
-   * worker had just disabled.
+   * Sets the columns `change` names, computed from the endpoint as it is now under its row lock, and
+   * wakes the delivery workers (see `notifyChanged`); undefined when the endpoint is gone, and no write
+   * when nothing changes. Only the named columns are written, from the locked row: saving an entity
+   * read before wrote back what Herald had changed since (re-enabled an endpoint its worker had just
+   * disabled), and a change built from an earlier read lost what a concurrent one wrote (a secret
+   * rotation keeps the secrets it replaces).
    */
-  async update(id: string, changes: Partial<NewEndpoint>): Promise<EndpointEntity | undefined> {
-    const result = await this.endpoints
-      .createQueryBuilder()
-      .update(EndpointEntity)
-      .set(changes)
-      .where('id = :id', { id })
-      .execute();
-    if (result.affected === 0) return undefined;
-    await this.notifyChanged(id);
-    return (await this.findById(id)) ?? undefined;
-  }
-
-  /**
-   * Like `update`, with the changes computed from the endpoint as it is now, under its row lock: a
-   * change built from an earlier read (a secret rotation keeps the secrets it replaces) would lose what
-   * a concurrent one wrote.
-   */
-  async updateLocked(
+  async update(
     id: string,
     change: (current: EndpointEntity) => Partial<NewEndpoint>,
   ): Promise<EndpointEntity | undefined> {
+    let changed = false;
     const written = await this.endpoints.manager.transaction(async (tx) => {
       const endpoints = tx.getRepository(EndpointEntity);
       const current = await endpoints.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!current) return undefined;
-      await endpoints.update({ id }, change(current));
+      const changes = change(current);
+      if (Object.keys(changes).length === 0) return current;
+      changed = true;
+      await endpoints.update({ id }, changes);
       // Read under the lock: after it, the row may already hold a later change's values.
       return endpoints.findOneByOrFail({ id });
     });
-    if (written) await this.notifyChanged(id);
+    if (changed) await this.notifyChanged(id);
     return written;
   }
 

@@ -80,18 +80,21 @@ export class EndpointsService {
   }
 
   async update(id: string, dto: UpdateEndpointDto): Promise<EndpointDto> {
-    const endpoint = await this.load(id);
     const changes: Partial<NewEndpoint> = {};
     if (dto.url !== undefined) changes.url = this.checkUrl(dto.url);
     if (dto.description !== undefined) changes.description = dto.description;
     if (dto.filter !== undefined) Object.assign(changes, this.filterColumns(dto.filter));
-    if (dto.enabled !== undefined && dto.enabled !== endpoint.enabled) {
-      changes.enabled = dto.enabled;
-      changes.disabledReason = dto.enabled ? null : 'disabled by an operator';
-      changes.failingSince = null;
-    }
-    if (Object.keys(changes).length === 0) return mapEndpoint(endpoint);
-    return mapEndpoint(await this.write(id, changes));
+    return mapEndpoint(
+      await this.write(id, (endpoint) => {
+        if (dto.enabled === undefined || dto.enabled === endpoint.enabled) return changes;
+        return {
+          ...changes,
+          enabled: dto.enabled,
+          disabledReason: dto.enabled ? null : 'disabled by an operator',
+          failingSince: null,
+        };
+      }),
+    );
   }
 
   async delete(id: string): Promise<void> {
@@ -103,7 +106,7 @@ export class EndpointsService {
    * do those earlier rotations retired that are still within theirs.
    */
   async rotateSecret(id: string): Promise<EndpointWithSecretDto> {
-    const rotated = await this.repository.updateLocked(id, (endpoint) => {
+    const rotated = await this.write(id, (endpoint) => {
       const now = Date.now();
       const retiredSecrets = [
         { secret: endpoint.secret, expiresAt: new Date(now + ROTATION_OVERLAP_MS).toISOString() },
@@ -111,7 +114,6 @@ export class EndpointsService {
       ].slice(0, MAX_RETIRED_SECRETS);
       return { secret: generateSecret(), retiredSecrets };
     });
-    if (!rotated) throw HeraldException.notFound('Endpoint', id);
     return mapEndpointWithSecret(rotated);
   }
 
@@ -128,9 +130,12 @@ export class EndpointsService {
     return { deliveries: await this.deliveries.replay(endpoint.id, since, until, regexes) };
   }
 
-  /** Writes `changes`; a 404 when the endpoint went meanwhile. */
-  private async write(id: string, changes: Partial<NewEndpoint>): Promise<EndpointEntity> {
-    const written = await this.repository.update(id, changes);
+  /** Writes what `change` makes of the endpoint as it is (see `EndpointRepository.update`); a 404 when it is gone. */
+  private async write(
+    id: string,
+    change: (current: EndpointEntity) => Partial<NewEndpoint>,
+  ): Promise<EndpointEntity> {
+    const written = await this.repository.update(id, change);
     if (!written) throw HeraldException.notFound('Endpoint', id);
     return written;
   }
