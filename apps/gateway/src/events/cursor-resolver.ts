@@ -45,3 +45,24 @@ export class CursorResolver {
     return uuidv7Time(after) < retentionStart ? { kind: 'expired' } : { kind: 'unknown' };
   }
 }
+
+/** Why a cursor that did not resolve is refused, in the codes the socket and REST share. */
+export function cursorRefusal(
+  resolution: Exclude<CursorResolution, { kind: 'ok' }>,
+  field: string,
+): { code: 'cursor_expired' | 'invalid_cursor'; message: string } {
+  switch (resolution.kind) {
+    case 'expired':
+      return {
+        code: 'cursor_expired',
+        message: `${field} is older than the retention period; start again without it, or from a newer event`,
+      };
+    case 'ahead':
+      return {
+        code: 'invalid_cursor',
+        message: `${field} is beyond the newest event (seq ${resolution.lastSeq}); start again without it, or from a stored event`,
+      };
+    case 'unknown':
+      return { code: 'invalid_cursor', message: `${field} must be a seq or the id of a stored event` };
+  }
+}

@@ -13,7 +13,7 @@ import type { Principal } from '../common/auth/scope.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException } from '../common/errors/herald-exception.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
-import { CursorResolver } from './cursor-resolver.js';
+import { CursorResolver, cursorRefusal } from './cursor-resolver.js';
 import { toEnvelope } from './event-record.js';
 import { newEventId } from './new-event.js';
 import type { GetEventQueryDto, ListEventsQueryDto, PublishEventDto } from './event.dto.js';
@@ -117,24 +117,11 @@ export class EventsService {
     if (after === undefined) return undefined;
     const cursor = await this.cursors.resolve(after);
     if (cursor.kind === 'ok') return String(cursor.seq);
-    if (cursor.kind === 'expired') {
-      throw new HeraldException(
-        ErrorCode.CursorExpired,
-        'That position is older than the retention period.',
-        [{ field, message: `expired; start again without ${field}, or from a newer event` }],
-      );
-    }
-    if (cursor.kind === 'ahead') {
-      throw new HeraldException(
-        ErrorCode.InvalidCursor,
-        `"${field}" is beyond the newest event (seq ${cursor.lastSeq}).`,
-        [{ field, message: 'no event has that seq yet; start again without it, or from a stored event' }],
-      );
-    }
+    const { code, message } = cursorRefusal(cursor, field);
     throw new HeraldException(
-      ErrorCode.InvalidCursor,
-      `"${field}" must be a seq or the id of a stored event.`,
-      [{ field, message: 'unknown event id or malformed seq' }],
+      code === 'cursor_expired' ? ErrorCode.CursorExpired : ErrorCode.InvalidCursor,
+      `${message}.`,
+      [{ field, message }],
     );
   }
 

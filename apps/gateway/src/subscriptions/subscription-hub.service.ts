@@ -20,7 +20,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { apiKeyRoom } from '../cluster/api-key-room.js';
 import type { Principal } from '../common/auth/scope.js';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
-import { CursorResolver } from '../events/cursor-resolver.js';
+import { CursorResolver, cursorRefusal } from '../events/cursor-resolver.js';
 import { toEnvelope } from '../events/event-record.js';
 import { EventRepository } from '../events/event.repository.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -173,19 +173,7 @@ export class SubscriptionHub
   private async resolveCursor(after: string): Promise<bigint> {
     const cursor = await this.cursors.resolve(after);
     if (cursor.kind === 'ok') return cursor.seq;
-    if (cursor.kind === 'expired') {
-      throw new SubscribeRefused({
-        code: 'cursor_expired',
-        message: 'that position is older than the retention period',
-      });
-    }
-    if (cursor.kind === 'ahead') {
-      throw new SubscribeRefused({
-        code: 'invalid_cursor',
-        message: `after is beyond the newest event (seq ${cursor.lastSeq}); nothing would be sent until the log passed it`,
-      });
-    }
-    throw new SubscribeRefused({ code: 'invalid_cursor', message: 'after names no stored event' });
+    throw new SubscribeRefused(cursorRefusal(cursor, 'after'));
   }
 
   private dispatch(events: HeraldEvent[]): void {
