@@ -6,7 +6,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { EmbeddedPostgresError, EmbeddedPostgresErrorCode } from './embedded-postgres-error.js';
 import { checkPostgresUserAccess } from './postgres-user-access.js';
-import { clearStaleServer, isPostmasterOf, postmasterPid, waitForExit } from './postmaster.js';
+import { clearStaleServer, isPostmasterOf, postmasterPid, stopPostmaster } from './postmaster.js';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -116,11 +116,8 @@ async function stopServer(
 ): Promise<void> {
   const { pid, dataDir, logger } = options;
   if (pid !== undefined && isPostmasterOf(pid, dataDir)) {
-    const stopped = await Promise.race([server.stop().then(() => true), waitForExit(pid, STOP_TIMEOUT_MS)]);
-    if (!stopped) {
-      logger?.warn({ pid, dataDir }, 'embedded Postgres did not stop in time; killing it');
-      process.kill(pid, 'SIGKILL');
-      await waitForExit(pid, 5_000);
+    if (!(await stopPostmaster(pid, () => server.stop(), STOP_TIMEOUT_MS))) {
+      logger?.warn({ pid, dataDir }, 'embedded Postgres did not stop in time; it was killed');
     }
   } else {
     logger?.warn({ pid, dataDir }, 'embedded Postgres had already exited');

