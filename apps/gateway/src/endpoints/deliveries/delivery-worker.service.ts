@@ -72,7 +72,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   /** Endpoints whose last claim gave them their whole share, so more of theirs may be due. */
   private readonly backlogged = new Set<string>();
   /** The last claim was offered more than it could take: any endpoint may have more due. */
-  private windowFull = false;
+  private offeredMore = false;
   /** Endpoints that ran low while a claim was in flight (see `refill`). */
   private readonly lowDuringClaim = new Set<string>();
   private stopping = false;
@@ -209,7 +209,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       this.noteBacklogs(claim, busy);
       // A backlog (more due than the claim could take) is often a burst the planner's statistics predate
       // (see `DeliveryRepository.refreshStatistics`); refreshed in the background.
-      if (claim.windowFull || this.backlogged.size > 0) {
+      if (claim.offeredMore || this.backlogged.size > 0) {
         this.deliveries
           .refreshStatistics()
           .catch((error) => this.logger.warn({ err: error }, 'could not refresh the deliveries statistics'));
@@ -265,20 +265,20 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   /**
    * Only an endpoint that may have more due is worth a claim when it runs low: one whose last claim
-   * was cut short by its share or by the claim's window. Any other has had all its due deliveries, and
+   * was cut short by its share or by the claim's limit. Any other has had all its due deliveries, and
    * new ones announce themselves (NOTIFY, the retry timer). Claiming after every finished attempt
    * regardless cost a claim that found nothing for each live delivery.
    */
   private needsRefill(endpointId: string): boolean {
     return (
       ((this.perEndpoint.get(endpointId) ?? 0) <= CLAIM_AHEAD_PER_ENDPOINT * REFILL_SHARE &&
-        (this.windowFull || this.backlogged.has(endpointId))) ||
+        (this.offeredMore || this.backlogged.has(endpointId))) ||
       (this.instanceFull && this.inFlight.size <= GLOBAL_CONCURRENCY * REFILL_SHARE)
     );
   }
 
   /** Which endpoints may have more due than the claim gave them, `busy` being their counts before it. */
-  private noteBacklogs({ deliveries, windowFull }: Claim, busy: ReadonlyMap<string, number>): void {
+  private noteBacklogs({ deliveries, offeredMore }: Claim, busy: ReadonlyMap<string, number>): void {
     const share = (endpointId: string) => CLAIM_AHEAD_PER_ENDPOINT - (busy.get(endpointId) ?? 0);
     const granted = new Map<string, number>();
     for (const { endpointId } of deliveries) granted.set(endpointId, (granted.get(endpointId) ?? 0) + 1);
@@ -290,7 +290,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       if (count >= share(endpointId)) this.backlogged.add(endpointId);
       else this.backlogged.delete(endpointId);
     }
-    this.windowFull = windowFull;
+    this.offeredMore = offeredMore;
   }
 
   private occupy(endpointId: string, change: 1 | -1): void {

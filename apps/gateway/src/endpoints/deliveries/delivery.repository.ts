@@ -77,7 +77,7 @@ export interface Claim {
    * Endpoints offered more due deliveries than the claim's `limit` could take: any endpoint that got
    * less than its share may still have due deliveries.
    */
-  windowFull: boolean;
+  offeredMore: boolean;
   deliveries: ClaimedDelivery[];
   /**
    * Claimed deliveries whose event no longer exists: queued by a replay that raced the event's retention
@@ -364,7 +364,7 @@ export class DeliveryRepository {
     }
     return {
       nextDueInMs: rows[0]!.next_due_in_ms,
-      windowFull: rows[0]!.candidate_count > limit,
+      offeredMore: rows[0]!.candidate_count > limit,
       deliveries,
       orphaned,
     };
