@@ -246,8 +246,10 @@ describe('SeaTable realtime stream', () => {
       server.beforeJoinAck = undefined;
       server.broadcastOp(ops.insertRowOp);
     };
+    const started = Date.now();
     startStream(ctx);
     await connected(ctx);
+    const joined = Date.now();
     await eventually(() => expect(ctx.events).toHaveLength(2));
     expect(ctx.events.map((event) => event.type)).toEqual(['seatable.row.inserted', 'herald.source.gap']);
     expect(ctx.events[1]?.data).toMatchObject({
@@ -256,6 +258,21 @@ describe('SeaTable realtime stream', () => {
       missing: 5,
       reason: 'resume',
     });
+    // Stamped when the join was answered, not when the gap was stored.
+    const stamped = ctx.events[1]!.receivedAt!.getTime();
+    expect(stamped).toBeGreaterThanOrEqual(started);
+    expect(stamped).toBeLessThanOrEqual(joined);
+  });
+
+  it('connects and reports no gap when the newest stored version cannot be read', async () => {
+    const ctx = new RecordingContext();
+    server.advanceVersion(5);
+    ctx.lastDedupKey = () => Promise.reject(new Error('database unreachable'));
+    startStream(ctx);
+    await connected(ctx);
+    server.broadcastOp(ops.insertRowOp);
+    await eventually(() => expect(ctx.events).toHaveLength(1));
+    expect(ctx.events.map((event) => event.type)).toEqual(['seatable.row.inserted']);
   });
 
   it.each([
