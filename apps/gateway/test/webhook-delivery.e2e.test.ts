@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jes
 import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
+import { Channel, PgListener } from '../src/database/pg-listener.service.js';
 import { DeliveryClock } from '../src/endpoints/deliveries/delivery-clock.js';
 import {
   DeliveryWorker,
@@ -496,6 +497,41 @@ describe('outbound webhook delivery', () => {
       expect(receiver.received).toHaveLength(PER_ENDPOINT_CONCURRENCY);
       expect(moved.received).toHaveLength(backlog - PER_ENDPOINT_CONCURRENCY);
     } finally {
+      await moved.close();
+    }
+  });
+
+  it('sends what a claim in flight took to where the endpoint points now when its url changed meanwhile', async () => {
+    receiver = await startWebhookReceiver();
+    const moved = await startWebhookReceiver();
+    try {
+      const endpoint = await endpointFor(receiver.url, ['moving.mid-claim']);
+      const listener = herald.app.get(PgListener);
+      let heard!: () => void;
+      const changeHeard = new Promise<void>((resolve) => (heard = resolve));
+      // Registered after the worker's own handler, so by the time this runs, the worker has heard too.
+      listener.on(Channel.deliveries, (endpointId) => endpointId === endpoint.id && heard());
+      // The claim that leased the delivery (with the endpoint as it was) answers only once the change
+      // has been committed and announced.
+      const repository = herald.app.get(DeliveryRepository);
+      const claim = repository.claim.bind(repository);
+      const claims = jest.spyOn(repository, 'claim').mockImplementation(async (...args) => {
+        const result = await claim(...args);
+        if (result.deliveries.some((d) => d.endpointId === endpoint.id)) {
+          claims.mockRestore();
+          const patched = await admin('PATCH', `/v1/endpoints/${endpoint.id}`, { body: { url: moved.url } });
+          expect(patched.status).toBe(200);
+          await changeHeard;
+        }
+        return result;
+      });
+      await publish('moving.mid-claim');
+
+      await eventually(async () => (await deliveries(endpoint.id, 'delivered')).length === 1);
+      expect(moved.received).toHaveLength(1);
+      expect(receiver.received).toHaveLength(0);
+    } finally {
+      jest.restoreAllMocks();
       await moved.close();
     }
   });

@@ -75,6 +75,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private offeredMore = false;
   /** Endpoints that ran low while a claim was in flight (see `refill`). */
   private readonly lowDuringClaim = new Set<string>();
+  /** Endpoints that changed while a claim was in flight (see `endpointChanged`). */
+  private readonly changedDuringClaim = new Set<string>();
   private stopping = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -138,6 +140,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
    * Those already sending finish.
    */
   private endpointChanged(endpointId: string): void {
+    // A claim in flight may have read the endpoint before the change: what it brings back for it goes
+    // back too, rather than being sent as it was.
+    if (this.pumping) this.changedDuringClaim.add(endpointId);
     const queue = this.waiting.get(endpointId);
     this.waiting.delete(endpointId);
     queue?.forEach((go) => go(false));
@@ -196,6 +201,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       this.instanceFull = free <= 0;
       if (this.stopping || free <= 0) return;
       const busy = new Map(this.perEndpoint);
+      this.changedDuringClaim.clear();
       const claim = await this.deliveries.claim(
         this.instanceId,
         LEASE_SECONDS,
@@ -221,7 +227,18 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         );
         return;
       }
-      deliveries.forEach((delivery) => this.start(delivery));
+      const stale = deliveries.filter((d) => this.changedDuringClaim.has(d.endpointId));
+      deliveries.forEach((delivery) => {
+        if (!this.changedDuringClaim.has(delivery.endpointId)) this.start(delivery);
+      });
+      if (stale.length > 0) {
+        await this.deliveries.release(
+          this.instanceId,
+          stale.map((d) => d.id),
+        );
+        // Due again now, to be claimed as the endpoint is now (or not at all).
+        this.pumpAgain = true;
+      }
       if (deliveries.length + orphaned.length < free) {
         this.wake(nextDueInMs === null ? POLL_MS : Math.min(nextDueInMs, POLL_MS));
         return;
