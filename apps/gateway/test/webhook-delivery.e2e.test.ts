@@ -469,6 +469,31 @@ describe('outbound webhook delivery', () => {
     expect(bad.status).toBe(400);
   });
 
+  it('sends a replay oldest first', async () => {
+    receiver = await startWebhookReceiver();
+    const since = new Date(Date.now() - 1_000).toISOString();
+    const published: string[] = [];
+    for (let i = 0; i < 8; i++) published.push((await publish('replayed.in-order')).id);
+    const endpoint = await endpointFor(receiver.url, ['replayed.in-order']);
+    // Arrival order at the receiver depends on which of its new connections opens first; the order the
+    // worker sends them in does not.
+    const sent: string[] = [];
+    const sender = herald.app.get(WebhookSender);
+    const send = sender.send.bind(sender);
+    jest.spyOn(sender, 'send').mockImplementation((message) => {
+      sent.push(message.id);
+      return send(message);
+    });
+    try {
+      const replayed = await admin('POST', `/v1/endpoints/${endpoint.id}/replay`, { body: { since } });
+      expect(replayed.body).toEqual({ deliveries: published.length });
+      await eventually(() => sent.length === published.length);
+      expect(sent).toEqual(published);
+    } finally {
+      jest.restoreAllMocks();
+    }
+  });
+
   /**
    * An endpoint at `url` (a receiver slower than the test) with 2 × PER_ENDPOINT_CONCURRENCY deliveries
    * claimed by the worker: PER_ENDPOINT_CONCURRENCY sending, the rest waiting for a slot.

@@ -137,6 +137,8 @@ const STATISTICS_REFRESH_MS = 10_000;
  * primary key in a subquery that cannot be flattened (OFFSET 0). A claimed row whose event is gone (see
  * `Claim.orphaned`) comes back without it; its endpoint cannot be, since the offers joined it in the
  * same statement's snapshot.
+ * The rows come back in due order, then log order, which is the order the worker starts them in: a
+ * hash join of the claimed rows (chained per bucket, newest first) sent a replay newest first.
  * The retired secrets are read only for an endpoint that has any: the subquery runs per claimed row,
  * ~1 µs each over an empty array, against ~0.2 µs for the comparison that skips it (200,000 rows,
  * embedded Postgres 18, twelfth session).
@@ -168,7 +170,7 @@ export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
       CROSS JOIN LATERAL (SELECT d2.id, d2.status, d2.next_attempt_at FROM deliveries d2 WHERE d2.id = c.id
                           OFFSET 0 FOR UPDATE SKIP LOCKED) locked
       WHERE locked.status = 'pending' AND locked.next_attempt_at <= now()))
-    RETURNING d.id, d.endpoint_id, d.event_seq, d.attempt_count
+    RETURNING d.id, d.endpoint_id, d.event_seq, d.attempt_count, d.next_attempt_at
   )
   SELECT clock.next_due_in_ms, clock.async_commit, clock.candidate_count, c.id AS delivery_id, c.attempt_count, c.endpoint_id, e.url,
          e.secret, CASE WHEN e.retired_secrets <> '[]' THEN
@@ -183,7 +185,8 @@ export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
                             WHERE d.endpoint_id = p.endpoint_id AND d.status = 'pending' AND d.next_attempt_at > now()
                             ORDER BY d.next_attempt_at LIMIT 1) next) clock
   LEFT JOIN (claimed c JOIN endpoints e ON e.id = c.endpoint_id
-             LEFT JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM events WHERE seq = c.event_seq OFFSET 0) ev ON true) ON true`;
+             LEFT JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM events WHERE seq = c.event_seq OFFSET 0) ev ON true) ON true
+  ORDER BY c.next_attempt_at, c.event_seq`;
 
 /**
  * `recordAttempts`' statement (see there), with the parameters `outcomeParameters` makes: $1 the
