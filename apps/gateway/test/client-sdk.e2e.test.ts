@@ -170,6 +170,10 @@ describe('@herald/client', () => {
     const bad = sdk.subscribe({ types: ['bad..pattern'] }, () => undefined);
     const error = await bad.ready.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HeraldClientError);
-    expect(error).toMatchObject({ code: 'subscribe_failed', cause: { code: 'invalid_filter' } });
+    expect(error).toMatchObject({
+      code: 'subscribe_failed',
+      serverCode: 'invalid_filter',
+      cause: { code: 'invalid_filter' },
+    });
   });
 });

@@ -224,7 +224,7 @@ export class HeraldClient {
         const refusal = new HeraldClientError(
           'subscribe_failed',
           `${result.error.code}: ${result.error.message}`,
-          { cause: result.error },
+          { cause: result.error, serverCode: result.error.code },
         );
         this.emit('error', refusal);
         if (TRANSIENT_REFUSALS.has(result.error.code)) {
