@@ -9,6 +9,7 @@ import type { ProviderAdapter } from '@herald/events';
 import { AppModule } from './app.module.js';
 import { ClusterBus } from './cluster/cluster-bus.js';
 import { ClusterIoAdapter } from './cluster/cluster-io-adapter.js';
+import { quietBootLogger } from './common/quiet-boot-logger.js';
 import { RAW_BODY_ROUTE } from './common/raw-body-route.js';
 import { HeraldException, type ProblemFieldError } from './common/errors/herald-exception.js';
 import { ProblemDetailsFilter } from './common/errors/problem-details.filter.js';
@@ -80,7 +81,7 @@ export async function createApp(
       abortOnError: false,
     },
   );
-  app.useLogger(app.get(NestPinoLogger));
+  app.useLogger(quietBootLogger(app.get(NestPinoLogger)));
   app.useWebSocketAdapter(new ClusterIoAdapter(app, app.get(ClusterBus)));
   registerBodyParsers(app, config.maxBodyBytes);
   app.useGlobalPipes(

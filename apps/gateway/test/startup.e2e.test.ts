@@ -21,6 +21,8 @@ describe('gateway process with embedded Postgres', () => {
     expect(Date.now() - started).toBeLessThan(60_000);
     const token = /Herald admin API key \(shown once[^:]*\): (hrld_\S+)/.exec(first.output())?.[1];
     expect(token).toBeDefined();
+    // Nest's start-up lines (a line per route) stay at debug, so the key is not buried among them.
+    expect(first.output()).not.toContain('Mapped {');
     const published = await apiClient(first.baseUrl, token)('POST', '/v1/events', {
       body: { type: 'boot.check' },
     });
