@@ -240,6 +240,20 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect(await eventCount(source.id)).toBe(before);
     });
 
+    it('refuses an empty body with 400 empty_body, as for every provider, signed or not', async () => {
+      const before = await eventCount(source.id);
+      const json = { 'content-type': 'application/json' };
+      // Today's answers differ (invalid_json when signed, missing_signature when not): one code for both.
+      for (const headers of [{ ...json, [SIGNATURE_HEADER]: computeSignature(secret, '') }, json]) {
+        const response = await post(source.ingestUrl, '', headers);
+        expect({ status: response.status, code: response.body.code }).toEqual({
+          status: 400,
+          code: 'empty_body',
+        });
+      }
+      expect(await eventCount(source.id)).toBe(before);
+    });
+
     it('answers 413 over HERALD_MAX_BODY', async () => {
       const big = buildSeatableWebhook({ ...rowData, row_name: 'x'.repeat(1_100_000) }, { secret });
       const response = await post(source.ingestUrl, big.body, big.headers);
@@ -364,6 +378,25 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       const garbage = await post(plain.ingestUrl, new Uint8Array([0xff, 0xff, 0xff, 0x0f]), protobuf);
       expect(garbage.status).toBe(400);
       expect(await eventCount(plain.id)).toBe(before);
+    });
+
+    it('refuses an empty body (a probe, never a notification) with 400 empty_body, signed or not, storing nothing', async () => {
+      const empty = new Uint8Array(0);
+      const signature = { 'x-fishjam-signature-256': fishjamSignature(empty, signingSecret) };
+      const before = [await eventCount(plain.id), await eventCount(signed.id)];
+      const cases: Array<[string, Record<string, string>]> = [
+        [plain.ingestUrl, protobuf],
+        [plain.ingestUrl, { 'content-type': 'application/json' }],
+        [signed.ingestUrl, { ...protobuf, ...signature }],
+      ];
+      for (const [url, headers] of cases) {
+        const response = await post(url, empty, headers);
+        expect({ status: response.status, code: response.body.code }).toEqual({
+          status: 400,
+          code: 'empty_body',
+        });
+      }
+      expect([await eventCount(plain.id), await eventCount(signed.id)]).toEqual(before);
     });
   });
 

@@ -132,7 +132,10 @@ export interface ProviderAdapter {
   parseConfig(mode: SourceMode, config: unknown): ConfigCheck;
   /** The config with secrets masked, for API responses. */
   redactConfig(mode: SourceMode, config: Record<string, unknown>): Record<string, unknown>;
-  /** Turns one webhook request into events; throws AdapterError for bad signatures or bodies. */
+  /**
+   * Turns one webhook request into events; throws AdapterError for bad signatures or bodies. Never called
+   * with an empty body: the gateway refuses those for every provider (400 `empty_body`).
+   */
   parseWebhook(request: WebhookRequest, config: Record<string, unknown>): NormalizedEvent[];
   /** Present when the provider supports `mode: "stream"`. */
   createStream?(config: Record<string, unknown>, context: StreamContext): StreamSource;

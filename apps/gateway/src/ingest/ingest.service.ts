@@ -36,6 +36,15 @@ export class IngestService {
           `${source.provider} webhooks are ${adapter.webhookContentTypes.join(' or ')}, not "${request.contentType || 'none'}".`,
         );
       }
+      // No provider sends an empty webhook (a JSON one would not parse, an empty protobuf message sets
+      // nothing): it is a probe or a broken client. Refused here, before any adapter, so every provider
+      // answers it with the same code, signed or not.
+      if (request.body.length === 0) {
+        throw new HeraldException(
+          ErrorCode.EmptyBody,
+          `A ${source.provider} webhook has a body; this request has none.`,
+        );
+      }
       const receivedAt = new Date();
       const events = adapter
         .parseWebhook(request, source.config)

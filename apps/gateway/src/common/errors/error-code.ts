@@ -5,6 +5,7 @@ export enum ErrorCode {
   InvalidFilter = 'invalid_filter',
   InvalidCursor = 'invalid_cursor',
   InvalidBody = 'invalid_body',
+  EmptyBody = 'empty_body',
   Unauthorized = 'unauthorized',
   MissingSignature = 'missing_signature',
   InvalidSignature = 'invalid_signature',
@@ -41,6 +42,8 @@ export function describeErrorCode(code: ErrorCode): { status: number; title: str
       return { status: 400, title: 'Invalid cursor' };
     case ErrorCode.InvalidBody:
       return { status: 400, title: 'Undecodable body' };
+    case ErrorCode.EmptyBody:
+      return { status: 400, title: 'Empty body' };
     case ErrorCode.Unauthorized:
       return { status: 401, title: 'Unauthorized' };
     case ErrorCode.MissingSignature:
