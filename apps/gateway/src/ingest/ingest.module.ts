@@ -2,20 +2,22 @@ import { Module, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { EventsModule } from '../events/events.module.js';
 import { SourcesModule } from '../sources/sources.module.js';
+import { IngestRefusalClock, IngestRefusalLog } from './ingest-refusal-log.js';
 import { registerIngestRoute } from './ingest.route.js';
 import { IngestService } from './ingest.service.js';
 
 @Module({
   imports: [EventsModule, SourcesModule],
-  providers: [IngestService],
+  providers: [IngestService, IngestRefusalLog, IngestRefusalClock],
 })
 export class IngestModule implements OnModuleInit {
   constructor(
     private readonly http: HttpAdapterHost,
     private readonly service: IngestService,
+    private readonly refusals: IngestRefusalLog,
   ) {}
 
   onModuleInit(): void {
-    registerIngestRoute(this.http.httpAdapter.getInstance(), this.service);
+    registerIngestRoute(this.http.httpAdapter.getInstance(), this.service, this.refusals);
   }
 }

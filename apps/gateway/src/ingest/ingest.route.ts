@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { RAW_BODY_ROUTE } from '../common/raw-body-route.js';
+import type { IngestRefusalLog } from './ingest-refusal-log.js';
 import type { IngestService } from './ingest.service.js';
 
 const PATH = '/v1/ingest/:sourceId/:ingestToken';
@@ -24,10 +25,22 @@ function webhookHeaders(request: FastifyRequest): Record<string, string | undefi
  * error handler Nest installs on Fastify, so they are the same problem documents as everywhere else.
  * Providers cannot send auth headers, so the ingest token is in the path.
  */
-export function registerIngestRoute(fastify: FastifyInstance, service: IngestService): void {
+export function registerIngestRoute(
+  fastify: FastifyInstance,
+  service: IngestService,
+  refusals: IngestRefusalLog,
+): void {
   fastify.post<{ Params: IngestParams }>(
     PATH,
-    { config: { [RAW_BODY_ROUTE]: true } },
+    {
+      config: { [RAW_BODY_ROUTE]: true },
+      // A route hook, not the handler: it also sees what Fastify refuses before the handler runs (413).
+      // Not awaited, so logging never delays the answer.
+      onError: (request, _reply, error, done) => {
+        void refusals.record(request.params.sourceId, error);
+        done();
+      },
+    },
     async (request, reply) => {
       const { rawBody } = request as { rawBody?: Buffer };
       const body = rawBody ?? (Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));

@@ -142,6 +142,11 @@ export class SourcesService {
     return source;
   }
 
+  /** The source an ingest URL names, whatever its state, or null; from the ingest cache. */
+  async lookup(id: string): Promise<SourceEntity | null> {
+    return isUuid(id) ? this.catalog.find(id) : null;
+  }
+
   /** Writes `changes` (and drops the ingest cache's copy); a 404 when the source went meanwhile. */
   private async write(id: string, changes: SourceChanges): Promise<SourceEntity> {
     const written = await this.repository.update(id, changes);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { loadConfig } from '../../src/config/herald-config.js';
 import { createApp } from '../../src/create-app.js';
 import { createTestDatabase } from './test-database.js';
@@ -18,6 +18,8 @@ export async function startTestApp(
   env: Record<string, string> = {},
   databaseUrl?: string,
   port = 0,
+  /** Replaces the silent logger, e.g. with `capturedLogs().logger` to assert what is logged. */
+  logger: Logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
 ): Promise<TestApp> {
   const adminToken = `hrld_test_${randomBytes(16).toString('hex')}`;
   const url = databaseUrl ?? (await createTestDatabase());
@@ -29,7 +31,6 @@ export async function startTestApp(
     HOST: '127.0.0.1',
     PORT: '0',
   });
-  const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
   const app = await createApp(config, logger);
   await app.listen({ port, host: '127.0.0.1' });
   const address = app.getHttpServer().address();
@@ -41,4 +42,11 @@ export async function startTestApp(
     adminToken,
     close: () => app.close(),
   };
+}
+
+/** A logger at `info` whose lines are kept, parsed, instead of printed. */
+export function capturedLogs(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  return { logger, lines };
 }

@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { computeSignature, SIGNATURE_HEADER } from '@herald/seatable';
+import { buildSeatableWebhook } from '@herald/seatable/testing';
+import { IngestRefusalClock } from '../src/ingest/ingest-refusal-log.js';
+import { apiClient, eventually } from './support/http.js';
+import { capturedLogs, startTestApp, type TestApp } from './support/test-app.js';
+
+const rowData = {
+  dtable_uuid: 'fae0a3a42ba94df88e8303fd385e37de',
+  row_id: 'QoNno3QiTF26sxmG1sl3_g',
+  op_user: 'a1b2@auth.local',
+  op_type: 'modify_row',
+  op_time: 1649922777.279,
+  table_id: '0000',
+  table_name: 'Tasks',
+  row_name: 'body-marker-7f3a',
+  row_data: [],
+  op_app: null,
+};
+
+describe('refused ingest requests in the log', () => {
+  const logs = capturedLogs();
+  let herald: TestApp;
+  let source: { id: string; ingestUrl: string };
+  const secret = 'seatable-secret';
+  const post = (url: string, body: string | Uint8Array, headers: Record<string, string>) =>
+    apiClient('')('POST', url, { rawBody: body, headers });
+  const refusals = () => logs.lines.filter((line) => line.msg === 'ingest request refused');
+  // Lines are written after the answer, so two refusals in a row may be logged in either order.
+  const byCode = (lines: Array<Record<string, unknown>>) =>
+    [...lines].sort((a, b) => String(a.code).localeCompare(String(b.code)));
+
+  beforeAll(async () => {
+    herald = await startTestApp({ HERALD_MAX_BODY: '4kib' }, undefined, 0, logs.logger);
+    const admin = apiClient(herald.baseUrl, herald.adminToken);
+    source = (
+      await admin('POST', '/v1/sources', {
+        body: { name: 'crm', provider: 'seatable', mode: 'webhook', config: { secret } },
+      })
+    ).body;
+  });
+  afterAll(() => herald.close());
+
+  it('logs each refusal once per source and code per window, with what was dropped, never the URL or body', async () => {
+    const webhook = buildSeatableWebhook(rowData, { secret: 'the-old-secret' });
+    const statuses = [];
+    for (let i = 0; i < 5; i++)
+      statuses.push((await post(source.ingestUrl, webhook.body, webhook.headers)).status);
+    const tooLarge = buildSeatableWebhook({ ...rowData, row_name: 'x'.repeat(5000) }, { secret });
+    statuses.push((await post(source.ingestUrl, tooLarge.body, tooLarge.headers)).status);
+    const csv = { ...webhook.headers, 'content-type': 'text/csv' };
+    statuses.push((await post(source.ingestUrl, webhook.body, csv)).status);
+    const wrongToken = source.ingestUrl.replace(/hing_.*$/, 'hing_wrong');
+    statuses.push((await post(wrongToken, webhook.body, webhook.headers)).status);
+    const unknown = source.ingestUrl.replace(source.id, '01a20908-12fe-72dd-bcfb-85f9c4aed6b5');
+    statuses.push((await post(unknown, webhook.body, webhook.headers)).status);
+    const accepted = buildSeatableWebhook(rowData, { secret });
+    statuses.push((await post(source.ingestUrl, accepted.body, accepted.headers)).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 413, 415, 401, 404, 202]);
+
+    const seatable = { sourceId: source.id, provider: 'seatable', suppressed: 0 };
+    const expected = [
+      { level: 40, ...seatable, status: 401, code: 'invalid_signature', reason: expect.any(String) },
+      { level: 30, ...seatable, status: 413, code: 'payload_too_large', reason: expect.any(String) },
+      {
+        level: 30,
+        ...seatable,
+        status: 415,
+        code: 'unsupported_media_type',
+        reason: 'seatable webhooks are application/json, not "text/csv".',
+      },
+      { level: 40, ...seatable, status: 401, code: 'unauthorized', reason: expect.any(String) },
+      {
+        level: 30,
+        sourceId: '01a20908-12fe-72dd-bcfb-85f9c4aed6b5',
+        provider: null,
+        status: 404,
+        code: 'not_found',
+        reason: expect.any(String),
+        suppressed: 0,
+      },
+    ];
+    await eventually(() =>
+      expect(byCode(refusals())).toEqual(byCode(expected).map((line) => expect.objectContaining(line))),
+    );
+
+    // A minute later the next refusal is written again, counting the four dropped meanwhile.
+    const clock = herald.app.get(IngestRefusalClock);
+    const realNow = clock.now;
+    clock.now = () => realNow() + 60_000;
+    try {
+      expect((await post(source.ingestUrl, webhook.body, webhook.headers)).status).toBe(401);
+      await eventually(() => expect(refusals()).toHaveLength(6));
+    } finally {
+      clock.now = realNow;
+    }
+    expect(refusals()[5]).toMatchObject({ code: 'invalid_signature', level: 40, suppressed: 4 });
+
+    const written = JSON.stringify(refusals());
+    for (const secretPart of [
+      source.ingestUrl.split('/').pop()!,
+      'hing_wrong',
+      'body-marker-7f3a',
+      '/v1/ingest',
+    ]) {
+      expect(written).not.toContain(secretPart);
+    }
+  });
+
+  it('logs an empty or undecodable body at info', async () => {
+    const empty = { 'content-type': 'application/json', [SIGNATURE_HEADER]: computeSignature(secret, '') };
+    expect((await post(source.ingestUrl, '', empty)).status).toBe(400);
+    const malformed = '{"event": ';
+    const signed = {
+      'content-type': 'application/json',
+      [SIGNATURE_HEADER]: computeSignature(secret, malformed),
+    };
+    expect((await post(source.ingestUrl, malformed, signed)).status).toBe(400);
+    await eventually(() =>
+      expect(byCode(refusals().filter((line) => line.status === 400))).toEqual([
+        expect.objectContaining({ level: 30, sourceId: source.id, code: 'empty_body' }),
+        expect.objectContaining({ level: 30, sourceId: source.id, code: 'invalid_json' }),
+      ]),
+    );
+  });
+});
