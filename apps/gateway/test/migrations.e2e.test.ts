@@ -47,7 +47,26 @@ describe('migrations', () => {
     (await db.query(`SELECT indexdef FROM pg_indexes WHERE indexname = 'deliveries_due'`))[0]
       .indexdef as string;
 
+  const reportMarks = async () =>
+    (
+      await db.query(
+        `SELECT table_name, column_name FROM information_schema.columns
+         WHERE column_name IN ('failure_report_due_at', 'disable_report_due_at') ORDER BY table_name`,
+      )
+    ).map((row: { table_name: string; column_name: string }) => `${row.table_name}.${row.column_name}`);
+
   // The newest first, as `undoLastMigration` takes them; the last test applies them all again.
+  it('reverts HealthEventReports, dropping the report marks and their index', async () => {
+    expect(await reportMarks()).toEqual([
+      'deliveries.failure_report_due_at',
+      'endpoints.disable_report_due_at',
+    ]);
+    await db.undoLastMigration({ transaction: 'each' });
+    expect(await reportMarks()).toEqual([]);
+    const [index] = await db.query(`SELECT to_regclass('deliveries_failure_reports') AS name`);
+    expect(index.name).toBeNull();
+  });
+
   it('reverts DueDeliveriesByEndpoint to due deliveries indexed by due time alone', async () => {
     expect(await dueIndex()).toContain('(endpoint_id, next_attempt_at)');
     await db.undoLastMigration({ transaction: 'each' });
@@ -101,10 +120,15 @@ describe('migrations', () => {
       'IndexLeasesByExpiry1795450100000',
       'RetiredEndpointSecrets1795450200000',
       'DueDeliveriesByEndpoint1795450300000',
+      'HealthEventReports1795450400000',
     ]);
     expect(await deliveryKeys()).toEqual([]);
     expect(await dueIndex()).toContain('(endpoint_id, next_attempt_at)');
     expect(await deliveryIndexes()).toEqual(['deliveries_lease_expiry']);
+    expect(await reportMarks()).toEqual([
+      'deliveries.failure_report_due_at',
+      'endpoints.disable_report_due_at',
+    ]);
     // The previous secret is a retired one again, with its expiry.
     expect(await retiredSecrets()).toEqual([
       { secret: retired.secret, expiresAt: retired.expiresAt.toISOString() },

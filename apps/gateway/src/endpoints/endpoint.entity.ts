@@ -44,6 +44,13 @@ export class EndpointEntity {
   @Column('timestamptz', { name: 'failing_since', nullable: true })
   failingSince: Date | null;
 
+  /**
+   * When Herald last disabled the endpoint, until recovery has seen its `herald.endpoint.disabled`
+   * stored (see HealthEventRecovery); an operator's change of `enabled` supersedes the report.
+   */
+  @Column('timestamptz', { name: 'disable_report_due_at', nullable: true })
+  disableReportDueAt: Date | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

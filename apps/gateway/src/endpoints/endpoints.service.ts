@@ -59,6 +59,7 @@ export class EndpointsService {
       secret: dto.secret === undefined ? generateSecret() : checkSecret(dto.secret),
       retiredSecrets: [],
       failingSince: null,
+      disableReportDueAt: null,
     });
     return mapEndpointWithSecret(endpoint);
   }
@@ -92,6 +93,8 @@ export class EndpointsService {
           enabled: dto.enabled,
           disabledReason: dto.enabled ? null : 'disabled by an operator',
           failingSince: null,
+          // The operator has taken the endpoint in hand: a disabling not yet reported is no news to them.
+          disableReportDueAt: null,
         };
       }),
     );

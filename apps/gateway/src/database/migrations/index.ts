@@ -6,6 +6,7 @@ import { DropDeliveryForeignKeys1795450000000 } from './1795450000000-DropDelive
 import { IndexLeasesByExpiry1795450100000 } from './1795450100000-IndexLeasesByExpiry.js';
 import { RetiredEndpointSecrets1795450200000 } from './1795450200000-RetiredEndpointSecrets.js';
 import { DueDeliveriesByEndpoint1795450300000 } from './1795450300000-DueDeliveriesByEndpoint.js';
+import { HealthEventReports1795450400000 } from './1795450400000-HealthEventReports.js';
 
 /** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   IndexLeasesByExpiry1795450100000,
   RetiredEndpointSecrets1795450200000,
   DueDeliveriesByEndpoint1795450300000,
+  HealthEventReports1795450400000,
 ];
