@@ -77,7 +77,7 @@ describe('endpoints (/v1/endpoints)', () => {
     const repository = herald.app.get(EndpointRepository);
     const update = repository.update.bind(repository);
     jest.spyOn(repository, 'update').mockImplementationOnce(async (id, change) => {
-      await repository.disable(id, 'every attempt failed for five days');
+      await repository.disable(id, 'every attempt failed for five days', new Date());
       return update(id, change);
     });
     try {

@@ -77,14 +77,25 @@ export class EndpointRepository {
   /**
    * Disables an enabled endpoint and fails its pending deliveries, in one transaction, then tells the
    * workers (see `notifyChanged`): what they claimed for it and have not started goes back unsent.
+   * The same transaction marks its `herald.endpoint.disabled` due as of `at`, and clears the mark of
+   * `failedDelivery`, whose failure led here: that failure is reported as the disabling, whichever
+   * call made it (see HealthEventRecovery).
    * Returns the endpoint only when this call made the change, so exactly one caller reports it.
    */
-  async disable(id: string, reason: string): Promise<EndpointEntity | undefined> {
+  async disable(
+    id: string,
+    reason: string,
+    at: Date,
+    failedDelivery?: string,
+  ): Promise<EndpointEntity | undefined> {
     const disabled = await this.endpoints.manager.transaction(async (tx) => {
+      if (failedDelivery !== undefined) {
+        await tx.query('UPDATE deliveries SET failure_report_due_at = NULL WHERE id = $1', [failedDelivery]);
+      }
       const result = await tx
         .createQueryBuilder()
         .update(EndpointEntity)
-        .set({ enabled: false, disabledReason: reason })
+        .set({ enabled: false, disabledReason: reason, disableReportDueAt: at })
         .where('id = :id AND enabled', { id })
         .returning('*')
         .execute();

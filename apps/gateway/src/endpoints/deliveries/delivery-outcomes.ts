@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { HERALD_CONFIG, type HeraldConfig, INSTANCE_ID } from '../../config/herald-config.js';
 import { isDatabaseUnavailable } from '../../common/errors/problem.js';
+import type { NewEvent } from '../../events/event-record.js';
 import { EventWriter } from '../../events/event-writer.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
 import { EndpointRepository } from '../endpoint.repository.js';
@@ -40,6 +41,8 @@ interface PendingOutcome {
   result: SendResult;
   attempt: AttemptRecord;
   next: DeliveryTransition;
+  /** Owes a `herald.delivery.failing`, unless the failure disables the endpoint (see `followUp`). */
+  reportFailure: boolean;
   resolve: (followUp: Promise<DeliveryTransition>) => void;
   reject: (error: unknown) => void;
 }
@@ -50,6 +53,11 @@ interface PendingOutcome {
  * batch is being written (or shortly after, see OUTCOME_LINGER_MS) go into the next one, so the
  * database sees a few statements per second under load instead of one per delivery, and a lone
  * attempt is written at once.
+ * Health events are appended after the outcome has committed, not inside its statement: the event
+ * writer takes its cluster-wide lock for every append (seq order), fans the event out in its own
+ * transaction and wakes sockets after its commit, and taking that lock in every outcome batch would
+ * serialise the drain behind ingest. The outcome and the disabling commit a mark instead, and
+ * HealthEventRecovery appends what this append lost; their dedup keys make the two one event.
  */
 @Injectable()
 export class DeliveryOutcomes {
@@ -97,8 +105,11 @@ export class DeliveryOutcomes {
       durationMs: result.durationMs,
       error: result.error,
     };
+    // A 410 is reported as the disabling it causes.
+    const reportFailure =
+      next.status === 'failed' && result.status !== 410 && delivery.event.type !== DELIVERY_FAILING_TYPE;
     return new Promise((resolve, reject) => {
-      this.queue.push({ delivery, result, attempt, next, resolve, reject });
+      this.queue.push({ delivery, result, attempt, next, reportFailure, resolve, reject });
       if (!this.writing) void this.writeQueued();
     });
   }
@@ -138,7 +149,12 @@ export class DeliveryOutcomes {
     const now = this.clock.now();
     const streaks = await this.deliveries.recordAttempts(
       this.instanceId,
-      batch.map(({ delivery, attempt, next }) => ({ id: delivery.id, attempt, next })),
+      batch.map(({ delivery, attempt, next, reportFailure }) => ({
+        id: delivery.id,
+        attempt,
+        next,
+        reportFailure,
+      })),
       now,
     );
     for (const pending of batch) {
@@ -147,7 +163,7 @@ export class DeliveryOutcomes {
   }
 
   private async followUp(
-    { delivery, result, next }: PendingOutcome,
+    { delivery, result, reportFailure }: PendingOutcome,
     streaks: ReadonlyMap<string, Date | null>,
     now: Date,
   ): Promise<void> {
@@ -157,11 +173,16 @@ export class DeliveryOutcomes {
       return;
     }
     if (result.status === 410) {
-      await this.disable(delivery, 'the endpoint answered 410 Gone');
+      await this.disable(delivery, 'the endpoint answered 410 Gone', now);
     } else if (failingSince && now.getTime() - failingSince.getTime() >= SUSTAINED_FAILURE_MS) {
-      await this.disable(delivery, `every attempt failed since ${failingSince.toISOString()}`);
-    } else if (next.status === 'failed' && delivery.event.type !== DELIVERY_FAILING_TYPE) {
-      await this.writer.append([
+      await this.disable(
+        delivery,
+        `every attempt failed since ${failingSince.toISOString()}`,
+        now,
+        reportFailure ? delivery.id : undefined,
+      );
+    } else if (reportFailure) {
+      await this.report(
         deliveryFailingEvent(
           {
             id: delivery.id,
@@ -172,16 +193,33 @@ export class DeliveryOutcomes {
             attempts: delivery.attemptCount + 1,
           },
           { responseStatus: result.status, error: result.error },
-          now,
+          { at: now, now },
         ),
-      ]);
+      );
     }
   }
 
-  private async disable(delivery: ClaimedDelivery, reason: string): Promise<void> {
-    const endpoint = await this.endpoints.disable(delivery.endpointId, reason);
+  private async disable(
+    delivery: ClaimedDelivery,
+    reason: string,
+    now: Date,
+    failedDelivery?: string,
+  ): Promise<void> {
+    const endpoint = await this.endpoints.disable(delivery.endpointId, reason, now, failedDelivery);
     if (!endpoint) return;
     this.logger.warn({ endpointId: endpoint.id, reason }, 'endpoint disabled');
-    await this.writer.append([endpointDisabledEvent(endpoint, reason, this.clock.now())]);
+    await this.report(endpointDisabledEvent(endpoint, reason, { at: now, now }));
+  }
+
+  /** The attempt stays recorded whatever becomes of its report: recovery appends a lost one. */
+  private async report(event: NewEvent): Promise<void> {
+    try {
+      await this.writer.append([event]);
+    } catch (error) {
+      this.logger.warn(
+        { err: error, type: event.type, endpointId: event.sourceId },
+        'health event not stored; recovery will append it',
+      );
+    }
   }
 }

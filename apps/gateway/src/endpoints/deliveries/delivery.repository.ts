@@ -199,14 +199,17 @@ export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
  * into a hash for the attempts of every batch (47,844 rows for 256 outcomes among 22,000 deliveries,
  * against 4,356; docs/performance.md, 2026-12-05, third session), and could walk every leased row for
  * each outcome in the update (160,000 comparisons for 8 outcomes with 20,000 deliveries in flight).
+ * An outcome that owes a `herald.delivery.failing` marks it due in the same update, so the mark commits
+ * with the failure (see HealthEventRecovery); any other outcome clears it.
  */
 export const OUTCOMES_STATEMENT = `WITH outcome AS MATERIALIZED (
      SELECT o.id, to_timestamp(o.attempted_at_ms / 1000) AS attempted_at, o.response_status, o.response_body,
-            o.duration_ms, o.error, o.next_status, o.retry_in, o.ord
+            o.duration_ms, o.error, o.next_status, o.retry_in, o.report_failure, o.ord
      FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS (id uuid, attempted_at_ms float8, response_status int,
-                     response_body text, duration_ms int, error text, next_status text, retry_in float8))
+                     response_body text, duration_ms int, error text, next_status text, retry_in float8,
+                     report_failure boolean))
           WITH ORDINALITY AS o(id, attempted_at_ms, response_status, response_body, duration_ms, error,
-                               next_status, retry_in, ord)
+                               next_status, retry_in, report_failure, ord)
    ), attempt AS (
      INSERT INTO delivery_attempts (delivery_id, attempted_at, response_status, response_body, duration_ms, error)
      SELECT o.id, o.attempted_at, o.response_status, o.response_body, o.duration_ms, o.error
@@ -216,7 +219,8 @@ export const OUTCOMES_STATEMENT = `WITH outcome AS MATERIALIZED (
      UPDATE deliveries d SET status = o.next_status, attempt_count = d.attempt_count + 1, locked_by = NULL,
             locked_until = NULL, updated_at = now(), last_attempt_at = o.attempted_at,
             last_response_status = o.response_status, last_error = o.error,
-            next_attempt_at = CASE WHEN o.next_status = 'pending' THEN now() + make_interval(secs => o.retry_in) END
+            next_attempt_at = CASE WHEN o.next_status = 'pending' THEN now() + make_interval(secs => o.retry_in) END,
+            failure_report_due_at = CASE WHEN o.report_failure THEN $3::timestamptz END
      FROM outcome o
      WHERE d.id = o.id AND d.id = ANY(ARRAY(SELECT id FROM outcome)) AND d.locked_by = $1 AND d.status = 'delivering'
      RETURNING d.id, d.endpoint_id, o.next_status = 'delivered' AS ok, o.ord
@@ -244,17 +248,21 @@ interface OutcomeJson {
   error: string | null;
   next_status: DeliveryStatus;
   retry_in: number;
+  /** Left out unless true: most outcomes owe no report. */
+  report_failure?: true;
 }
 
 export interface Outcome {
   id: string;
   attempt: AttemptRecord;
   next: DeliveryTransition;
+  /** The attempt failed the delivery for good, and that owes a `herald.delivery.failing`. */
+  reportFailure?: boolean;
 }
 
 /** `OUTCOMES_STATEMENT`'s parameters. */
 export function outcomeParameters(instanceId: string, outcomes: readonly Outcome[], now: Date): unknown[] {
-  const json = outcomes.map(({ id, attempt, next }): OutcomeJson => ({
+  const json = outcomes.map(({ id, attempt, next, reportFailure }): OutcomeJson => ({
     id,
     attempted_at_ms: attempt.attemptedAt.getTime(),
     response_status: attempt.responseStatus,
@@ -263,6 +271,7 @@ export function outcomeParameters(instanceId: string, outcomes: readonly Outcome
     error: attempt.error,
     next_status: next.status,
     retry_in: next.status === 'pending' ? next.retryInSeconds : 0,
+    ...(reportFailure && { report_failure: true }),
   }));
   return [instanceId, JSON.stringify(json), now];
 }
