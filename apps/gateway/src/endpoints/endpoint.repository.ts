@@ -7,6 +7,14 @@ import { EndpointEntity } from './endpoint.entity.js';
 
 export type NewEndpoint = Omit<EndpointEntity, 'createdAt' | 'updatedAt'>;
 
+/** A disabling whose `herald.endpoint.disabled` may not be stored (see `disablesToReport`). */
+export interface DisableToReport {
+  id: string;
+  url: string;
+  reason: string;
+  at: Date;
+}
+
 @Injectable()
 export class EndpointRepository {
   constructor(@InjectRepository(EndpointEntity) private readonly endpoints: Repository<EndpointEntity>) {}
@@ -110,5 +118,29 @@ export class EndpointRepository {
     });
     if (disabled) await this.notifyChanged(id);
     return disabled;
+  }
+
+  /** Endpoints Herald disabled by `before` whose report recovery has not seen stored, oldest first. */
+  disablesToReport(before: Date, limit: number): Promise<DisableToReport[]> {
+    // An operator's change of `enabled` clears the mark, so a marked endpoint still has Herald's reason.
+    return this.endpoints.query(
+      `SELECT id, url, disabled_reason AS reason, disable_report_due_at AS at FROM endpoints
+       WHERE disable_report_due_at <= $1 ORDER BY disable_report_due_at LIMIT $2`,
+      [before, limit],
+    );
+  }
+
+  /** Clears the marks of `disables`, unless the endpoint was disabled again since; returns how many. */
+  async disablesReported(disables: readonly DisableToReport[]): Promise<number> {
+    const rows: Array<{ n: number }> = await this.endpoints.query(
+      `WITH cleared AS (
+         UPDATE endpoints e SET disable_report_due_at = NULL
+         FROM unnest($1::uuid[], $2::timestamptz[]) AS r(id, at)
+         WHERE e.id = r.id AND e.disable_report_due_at = r.at
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM cleared`,
+      [disables.map((d) => d.id), disables.map((d) => d.at)],
+    );
+    return rows[0]?.n ?? 0;
   }
 }

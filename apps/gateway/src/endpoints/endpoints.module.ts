@@ -8,6 +8,7 @@ import { DeliveryFanOut } from './deliveries/delivery-fan-out.js';
 import { DeliveryOutcomes } from './deliveries/delivery-outcomes.js';
 import { DeliveryRepository } from './deliveries/delivery.repository.js';
 import { DeliveryWorker } from './deliveries/delivery-worker.service.js';
+import { HealthEventRecovery } from './deliveries/health-event-recovery.js';
 import { WebhookSender } from './deliveries/webhook-sender.js';
 import { EndpointEntity } from './endpoint.entity.js';
 import { EndpointRepository } from './endpoint.repository.js';
@@ -27,6 +28,7 @@ import { EndpointsService } from './endpoints.service.js';
     DeliveryFanOut,
     DeliveryOutcomes,
     DeliveryWorker,
+    HealthEventRecovery,
     WebhookSender,
   ],
 })

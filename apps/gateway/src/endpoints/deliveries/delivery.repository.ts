@@ -260,6 +260,20 @@ export interface Outcome {
   reportFailure?: boolean;
 }
 
+/** A failed delivery whose `herald.delivery.failing` may not be stored (see `failuresToReport`). */
+export interface FailureToReport {
+  id: string;
+  endpointId: string;
+  attempts: number;
+  lastResponseStatus: number | null;
+  lastError: string | null;
+  failedAt: Date;
+  /** Null once the endpoint or the event is gone: nothing is left to report. */
+  url: string | null;
+  eventId: string | null;
+  eventType: string | null;
+}
+
 /** `OUTCOMES_STATEMENT`'s parameters. */
 export function outcomeParameters(instanceId: string, outcomes: readonly Outcome[], now: Date): unknown[] {
   const json = outcomes.map(({ id, attempt, next, reportFailure }): OutcomeJson => ({
@@ -463,6 +477,39 @@ export class DeliveryRepository {
       outcomeParameters(instanceId, outcomes, now),
     );
     return new Map(rows.map((row) => [row.id, row.failing_since]));
+  }
+
+  /**
+   * Deliveries an attempt failed for good by `before` whose report recovery has not seen stored, oldest
+   * first, read through the partial index of the marks (see the migration HealthEventReports).
+   */
+  failuresToReport(before: Date, limit: number): Promise<FailureToReport[]> {
+    return this.dataSource.query(
+      `SELECT d.id, d.endpoint_id AS "endpointId", d.attempt_count AS attempts,
+              d.last_response_status AS "lastResponseStatus", d.last_error AS "lastError",
+              d.failure_report_due_at AS "failedAt", e.url, ev.id AS "eventId", ev.type AS "eventType"
+       FROM deliveries d
+       LEFT JOIN endpoints e ON e.id = d.endpoint_id
+       LEFT JOIN events ev ON ev.seq = d.event_seq
+       WHERE d.failure_report_due_at <= $1
+       ORDER BY d.failure_report_due_at LIMIT $2`,
+      [before, limit],
+    );
+  }
+
+  /** Clears the marks of `failures`, unless an attempt moved the delivery on since; returns how many. */
+  async failuresReported(failures: readonly FailureToReport[]): Promise<number> {
+    const rows: Array<{ n: number }> = await this.dataSource.query(
+      `WITH cleared AS (
+         UPDATE deliveries d SET failure_report_due_at = NULL
+         FROM unnest($1::uuid[], $2::int[]) AS r(id, attempts)
+         WHERE d.id = ANY($1::uuid[]) AND d.id = r.id AND d.attempt_count = r.attempts
+           AND d.failure_report_due_at IS NOT NULL
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM cleared`,
+      [failures.map((f) => f.id), failures.map((f) => f.attempts)],
+    );
+    return rows[0]?.n ?? 0;
   }
 
   async countPending(): Promise<number> {
