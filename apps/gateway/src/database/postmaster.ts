@@ -35,8 +35,9 @@ function parentPid(pid: number): number | undefined {
 /**
  * Herald spawns its postmaster itself, so while it lives it is the postmaster's parent. Once it is gone
  * the postmaster is re-parented to pid 1 or to a subreaper (tini, systemd --user), which is no Node
- * process, except in a container whose pid 1 is a Herald: that one still owns it. This process has
- * started no postmaster yet, so one re-parented to it was left by an earlier Herald.
+ * process, except in a container whose pid 1 is a Herald: that one still owns it. This process clears
+ * only while no postmaster it started runs (at start-up, or restarting one that exited), so one
+ * re-parented to it was left by an earlier Herald.
  */
 function isHerald(pid: number): boolean {
   return pid !== process.pid && readProc(pid, 'comm')?.trim() === 'node';
