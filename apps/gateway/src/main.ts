@@ -4,7 +4,10 @@ import pino from 'pino';
 import { ConfigurationError } from './config/environment.js';
 import { type HeraldConfig, loadConfig } from './config/herald-config.js';
 import { createApp } from './create-app.js';
-import { type EmbeddedDatabase, startEmbeddedPostgres } from './database/embedded-postgres.js';
+import {
+  type EmbeddedPostgresKeeper,
+  startKeptEmbeddedPostgres,
+} from './database/embedded-postgres-keeper.js';
 import { EmbeddedPostgresError } from './database/embedded-postgres-error.js';
 import { DrainState } from './health/drain-state.js';
 
@@ -18,17 +21,26 @@ try {
 }
 
 const logger = pino({ level: config.logLevel, base: { service: 'herald' } });
-let embedded: EmbeddedDatabase | undefined;
+let embedded: EmbeddedPostgresKeeper | undefined;
 let app: Awaited<ReturnType<typeof createApp>> | undefined;
 let stopping = false;
 
 async function start(): Promise<void> {
   if (!config.databaseUrl) {
     try {
-      embedded = await startEmbeddedPostgres({
+      embedded = await startKeptEmbeddedPostgres({
         dataDir: join(config.dataDir, 'pgdata'),
         persistent: true,
         logger,
+        shuttingDown: () => stopping,
+        // Left to the process supervisor, which restarts Herald (and with it its Postgres) or alerts.
+        onGiveUp: (error) => {
+          logger.fatal(
+            { err: error, code: error instanceof EmbeddedPostgresError ? error.code : undefined },
+            'embedded Postgres could not be restarted; exiting',
+          );
+          process.exit(1);
+        },
       });
     } catch (error) {
       if (!(error instanceof EmbeddedPostgresError)) throw error;
