@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
+import { startGatewayProcess } from './support/gateway-process.js';
 import { apiClient } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
@@ -86,5 +88,111 @@ describe('API keys (/v1/api-keys)', () => {
     expect(second.body.data[0].id > first.body.data[1].id).toBe(true);
     expect((await admin('GET', '/v1/api-keys?limit=501')).status).toBe(400);
     expect((await admin('GET', '/v1/api-keys?cursor=garbage')).body.code).toBe('invalid_cursor');
+  });
+});
+
+describe('the last admin key', () => {
+  let herald: TestApp;
+  /** The one admin key left after each test. */
+  let admin: { id: string; token: string };
+
+  beforeAll(async () => {
+    herald = await startTestApp();
+    const listed = await apiClient(herald.baseUrl, herald.adminToken)('GET', '/v1/api-keys');
+    admin = { id: listed.body.data[0].id, token: herald.adminToken };
+  });
+  afterAll(() => herald.close());
+
+  const as = (key: { token: string }) => apiClient(herald.baseUrl, key.token);
+  const createAdmin = async (): Promise<{ id: string; token: string }> => {
+    const created = await as(admin)('POST', '/v1/api-keys', {
+      body: { name: 'another admin', scopes: ['publish', 'admin'] },
+    });
+    expect(created.status).toBe(201);
+    return created.body;
+  };
+  const adminKeyCount = async () =>
+    (await as(admin)('GET', '/v1/api-keys?limit=500')).body.data.filter((k: { scopes: string[] }) =>
+      k.scopes.includes('admin'),
+    ).length;
+
+  it('cannot be deleted, not even by itself, so someone can always administer Herald', async () => {
+    const second = await createAdmin();
+    expect((await as(second)('DELETE', `/v1/api-keys/${admin.id}`)).status).toBe(204);
+    admin = second;
+
+    const refused = await as(admin)('DELETE', `/v1/api-keys/${admin.id}`);
+    expect(refused.status).toBe(409);
+    expect(refused.headers.get('content-type')).toContain('application/problem+json');
+    expect(refused.body).toMatchObject({
+      status: 409,
+      code: 'last_admin_key',
+      detail: expect.stringContaining('last key with the admin scope'),
+    });
+    expect(await adminKeyCount()).toBe(1);
+  });
+
+  it('lets only one of two admins deleting each other at once succeed', async () => {
+    for (let round = 0; round < 5; round++) {
+      const other = await createAdmin();
+      const [mine, theirs] = await Promise.all([
+        as(admin)('DELETE', `/v1/api-keys/${other.id}`),
+        as(other)('DELETE', `/v1/api-keys/${admin.id}`),
+      ]);
+      const statuses = [mine.status, theirs.status];
+      // The loser is refused (409), or unknown already (401) when the winner committed before it was read.
+      expect(statuses.filter((s) => s === 204)).toHaveLength(1);
+      expect(statuses.every((s) => [204, 401, 409].includes(s))).toBe(true);
+      if (theirs.status === 204) admin = other;
+      expect(await adminKeyCount()).toBe(1);
+    }
+  });
+
+  it('is installed from HERALD_ADMIN_TOKEN at start when none exists, and says when that token is ignored', async () => {
+    const earlier = await startTestApp();
+    const { databaseUrl } = earlier;
+    const reader = (
+      await apiClient(earlier.baseUrl, earlier.adminToken)('POST', '/v1/api-keys', {
+        body: { name: 'r', scopes: ['subscribe'] },
+      })
+    ).body;
+    await earlier.close();
+    // What an earlier Herald, without the guard, could leave behind: keys, none of them an admin.
+    const db = new pg.Client({ connectionString: databaseUrl });
+    await db.connect();
+    await db.query(`DELETE FROM api_keys WHERE 'admin' = ANY(scopes)`);
+    await db.end();
+
+    /** Runs Herald on that database with `env`, hands `check` its URL and its output so far, stops it. */
+    const restart = async (
+      env: Record<string, string>,
+      check: (baseUrl: string, output: string) => Promise<void>,
+    ) => {
+      const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl, ...env });
+      try {
+        await check(gateway.baseUrl, gateway.output());
+      } finally {
+        gateway.child.kill('SIGTERM');
+        await gateway.exited;
+      }
+    };
+    await restart({}, async (_, output) => {
+      expect(output).toContain('no admin API key exists: set HERALD_ADMIN_TOKEN and restart to install one');
+      expect(output).not.toContain('Herald admin API key');
+    });
+    const recovery = 'recovery-admin-token-0123456789';
+    await restart({ HERALD_ADMIN_TOKEN: recovery }, async (baseUrl, output) => {
+      expect(output).toContain('no admin API key existed: installed one from HERALD_ADMIN_TOKEN');
+      expect(output).not.toContain(recovery);
+      const listed = await apiClient(baseUrl, recovery)('GET', '/v1/api-keys');
+      expect(listed.status).toBe(200);
+      expect(listed.body.data.map((k: { id: string }) => k.id)).toContain(reader.id);
+    });
+    const another = 'another-admin-token-0123456789';
+    await restart({ HERALD_ADMIN_TOKEN: another }, async (baseUrl, output) => {
+      expect(output).toContain('HERALD_ADMIN_TOKEN is ignored: admin API keys exist');
+      expect((await apiClient(baseUrl, another)('GET', '/v1/api-keys')).status).toBe(401);
+      expect((await apiClient(baseUrl, recovery)('GET', '/v1/api-keys')).status).toBe(200);
+    });
   });
 });

@@ -3,6 +3,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleInit } fr
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { v7 as uuidv7 } from 'uuid';
 import type { Principal, Scope } from '../common/auth/scope.js';
+import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException } from '../common/errors/herald-exception.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
@@ -30,22 +31,42 @@ export class ApiKeyService implements OnModuleInit, OnApplicationBootstrap {
     this.bus.onApiKeyRevoked((keyId) => this.forget(keyId));
   }
 
-  /** First start with an empty key table: install HERALD_ADMIN_TOKEN, or generate a key and print it once. */
+  /**
+   * First start (an empty key table): install HERALD_ADMIN_TOKEN, or generate a key and print it once.
+   * Later, HERALD_ADMIN_TOKEN is also the way back in when no admin key exists any more.
+   */
   async onApplicationBootstrap(): Promise<void> {
-    const token = this.config.adminToken ?? newToken(TOKEN_PREFIX, 32);
-    const created = await this.repository.insertIfNone({
-      id: uuidv7(),
-      name: 'bootstrap-admin',
-      scopes: ['admin'],
-      tokenHash: hashToken(token),
-      tokenPrefix: tokenPrefix(token),
-    });
-    if (!created) return;
-    if (this.config.adminToken) {
-      this.logger.info('bootstrap admin API key installed from HERALD_ADMIN_TOKEN');
-    } else {
+    const configured = this.config.adminToken;
+    const token = configured ?? newToken(TOKEN_PREFIX, 32);
+    const { inserted, state } = await this.repository.insertAdminIf(
+      {
+        id: uuidv7(),
+        name: 'bootstrap-admin',
+        scopes: ['admin'],
+        tokenHash: hashToken(token),
+        tokenPrefix: tokenPrefix(token),
+      },
+      (table) => (configured ? !table.anyAdmin && !table.tokenKnown : !table.anyKey),
+    );
+    if (inserted && !configured) {
       this.logger.warn('generated a bootstrap admin API key; it is printed once on stdout');
       process.stdout.write(`\nHerald admin API key (shown once, store it now): ${token}\n\n`);
+    } else if (inserted) {
+      this.logger.info(
+        state.anyKey
+          ? 'no admin API key existed: installed one from HERALD_ADMIN_TOKEN'
+          : 'bootstrap admin API key installed from HERALD_ADMIN_TOKEN',
+      );
+    } else if (!state.anyAdmin) {
+      this.logger.warn(
+        configured
+          ? 'no admin API key exists, and HERALD_ADMIN_TOKEN is the token of a key without the admin scope: set another token and restart'
+          : 'no admin API key exists: set HERALD_ADMIN_TOKEN and restart to install one',
+      );
+    } else if (configured && !state.tokenKnown) {
+      this.logger.warn(
+        'HERALD_ADMIN_TOKEN is ignored: admin API keys exist, and it only installs one when none does',
+      );
     }
   }
 
@@ -69,7 +90,14 @@ export class ApiKeyService implements OnModuleInit, OnApplicationBootstrap {
 
   /** Deletes a key; every instance forgets it and cuts off its sockets (through the cluster bus). */
   async delete(id: string): Promise<void> {
-    if (!(await this.repository.delete(id))) throw HeraldException.notFound('API key', id);
+    const outcome = await this.repository.deleteUnlessLastAdmin(id);
+    if (outcome === 'missing') throw HeraldException.notFound('API key', id);
+    if (outcome === 'last_admin') {
+      throw new HeraldException(
+        ErrorCode.LastAdminKey,
+        `API key ${id} is the last key with the admin scope; create another admin key before deleting it.`,
+      );
+    }
     await this.bus.announceRevocation(id);
   }
 

@@ -2,7 +2,8 @@
 export const AdvisoryLock = {
   migrations: 0x48455201,
   eventWriter: 0x48455202,
-  bootstrapAdminKey: 0x48455203,
+  /** Serialises what decides whether an admin key exists: the bootstrap and every key deletion. */
+  adminKeys: 0x48455203,
   retention: 0x48455204,
   silenceWatch: 0x48455205,
 } as const;

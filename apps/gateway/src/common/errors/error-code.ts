@@ -14,6 +14,7 @@ export enum ErrorCode {
   MethodNotAllowed = 'method_not_allowed',
   Conflict = 'conflict',
   IdempotencyConflict = 'idempotency_conflict',
+  LastAdminKey = 'last_admin_key',
   CursorExpired = 'cursor_expired',
   PayloadTooLarge = 'payload_too_large',
   UnsupportedMediaType = 'unsupported_media_type',
@@ -60,6 +61,8 @@ export function describeErrorCode(code: ErrorCode): { status: number; title: str
       return { status: 409, title: 'Conflict' };
     case ErrorCode.IdempotencyConflict:
       return { status: 409, title: 'Idempotency key reused with a different request' };
+    case ErrorCode.LastAdminKey:
+      return { status: 409, title: 'The last admin key cannot be deleted' };
     case ErrorCode.CursorExpired:
       return { status: 410, title: 'Cursor expired' };
     case ErrorCode.PayloadTooLarge:
