@@ -254,6 +254,28 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect(await eventCount(source.id)).toBe(before);
     });
 
+    it('answers 409 source_disabled to a signed webhook for a disabled source, storing nothing', async () => {
+      const created = await admin('POST', '/v1/sources', {
+        body: { name: 'paused', provider: 'seatable', mode: 'webhook', config: { secret }, enabled: false },
+      });
+      const paused: { id: string; ingestUrl: string } = created.body;
+      const webhook = buildSeatableWebhook(rowData, { secret });
+      const refused = await post(paused.ingestUrl, webhook.body, webhook.headers);
+      expect(refused.status).toBe(409);
+      expect(refused.headers.get('content-type')).toContain('application/problem+json');
+      expect(refused.body).toMatchObject({
+        code: 'source_disabled',
+        detail: expect.stringContaining('is disabled'),
+      });
+      // The token still comes first: without it, nothing is said about the source.
+      const wrongToken = paused.ingestUrl.replace(/hing_.*$/, 'hing_wrong');
+      expect((await post(wrongToken, webhook.body, webhook.headers)).status).toBe(401);
+      expect(await eventCount(paused.id)).toBe(0);
+
+      await admin('PATCH', `/v1/sources/${paused.id}`, { body: { enabled: true } });
+      expect((await post(paused.ingestUrl, webhook.body, webhook.headers)).status).toBe(202);
+    });
+
     it('answers 413 over HERALD_MAX_BODY', async () => {
       const big = buildSeatableWebhook({ ...rowData, row_name: 'x'.repeat(1_100_000) }, { secret });
       const response = await post(source.ingestUrl, big.body, big.headers);

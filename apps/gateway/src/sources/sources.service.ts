@@ -130,14 +130,24 @@ export class SourcesService {
     });
   }
 
-  /** The source behind an ingest URL, or an exception for an unknown source or a wrong token. */
+  /**
+   * The source behind an ingest URL, or an exception for an unknown source, a wrong token or a disabled
+   * source. Disabled is said only to whoever has the token, and never as "unknown": a provider's
+   * operator must be able to tell a paused source from a deleted one.
+   */
   async authenticateIngest(id: string, token: string): Promise<SourceEntity> {
     const source = isUuid(id) ? await this.catalog.find(id) : null;
-    if (!source || source.mode !== 'webhook' || !source.enabled || !source.ingestTokenHash) {
+    if (!source || source.mode !== 'webhook' || !source.ingestTokenHash) {
       throw HeraldException.notFound('Webhook source', id);
     }
     if (!timingSafeEqual(hashToken(token), source.ingestTokenHash)) {
       throw new HeraldException(ErrorCode.Unauthorized, 'The ingest token in the URL is wrong.');
+    }
+    if (!source.enabled) {
+      throw new HeraldException(
+        ErrorCode.SourceDisabled,
+        `Webhook source ${source.id} is disabled; nothing was stored. Enable it to accept its webhooks again.`,
+      );
     }
     return source;
   }

@@ -15,6 +15,7 @@ export enum ErrorCode {
   Conflict = 'conflict',
   IdempotencyConflict = 'idempotency_conflict',
   LastAdminKey = 'last_admin_key',
+  SourceDisabled = 'source_disabled',
   CursorExpired = 'cursor_expired',
   PayloadTooLarge = 'payload_too_large',
   UnsupportedMediaType = 'unsupported_media_type',
@@ -63,6 +64,8 @@ export function describeErrorCode(code: ErrorCode): { status: number; title: str
       return { status: 409, title: 'Idempotency key reused with a different request' };
     case ErrorCode.LastAdminKey:
       return { status: 409, title: 'The last admin key cannot be deleted' };
+    case ErrorCode.SourceDisabled:
+      return { status: 409, title: 'Source disabled' };
     case ErrorCode.CursorExpired:
       return { status: 410, title: 'Cursor expired' };
     case ErrorCode.PayloadTooLarge:
