@@ -116,6 +116,18 @@ describe('endpoints (/v1/endpoints)', () => {
     ['the metadata address', { url: 'http://169.254.169.254/latest' }, 'url'],
     ['an IPv6 loopback literal', { url: 'http://[::1]:9/x' }, 'url'],
     ['an IPv4-mapped IPv6 literal', { url: 'http://[::ffff:10.0.0.1]/x' }, 'url'],
+    ['an IPv4-mapped IPv6 literal in hex', { url: 'http://[::ffff:7f00:1]/x' }, 'url'],
+    ['the IPv6 loopback in full', { url: 'http://[0:0:0:0:0:0:0:1]/x' }, 'url'],
+    ['the IPv6 unspecified address', { url: 'http://[::]/x' }, 'url'],
+    ['the IPv4 unspecified address', { url: 'http://0.0.0.0:9/x' }, 'url'],
+    ['the IPv4 unspecified address as 0', { url: 'http://0:9/x' }, 'url'],
+    ['a shortened loopback literal', { url: 'http://127.1:9/x' }, 'url'],
+    ['a decimal loopback literal', { url: 'http://2130706433:9/x' }, 'url'],
+    ['a hexadecimal loopback literal', { url: 'http://0x7f.0.0.1:9/x' }, 'url'],
+    ['an octal loopback literal', { url: 'http://0177.0.0.1:9/x' }, 'url'],
+    ['localhost', { url: 'http://localhost:9/x' }, 'url'],
+    ['localhost in capitals with a final dot', { url: 'http://LOCALHOST.:9/x' }, 'url'],
+    ['a name under .localhost', { url: 'https://api.localhost/x' }, 'url'],
     ['a missing URL', {}, 'url'],
     ['an unknown field', { url: 'https://example.com', colour: 'red' }, 'colour'],
     ['an unknown filter field', { url: 'https://example.com', filter: { kinds: ['x'] } }, 'filter.kinds'],
@@ -143,6 +155,27 @@ describe('endpoints (/v1/endpoints)', () => {
     expect(response.headers.get('content-type')).toContain('application/problem+json');
     expect(response.body).toMatchObject({ status: 400, code: 'validation_failed' });
     expect(response.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+  });
+
+  it('refuses localhost on PATCH too, and accepts names that only contain the word', async () => {
+    for (const url of [
+      'https://localhost.example.com/x',
+      'https://mylocalhost/x',
+      'https://localhost-api.io/x',
+    ]) {
+      expect({ url, status: (await admin('POST', '/v1/endpoints', { body: { url } })).status }).toEqual({
+        url,
+        status: 201,
+      });
+    }
+    const created = await admin('POST', '/v1/endpoints', { body: { url: 'https://example.com/x' } });
+    const patched = await admin('PATCH', `/v1/endpoints/${created.body.id}`, {
+      body: { url: 'http://localhost:8080/x' },
+    });
+    expect(patched.status).toBe(400);
+    expect(patched.body.errors).toEqual([
+      { field: 'url', message: expect.stringContaining('localhost always names this host') },
+    ]);
   });
 
   it('keeps a canonical secret of its own', async () => {
