@@ -342,6 +342,35 @@ describe('event log (/v1/events)', () => {
       expect(window.body.data.map((e: { id: string }) => e.id)).toEqual(ids.slice(1, 3));
     });
 
+    it('refuses a since that is not before until, naming until', async () => {
+      for (const [since, until] of [
+        ['2027-01-01T00:00:00Z', '2026-01-01T00:00:00Z'],
+        ['2030-01-02T00:00:00.000Z', '2030-01-02T00:00:00Z'],
+      ]) {
+        const response = await admin('GET', `/v1/events?source=${source}&since=${since}&until=${until}`);
+        expect(response.status).toBe(400);
+        expect(response.body).toMatchObject({
+          code: 'validation_failed',
+          errors: [{ field: 'until', message: 'must be after since' }],
+        });
+      }
+    });
+
+    it('starts a page after the later of cursor and after, so repeating after is harmless', async () => {
+      const idsOf = (body: { data: Array<{ id: string }> }) => body.data.map((e) => e.id);
+      const first = await admin('GET', `/v1/events?source=${source}&limit=2&after=${ids[0]}`);
+      expect(idsOf(first.body)).toEqual(ids.slice(1, 3));
+      const page = (query: string) =>
+        admin('GET', `/v1/events?source=${source}&limit=2&cursor=${first.body.nextCursor}&${query}`);
+      // The first request's after, repeated with its cursor: the cursor is further on.
+      expect(idsOf((await page(`after=${ids[0]}`)).body)).toEqual(ids.slice(3, 5));
+      // An after beyond the cursor is not ignored.
+      expect(idsOf((await page(`after=${ids[3]}`)).body)).toEqual(ids.slice(4));
+      const unknown = await page('after=01a20908-12fe-72dd-bcfb-85f9c4aed6b5');
+      expect(unknown.status).toBe(400);
+      expect(unknown.body).toMatchObject({ code: 'invalid_cursor', errors: [{ field: 'after' }] });
+    });
+
     it('pages with a cursor until nextCursor is null', async () => {
       const seen: string[] = [];
       let cursor: string | null = null;

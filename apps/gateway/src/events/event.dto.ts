@@ -56,18 +56,28 @@ export class ListEventsQueryDto extends PageQueryDto {
   @IsString({ each: true })
   source?: string[];
 
-  @ApiPropertyOptional({ description: 'Only events after this event id or seq' })
+  @ApiPropertyOptional({
+    description:
+      'Only events after this event id or seq. With `cursor` the later of the two applies, so repeating ' +
+      "the first page's `after` next to each `cursor` changes nothing.",
+  })
   @IsOptional()
   @IsString()
   @MaxLength(100)
   after?: string;
 
-  @ApiPropertyOptional({ description: 'Only events whose time is at or after this instant' })
+  @ApiPropertyOptional({
+    description:
+      "Only events whose `time` is at or after this instant. `time` is when the event happened at the provider (or the publisher's `time`), not when Herald received it (`receivedat`).",
+  })
   @IsOptional()
   @IsISO8601({ strict: true })
   since?: string;
 
-  @ApiPropertyOptional({ description: 'Only events whose time is before this instant' })
+  @ApiPropertyOptional({
+    description:
+      'Only events whose `time` (when it happened at the provider, not when Herald received it) is before this instant; must be after `since`.',
+  })
   @IsOptional()
   @IsISO8601({ strict: true })
   until?: string;

@@ -13,7 +13,7 @@ import type { Principal } from '../common/auth/scope.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException } from '../common/errors/herald-exception.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
-import { CursorResolver, cursorRefusal } from './cursor-resolver.js';
+import { type CursorResolution, CursorResolver, cursorRefusal } from './cursor-resolver.js';
 import { toEnvelope } from './event-record.js';
 import { newEventId } from './new-event.js';
 import type { GetEventQueryDto, ListEventsQueryDto, PublishEventDto } from './event.dto.js';
@@ -91,22 +91,19 @@ export class EventsService {
 
   async list(query: ListEventsQueryDto): Promise<Page<HeraldEvent>> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-    // A page's cursor is a seq, checked against retention like `after`: a purge since that page would
-    // otherwise skip the events it removed without a word.
-    const afterSeq =
-      query.cursor !== undefined
-        ? // A seq or an event id, which `resolveAfter` checks like any `after`.
-          await this.resolveAfter(
-            decodeCursor('events', query.cursor, () => true),
-            'cursor',
-          )
-        : await this.resolveAfter(query.after);
+    const since = query.since ? new Date(query.since) : undefined;
+    const until = query.until ? new Date(query.until) : undefined;
+    if (since && until && until <= since) {
+      throw HeraldException.validation('"until" must be after "since".', [
+        { field: 'until', message: 'must be after since' },
+      ]);
+    }
     const rows = await this.repository.query({
-      afterSeq,
+      afterSeq: await this.startAfter(query.after, query.cursor),
       typeRegexes: this.typeRegexes(query.type),
       sourceIds: this.sourceIds(query.source),
-      since: query.since ? new Date(query.since) : undefined,
-      until: query.until ? new Date(query.until) : undefined,
+      since,
+      until,
       limit: limit + 1,
     });
     return toPage(rows, limit, toEnvelope, (row) => row.seq, 'events');
@@ -117,12 +114,32 @@ export class EventsService {
     if (after === undefined) return undefined;
     const cursor = await this.cursors.resolve(after);
     if (cursor.kind === 'ok') return String(cursor.seq);
-    const { code, message } = cursorRefusal(cursor, field);
-    throw new HeraldException(
-      code === 'cursor_expired' ? ErrorCode.CursorExpired : ErrorCode.InvalidCursor,
-      `${message}.`,
-      [{ field, message }],
-    );
+    throw refusedCursor(cursor, field);
+  }
+
+  /**
+   * The seq a page starts after. Clients repeat `after` with each page's cursor like any other filter;
+   * a cursor from that query is already past it, so the later of the two is where the page starts:
+   * repeating `after` changes nothing, and an `after` beyond the cursor still counts. A page's cursor
+   * is a seq, checked against retention like `after`: a purge since that page would otherwise skip the
+   * events it removed without a word.
+   */
+  private async startAfter(
+    after: string | undefined,
+    cursor: string | undefined,
+  ): Promise<string | undefined> {
+    if (cursor === undefined) return this.resolveAfter(after);
+    // A seq or an event id, which `resolveAfter` checks like any `after`.
+    const fromCursor = (await this.resolveAfter(
+      decodeCursor('events', cursor, () => true),
+      'cursor',
+    ))!;
+    if (after === undefined) return fromCursor;
+    const resolved = await this.cursors.resolve(after);
+    // Expired means older than every event kept, so behind any cursor that is not.
+    if (resolved.kind === 'expired') return fromCursor;
+    if (resolved.kind !== 'ok') throw refusedCursor(resolved, 'after');
+    return resolved.seq > BigInt(fromCursor) ? String(resolved.seq) : fromCursor;
   }
 
   private typeRegexes(types: string[] | undefined): string[] | undefined {
@@ -146,6 +163,18 @@ export class EventsService {
     }
     return sources;
   }
+}
+
+function refusedCursor(
+  resolution: Exclude<CursorResolution, { kind: 'ok' }>,
+  field: string,
+): HeraldException {
+  const { code, message } = cursorRefusal(resolution, field);
+  return new HeraldException(
+    code === 'cursor_expired' ? ErrorCode.CursorExpired : ErrorCode.InvalidCursor,
+    `${message}.`,
+    [{ field, message }],
+  );
 }
 
 function sameRequest(stored: HeraldEvent, dto: PublishEventDto, data: Record<string, unknown>): boolean {
