@@ -50,8 +50,11 @@ function registerDocs(app: NestFastifyApplication, config: HeraldConfig): void {
 
 function flattenValidationError(error: ValidationError, prefix = ''): ProblemFieldError[] {
   const field = prefix + error.property;
+  // A missing value fails its format checks too; only "is required" says what to do about it.
+  const { isDefined } = error.constraints ?? {};
+  const messages = isDefined ? [isDefined] : Object.values(error.constraints ?? {});
   return [
-    ...Object.values(error.constraints ?? {}).map((message) => ({ field, message })),
+    ...messages.map((message) => ({ field, message })),
     ...(error.children ?? []).flatMap((child) => flattenValidationError(child, `${field}.`)),
   ];
 }

@@ -178,6 +178,23 @@ describe('endpoints (/v1/endpoints)', () => {
     ]);
   });
 
+  it('says a replay without since needs one, and what is wrong with a malformed one', async () => {
+    const created = await admin('POST', '/v1/endpoints', { body: { url: 'https://example.com/replay' } });
+    const replay = (body: object) => admin('POST', `/v1/endpoints/${created.body.id}/replay`, { body });
+    const missing = await replay({});
+    expect(missing.status).toBe(400);
+    expect(missing.body).toMatchObject({
+      code: 'validation_failed',
+      errors: [{ field: 'since', message: 'since is required' }],
+    });
+    expect((await replay({ since: null })).body.errors).toEqual([
+      { field: 'since', message: 'since is required' },
+    ]);
+    expect((await replay({ since: 'monday' })).body.errors).toEqual([
+      { field: 'since', message: 'since must be a valid ISO 8601 date string' },
+    ]);
+  });
+
   it('keeps a canonical secret of its own', async () => {
     const created = await admin('POST', '/v1/endpoints', {
       body: { url: 'https://example.com', secret: SECRET },

@@ -4,6 +4,7 @@ import {
   ArrayMaxSize,
   IsArray,
   IsBoolean,
+  IsDefined,
   IsISO8601,
   IsObject,
   IsString,
@@ -94,11 +95,14 @@ export class UpdateEndpointDto {
 }
 
 export class ReplayEndpointDto {
-  @ApiProperty({ description: 'Events whose time is at or after this instant' })
+  @ApiProperty({
+    description: 'Events whose `time` (when it happened at the provider) is at or after this instant',
+  })
+  @IsDefined({ message: '$property is required' })
   @IsISO8601({ strict: true })
   since: string;
 
-  @ApiPropertyOptional({ description: 'Events whose time is before this instant (default: now)' })
+  @ApiPropertyOptional({ description: 'Events whose `time` is before this instant (default: now)' })
   @IsOmittable()
   @IsISO8601({ strict: true })
   until?: string;
