@@ -41,7 +41,12 @@ function registerDocs(app: NestFastifyApplication, config: HeraldConfig): void {
       .setTitle('Herald')
       .setDescription('Self-hosted notification gateway: ingest, event log, fan-out, webhooks')
       .setVersion(config.version)
-      .addBearerAuth()
+      .addBearerAuth({
+        type: 'http',
+        bearerFormat: 'hrld_… API key',
+        description:
+          'A Herald API key: an opaque `hrld_…` token from POST /v1/api-keys (or the admin key of the first start), not a JWT.',
+      })
       .build(),
   );
   documentIngestRoute(document);

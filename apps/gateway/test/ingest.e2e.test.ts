@@ -91,6 +91,57 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
         tags: ['ingest'],
         responses: { '202': expect.any(Object) },
       });
+
+      // Every /v1 route says what it answers: a described 2xx with a schema (none for 204), and its errors
+      // as problem+json.
+      type Response = { description?: string; content?: Record<string, { schema?: object }> };
+      const routes = Object.entries(
+        document.paths as Record<string, Record<string, { responses: Record<string, Response> }>>,
+      )
+        .filter(([path]) => path.startsWith('/v1/'))
+        .flatMap(([path, operations]) =>
+          Object.entries(operations).map(([method, op]) => ({ route: `${method} ${path}`, op })),
+        );
+      expect(routes.length).toBeGreaterThanOrEqual(25);
+      for (const { route, op } of routes) {
+        const statuses = Object.keys(op.responses);
+        const success = statuses.filter((status) => status.startsWith('2'));
+        expect({ route, success: success.length > 0 }).toEqual({ route, success: true });
+        for (const status of success) {
+          const { description, content } = op.responses[status]!;
+          const schema = content?.['application/json']?.schema;
+          expect({ route, status, described: Boolean(description), schema: Boolean(schema) }).toEqual({
+            route,
+            status,
+            described: true,
+            schema: status !== '204',
+          });
+        }
+        const problem = op.responses['404'] ?? op.responses['400'];
+        expect({ route, problem: problem?.content?.['application/problem+json']?.schema }).toEqual({
+          route,
+          problem: { $ref: '#/components/schemas/ProblemDto' },
+        });
+      }
+      expect(document.paths['/v1/api-keys/{id}'].delete.responses['409'].description).toContain(
+        'last_admin_key',
+      );
+
+      // Keys are opaque hrld_ tokens, not JWTs.
+      const [scheme] = Object.values(document.components.securitySchemes) as Array<Record<string, string>>;
+      expect(scheme).toMatchObject({
+        type: 'http',
+        scheme: 'bearer',
+        description: expect.stringContaining('hrld_'),
+      });
+      expect(scheme!.bearerFormat).not.toMatch(/jwt/i);
+
+      for (const dto of ['CreateSourceDto', 'SourceDto']) {
+        expect(document.components.schemas[dto].properties.silentAfterSeconds).toMatchObject({
+          type: 'integer',
+          nullable: true,
+        });
+      }
     });
 
     it('stores a signed webhook (Python json.dumps bytes) as seatable.row.modified after commit', async () => {

@@ -1,4 +1,5 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { applyDecorators, type Type as Class } from '@nestjs/common';
+import { ApiExtraModels, ApiOkResponse, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { ErrorCode } from './errors/error-code.js';
@@ -28,6 +29,27 @@ export interface Page<T> {
   data: T[];
   nextCursor: string | null;
 }
+
+/** Documents a route answering a `Page` of `item`s. */
+export const ApiPageResponse = (item: Class<unknown>, description: string) =>
+  applyDecorators(
+    ApiExtraModels(item),
+    ApiOkResponse({
+      description,
+      schema: {
+        type: 'object',
+        required: ['data', 'nextCursor'],
+        properties: {
+          data: { type: 'array', items: { $ref: getSchemaPath(item) } },
+          nextCursor: {
+            type: 'string',
+            nullable: true,
+            description: 'Pass as `cursor` for the next page; null on the last page',
+          },
+        },
+      },
+    }),
+  );
 
 /** Cursors are opaque to clients: base64url JSON with a kind tag, so one list's cursor fails on another. */
 export function encodeCursor(kind: string, position: string): string {

@@ -121,10 +121,12 @@ export class EndpointDto {
   @ApiProperty() description: string;
   @ApiProperty({ type: EndpointFilterDto }) filter: { types: string[]; sources: string[] };
   @ApiProperty() enabled: boolean;
-  @ApiProperty({ nullable: true, description: 'Why Herald disabled the endpoint, if it did' })
+  @ApiProperty({ type: String, nullable: true, description: 'Why Herald disabled the endpoint, if it did' })
   disabledReason: string | null;
   @ApiProperty({ description: 'The first characters of the signing secret' }) secretPrefix: string;
   @ApiProperty({
+    type: String,
+    format: 'date-time',
     nullable: true,
     description: 'While a rotation is in progress: when the last of the old secrets stops signing',
   })
@@ -139,7 +141,7 @@ export class EndpointWithSecretDto extends EndpointDto {
 }
 
 export class ReplayResultDto {
-  @ApiProperty({ description: 'How many deliveries the replay created' }) deliveries: number;
+  @ApiProperty({ type: 'integer', description: 'How many deliveries the replay created' }) deliveries: number;
 }
 
 const SECRET_PREFIX_LENGTH = 12;

@@ -1,21 +1,31 @@
 import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ErrorCode } from '../common/errors/error-code.js';
+import { ApiProblemResponses } from '../common/errors/problem-responses.js';
 import { ResourceId } from '../common/resource-id.js';
-import { PageQueryDto, type Page } from '../common/pagination.js';
+import { ApiPageResponse, PageQueryDto, type Page } from '../common/pagination.js';
 import { DeliveriesService } from './deliveries/deliveries.service.js';
-import { type DeliveryDto, ListDeliveriesQueryDto } from './deliveries/delivery.dto.js';
+import { DeliveryDto, ListDeliveriesQueryDto } from './deliveries/delivery.dto.js';
 import {
   CreateEndpointDto,
-  type EndpointDto,
-  type EndpointWithSecretDto,
+  EndpointDto,
+  EndpointWithSecretDto,
   ReplayEndpointDto,
-  type ReplayResultDto,
+  ReplayResultDto,
   UpdateEndpointDto,
 } from './endpoint.dto.js';
 import { EndpointsService } from './endpoints.service.js';
 
 @ApiTags('endpoints')
 @ApiBearerAuth()
+@ApiProblemResponses(ErrorCode.InvalidFilter, ErrorCode.InvalidCursor)
 @Controller('v1/endpoints')
 export class EndpointsController {
   constructor(
@@ -24,44 +34,61 @@ export class EndpointsController {
   ) {}
 
   @Post()
+  @ApiCreatedResponse({
+    type: EndpointWithSecretDto,
+    description: 'The endpoint, with its full signing secret: shown only here and on rotation',
+  })
   create(@Body() dto: CreateEndpointDto): Promise<EndpointWithSecretDto> {
     return this.service.create(dto);
   }
 
   @Get()
+  @ApiPageResponse(EndpointDto, 'Endpoints, oldest first, secrets masked')
   list(@Query() query: PageQueryDto): Promise<Page<EndpointDto>> {
     return this.service.list(query.limit, query.cursor);
   }
 
   @Get(':id')
+  @ApiOkResponse({ type: EndpointDto, description: 'The endpoint, secret masked' })
   get(@ResourceId() id: string): Promise<EndpointDto> {
     return this.service.get(id);
   }
 
   @Patch(':id')
+  @ApiOkResponse({ type: EndpointDto, description: 'The endpoint as changed' })
   update(@ResourceId() id: string, @Body() dto: UpdateEndpointDto): Promise<EndpointDto> {
     return this.service.update(id, dto);
   }
 
   @Delete(':id')
   @HttpCode(204)
+  @ApiNoContentResponse({ description: 'Deleted, with its deliveries' })
   delete(@ResourceId() id: string): Promise<void> {
     return this.service.delete(id);
   }
 
   @Post(':id/rotate-secret')
   @HttpCode(200)
+  @ApiOkResponse({
+    type: EndpointWithSecretDto,
+    description: 'The endpoint with its new full secret; the old one keeps signing for 24 h',
+  })
   rotateSecret(@ResourceId() id: string): Promise<EndpointWithSecretDto> {
     return this.service.rotateSecret(id);
   }
 
   @Post(':id/replay')
   @HttpCode(202)
+  @ApiAcceptedResponse({
+    type: ReplayResultDto,
+    description: 'Deliveries created; they are sent in the background',
+  })
   replay(@ResourceId() id: string, @Body() dto: ReplayEndpointDto): Promise<ReplayResultDto> {
     return this.service.replay(id, dto);
   }
 
   @Get(':id/deliveries')
+  @ApiPageResponse(DeliveryDto, 'The endpoint’s deliveries, newest first')
   listDeliveries(
     @ResourceId() id: string,
     @Query() query: ListDeliveriesQueryDto,

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsIn, IsISO8601, IsObject, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { MAX_TYPE_LENGTH } from '@herald/events';
+import { type HeraldEvent, MAX_TYPE_LENGTH } from '@herald/events';
 import { PageQueryDto } from '../common/pagination.js';
 
 const splitList = ({ value }: { value: unknown }): unknown => {
@@ -81,6 +81,45 @@ export class ListEventsQueryDto extends PageQueryDto {
   @IsOptional()
   @IsISO8601({ strict: true })
   until?: string;
+}
+
+/** The stored CloudEvents envelope (contract §3). */
+export class EventDto implements HeraldEvent {
+  @ApiProperty({ enum: ['1.0'] }) specversion: '1.0';
+  @ApiProperty({ format: 'uuid', description: 'UUIDv7 assigned by Herald' }) id: string;
+  @ApiProperty({
+    example: '1042',
+    description: 'Decimal string of the gateway-wide, strictly increasing commit sequence',
+  })
+  seq: string;
+  @ApiProperty({ example: 'seatable.row.modified' }) type: string;
+  @ApiProperty({
+    description: '`/sources/<id>` for provider and Herald events, `/api-keys/<id>` for published ones',
+  })
+  source: string;
+  @ApiPropertyOptional() subject?: string;
+  @ApiProperty({
+    format: 'date-time',
+    description: "When it happened at the provider (or the publisher's `time`), else `receivedat`",
+  })
+  time: string;
+  @ApiProperty({ format: 'date-time', description: 'When Herald received it' }) receivedat: string;
+  @ApiProperty({ enum: ['application/json'] }) datacontenttype: 'application/json';
+  @ApiProperty({ example: 'seatable' }) provider: string;
+  @ApiProperty() sourceid: string;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Normalized, camelCase, per type' })
+  data: Record<string, unknown>;
+}
+
+export class EventWithRawDto extends EventDto {
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    description: "With `include=raw`: the provider's original payload, as text or base64 (see rawEncoding)",
+  })
+  raw?: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) rawContentType?: string | null;
+  @ApiPropertyOptional({ enum: ['utf8', 'base64'] }) rawEncoding?: 'utf8' | 'base64';
 }
 
 export class GetEventQueryDto {

@@ -1,16 +1,32 @@
 import { ResourceId } from '../common/resource-id.js';
 import { Body, Controller, Get, Headers, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { HeraldEvent } from '@herald/events';
 import type { FastifyReply } from 'fastify';
 import { CurrentPrincipal, RequireScope } from '../common/auth/auth.decorators.js';
 import type { Principal } from '../common/auth/scope.js';
-import type { Page } from '../common/pagination.js';
-import { GetEventQueryDto, ListEventsQueryDto, PublishEventDto } from './event.dto.js';
-import { EventsService, type StoredEventWithRaw } from './events.service.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import { ApiProblemResponses } from '../common/errors/problem-responses.js';
+import { ApiPageResponse, type Page } from '../common/pagination.js';
+import {
+  EventDto,
+  EventWithRawDto,
+  GetEventQueryDto,
+  ListEventsQueryDto,
+  PublishEventDto,
+} from './event.dto.js';
+import { EventsService } from './events.service.js';
 
 @ApiTags('events')
 @ApiBearerAuth()
+@ApiProblemResponses(
+  ErrorCode.InvalidJson,
+  ErrorCode.InvalidFilter,
+  ErrorCode.InvalidCursor,
+  ErrorCode.IdempotencyConflict,
+  ErrorCode.CursorExpired,
+  ErrorCode.UnsupportedMediaType,
+)
 @Controller('v1/events')
 export class EventsController {
   constructor(private readonly service: EventsService) {}
@@ -19,6 +35,11 @@ export class EventsController {
   @Post()
   @RequireScope('publish')
   @ApiHeader({ name: 'Idempotency-Key', required: false })
+  @ApiCreatedResponse({ type: EventDto, description: 'Stored: the envelope' })
+  @ApiOkResponse({
+    type: EventDto,
+    description: 'The Idempotency-Key was used before: the event stored then (`idempotent-replayed: true`)',
+  })
   async publish(
     @CurrentPrincipal() principal: Principal,
     @Body() dto: PublishEventDto,
@@ -33,13 +54,18 @@ export class EventsController {
 
   @Get()
   @RequireScope('subscribe')
+  @ApiPageResponse(EventDto, 'Matching events in seq order')
   list(@Query() query: ListEventsQueryDto): Promise<Page<HeraldEvent>> {
     return this.service.list(query);
   }
 
   @Get(':id')
   @RequireScope('subscribe')
-  get(@ResourceId() id: string, @Query() query: GetEventQueryDto): Promise<StoredEventWithRaw> {
+  @ApiOkResponse({
+    type: EventWithRawDto,
+    description: 'The event; with `include=raw` its original payload too',
+  })
+  get(@ResourceId() id: string, @Query() query: GetEventQueryDto): Promise<EventWithRawDto> {
     return this.service.get(id, query);
   }
 }

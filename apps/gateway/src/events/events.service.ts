@@ -16,17 +16,11 @@ import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pa
 import { type CursorResolution, CursorResolver, cursorRefusal } from './cursor-resolver.js';
 import { toEnvelope } from './event-record.js';
 import { newEventId } from './new-event.js';
-import type { GetEventQueryDto, ListEventsQueryDto, PublishEventDto } from './event.dto.js';
+import type { EventWithRawDto, GetEventQueryDto, ListEventsQueryDto, PublishEventDto } from './event.dto.js';
 import { EventRepository } from './event.repository.js';
 import { type AppendedEvent, EventWriter } from './event-writer.js';
 
 const TEXT_CONTENT = /^(application\/([a-z0-9.+-]*\+)?json|text\/.*)$/;
-
-export interface StoredEventWithRaw extends HeraldEvent {
-  raw?: string | null;
-  rawContentType?: string | null;
-  rawEncoding?: 'utf8' | 'base64';
-}
 
 @Injectable()
 export class EventsService {
@@ -76,10 +70,10 @@ export class EventsService {
     return result;
   }
 
-  async get(id: string, query: GetEventQueryDto): Promise<StoredEventWithRaw> {
+  async get(id: string, query: GetEventQueryDto): Promise<EventWithRawDto> {
     const row = await this.repository.findById(id, query.include === 'raw');
     if (!row) throw HeraldException.notFound('Event', id);
-    const event: StoredEventWithRaw = toEnvelope(row);
+    const event: EventWithRawDto = toEnvelope(row);
     if (query.include === 'raw') {
       const textual = row.raw_content_type ? TEXT_CONTENT.test(row.raw_content_type) : false;
       event.raw = row.raw ? row.raw.toString(textual ? 'utf8' : 'base64') : null;

@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { OpenAPIObject } from '@nestjs/swagger';
+import { ErrorCode } from '../common/errors/error-code.js';
+import { problemResponses } from '../common/errors/problem-responses.js';
 import { RAW_BODY_ROUTE } from '../common/raw-body-route.js';
 import type { IngestRefusalLog } from './ingest-refusal-log.js';
 import type { IngestService } from './ingest.service.js';
@@ -95,6 +97,19 @@ export function documentIngestRoute(document: OpenAPIObject): void {
             },
           },
         },
+        ...problemResponses([
+          ErrorCode.InvalidBody,
+          ErrorCode.InvalidJson,
+          ErrorCode.Unauthorized,
+          ErrorCode.MissingSignature,
+          ErrorCode.InvalidSignature,
+          ErrorCode.NotFound,
+          ErrorCode.SourceDisabled,
+          ErrorCode.PayloadTooLarge,
+          ErrorCode.UnsupportedMediaType,
+          ErrorCode.DatabaseUnavailable,
+          ErrorCode.Internal,
+        ]),
       },
     },
   };

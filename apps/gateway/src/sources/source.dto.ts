@@ -33,7 +33,10 @@ export class CreateSourceDto {
   enabled?: boolean;
 
   @ApiPropertyOptional({
+    type: 'integer',
     nullable: true,
+    minimum: 1,
+    maximum: 30 * 86_400,
     description:
       'Raise herald.source.silent when a source that has sent events is quiet this many seconds (null: never)',
   })
@@ -60,7 +63,7 @@ export class SourceDto {
     unknown
   >;
   @ApiProperty() enabled: boolean;
-  @ApiProperty({ nullable: true }) silentAfterSeconds: number | null;
+  @ApiProperty({ type: 'integer', nullable: true }) silentAfterSeconds: number | null;
   @ApiPropertyOptional({
     description:
       'Webhook sources: the URL to give the provider. Full only when created or rotated; masked otherwise.',
@@ -75,11 +78,12 @@ export class SourceStatusDto {
   @ApiProperty({ enum: ['webhook', 'stream'] }) mode: SourceMode;
   @ApiProperty({ enum: ['connecting', 'connected', 'backoff', 'auth_failed', 'stopped'], nullable: true })
   state: StreamState | null;
-  @ApiProperty({ nullable: true }) lastError: string | null;
-  @ApiProperty({ nullable: true }) lastEventAt: string | null;
-  @ApiProperty({ nullable: true }) connectedSince: string | null;
-  @ApiProperty() reconnects: number;
+  @ApiProperty({ type: String, nullable: true }) lastError: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) lastEventAt: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) connectedSince: string | null;
+  @ApiProperty({ type: 'integer' }) reconnects: number;
   @ApiProperty({
+    type: String,
     nullable: true,
     description: 'Instance id (see /healthz) of the gateway holding the stream',
   })

@@ -1,33 +1,49 @@
 import { ResourceId } from '../common/resource-id.js';
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { PageQueryDto, type Page } from '../common/pagination.js';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ErrorCode } from '../common/errors/error-code.js';
+import { ApiProblemResponses } from '../common/errors/problem-responses.js';
+import { ApiPageResponse, PageQueryDto, type Page } from '../common/pagination.js';
 import { RequestOrigin } from '../common/request-origin.decorator.js';
-import { CreateSourceDto, type SourceDto, type SourceStatusDto, UpdateSourceDto } from './source.dto.js';
+import { CreateSourceDto, SourceDto, SourceStatusDto, UpdateSourceDto } from './source.dto.js';
 import { SourcesService } from './sources.service.js';
 
 @ApiTags('sources')
 @ApiBearerAuth()
+@ApiProblemResponses(ErrorCode.InvalidCursor, ErrorCode.UpstreamRefused, ErrorCode.UpstreamUnreachable)
 @Controller('v1/sources')
 export class SourcesController {
   constructor(private readonly service: SourcesService) {}
 
   @Post()
+  @ApiCreatedResponse({
+    type: SourceDto,
+    description: 'The source; a webhook source’s full ingestUrl is shown only here and on rotation',
+  })
   create(@Body() dto: CreateSourceDto, @RequestOrigin() origin: string): Promise<SourceDto> {
     return this.service.create(dto, origin);
   }
 
   @Get()
+  @ApiPageResponse(SourceDto, 'Sources, oldest first, secrets masked')
   list(@Query() query: PageQueryDto, @RequestOrigin() origin: string): Promise<Page<SourceDto>> {
     return this.service.list(origin, query.limit, query.cursor);
   }
 
   @Get(':id')
+  @ApiOkResponse({ type: SourceDto, description: 'The source, secrets masked' })
   get(@ResourceId() id: string, @RequestOrigin() origin: string): Promise<SourceDto> {
     return this.service.get(id, origin);
   }
 
   @Patch(':id')
+  @ApiOkResponse({ type: SourceDto, description: 'The source as changed' })
   update(
     @ResourceId() id: string,
     @Body() dto: UpdateSourceDto,
@@ -38,17 +54,23 @@ export class SourcesController {
 
   @Delete(':id')
   @HttpCode(204)
+  @ApiNoContentResponse({ description: 'Deleted; a stream source is stopped' })
   delete(@ResourceId() id: string): Promise<void> {
     return this.service.delete(id);
   }
 
   @Get(':id/status')
+  @ApiOkResponse({ type: SourceStatusDto, description: 'Where the source stands' })
   status(@ResourceId() id: string): Promise<SourceStatusDto> {
     return this.service.status(id);
   }
 
   @Post(':id/rotate-ingest-token')
   @HttpCode(200)
+  @ApiOkResponse({
+    type: SourceDto,
+    description: 'The source with its new full ingestUrl; the old one stops working',
+  })
   rotateIngestToken(@ResourceId() id: string, @RequestOrigin() origin: string): Promise<SourceDto> {
     return this.service.rotateIngestToken(id, origin);
   }
@@ -56,6 +78,10 @@ export class SourcesController {
   /** Provider actions, e.g. SeaTable's `POST /v1/sources/:id/toasts {toUser, message, type}`. */
   @Post(':id/:action')
   @HttpCode(200)
+  @ApiOkResponse({
+    description: 'The provider’s answer to the action',
+    schema: { type: 'object', additionalProperties: true },
+  })
   invokeAction(
     @ResourceId() id: string,
     @Param('action') action: string,

@@ -1,22 +1,30 @@
 import { Controller, Get, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ErrorCode } from '../../common/errors/error-code.js';
+import { ApiProblemResponses } from '../../common/errors/problem-responses.js';
 import { ResourceId } from '../../common/resource-id.js';
 import { DeliveriesService } from './deliveries.service.js';
-import type { DeliveryWithAttemptsDto } from './delivery.dto.js';
+import { DeliveryWithAttemptsDto } from './delivery.dto.js';
 
 @ApiTags('endpoints')
 @ApiBearerAuth()
+@ApiProblemResponses(ErrorCode.Conflict)
 @Controller('v1/deliveries')
 export class DeliveriesController {
   constructor(private readonly service: DeliveriesService) {}
 
   @Get(':id')
+  @ApiOkResponse({ type: DeliveryWithAttemptsDto, description: 'The delivery and every attempt' })
   get(@ResourceId() id: string): Promise<DeliveryWithAttemptsDto> {
     return this.service.get(id);
   }
 
   @Post(':id/retry')
   @HttpCode(202)
+  @ApiAcceptedResponse({
+    type: DeliveryWithAttemptsDto,
+    description: 'Due now, whatever its state (a failed delivery gets one more attempt)',
+  })
   retry(@ResourceId() id: string): Promise<DeliveryWithAttemptsDto> {
     return this.service.retry(id);
   }

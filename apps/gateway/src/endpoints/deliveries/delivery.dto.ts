@@ -18,12 +18,16 @@ export class ListDeliveriesQueryDto extends PageQueryDto {
 
 export class DeliveryAttemptDto {
   @ApiProperty() attemptedAt: string;
-  @ApiProperty({ nullable: true, description: 'HTTP status; null when no answer came' })
+  @ApiProperty({ type: 'integer', nullable: true, description: 'HTTP status; null when no answer came' })
   responseStatus: number | null;
-  @ApiProperty({ nullable: true, description: 'The first 2 KiB of the response body' })
+  @ApiProperty({ type: String, nullable: true, description: 'The first 2 KiB of the response body' })
   responseBody: string | null;
-  @ApiProperty() durationMs: number;
-  @ApiProperty({ nullable: true, description: 'Why no answer came (timeout, refused target, …)' })
+  @ApiProperty({ type: 'integer' }) durationMs: number;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Why no answer came (timeout, refused target, …)',
+  })
   error: string | null;
 }
 
@@ -34,11 +38,11 @@ export class DeliveryDto {
   @ApiProperty() eventSeq: string;
   @ApiProperty() eventType: string;
   @ApiProperty({ enum: DELIVERY_STATUSES, description: STATUS_DESCRIPTION }) status: DeliveryStatus;
-  @ApiProperty({ description: 'Attempts made so far' }) attemptCount: number;
-  @ApiProperty({ nullable: true }) nextAttemptAt: string | null;
-  @ApiProperty({ nullable: true }) lastAttemptAt: string | null;
-  @ApiProperty({ nullable: true }) lastResponseStatus: number | null;
-  @ApiProperty({ nullable: true }) lastError: string | null;
+  @ApiProperty({ type: 'integer', description: 'Attempts made so far' }) attemptCount: number;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) nextAttemptAt: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) lastAttemptAt: string | null;
+  @ApiProperty({ type: 'integer', nullable: true }) lastResponseStatus: number | null;
+  @ApiProperty({ type: String, nullable: true }) lastError: string | null;
   @ApiProperty() createdAt: string;
   @ApiProperty() updatedAt: string;
 }
