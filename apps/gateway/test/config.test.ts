@@ -79,4 +79,17 @@ describe('loadConfig', () => {
     expect(problems).toContain('PORT="eighty"');
     for (const secret of ['short', 'mysql://x', 'http://redis:6379']) expect(problems).not.toContain(secret);
   });
+
+  it.each([
+    ['PORT', 'abc', 'must be an integer port from 1 to 65535'],
+    ['PORT', '0', 'must be an integer port from 1 to 65535'],
+    ['PORT', '65536', 'must be an integer port from 1 to 65535'],
+    ['PORT', '80.5', 'must be an integer port from 1 to 65535'],
+    ['HERALD_RETENTION_DAYS', 'week', 'must be a whole number of days from 1 to 3650'],
+    ['HERALD_SOCKET_MAX_BUFFER', '5', 'must be an integer from 10 to 1000000'],
+  ])('reports %s=%s with one rule', (name, value, rule) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(
+      expect.objectContaining({ problems: [`${name}=${JSON.stringify(value)}: ${rule}`] }),
+    );
+  });
 });

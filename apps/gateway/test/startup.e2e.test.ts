@@ -215,7 +215,7 @@ describe('gateway process with embedded Postgres', () => {
       encoding: 'utf8',
     });
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain('PORT="eighty"');
+    expect(result.stderr).toContain('PORT="eighty": must be an integer port from 1 to 65535\n');
     expect(result.stderr).toContain('HERALD_RETRY_SCHEDULE="soon"');
   });
 });

@@ -2,13 +2,11 @@ import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsBoolean,
   IsIn,
-  IsInt,
   IsOptional,
   IsString,
   Matches,
-  Max,
-  Min,
   MinLength,
+  ValidateBy,
   validateSync,
 } from 'class-validator';
 
@@ -24,6 +22,19 @@ const toInt = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : Number(value);
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
 
+/**
+ * One rule with one message: separate IsInt, Min and Max each failed on `abc` (NaN), and their three
+ * messages contradicted one another.
+ */
+const IsIntegerIn = (min: number, max: number, what: string) =>
+  ValidateBy({
+    name: 'isIntegerIn',
+    validator: {
+      validate: (value) => Number.isInteger(value) && value >= min && value <= max,
+      defaultMessage: () => `must be ${what} from ${min} to ${max}`,
+    },
+  });
+
 /** The environment as Herald reads it (contract §2). Validated once at start. */
 export class Environment {
   @IsOptional()
@@ -38,9 +49,7 @@ export class Environment {
 
   @IsOptional()
   @Transform(toInt)
-  @IsInt()
-  @Min(0)
-  @Max(65535)
+  @IsIntegerIn(1, 65_535, 'an integer port')
   PORT?: number;
 
   @IsOptional()
@@ -66,9 +75,7 @@ export class Environment {
 
   @IsOptional()
   @Transform(toInt)
-  @IsInt()
-  @Min(1)
-  @Max(3650)
+  @IsIntegerIn(1, 3650, 'a whole number of days')
   HERALD_RETENTION_DAYS?: number;
 
   @IsOptional()
@@ -85,9 +92,7 @@ export class Environment {
 
   @IsOptional()
   @Transform(toInt)
-  @IsInt()
-  @Min(10)
-  @Max(1_000_000)
+  @IsIntegerIn(10, 1_000_000, 'an integer')
   HERALD_SOCKET_MAX_BUFFER?: number;
 
   @IsOptional()

@@ -29,7 +29,6 @@ export async function startTestApp(
     ...env,
     DATABASE_URL: url,
     HOST: '127.0.0.1',
-    PORT: '0',
   });
   const app = await createApp(config, logger);
   await app.listen({ port, host: '127.0.0.1' });
