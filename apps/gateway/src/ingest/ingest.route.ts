@@ -3,7 +3,7 @@ import type { OpenAPIObject } from '@nestjs/swagger';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { problemResponses } from '../common/errors/problem-responses.js';
 import { RAW_BODY_ROUTE } from '../common/raw-body-route.js';
-import type { IngestRefusalLog } from './ingest-refusal-log.js';
+import type { IngestRefusals } from './ingest-refusals.js';
 import type { IngestService } from './ingest.service.js';
 
 const PATH = '/v1/ingest/:sourceId/:ingestToken';
@@ -30,7 +30,7 @@ function webhookHeaders(request: FastifyRequest): Record<string, string | undefi
 export function registerIngestRoute(
   fastify: FastifyInstance,
   service: IngestService,
-  refusals: IngestRefusalLog,
+  refusals: IngestRefusals,
 ): void {
   fastify.post<{ Params: IngestParams }>(
     PATH,

@@ -29,32 +29,28 @@ export class IngestService {
   async ingest(sourceId: string, token: string, request: WebhookRequest): Promise<IngestResult> {
     const source = await this.sources.authenticateIngest(sourceId, token);
     const adapter = this.adapters.get(source.provider);
-    try {
-      if (!adapter.webhookContentTypes.includes(request.contentType)) {
-        throw new HeraldException(
-          ErrorCode.UnsupportedMediaType,
-          `${source.provider} webhooks are ${adapter.webhookContentTypes.join(' or ')}, not "${request.contentType || 'none'}".`,
-        );
-      }
-      // No provider sends an empty webhook (a JSON one would not parse, an empty protobuf message sets
-      // nothing): it is a probe or a broken client. Refused here, before any adapter, so every provider
-      // answers it with the same code, signed or not.
-      if (request.body.length === 0) {
-        throw new HeraldException(
-          ErrorCode.EmptyBody,
-          `A ${source.provider} webhook has a body; this request has none.`,
-        );
-      }
-      const receivedAt = new Date();
-      const events = adapter
-        .parseWebhook(request, source.config)
-        .map((e) => fromNormalized(e, { sourceId: source.id, provider: source.provider }, receivedAt));
-      const appended = await this.writer.append(events);
-      this.metrics.ingestRequests.inc({ provider: source.provider, outcome: 'accepted' });
-      return { accepted: appended.length, ids: appended.map((a) => a.event.id) };
-    } catch (error) {
-      this.metrics.ingestRequests.inc({ provider: source.provider, outcome: 'refused' });
-      throw error;
+    if (!adapter.webhookContentTypes.includes(request.contentType)) {
+      throw new HeraldException(
+        ErrorCode.UnsupportedMediaType,
+        `${source.provider} webhooks are ${adapter.webhookContentTypes.join(' or ')}, not "${request.contentType || 'none'}".`,
+      );
     }
+    // No provider sends an empty webhook (a JSON one would not parse, an empty protobuf message sets
+    // nothing): it is a probe or a broken client. Refused here, before any adapter, so every provider
+    // answers it with the same code, signed or not.
+    if (request.body.length === 0) {
+      throw new HeraldException(
+        ErrorCode.EmptyBody,
+        `A ${source.provider} webhook has a body; this request has none.`,
+      );
+    }
+    const receivedAt = new Date();
+    const events = adapter
+      .parseWebhook(request, source.config)
+      .map((e) => fromNormalized(e, { sourceId: source.id, provider: source.provider }, receivedAt));
+    const appended = await this.writer.append(events);
+    // What is not accepted is counted by IngestRefusals, which also sees what never reaches here.
+    this.metrics.ingestRequests.inc({ provider: source.provider, outcome: 'accepted' });
+    return { accepted: appended.length, ids: appended.map((a) => a.event.id) };
   }
 }

@@ -14,7 +14,7 @@ export class MetricsService {
 
   readonly ingestRequests = new Counter({
     name: 'herald_ingest_requests_total',
-    help: 'Provider webhook and publish requests by provider and outcome',
+    help: 'Provider webhook requests by provider and outcome (accepted; refused: 4xx; failed: 5xx)',
     labelNames: ['provider', 'outcome'] as const,
     registers: [this.registry],
   });

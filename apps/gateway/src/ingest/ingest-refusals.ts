@@ -3,6 +3,7 @@ import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { toProblem } from '../common/errors/problem.js';
 import { LogThrottle } from '../common/log-throttle.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { SourcesService } from '../sources/sources.service.js';
 
 /** One line per source and code per minute: enough to debug a secret mismatch, not a flood. */
@@ -26,30 +27,37 @@ export class IngestRefusalClock {
 }
 
 /**
- * Logs each webhook the gateway refuses: without it, a provider whose requests are all refused leaves
- * only a metric. Never the URL (it holds the ingest token) nor the body.
+ * Counts every webhook the gateway does not accept, in `herald_ingest_requests_total` (`refused` for a
+ * 4xx, `failed` for the gateway's own 5xx), and logs each refusal: without the log, a provider whose
+ * requests are all refused leaves only the metric. Never logs the URL (it holds the ingest token) nor
+ * the body.
  */
 @Injectable()
-export class IngestRefusalLog {
+export class IngestRefusals {
   private readonly throttle: LogThrottle;
 
   constructor(
     private readonly sources: SourcesService,
+    private readonly metrics: MetricsService,
     clock: IngestRefusalClock,
-    @InjectPinoLogger(IngestRefusalLog.name) private readonly logger: PinoLogger,
+    @InjectPinoLogger(IngestRefusals.name) private readonly logger: PinoLogger,
   ) {
     this.throttle = new LogThrottle(WINDOW_MS, clock);
   }
 
-  /** Never rejects: a refusal is answered whether or not it could be logged. */
+  /** Never rejects: a refusal is answered whether or not it could be counted and logged. */
   async record(sourceId: string, error: unknown): Promise<void> {
-    // The problem the client gets, from the one mapping; 5xx are the gateway's failures, logged where
-    // they happen, not refusals.
+    // The problem the client gets, from the one mapping.
     const { problem } = toProblem(error);
-    if (problem.status >= 500) return;
     // Refused before the source was read (413 from the body parser) or with a wrong token: the source
     // is in the catalog's cache in all but the first of a burst.
     const source = await this.sources.lookup(sourceId).catch(() => null);
+    this.metrics.ingestRequests.inc({
+      provider: source?.provider ?? 'unknown',
+      outcome: problem.status >= 500 ? 'failed' : 'refused',
+    });
+    // 5xx are the gateway's failures, logged where they happen, not refusals.
+    if (problem.status >= 500) return;
     // A source that does not exist has an id its caller made up: all of them share one key, so
     // guessing ids cannot write a line per guess.
     const admitted = this.throttle.admit(`${source?.id ?? 'unknown'}:${problem.code}`);

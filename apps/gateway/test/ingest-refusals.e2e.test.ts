@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { computeSignature, SIGNATURE_HEADER } from '@herald/seatable';
 import { buildSeatableWebhook } from '@herald/seatable/testing';
-import { IngestRefusalClock } from '../src/ingest/ingest-refusal-log.js';
+import { IngestRefusalClock } from '../src/ingest/ingest-refusals.js';
 import { apiClient, eventually } from './support/http.js';
 import { capturedLogs, startTestApp, type TestApp } from './support/test-app.js';
 
@@ -41,7 +41,17 @@ describe('refused ingest requests in the log', () => {
   });
   afterAll(() => herald.close());
 
+  const ingestCounts = async () => {
+    const text: string = (await apiClient(herald.baseUrl)('GET', '/metrics')).body;
+    const counts: Record<string, number> = {};
+    for (const [, labels, value] of text.matchAll(/^herald_ingest_requests_total\{(.*)\} (\d+)$/gm)) {
+      counts[labels!] = Number(value);
+    }
+    return counts;
+  };
+
   it('logs each refusal once per source and code per window, with what was dropped, never the URL or body', async () => {
+    const countsBefore = await ingestCounts();
     const webhook = buildSeatableWebhook(rowData, { secret: 'the-old-secret' });
     const statuses = [];
     for (let i = 0; i < 5; i++)
@@ -57,6 +67,16 @@ describe('refused ingest requests in the log', () => {
     const accepted = buildSeatableWebhook(rowData, { secret });
     statuses.push((await post(source.ingestUrl, accepted.body, accepted.headers)).status);
     expect(statuses).toEqual([401, 401, 401, 401, 401, 413, 415, 401, 404, 202]);
+    // Counted too, whether refused by Fastify (413), at the URL (401, 404) or by the adapter.
+    await eventually(async () => {
+      const counts = await ingestCounts();
+      const added = (labels: string) => (counts[labels] ?? 0) - (countsBefore[labels] ?? 0);
+      expect({
+        refused: added('provider="seatable",outcome="refused"'),
+        unknown: added('provider="unknown",outcome="refused"'),
+        accepted: added('provider="seatable",outcome="accepted"'),
+      }).toEqual({ refused: 8, unknown: 1, accepted: 1 });
+    });
 
     const seatable = { sourceId: source.id, provider: 'seatable', suppressed: 0 };
     const expected = [
