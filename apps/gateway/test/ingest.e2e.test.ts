@@ -92,13 +92,13 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
         responses: { '202': expect.any(Object) },
       });
 
-      // Every /v1 route says what it answers: a described 2xx with a schema (none for 204), and its errors
-      // as problem+json.
+      // Every /v1 route and the probes say what they answer: a described 2xx with a schema (none for
+      // 204), and their errors as problem+json.
       type Response = { description?: string; content?: Record<string, { schema?: object }> };
       const routes = Object.entries(
         document.paths as Record<string, Record<string, { responses: Record<string, Response> }>>,
       )
-        .filter(([path]) => path.startsWith('/v1/'))
+        .filter(([path]) => path.startsWith('/v1/') || ['/healthz', '/readyz'].includes(path))
         .flatMap(([path, operations]) =>
           Object.entries(operations).map(([method, op]) => ({ route: `${method} ${path}`, op })),
         );
@@ -117,7 +117,9 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
             schema: status !== '204',
           });
         }
-        const problem = op.responses['404'] ?? op.responses['400'];
+        // Liveness answers whenever the process does.
+        if (route === 'get /healthz') continue;
+        const problem = op.responses['404'] ?? op.responses['400'] ?? op.responses['503'];
         expect({ route, problem: problem?.content?.['application/problem+json']?.schema }).toEqual({
           route,
           problem: { $ref: '#/components/schemas/ProblemDto' },

@@ -1,10 +1,11 @@
 import { Controller, Get, HttpCode, Inject } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
 import { ClusterBus, type ClusterBusStatus } from '../cluster/cluster-bus.js';
 import { Public } from '../common/auth/auth.decorators.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException } from '../common/errors/herald-exception.js';
+import { problemResponses } from '../common/errors/problem-responses.js';
 import { INSTANCE_ID } from '../config/herald-config.js';
 import { DrainState } from './drain-state.js';
 
@@ -22,6 +23,13 @@ export class HealthController {
   /** Liveness: the process answers. */
   @Get('healthz')
   @HttpCode(200)
+  @ApiOkResponse({
+    description: 'The process answers (liveness; says nothing about the database).',
+    schema: {
+      type: 'object',
+      properties: { status: { type: 'string', enum: ['ok'] }, instance: { type: 'string' } },
+    },
+  })
   live(): { status: 'ok'; instance: string } {
     return { status: 'ok', instance: this.instanceId };
   }
@@ -32,6 +40,20 @@ export class HealthController {
    * Postgres through its poll, only up to a second later, so taking it out of rotation would cost more.
    */
   @Get('readyz')
+  @ApiOkResponse({
+    description: 'Ready for traffic: the database answers and no migration is pending.',
+    schema: {
+      type: 'object',
+      properties: {
+        status: { type: 'string', enum: ['ready'] },
+        clusterBus: { type: 'object', description: 'How instances signal each other (NOTIFY or Redis)' },
+      },
+    },
+  })
+  @ApiResponse({
+    status: 503,
+    ...problemResponses([ErrorCode.ShuttingDown, ErrorCode.DatabaseUnavailable])[503],
+  })
   async ready(): Promise<{ status: 'ready'; clusterBus: ClusterBusStatus }> {
     if (this.drain.active) {
       throw new HeraldException(ErrorCode.ShuttingDown, 'This instance is shutting down.');

@@ -100,6 +100,7 @@ export function documentIngestRoute(document: OpenAPIObject): void {
         ...problemResponses([
           ErrorCode.InvalidBody,
           ErrorCode.InvalidJson,
+          ErrorCode.EmptyBody,
           ErrorCode.Unauthorized,
           ErrorCode.MissingSignature,
           ErrorCode.InvalidSignature,
