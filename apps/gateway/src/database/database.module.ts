@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { ApiKeyEntity } from '../api-keys/api-key.entity.js';
@@ -16,6 +17,27 @@ import { migrations } from './migrations/index.js';
 export const POOL_APPLICATION_NAME = 'herald';
 
 export const ENTITIES = [ApiKeyEntity, SourceEntity, SourceStateEntity, EndpointEntity];
+
+/**
+ * The pool's settings. Every connection listens for its own errors from birth: the pool hands a connection
+ * over from within that connection's socket read (a new one on its ReadyForQuery, a released one to the
+ * next waiter), and users that await it (TypeORM's query runners, `HeldConnection`) attach their listener
+ * only a promise job later. An error in the same read (Postgres dying just then) found no listener, and
+ * Node turned it into an uncaught exception: Herald exited 1 before its shutdown could start. Ignoring it
+ * here loses nothing: the connection is unusable from then on, so its user's query fails, and the pool
+ * discards it on release.
+ */
+export function poolOptions(databaseUrl: string): pg.PoolConfig {
+  return {
+    // The pool serves API reads, the event writer and delivery workers.
+    max: 20,
+    connectionTimeoutMillis: 5_000,
+    ...pgConnectionConfig(databaseUrl, POOL_APPLICATION_NAME),
+    onConnect: (client) => {
+      client.on('error', () => undefined);
+    },
+  };
+}
 
 @Module({})
 export class DatabaseModule {
@@ -34,12 +56,7 @@ export class DatabaseModule {
             migrations,
             synchronize: false,
             migrationsRun: false,
-            // The pool serves API reads, the event writer and (later) delivery workers.
-            extra: {
-              max: 20,
-              connectionTimeoutMillis: 5_000,
-              ...pgConnectionConfig(config.databaseUrl!, POOL_APPLICATION_NAME),
-            },
+            extra: poolOptions(config.databaseUrl!),
           }),
           dataSourceFactory: async (options) => {
             const dataSource = await new DataSource(options!).initialize();
