@@ -10,6 +10,7 @@ import {
 } from './database/embedded-postgres-keeper.js';
 import { EmbeddedPostgresError } from './database/embedded-postgres-error.js';
 import { DrainState } from './health/drain-state.js';
+import { SHUTDOWN_DEADLINE_MS } from './shutdown-deadline.js';
 
 let config: HeraldConfig;
 try {
@@ -70,9 +71,9 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   logger.info({ signal }, 'shutting down');
   const forceExit = setTimeout(() => {
-    logger.error('graceful shutdown took longer than 30 s; exiting');
+    logger.error(`graceful shutdown took longer than ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting`);
     process.exit(1);
-  }, 30_000);
+  }, SHUTDOWN_DEADLINE_MS);
   forceExit.unref();
   try {
     // A signal during start-up waits for it, so what it started (an embedded Postgres above all) is

