@@ -140,11 +140,15 @@ describe('embedded Postgres dying while the gateway runs', () => {
     const pgData = join(dir, 'pgdata');
     gateway = await startGatewayProcess({ HERALD_DATA_DIR: dir });
     const killed = postmaster(pgData);
+    // Stopped, this Herald cannot start a new postmaster before the port is taken (on a loaded machine
+    // its first restart could otherwise come first).
+    gateway.child.kill('SIGSTOP');
     process.kill(killed.pid, 'SIGKILL');
     await eventually(() => !isPostmasterOf(killed.pid, pgData), 10_000, 20);
     // Its port taken, every new postmaster fails to bind it.
     blocker = createServer();
     await new Promise<void>((resolve) => blocker!.listen(killed.port, '127.0.0.1', resolve));
+    gateway.child.kill('SIGCONT');
 
     expect(await gateway.exited).toBe(1);
     const output = gateway.output();
