@@ -14,6 +14,7 @@ import { RAW_BODY_ROUTE } from './common/raw-body-route.js';
 import { HeraldException, type ProblemFieldError } from './common/errors/herald-exception.js';
 import { ProblemDetailsFilter } from './common/errors/problem-details.filter.js';
 import type { HeraldConfig } from './config/herald-config.js';
+import { DrainState } from './health/drain-state.js';
 import { documentIngestRoute } from './ingest/ingest.route.js';
 
 /**
@@ -32,6 +33,22 @@ function registerBodyParsers(app: NestFastifyApplication, bodyLimit: number): vo
   for (const type of ['application/x-www-form-urlencoded', 'text/plain', '*']) {
     app.useBodyParser(type, { bodyLimit });
   }
+}
+
+/**
+ * From SIGTERM on, every answer closes its connection. The instance keeps serving through the delivery
+ * grace, and a client reusing a keep-alive connection to it would otherwise send its next request just
+ * as the server closes, and lose it to a reset; a new connection goes where the balancer sends it now.
+ */
+function closeConnectionsWhileDraining(app: NestFastifyApplication): void {
+  const drain = app.get(DrainState);
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRequest', (_request, reply, done) => {
+      if (drain.active) reply.header('connection', 'close');
+      done();
+    });
 }
 
 function registerDocs(app: NestFastifyApplication, config: HeraldConfig): void {
@@ -92,6 +109,7 @@ export async function createApp(
   app.useLogger(quietBootLogger(app.get(NestPinoLogger)));
   app.useWebSocketAdapter(new ClusterIoAdapter(app, app.get(ClusterBus)));
   registerBodyParsers(app, config.maxBodyBytes);
+  closeConnectionsWhileDraining(app);
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,

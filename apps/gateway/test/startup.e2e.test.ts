@@ -65,6 +65,11 @@ describe('gateway process with embedded Postgres', () => {
         return ready.status === 503 && ready.body.code === 'shutting_down';
       });
       await expect(connectSocket(first.baseUrl, token)).rejects.toThrow('unavailable');
+      // Still served meanwhile, but each answer closes its connection, so no client keeps one open to an
+      // instance about to close it under its next request.
+      const listed = await admin('GET', '/v1/events?limit=1');
+      expect(listed.status).toBe(200);
+      expect(listed.headers.get('connection')).toBe('close');
       expect(await first.exited).toBe(0);
 
       const second = await startGatewayProcess(env);
