@@ -174,7 +174,7 @@ export function toProblem(error: unknown): ProblemResponse {
     return {
       problem: problemOf(
         ErrorCode.DatabaseUnavailable,
-        'The event store is unreachable; nothing was stored. Retry later.',
+        'The database is unreachable; nothing was changed. Retry later.',
       ),
       headers: { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) },
       unexpected: false,
