@@ -19,16 +19,30 @@ import { EndpointsModule } from './endpoints/endpoints.module.js';
 import { SubscriptionsModule } from './subscriptions/subscriptions.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { serializeError } from './common/log-serializers.js';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: HeraldConfig, logger: Logger, adapters?: readonly ProviderAdapter[]): DynamicModule {
+  static forRoot(
+    config: HeraldConfig,
+    logger: Logger,
+    adapters?: readonly ProviderAdapter[],
+    instanceId?: string,
+  ): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config),
+        ConfigModule.forRoot(config, instanceId),
         AdaptersModule.forRoot(adapters),
-        LoggerModule.forRoot({ pinoHttp: { logger, autoLogging: false, quietReqLogger: true } }),
+        LoggerModule.forRoot({
+          // pino-http gives the loggers Nest injects its own `err` serializer unless given this one.
+          pinoHttp: {
+            logger,
+            autoLogging: false,
+            quietReqLogger: true,
+            serializers: { err: serializeError },
+          },
+        }),
         DatabaseModule.forRoot(config, logger),
         MetricsModule,
         ClusterModule.forRoot(config, logger),

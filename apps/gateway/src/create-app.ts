@@ -84,6 +84,8 @@ function flattenValidationError(error: ValidationError, prefix = ''): ProblemFie
 export interface CreateAppOptions {
   /** Replaces the provider adapters (tests use adapters with short timings). */
   adapters?: readonly ProviderAdapter[];
+  /** The instance id its logs already carry (main.ts); a new one otherwise. */
+  instanceId?: string;
 }
 
 export async function createApp(
@@ -97,7 +99,7 @@ export async function createApp(
     return503OnClosing: true,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, logger, options.adapters),
+    AppModule.forRoot(config, logger, options.adapters, options.instanceId),
     adapter,
     {
       rawBody: true,

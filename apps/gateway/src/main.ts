@@ -1,6 +1,9 @@
 import 'reflect-metadata';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import { serializeError } from './common/log-serializers.js';
 import { ConfigurationError } from './config/environment.js';
 import { type HeraldConfig, loadConfig } from './config/herald-config.js';
 import { createApp } from './create-app.js';
@@ -21,7 +24,14 @@ try {
   process.exit(1);
 }
 
-const logger = pino({ level: config.logLevel, base: { service: 'herald' } });
+// Every line says which process and which instance wrote it: operators stop Herald by its pid, and
+// match a stream source's `heldBy` (an instance id) to a replica's logs.
+const instanceId = uuidv7();
+const logger = pino({
+  level: config.logLevel,
+  base: { service: 'herald', pid: process.pid, hostname: hostname(), instance: instanceId },
+  serializers: { err: serializeError },
+});
 let embedded: EmbeddedPostgresKeeper | undefined;
 let app: Awaited<ReturnType<typeof createApp>> | undefined;
 let stopping = false;
@@ -53,7 +63,7 @@ async function start(): Promise<void> {
   // Asked to stop while the database started: nothing more to start.
   if (stopping) return;
   try {
-    app = await createApp(config, logger);
+    app = await createApp(config, logger, { instanceId });
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     logger.fatal({ err: error }, 'Herald could not start');

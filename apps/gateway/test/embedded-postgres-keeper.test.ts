@@ -39,7 +39,7 @@ describe(EmbeddedPostgresKeeper.name, () => {
     first.die();
     await eventually(() => expect(start).toHaveBeenCalledTimes(1));
     expect(logger.error).toHaveBeenCalledWith(
-      { pid: 1, code: null, signal: 'SIGKILL' },
+      { postmasterPid: 1, code: null, signal: 'SIGKILL' },
       'embedded Postgres exited unexpectedly; restarting it',
     );
     await sut.stop();

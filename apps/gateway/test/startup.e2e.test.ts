@@ -23,6 +23,10 @@ describe('gateway process with embedded Postgres', () => {
     expect(token).toBeDefined();
     // Nest's start-up lines (a line per route) stay at debug, so the key is not buried among them.
     expect(first.output()).not.toContain('Mapped {');
+    // Every line names its process and instance (`kill <pid>`; a source's `heldBy` is an instance id).
+    const { instance } = (await apiClient(first.baseUrl)('GET', '/healthz')).body;
+    expect(first.output()).toContain(`"pid":${first.child.pid},`);
+    expect(first.output()).toContain(`"instance":"${instance}"`);
     const published = await apiClient(first.baseUrl, token)('POST', '/v1/events', {
       body: { type: 'boot.check' },
     });

@@ -5,12 +5,13 @@ import { HERALD_CONFIG, type HeraldConfig, INSTANCE_ID } from './herald-config.j
 @Global()
 @Module({})
 export class ConfigModule {
-  static forRoot(config: HeraldConfig): DynamicModule {
+  /** `instanceId`: this process's, when its logs already carry it (main.ts); otherwise a new one. */
+  static forRoot(config: HeraldConfig, instanceId: string = uuidv7()): DynamicModule {
     return {
       module: ConfigModule,
       providers: [
         { provide: HERALD_CONFIG, useValue: config },
-        { provide: INSTANCE_ID, useValue: uuidv7() },
+        { provide: INSTANCE_ID, useValue: instanceId },
       ],
       exports: [HERALD_CONFIG, INSTANCE_ID],
     };

@@ -77,7 +77,12 @@ export class EmbeddedPostgresKeeper {
   private watch(database: EmbeddedDatabase): void {
     void database.exited.then((exit) => {
       if (this.ending) return;
-      this.options.logger.error(exit, 'embedded Postgres exited unexpectedly; restarting it');
+      // `pid` would clash with the process's own, which every line carries.
+      const { pid, code, signal } = exit;
+      this.options.logger.error(
+        { postmasterPid: pid, code, signal },
+        'embedded Postgres exited unexpectedly; restarting it',
+      );
       this.restarting = this.restart();
     });
   }

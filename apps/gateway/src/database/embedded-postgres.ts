@@ -136,10 +136,10 @@ async function stopServer(
   const { pid, dataDir, logger } = options;
   if (pid !== undefined && isPostmasterOf(pid, dataDir)) {
     if (!(await stopPostmaster(pid, () => server.stop(), STOP_TIMEOUT_MS))) {
-      logger?.warn({ pid, dataDir }, 'embedded Postgres did not stop in time; it was killed');
+      logger?.warn({ postmasterPid: pid, dataDir }, 'embedded Postgres did not stop in time; it was killed');
     }
   } else {
-    logger?.warn({ pid, dataDir }, 'embedded Postgres had already exited');
+    logger?.warn({ postmasterPid: pid, dataDir }, 'embedded Postgres had already exited');
   }
   if (!options.persistent) rmSync(dataDir, { recursive: true, force: true });
 }

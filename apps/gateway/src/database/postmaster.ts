@@ -80,7 +80,7 @@ export async function clearStaleServer(dataDir: string, logger?: Pick<Logger, 'w
       );
     }
     logger?.warn(
-      { pid, parentPid: owner, dataDir },
+      { postmasterPid: pid, parentPid: owner, dataDir },
       'stopping a postgres left running by an earlier Herald process',
     );
     await stopPostmaster(pid, () => process.kill(pid, 'SIGINT'), 15_000);
