@@ -737,5 +737,9 @@ describe('outbound webhook delivery', () => {
     expect(metrics).toMatch(/herald_delivery_attempts_total\{outcome="delivered"\} \d+/);
     expect(metrics).toContain('herald_delivery_attempt_seconds_bucket');
     expect(metrics).toContain('herald_deliveries_pending');
+    // An instance that holds no stream source still reports the series, at zero.
+    for (const state of ['connecting', 'connected', 'backoff', 'auth_failed', 'stopped']) {
+      expect(metrics).toContain(`herald_stream_sources{state="${state}"} 0`);
+    }
   });
 });

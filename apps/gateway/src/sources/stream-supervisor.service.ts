@@ -85,6 +85,8 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   onApplicationBootstrap(): void {
+    // Zero in every state from the start: a replica holding no stream still reports the series.
+    this.updateGauge();
     void this.connect();
   }
 
