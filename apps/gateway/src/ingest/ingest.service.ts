@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { WebhookRequest } from '@herald/events';
 import { AdapterRegistry } from '../adapters/adapter-registry.js';
 import { ErrorCode } from '../common/errors/error-code.js';
@@ -14,13 +14,25 @@ export interface IngestResult {
 }
 
 @Injectable()
-export class IngestService {
+export class IngestService implements OnModuleInit {
   constructor(
     private readonly sources: SourcesService,
     private readonly adapters: AdapterRegistry,
     private readonly writer: EventWriter,
     private readonly metrics: MetricsService,
   ) {}
+
+  /**
+   * Every provider's series at zero from the start: a counter that first appears at its first
+   * increment hides that increment from `rate()` and `increase()`.
+   */
+  onModuleInit(): void {
+    for (const provider of this.adapters.providers) {
+      for (const outcome of ['accepted', 'refused', 'failed']) {
+        this.metrics.ingestRequests.inc({ provider, outcome }, 0);
+      }
+    }
+  }
 
   /**
    * Authenticates the URL, lets the provider's adapter verify and parse the raw bytes, and answers only
