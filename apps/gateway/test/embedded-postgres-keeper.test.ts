@@ -89,14 +89,20 @@ describe(EmbeddedPostgresKeeper.name, () => {
     expect(second.stop).toHaveBeenCalledTimes(1);
   });
 
-  it('gives up with the last failure once every attempt has failed', async () => {
-    const failure = new EmbeddedPostgresError(
-      EmbeddedPostgresErrorCode.StartFailed,
-      'Address already in use',
-    );
+  /** A start that always fails with the same error. */
+  function startsFailingWith(code: EmbeddedPostgresErrorCode, message: string) {
+    const failure = new EmbeddedPostgresError(code, message);
     const start = jest.fn(async (): Promise<EmbeddedDatabase> => {
       throw failure;
     });
+    return { failure, start };
+  }
+
+  it('gives up with the last failure once every attempt has failed', async () => {
+    const { failure, start } = startsFailingWith(
+      EmbeddedPostgresErrorCode.StartFailed,
+      'Address already in use',
+    );
     const { first, onGiveUp, logger } = keeper(start);
 
     first.die();
@@ -110,13 +116,10 @@ describe(EmbeddedPostgresKeeper.name, () => {
   });
 
   it('gives up at once when another Herald has taken the data directory', async () => {
-    const taken = new EmbeddedPostgresError(
+    const { failure: taken, start } = startsFailingWith(
       EmbeddedPostgresErrorCode.DataDirInUse,
       'in use by Herald pid 42',
     );
-    const start = jest.fn(async (): Promise<EmbeddedDatabase> => {
-      throw taken;
-    });
     const { first, onGiveUp } = keeper(start);
 
     first.die();

@@ -139,22 +139,31 @@ describe('embedded Postgres dying while the gateway runs', () => {
     expect(postgresIn(pgData)).toEqual([]);
   }, 120_000);
 
-  it('exits 1, saying why, when it keeps failing to start again', async () => {
+  /**
+   * A gateway on a new data directory, paused (SIGSTOP) just before its postmaster is killed: it hears of
+   * the exit only once resumed. Returns it with the cluster's directory.
+   */
+  async function pausedWithDeadPostmaster(): Promise<{ paused: GatewayProcess; pgData: string }> {
     dir = mkdtempSync(join(tmpdir(), 'herald-data-'));
     const pgData = join(dir, 'pgdata');
     gateway = await startGatewayProcess({ HERALD_DATA_DIR: dir });
     const killed = postmaster(pgData);
-    // Stopped, this Herald cannot start a new postmaster before its cluster is broken. (Taking the
-    // dead postmaster's port instead failed in loaded full runs: something else held the port by then.)
     gateway.child.kill('SIGSTOP');
     process.kill(killed.pid, 'SIGKILL');
     await eventually(() => !isPostmasterOf(killed.pid, pgData), 10_000, 20);
+    return { paused: gateway, pgData };
+  }
+
+  it('exits 1, saying why, when it keeps failing to start again', async () => {
+    // Paused, this Herald cannot start a new postmaster before its cluster is broken. (Taking the dead
+    // postmaster's port instead failed in loaded full runs: something else held the port by then.)
+    const { paused, pgData } = await pausedWithDeadPostmaster();
     // Without its control file, every new postmaster refuses to start.
     rmSync(join(pgData, 'global', 'pg_control'));
-    gateway.child.kill('SIGCONT');
+    paused.child.kill('SIGCONT');
 
-    expect(await gateway.exited).toBe(1);
-    const output = gateway.output();
+    expect(await paused.exited).toBe(1);
+    const output = paused.output();
     expect(output).toMatch(/"level":60.*embedded Postgres could not be restarted/);
     expect(occurrences(output, 'embedded Postgres did not restart')).toBe(RESTART_POLICY.attempts);
     expect(output).toContain('global/pg_control');
@@ -162,22 +171,16 @@ describe('embedded Postgres dying while the gateway runs', () => {
   }, 120_000);
 
   it('leaves the data directory to a Herald that took it while its postmaster was down, and exits 1', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'herald-data-'));
-    const pgData = join(dir, 'pgdata');
-    gateway = await startGatewayProcess({ HERALD_DATA_DIR: dir });
-    const killed = postmaster(pgData);
-    // Stopped, this Herald learns of the exit only once the other has started on the directory.
-    gateway.child.kill('SIGSTOP');
-    process.kill(killed.pid, 'SIGKILL');
-    await eventually(() => !isPostmasterOf(killed.pid, pgData), 10_000, 20);
+    // Paused, this Herald learns of the exit only once the other has started on the directory.
+    const { paused, pgData } = await pausedWithDeadPostmaster();
     other = await startGatewayProcess({ HERALD_DATA_DIR: dir });
-    gateway.child.kill('SIGCONT');
+    paused.child.kill('SIGCONT');
 
-    expect(await gateway.exited).toBe(1);
-    expect(gateway.output()).toContain(
+    expect(await paused.exited).toBe(1);
+    expect(paused.output()).toContain(
       `the data directory ${pgData} is in use by Herald pid ${other.child.pid}`,
     );
-    expect(occurrences(gateway.output(), 'embedded Postgres did not restart')).toBe(1);
+    expect(occurrences(paused.output(), 'embedded Postgres did not restart')).toBe(1);
     expect((await fetch(`${other.baseUrl}/readyz`)).status).toBe(200);
     other.child.kill('SIGTERM');
     expect(await other.exited).toBe(0);

@@ -119,14 +119,23 @@ describe("Herald's own health events when their append is lost", () => {
     instances[0]!.app.get(DeliveryClock).now = () => new Date(Date.now() - 60_000);
   }
 
-  it('reports a delivery that failed while its herald.delivery.failing was refused, once, after a restart', async () => {
-    const failing = await receiverAnswering(500);
-    const endpoint = await endpointFor(failing.url, ['lost.failure']);
+  /**
+   * An endpoint at a receiver answering `status`, sent one `type` event whose health report the
+   * database refused (the refusal lifted afterwards, nothing reported yet).
+   */
+  async function attemptWithRefusedReport(status: number, type: string) {
+    const receiver = await receiverAnswering(status);
+    const endpoint = await endpointFor(receiver.url, [type]);
     const refusal = await refuseReportsAbout(endpoint.id);
     backdateOutcomes();
-    const event = await publish('lost.failure');
+    const event = await publish(type);
     await eventually(refusal.refused);
     await refusal.lift();
+    return { receiver, endpoint, event };
+  }
+
+  it('reports a delivery that failed while its herald.delivery.failing was refused, once, after a restart', async () => {
+    const { receiver: failing, endpoint, event } = await attemptWithRefusedReport(500, 'lost.failure');
     const [delivery] = (await admin('GET', `/v1/endpoints/${endpoint.id}/deliveries?status=failed`)).body
       .data;
     expect(delivery).toMatchObject({ eventId: event.id });
@@ -150,13 +159,7 @@ describe("Herald's own health events when their append is lost", () => {
   });
 
   it('reports an endpoint a 410 disabled while its herald.endpoint.disabled was refused, once, after a restart', async () => {
-    const gone = await receiverAnswering(410);
-    const endpoint = await endpointFor(gone.url, ['lost.disable']);
-    const refusal = await refuseReportsAbout(endpoint.id);
-    backdateOutcomes();
-    await publish('lost.disable');
-    await eventually(refusal.refused);
-    await refusal.lift();
+    const { receiver: gone, endpoint } = await attemptWithRefusedReport(410, 'lost.disable');
     expect((await admin('GET', `/v1/endpoints/${endpoint.id}`)).body.enabled).toBe(false);
     expect(await reports('herald.endpoint.disabled', endpoint.id)).toEqual([]);
 

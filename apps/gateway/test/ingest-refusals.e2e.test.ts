@@ -3,28 +3,18 @@ import { computeSignature, SIGNATURE_HEADER } from '@herald/seatable';
 import { buildSeatableWebhook } from '@herald/seatable/testing';
 import { IngestRefusalClock } from '../src/ingest/ingest-refusals.js';
 import { apiClient, eventually } from './support/http.js';
+import { postWebhook, seatableRowData } from './support/seatable-webhooks.js';
 import { capturedLogs, startTestApp, type TestApp } from './support/test-app.js';
 
-const rowData = {
-  dtable_uuid: 'fae0a3a42ba94df88e8303fd385e37de',
-  row_id: 'QoNno3QiTF26sxmG1sl3_g',
-  op_user: 'a1b2@auth.local',
-  op_type: 'modify_row',
-  op_time: 1649922777.279,
-  table_id: '0000',
-  table_name: 'Tasks',
-  row_name: 'body-marker-7f3a',
-  row_data: [],
-  op_app: null,
-};
+// The marker shows whether any log line carries the body.
+const rowData = { ...seatableRowData, row_name: 'body-marker-7f3a' };
 
 describe('refused ingest requests in the log', () => {
   const logs = capturedLogs();
   let herald: TestApp;
   let source: { id: string; ingestUrl: string };
   const secret = 'seatable-secret';
-  const post = (url: string, body: string | Uint8Array, headers: Record<string, string>) =>
-    apiClient('')('POST', url, { rawBody: body, headers });
+  const post = postWebhook;
   const refusals = () => logs.lines.filter((line) => line.msg === 'ingest request refused');
   // Lines are written after the answer, so two refusals in a row may be logged in either order.
   const byCode = (lines: Array<Record<string, unknown>>) =>

@@ -10,35 +10,13 @@ import { computeSignature, SIGNATURE_HEADER } from '@herald/seatable';
 import { buildSeatableWebhook } from '@herald/seatable/testing';
 import pg from 'pg';
 import { apiClient } from './support/http.js';
+import { postWebhook, seatableRowData } from './support/seatable-webhooks.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
-
-const rowData = {
-  dtable_uuid: 'fae0a3a42ba94df88e8303fd385e37de',
-  row_id: 'QoNno3QiTF26sxmG1sl3_g',
-  op_user: 'a1b2@auth.local',
-  op_type: 'modify_row',
-  op_time: 1649922777.279,
-  table_id: '0000',
-  table_name: 'Tâches',
-  row_name: 'Zoë',
-  row_data: [
-    {
-      column_key: '0000',
-      column_name: 'Nom',
-      column_type: 'text',
-      column_data: {},
-      value: 'Zoë',
-      old_value: 'Zoe',
-    },
-  ],
-  op_app: null,
-};
 
 describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
   let herald: TestApp;
   let admin: ReturnType<typeof apiClient>;
-  const post = (url: string, body: string | Uint8Array, headers: Record<string, string>) =>
-    apiClient('')('POST', url, { rawBody: body, headers });
+  const post = postWebhook;
   const eventCount = async (sourceId: string) =>
     (await admin('GET', `/v1/events?source=${sourceId}&limit=500`)).body.data.length;
 
@@ -147,7 +125,7 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
     });
 
     it('stores a signed webhook (Python json.dumps bytes) as seatable.row.modified after commit', async () => {
-      const webhook = buildSeatableWebhook(rowData, { secret });
+      const webhook = buildSeatableWebhook(seatableRowData, { secret });
       expect(webhook.text).toContain('"table_name": "T\\u00e2ches"');
       const response = await post(source.ingestUrl, webhook.body, webhook.headers);
       expect(response.status).toBe(202);
@@ -177,7 +155,10 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
     });
 
     it('accepts a row whose primary column is a number (row_name is the raw cell) and stores it as text', async () => {
-      const webhook = buildSeatableWebhook({ ...rowData, op_time: 1649922800.5, row_name: 1042 }, { secret });
+      const webhook = buildSeatableWebhook(
+        { ...seatableRowData, op_time: 1649922800.5, row_name: 1042 },
+        { secret },
+      );
       const response = await post(source.ingestUrl, webhook.body, webhook.headers);
       expect(response.status).toBe(202);
       const event = await admin('GET', `/v1/events/${response.body.ids[0]}`);
@@ -187,10 +168,10 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
     it('stores a webhook whose text holds NUL and a lone surrogate (jsonb refuses both) with U+FFFD, keeping the raw bytes', async () => {
       const webhook = buildSeatableWebhook(
         {
-          ...rowData,
+          ...seatableRowData,
           op_time: 1649922900.5,
           row_name: 'a\u0000b\ud800',
-          row_data: [{ ...rowData.row_data[0], value: { 'k\u0000': ['\u0000'] } }],
+          row_data: [{ ...seatableRowData.row_data[0], value: { 'k\u0000': ['\u0000'] } }],
         },
         { secret },
       );
@@ -205,7 +186,7 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
     it('stores concurrent redeliveries of one change once, answering each with the same id', async () => {
       const before = await eventCount(source.id);
       const changes = [1649923000.5, 1649923001.5].map((opTime) =>
-        buildSeatableWebhook({ ...rowData, op_time: opTime }, { secret }),
+        buildSeatableWebhook({ ...seatableRowData, op_time: opTime }, { secret }),
       );
       // Sent at once, most of them share a write batch with their own duplicates.
       const answers = await Promise.all(
@@ -225,7 +206,7 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
     });
 
     it('answers 503 with Retry-After when the original of a redelivery vanishes as it is written, and stores the retry', async () => {
-      const webhook = buildSeatableWebhook({ ...rowData, op_time: 1649923100.5 }, { secret });
+      const webhook = buildSeatableWebhook({ ...seatableRowData, op_time: 1649923100.5 }, { secret });
       const first = await post(source.ingestUrl, webhook.body, webhook.headers);
       expect(first.status).toBe(202);
       // Deletes the original inside the redelivery's own write, after its conflict skipped the row: the
@@ -252,7 +233,7 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
 
     it('refuses tampered or unsigned bodies, wrong tokens, unknown sources and other content types, storing nothing', async () => {
       const before = await eventCount(source.id);
-      const webhook = buildSeatableWebhook({ ...rowData, op_time: 1649922999.1 }, { secret });
+      const webhook = buildSeatableWebhook({ ...seatableRowData, op_time: 1649922999.1 }, { secret });
       const tampered = webhook.text.replace('Zo\\u00eb', 'Eve');
       // The adapter checks the signature before it parses: malformed JSON is reported only when signed.
       const malformed = '{"event": "update", "data": ';
@@ -312,7 +293,7 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
         body: { name: 'paused', provider: 'seatable', mode: 'webhook', config: { secret }, enabled: false },
       });
       const paused: { id: string; ingestUrl: string } = created.body;
-      const webhook = buildSeatableWebhook(rowData, { secret });
+      const webhook = buildSeatableWebhook(seatableRowData, { secret });
       const refused = await post(paused.ingestUrl, webhook.body, webhook.headers);
       expect(refused.status).toBe(409);
       expect(refused.headers.get('content-type')).toContain('application/problem+json');
@@ -330,7 +311,7 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
     });
 
     it('answers 413 over HERALD_MAX_BODY', async () => {
-      const big = buildSeatableWebhook({ ...rowData, row_name: 'x'.repeat(1_100_000) }, { secret });
+      const big = buildSeatableWebhook({ ...seatableRowData, row_name: 'x'.repeat(1_100_000) }, { secret });
       const response = await post(source.ingestUrl, big.body, big.headers);
       expect(response.status).toBe(413);
       expect(response.body.code).toBe('payload_too_large');
@@ -339,11 +320,11 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
     it('stops accepting the old URL after rotation, however the source id in it is spelled', async () => {
       // A UUID in any case names the same source; the old token must stop working in every spelling.
       const shouted = source.ingestUrl.replace(source.id, source.id.toUpperCase());
-      const earlier = buildSeatableWebhook({ ...rowData, op_time: 1649921000 }, { secret });
+      const earlier = buildSeatableWebhook({ ...seatableRowData, op_time: 1649921000 }, { secret });
       expect((await post(shouted, earlier.body, earlier.headers)).status).toBe(202);
       const rotated = await admin('POST', `/v1/sources/${source.id}/rotate-ingest-token`);
       expect(rotated.status).toBe(200);
-      const webhook = buildSeatableWebhook({ ...rowData, op_time: 1649922000 }, { secret });
+      const webhook = buildSeatableWebhook({ ...seatableRowData, op_time: 1649922000 }, { secret });
       expect((await post(source.ingestUrl, webhook.body, webhook.headers)).status).toBe(401);
       expect((await post(shouted, webhook.body, webhook.headers)).status).toBe(401);
       expect((await post(rotated.body.ingestUrl, webhook.body, webhook.headers)).status).toBe(202);
