@@ -124,11 +124,7 @@ export class EndpointsService {
     const endpoint = await this.load(id);
     const since = new Date(dto.since);
     const until = dto.until ? new Date(dto.until) : new Date();
-    if (until <= since) {
-      throw HeraldException.validation('"until" must be after "since".', [
-        { field: 'until', message: 'must be after since' },
-      ]);
-    }
+    if (until <= since) throw HeraldException.emptyTimeRange();
     const regexes = compileTypePatterns(dto.types ?? [], 'types');
     return { deliveries: await this.deliveries.replay(endpoint.id, since, until, regexes) };
   }

@@ -87,11 +87,7 @@ export class EventsService {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     const since = query.since ? new Date(query.since) : undefined;
     const until = query.until ? new Date(query.until) : undefined;
-    if (since && until && until <= since) {
-      throw HeraldException.validation('"until" must be after "since".', [
-        { field: 'until', message: 'must be after since' },
-      ]);
-    }
+    if (since && until && until <= since) throw HeraldException.emptyTimeRange();
     const rows = await this.repository.query({
       afterSeq: await this.startAfter(query.after, query.cursor),
       typeRegexes: this.typeRegexes(query.type),
@@ -103,12 +99,12 @@ export class EventsService {
     return toPage(rows, limit, toEnvelope, (row) => row.seq, 'events');
   }
 
-  /** `after` is an event id or a seq; an id must name a stored event. `field` names it in errors. */
-  async resolveAfter(after: string | undefined, field = 'after'): Promise<string | undefined> {
+  /** `after` is an event id or a seq; an id must name a stored event. */
+  private async resolveAfter(after: string | undefined): Promise<string | undefined> {
     if (after === undefined) return undefined;
     const cursor = await this.cursors.resolve(after);
     if (cursor.kind === 'ok') return String(cursor.seq);
-    throw refusedCursor(cursor, field);
+    throw refusedCursor(cursor, 'after');
   }
 
   /**
@@ -123,17 +119,16 @@ export class EventsService {
     cursor: string | undefined,
   ): Promise<string | undefined> {
     if (cursor === undefined) return this.resolveAfter(after);
-    // A seq or an event id, which `resolveAfter` checks like any `after`.
-    const fromCursor = (await this.resolveAfter(
-      decodeCursor('events', cursor, () => true),
-      'cursor',
-    ))!;
-    if (after === undefined) return fromCursor;
+    // A seq or an event id, checked like any `after`.
+    const page = await this.cursors.resolve(decodeCursor('events', cursor, () => true));
+    if (page.kind !== 'ok') throw refusedCursor(page, 'cursor');
+    // The usual case, the first page's seq repeated, cannot move the page: no second lookup.
+    if (after === undefined || (/^\d+$/.test(after) && BigInt(after) <= page.seq)) return String(page.seq);
     const resolved = await this.cursors.resolve(after);
     // Expired means older than every event kept, so behind any cursor that is not.
-    if (resolved.kind === 'expired') return fromCursor;
+    if (resolved.kind === 'expired') return String(page.seq);
     if (resolved.kind !== 'ok') throw refusedCursor(resolved, 'after');
-    return resolved.seq > BigInt(fromCursor) ? String(resolved.seq) : fromCursor;
+    return String(resolved.seq > page.seq ? resolved.seq : page.seq);
   }
 
   private typeRegexes(types: string[] | undefined): string[] | undefined {

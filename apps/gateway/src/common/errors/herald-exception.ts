@@ -23,6 +23,13 @@ export class HeraldException extends Error {
     return new HeraldException(ErrorCode.ValidationFailed, detail, errors);
   }
 
+  /** A `since`/`until` pair whose `until` is not after `since` (an empty range, surely a mistake). */
+  static emptyTimeRange(): HeraldException {
+    return HeraldException.validation('"until" must be after "since".', [
+      { field: 'until', message: 'must be after since' },
+    ]);
+  }
+
   static notFound(what: string, id: string): HeraldException {
     return new HeraldException(ErrorCode.NotFound, `${what} ${id} does not exist`);
   }
