@@ -136,7 +136,7 @@ export class SourcesService {
    * operator must be able to tell a paused source from a deleted one.
    */
   async authenticateIngest(id: string, token: string): Promise<SourceEntity> {
-    const source = isUuid(id) ? await this.catalog.find(id) : null;
+    const source = await this.lookup(id);
     if (!source || source.mode !== 'webhook' || !source.ingestTokenHash) {
       throw HeraldException.notFound('Webhook source', id);
     }
