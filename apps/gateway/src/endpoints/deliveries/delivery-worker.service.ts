@@ -220,25 +220,16 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
           .refreshStatistics()
           .catch((error) => this.logger.warn({ err: error }, 'could not refresh the deliveries statistics'));
       }
-      if (this.stopping) {
-        await this.deliveries.release(
-          this.instanceId,
-          deliveries.map((d) => d.id),
-        );
-        return;
+      // Not started: all of them once stopping; otherwise those of an endpoint that changed while the
+      // claim was in flight, due again at once to be claimed as the endpoint is now (or not at all).
+      const unstarted: string[] = [];
+      for (const delivery of deliveries) {
+        if (this.stopping || this.changedDuringClaim.has(delivery.endpointId)) unstarted.push(delivery.id);
+        else this.start(delivery);
       }
-      const stale = deliveries.filter((d) => this.changedDuringClaim.has(d.endpointId));
-      deliveries.forEach((delivery) => {
-        if (!this.changedDuringClaim.has(delivery.endpointId)) this.start(delivery);
-      });
-      if (stale.length > 0) {
-        await this.deliveries.release(
-          this.instanceId,
-          stale.map((d) => d.id),
-        );
-        // Due again now, to be claimed as the endpoint is now (or not at all).
-        this.pumpAgain = true;
-      }
+      if (unstarted.length > 0) await this.deliveries.release(this.instanceId, unstarted);
+      if (this.stopping) return;
+      if (unstarted.length > 0) this.pumpAgain = true;
       if (deliveries.length + orphaned.length < free) {
         this.wake(nextDueInMs === null ? POLL_MS : Math.min(nextDueInMs, POLL_MS));
         return;
