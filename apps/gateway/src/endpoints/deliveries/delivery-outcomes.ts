@@ -9,10 +9,10 @@ import { MetricsService } from '../../metrics/metrics.service.js';
 import { EndpointRepository } from '../endpoint.repository.js';
 import { DeliveryClock } from './delivery-clock.js';
 import {
-  type AttemptRecord,
   type ClaimedDelivery,
   type DeliveryTransition,
   DeliveryRepository,
+  type Outcome,
 } from './delivery.repository.js';
 import {
   DELIVERY_FAILING_TYPE,
@@ -39,10 +39,8 @@ const OUTCOME_LINGER_MS = 10;
 interface PendingOutcome {
   delivery: ClaimedDelivery;
   result: SendResult;
-  attempt: AttemptRecord;
-  next: DeliveryTransition;
-  /** Owes a `herald.delivery.failing`, unless the failure disables the endpoint (see `followUp`). */
-  reportFailure: boolean;
+  /** What the batch statement writes; `reportFailure` unless the failure disables the endpoint (see `followUp`). */
+  outcome: Outcome;
   resolve: (followUp: Promise<DeliveryTransition>) => void;
   reject: (error: unknown) => void;
 }
@@ -98,18 +96,22 @@ export class DeliveryOutcomes {
       outcome: succeeded ? 'delivered' : result.status === null ? 'error' : 'rejected',
     });
     this.metrics.deliveryAttemptSeconds.observe(result.durationMs / 1000);
-    const attempt: AttemptRecord = {
-      attemptedAt,
-      responseStatus: result.status,
-      responseBody: result.body,
-      durationMs: result.durationMs,
-      error: result.error,
+    const outcome: Outcome = {
+      id: delivery.id,
+      attempt: {
+        attemptedAt,
+        responseStatus: result.status,
+        responseBody: result.body,
+        durationMs: result.durationMs,
+        error: result.error,
+      },
+      next,
+      // A 410 is reported as the disabling it causes.
+      reportFailure:
+        next.status === 'failed' && result.status !== 410 && delivery.event.type !== DELIVERY_FAILING_TYPE,
     };
-    // A 410 is reported as the disabling it causes.
-    const reportFailure =
-      next.status === 'failed' && result.status !== 410 && delivery.event.type !== DELIVERY_FAILING_TYPE;
     return new Promise((resolve, reject) => {
-      this.queue.push({ delivery, result, attempt, next, reportFailure, resolve, reject });
+      this.queue.push({ delivery, result, outcome, resolve, reject });
       if (!this.writing) void this.writeQueued();
     });
   }
@@ -149,21 +151,16 @@ export class DeliveryOutcomes {
     const now = this.clock.now();
     const streaks = await this.deliveries.recordAttempts(
       this.instanceId,
-      batch.map(({ delivery, attempt, next, reportFailure }) => ({
-        id: delivery.id,
-        attempt,
-        next,
-        reportFailure,
-      })),
+      batch.map((pending) => pending.outcome),
       now,
     );
     for (const pending of batch) {
-      pending.resolve(this.followUp(pending, streaks, now).then(() => pending.next));
+      pending.resolve(this.followUp(pending, streaks, now).then(() => pending.outcome.next));
     }
   }
 
   private async followUp(
-    { delivery, result, reportFailure }: PendingOutcome,
+    { delivery, result, outcome: { reportFailure } }: PendingOutcome,
     streaks: ReadonlyMap<string, Date | null>,
     now: Date,
   ): Promise<void> {
