@@ -3,7 +3,7 @@ import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { toProblem } from '../common/errors/problem.js';
 import { LogThrottle } from '../common/log-throttle.js';
-import { MetricsService } from '../metrics/metrics.service.js';
+import { MetricsService, UNKNOWN_PROVIDER } from '../metrics/metrics.service.js';
 import { SourcesService } from '../sources/sources.service.js';
 
 /** One line per source and code per minute: enough to debug a secret mismatch, not a flood. */
@@ -49,11 +49,11 @@ export class IngestRefusals {
   async record(sourceId: string, error: unknown): Promise<void> {
     // The problem the client gets, from the one mapping.
     const { problem } = toProblem(error);
-    // Refused before the source was read (413 from the body parser) or with a wrong token: the source
-    // is in the catalog's cache in all but the first of a burst.
+    // Once the handler has run, the source is in the catalog's cache; only a 413 from the body parser,
+    // which comes before it, may have to read it.
     const source = await this.sources.lookup(sourceId).catch(() => null);
     this.metrics.ingestRequests.inc({
-      provider: source?.provider ?? 'unknown',
+      provider: source?.provider ?? UNKNOWN_PROVIDER,
       outcome: problem.status >= 500 ? 'failed' : 'refused',
     });
     // 5xx are the gateway's failures, logged where they happen, not refusals.

@@ -22,16 +22,8 @@ export class IngestService implements OnModuleInit {
     private readonly metrics: MetricsService,
   ) {}
 
-  /**
-   * Every provider's series at zero from the start: a counter that first appears at its first
-   * increment hides that increment from `rate()` and `increase()`.
-   */
   onModuleInit(): void {
-    for (const provider of this.adapters.providers) {
-      for (const outcome of ['accepted', 'refused', 'failed']) {
-        this.metrics.ingestRequests.inc({ provider, outcome }, 0);
-      }
-    }
+    this.metrics.startIngestSeries(this.adapters.providers);
   }
 
   /**

@@ -1,6 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/**
+ * Label values known in advance, whose series are exported from the start at zero: a series that first
+ * appears at its first increment hides that increment from `rate()` and `increase()`.
+ */
+export const DELIVERY_OUTCOMES = ['delivered', 'rejected', 'error'] as const;
+export const INGEST_OUTCOMES = ['accepted', 'refused', 'failed'] as const;
+/** What an ingest request for a source that does not exist is counted under, for lack of a provider. */
+export const UNKNOWN_PROVIDER = 'unknown';
+
 /** Every Prometheus figure Herald exports, on a registry of its own (tests run several apps per process). */
 @Injectable()
 export class MetricsService {
@@ -68,5 +77,13 @@ export class MetricsService {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
+    for (const outcome of DELIVERY_OUTCOMES) this.deliveryAttempts.inc({ outcome }, 0);
+  }
+
+  /** The ingest series of these providers and of UNKNOWN_PROVIDER, at zero (see DELIVERY_OUTCOMES). */
+  startIngestSeries(providers: readonly string[]): void {
+    for (const provider of [...providers, UNKNOWN_PROVIDER]) {
+      for (const outcome of INGEST_OUTCOMES) this.ingestRequests.inc({ provider, outcome }, 0);
+    }
   }
 }
