@@ -46,10 +46,8 @@ async function start(): Promise<void> {
         shuttingDown: () => stopping,
         // Left to the process supervisor, which restarts Herald (and with it its Postgres) or alerts.
         onGiveUp: (error) => {
-          logger.fatal(
-            { err: error, code: error instanceof EmbeddedPostgresError ? error.code : undefined },
-            'embedded Postgres could not be restarted; exiting',
-          );
+          // The error's own `code` (EmbeddedPostgresError) comes with it.
+          logger.fatal({ err: error }, 'embedded Postgres could not be restarted; exiting');
           process.exit(1);
         },
       });

@@ -16,7 +16,7 @@ export class LogThrottle {
   constructor(
     private readonly windowMs: number,
     private readonly clock: Pick<Clock, 'now'>,
-    /** Bounds the memory: keys may come from requests, so from anyone. */
+    /** Bounds the memory over a long run: keys of deleted sources are never used again. */
     private readonly maxKeys = 10_000,
   ) {}
 
