@@ -134,6 +134,16 @@ describe("Herald's own health events when their append is lost", () => {
     return { receiver, endpoint, event };
   }
 
+  /** After a restart, the one `type` report about the endpoint that recovery stored. */
+  async function recoveredAfterRestart(type: string, endpointId: string) {
+    await restart();
+    const report = await stored(type, endpointId);
+    // Fanned out like any event: the operator hears of it.
+    await eventually(() => operator.received.some((w) => w.headers['webhook-id'] === report.id));
+    expect(await reports(type, endpointId)).toHaveLength(1);
+    return report;
+  }
+
   it('reports a delivery that failed while its herald.delivery.failing was refused, once, after a restart', async () => {
     const { receiver: failing, endpoint, event } = await attemptWithRefusedReport(500, 'lost.failure');
     const [delivery] = (await admin('GET', `/v1/endpoints/${endpoint.id}/deliveries?status=failed`)).body
@@ -141,8 +151,7 @@ describe("Herald's own health events when their append is lost", () => {
     expect(delivery).toMatchObject({ eventId: event.id });
     expect(await reports('herald.delivery.failing', endpoint.id)).toEqual([]);
 
-    await restart();
-    const report = await stored('herald.delivery.failing', endpoint.id);
+    const report = await recoveredAfterRestart('herald.delivery.failing', endpoint.id);
     expect(report.data).toEqual({
       endpointId: endpoint.id,
       url: failing.url,
@@ -153,9 +162,6 @@ describe("Herald's own health events when their append is lost", () => {
       lastResponseStatus: 500,
       lastError: null,
     });
-    // Fanned out like any event: the operator hears of it.
-    await eventually(() => operator.received.some((w) => w.headers['webhook-id'] === report.id));
-    expect(await reports('herald.delivery.failing', endpoint.id)).toHaveLength(1);
   });
 
   it('reports an endpoint a 410 disabled while its herald.endpoint.disabled was refused, once, after a restart', async () => {
@@ -163,15 +169,12 @@ describe("Herald's own health events when their append is lost", () => {
     expect((await admin('GET', `/v1/endpoints/${endpoint.id}`)).body.enabled).toBe(false);
     expect(await reports('herald.endpoint.disabled', endpoint.id)).toEqual([]);
 
-    await restart();
-    const report = await stored('herald.endpoint.disabled', endpoint.id);
+    const report = await recoveredAfterRestart('herald.endpoint.disabled', endpoint.id);
     expect(report.data).toEqual({
       endpointId: endpoint.id,
       url: gone.url,
       reason: 'the endpoint answered 410 Gone',
     });
-    await eventually(() => operator.received.some((w) => w.headers['webhook-id'] === report.id));
-    expect(await reports('herald.endpoint.disabled', endpoint.id)).toHaveLength(1);
     // The 410 is reported as the disabling it caused, never also as a failed delivery.
     expect(await reports('herald.delivery.failing', endpoint.id)).toEqual([]);
   });
