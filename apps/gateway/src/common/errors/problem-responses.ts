@@ -8,15 +8,16 @@ import {
   type ResponseObject,
 } from '@nestjs/swagger';
 import { describeErrorCode, ErrorCode } from './error-code.js';
-import { PROBLEM_CONTENT_TYPE } from './problem.js';
+import type { ProblemFieldError } from './herald-exception.js';
+import { type Problem, PROBLEM_CONTENT_TYPE } from './problem.js';
 
-class ProblemFieldErrorDto {
+class ProblemFieldErrorDto implements ProblemFieldError {
   @ApiPropertyOptional({ description: 'Dotted path of the offending field or parameter' }) field?: string;
   @ApiProperty() message: string;
 }
 
 /** The `Problem` every error answers with, for the OpenAPI document. */
-export class ProblemDto {
+export class ProblemDto implements Problem {
   @ApiProperty({ example: 'https://herald.dev/problems/validation_failed' }) type: string;
   @ApiProperty({ example: 'Validation failed' }) title: string;
   @ApiProperty({ type: 'integer', example: 400 }) status: number;
