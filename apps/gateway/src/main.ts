@@ -93,7 +93,7 @@ async function shutdown(signal: string): Promise<void> {
   } catch (error) {
     logger.error({ err: error }, 'error during shutdown');
   }
-  // A database that went away before the signal (Ctrl-C reaches the embedded Postgres as well) still
+  // A database that went away before the signal (the OOM killer chose the embedded Postgres) still
   // makes a clean stop: exit 0, as for any completed shutdown.
   logger.info('Herald stopped');
   process.exit(0);

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { freePort } from '../src/database/embedded-postgres.js';
-import { spawnGatewayProcess, startGatewayProcess, MAIN } from './support/gateway-process.js';
+import {
+  type GatewayProcess,
+  interruptGroup,
+  MAIN,
+  spawnGatewayProcess,
+  startGatewayProcess,
+} from './support/gateway-process.js';
 import { START_NODE_FLAGS } from '../src/start-command.js';
 import { apiClient, eventually } from './support/http.js';
 import { connectSocket } from './support/sockets.js';
@@ -50,49 +56,58 @@ describe('gateway process with embedded Postgres', () => {
     expect(await third.exited).toBe(0);
   });
 
-  it('on SIGTERM finishes the webhook attempt in flight and records it before stopping its Postgres', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'herald-data-'));
-    const token = 'graceful-admin-token-0123456789';
-    const env = { HERALD_DATA_DIR: dir, HERALD_ADMIN_TOKEN: token, HERALD_ALLOW_PRIVATE_TARGETS: 'true' };
-    const receiver = await startWebhookReceiver(() => ({ status: 200, delayMs: 1_500 }));
-    try {
-      const first = await startGatewayProcess(env);
-      const admin = apiClient(first.baseUrl, token);
-      const endpoint = (await admin('POST', '/v1/endpoints', { body: { url: receiver.url } })).body;
-      await admin('POST', '/v1/events', { body: { type: 'bye.now' } });
-      await eventually(() => receiver.received.length === 1);
-      first.child.kill('SIGTERM');
-      // Out of rotation once the signal is handled, while the attempt is still running: readiness 503,
-      // no new sockets.
-      await eventually(async () => {
-        const ready = await admin('GET', '/readyz');
-        return ready.status === 503 && ready.body.code === 'shutting_down';
-      });
-      await expect(connectSocket(first.baseUrl, token)).rejects.toThrow('unavailable');
-      // Still served meanwhile, but each answer closes its connection, so no client keeps one open to an
-      // instance about to close it under its next request.
-      const listed = await admin('GET', '/v1/events?limit=1');
-      expect(listed.status).toBe(200);
-      expect(listed.headers.get('connection')).toBe('close');
-      expect(await first.exited).toBe(0);
-
-      const second = await startGatewayProcess(env);
+  // A terminal's Ctrl-C reaches every process of the job, the embedded postmaster included.
+  it.each([
+    ['SIGTERM', (gateway: GatewayProcess) => gateway.child.kill('SIGTERM')],
+    ['a Ctrl-C (SIGINT to its process group)', interruptGroup],
+  ] as const)(
+    'on %s finishes the webhook attempt in flight and records it before stopping its Postgres',
+    async (_, stop) => {
+      const dir = mkdtempSync(join(tmpdir(), 'herald-data-'));
+      const token = 'graceful-admin-token-0123456789';
+      const env = { HERALD_DATA_DIR: dir, HERALD_ADMIN_TOKEN: token, HERALD_ALLOW_PRIVATE_TARGETS: 'true' };
+      const receiver = await startWebhookReceiver(() => ({ status: 200, delayMs: 1_500 }));
       try {
-        const listed = await apiClient(second.baseUrl, token)(
-          'GET',
-          `/v1/endpoints/${endpoint.id}/deliveries`,
-        );
-        expect(listed.body.data).toEqual([expect.objectContaining({ status: 'delivered', attemptCount: 1 })]);
-        expect(receiver.received).toHaveLength(1);
+        const first = await startGatewayProcess(env, undefined, undefined, true);
+        const admin = apiClient(first.baseUrl, token);
+        const endpoint = (await admin('POST', '/v1/endpoints', { body: { url: receiver.url } })).body;
+        await admin('POST', '/v1/events', { body: { type: 'bye.now' } });
+        await eventually(() => receiver.received.length === 1);
+        stop(first);
+        // Out of rotation once the signal is handled, while the attempt is still running: readiness 503,
+        // no new sockets.
+        await eventually(async () => {
+          const ready = await admin('GET', '/readyz');
+          return ready.status === 503 && ready.body.code === 'shutting_down';
+        });
+        await expect(connectSocket(first.baseUrl, token)).rejects.toThrow('unavailable');
+        // Still served meanwhile, but each answer closes its connection, so no client keeps one open to an
+        // instance about to close it under its next request.
+        const listed = await admin('GET', '/v1/events?limit=1');
+        expect(listed.status).toBe(200);
+        expect(listed.headers.get('connection')).toBe('close');
+        expect(await first.exited).toBe(0);
+
+        const second = await startGatewayProcess(env);
+        try {
+          const listed = await apiClient(second.baseUrl, token)(
+            'GET',
+            `/v1/endpoints/${endpoint.id}/deliveries`,
+          );
+          expect(listed.body.data).toEqual([
+            expect.objectContaining({ status: 'delivered', attemptCount: 1 }),
+          ]);
+          expect(receiver.received).toHaveLength(1);
+        } finally {
+          second.child.kill('SIGTERM');
+          await second.exited;
+        }
       } finally {
-        second.child.kill('SIGTERM');
-        await second.exited;
+        await receiver.close();
+        rmSync(dir, { recursive: true, force: true });
       }
-    } finally {
-      await receiver.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 
   it('refuses a second start on a data directory whose Herald still runs, leaving that Herald working', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'herald-data-'));

@@ -25,7 +25,7 @@ export interface KeeperOptions {
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /**
    * True from the moment Herald's own shutdown begins, well before it stops the database: the postmaster
-   * may die with it (a terminal's Ctrl-C reaches it too), and is then not started again.
+   * is not started again if it dies meanwhile.
    */
   shuttingDown: () => boolean;
   /** Starts kept failing: the database stays down, so this Herald is of no use any more. */

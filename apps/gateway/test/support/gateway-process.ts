@@ -19,6 +19,8 @@ export function spawnGatewayProcess(
   port: number,
   /** Run as another user (the container's non-root user, say); needs root. */
   user?: { uid: number; gid: number },
+  /** Lead a process group of its own, as a terminal's foreground job does (see `interruptGroup`). */
+  ownGroup = false,
 ): Omit<GatewayProcess, 'baseUrl'> {
   let output = '';
   const child = spawn(process.execPath, [...START_NODE_FLAGS, MAIN], {
@@ -32,6 +34,7 @@ export function spawnGatewayProcess(
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: ownGroup,
   });
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
@@ -45,9 +48,10 @@ export async function startGatewayProcess(
   readyTimeoutMs = 60_000,
   /** Run as another user (the container's non-root user, say); needs root. */
   user?: { uid: number; gid: number },
+  ownGroup = false,
 ): Promise<GatewayProcess> {
   const port = await freePort();
-  const gateway = spawnGatewayProcess(env, port, user);
+  const gateway = spawnGatewayProcess(env, port, user, ownGroup);
   const baseUrl = `http://127.0.0.1:${port}`;
   await eventually(
     async () => {
@@ -58,4 +62,9 @@ export async function startGatewayProcess(
     100,
   );
   return { ...gateway, baseUrl };
+}
+
+/** A terminal's Ctrl-C: SIGINT to every process of the foreground job (started with `ownGroup`). */
+export function interruptGroup(gateway: Pick<GatewayProcess, 'child'>): void {
+  process.kill(-gateway.child.pid!, 'SIGINT');
 }
