@@ -1,9 +1,8 @@
 import 'reflect-metadata';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import { v7 as uuidv7 } from 'uuid';
-import { serializeError } from './common/log-serializers.js';
+import { createHeraldLogger } from './common/herald-logger.js';
 import { ConfigurationError } from './config/environment.js';
 import { type HeraldConfig, loadConfig } from './config/herald-config.js';
 import { createApp } from './create-app.js';
@@ -27,10 +26,9 @@ try {
 // Every line says which process and which instance wrote it: operators stop Herald by its pid, and
 // match a stream source's `heldBy` (an instance id) to a replica's logs.
 const instanceId = uuidv7();
-const logger = pino({
+const logger = createHeraldLogger({
   level: config.logLevel,
   base: { service: 'herald', pid: process.pid, hostname: hostname(), instance: instanceId },
-  serializers: { err: serializeError },
 });
 let embedded: EmbeddedPostgresKeeper | undefined;
 let app: Awaited<ReturnType<typeof createApp>> | undefined;

@@ -6,7 +6,7 @@ import { connect, type HeraldEvent } from '@herald/client';
 import { FakeJellyfishServer, ServerMessage_EventType } from '@herald/jellyfish/testing';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/database/embedded-postgres.js';
 import { apiClient, eventually, listAllEventIds } from '../support/http.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { capturedLogs, startTestApp, type TestApp } from '../support/test-app.js';
 
 const OUTAGE_MS = 10_000;
 
@@ -20,12 +20,13 @@ describe('Postgres outage under load', () => {
   let port: number;
   let herald: TestApp;
   let jellyfish: FakeJellyfishServer;
+  const logs = capturedLogs();
 
   beforeAll(async () => {
     database = await startEmbeddedPostgres({ dataDir, persistent: true });
     port = Number(new URL(database.url).port);
     jellyfish = await FakeJellyfishServer.start({ validTokens: ['server-token'] });
-    herald = await startTestApp({}, database.url);
+    herald = await startTestApp({}, database.url, 0, logs.logger);
   });
   afterAll(async () => {
     await herald.close();
@@ -123,5 +124,13 @@ describe('Postgres outage under load', () => {
         .data;
       expect(events.map((e: any) => e.data.roomId)).toContain('after-outage');
     }, 20_000);
+
+    // Each component retrying against the missing database says so once, not at every attempt.
+    const outageLines = new Map<string, number>();
+    for (const line of logs.lines) {
+      const key = `${String(line.context)}: ${String(line.msg)}`;
+      if (line.err) outageLines.set(key, (outageLines.get(key) ?? 0) + 1);
+    }
+    expect([...outageLines].filter(([, count]) => count > 1)).toEqual([]);
   });
 });

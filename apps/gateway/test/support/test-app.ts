@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import pino, { type Logger } from 'pino';
+import { createHeraldLogger } from '../../src/common/herald-logger.js';
 import { loadConfig } from '../../src/config/herald-config.js';
 import { createApp } from '../../src/create-app.js';
 import { createTestDatabase } from './test-database.js';
@@ -46,6 +47,9 @@ export async function startTestApp(
 /** A logger at `info` whose lines are kept, parsed, instead of printed. */
 export function capturedLogs(): { logger: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const logger = createHeraldLogger(
+    { level: 'info' },
+    { write: (line: string) => lines.push(JSON.parse(line)) },
+  );
   return { logger, lines };
 }

@@ -1,0 +1,37 @@
+import type { Clock } from '@herald/events';
+import type { LoggerOptions } from 'pino';
+import { isDatabaseUnavailable } from './errors/problem.js';
+import { LogThrottle } from './log-throttle.js';
+
+/** Long enough that a 10-second outage costs one line per retry loop, short enough to show it lasts. */
+const WINDOW_MS = 60_000;
+
+type LogMethodHook = NonNullable<NonNullable<LoggerOptions['hooks']>['logMethod']>;
+
+/**
+ * While the database is away, every component retrying against it (the event log reader, the delivery
+ * claimer and reaper, the notification listener, the stream supervisor) logs each attempt: about 90
+ * lines in 30 seconds, which bury the line that says why. This hook lets one line per message through
+ * per window and counts the rest into the next (`suppressed`). Other lines pass untouched.
+ */
+export function databaseOutageLogHook(clock: Pick<Clock, 'now'>): LogMethodHook {
+  const throttle = new LogThrottle(WINDOW_MS, clock, 1_000);
+  return function logMethod(args, method) {
+    const [fields, message] = args as unknown[];
+    if (typeof message !== 'string' || !isFieldsWithUnavailableDatabase(fields)) {
+      return method.apply(this, args);
+    }
+    const admitted = throttle.admit(`${String(fields.context ?? '')}\u0000${message}`);
+    if (!admitted) return;
+    const written = admitted.suppressed > 0 ? { ...fields, suppressed: admitted.suppressed } : fields;
+    return method.apply(this, [written, ...args.slice(1)] as Parameters<LogMethodHook>[0]);
+  };
+}
+
+function isFieldsWithUnavailableDatabase(
+  fields: unknown,
+): fields is { err: unknown; context?: unknown } & Record<string, unknown> {
+  return (
+    typeof fields === 'object' && fields !== null && isDatabaseUnavailable((fields as { err?: unknown }).err)
+  );
+}
