@@ -55,7 +55,29 @@ describe('migrations', () => {
       )
     ).map((row: { table_name: string; column_name: string }) => `${row.table_name}.${row.column_name}`);
 
+  /** 1,000 ids made by one statement: are they in the order made, and well-formed version-7 UUIDs of now? */
+  const madeIds = async () =>
+    (
+      await db.query(
+        `WITH made AS (SELECT n, herald_uuidv7() AS id FROM generate_series(1, 1000) n)
+         SELECT bool_and(in_order) AS "inOrder", bool_and(well_formed) AS "wellFormed" FROM (
+           SELECT coalesce(id > lag(id) OVER (ORDER BY n), true) AS in_order,
+                  substring(id::text, 15, 1) = '7' AND substring(id::text, 20, 1) IN ('8', '9', 'a', 'b')
+                  AND abs(('x' || substring(replace(id::text, '-', ''), 1, 12))::bit(48)::bigint
+                          - extract(epoch FROM now()) * 1000) < 60000 AS well_formed
+           FROM made) checked`,
+      )
+    )[0] as { inOrder: boolean; wellFormed: boolean };
+
   // The newest first, as `undoLastMigration` takes them; the last test applies them all again.
+  it('reverts MonotonicDeliveryIds to ids whose bits after the timestamp are random', async () => {
+    expect(await madeIds()).toEqual({ inOrder: true, wellFormed: true });
+    await db.undoLastMigration({ transaction: 'each' });
+    expect((await madeIds()).wellFormed).toBe(true);
+    const [counter] = await db.query(`SELECT to_regclass('herald_uuidv7_counter') AS name`);
+    expect(counter.name).toBeNull();
+  });
+
   it('reverts HealthEventReports, dropping the report marks and their index', async () => {
     expect(await reportMarks()).toEqual([
       'deliveries.failure_report_due_at',
@@ -121,7 +143,9 @@ describe('migrations', () => {
       'RetiredEndpointSecrets1795450200000',
       'DueDeliveriesByEndpoint1795450300000',
       'HealthEventReports1795450400000',
+      'MonotonicDeliveryIds1795450500000',
     ]);
+    expect((await madeIds()).inOrder).toBe(true);
     expect(await deliveryKeys()).toEqual([]);
     expect(await dueIndex()).toContain('(endpoint_id, next_attempt_at)');
     expect(await deliveryIndexes()).toEqual(['deliveries_lease_expiry']);

@@ -493,6 +493,18 @@ describe('outbound webhook delivery', () => {
       expect(replayed.body).toEqual({ deliveries: published.length });
       await eventually(() => sent.length === published.length);
       expect(sent).toEqual(published);
+      // Its deliveries, all made in one statement, list newest first too: the reverse of their sending.
+      const listed: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await admin(
+          'GET',
+          `/v1/endpoints/${endpoint.id}/deliveries?limit=3${cursor ? `&cursor=${cursor}` : ''}`,
+        );
+        listed.push(...page.body.data.map((d: { eventId: string }) => d.eventId));
+        cursor = page.body.nextCursor ?? undefined;
+      } while (cursor);
+      expect(listed).toEqual([...published].reverse());
     } finally {
       jest.restoreAllMocks();
     }

@@ -7,6 +7,7 @@ import { IndexLeasesByExpiry1795450100000 } from './1795450100000-IndexLeasesByE
 import { RetiredEndpointSecrets1795450200000 } from './1795450200000-RetiredEndpointSecrets.js';
 import { DueDeliveriesByEndpoint1795450300000 } from './1795450300000-DueDeliveriesByEndpoint.js';
 import { HealthEventReports1795450400000 } from './1795450400000-HealthEventReports.js';
+import { MonotonicDeliveryIds1795450500000 } from './1795450500000-MonotonicDeliveryIds.js';
 
 /** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
 export const migrations = [
@@ -19,4 +20,5 @@ export const migrations = [
   RetiredEndpointSecrets1795450200000,
   DueDeliveriesByEndpoint1795450300000,
   HealthEventReports1795450400000,
+  MonotonicDeliveryIds1795450500000,
 ];
