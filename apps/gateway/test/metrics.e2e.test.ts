@@ -22,6 +22,11 @@ describe('GET /metrics on a fresh instance', () => {
     for (const outcome of ['delivered', 'rejected', 'error']) {
       expect(metrics).toContain(`herald_delivery_attempts_total{outcome="${outcome}"} 0`);
     }
+    for (const signal of ['events_committed', 'api_key_revoked']) {
+      expect(metrics).toContain(
+        `herald_cluster_signals_received_total{signal="${signal}",transport="postgres"} 0`,
+      );
+    }
     // An instance that holds no stream source still reports the series.
     for (const state of ['connecting', 'connected', 'backoff', 'auth_failed', 'stopped']) {
       expect(metrics).toContain(`herald_stream_sources{state="${state}"} 0`);

@@ -32,13 +32,16 @@ interface Signals {
  * always read from the Postgres log, so a lost signal costs latency (until the poll), never an event.
  */
 export abstract class ClusterBus {
-  abstract readonly transport: ClusterBusStatus['transport'];
   /** The socket.io server's adapter (so `/events`'s): it decides how far a room broadcast reaches. */
   abstract readonly socketAdapter: SocketAdapter;
   private readonly signals = new EventEmitter<Signals>();
 
-  constructor(private readonly metrics: MetricsService) {
+  constructor(
+    private readonly metrics: MetricsService,
+    readonly transport: ClusterBusStatus['transport'],
+  ) {
     this.signals.setMaxListeners(0);
+    metrics.startClusterSignalSeries(transport);
   }
 
   /** Hands the bus the `/events` namespace once it exists (revocations disconnect its sockets). */

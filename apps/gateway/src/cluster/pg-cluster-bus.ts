@@ -15,7 +15,6 @@ import { ClusterBus, type EventsNamespace } from './cluster-bus.js';
  */
 @Injectable()
 export class PgClusterBus extends ClusterBus {
-  readonly transport = 'postgres';
   readonly socketAdapter = Adapter;
   private namespace: EventsNamespace | undefined;
 
@@ -25,7 +24,7 @@ export class PgClusterBus extends ClusterBus {
     metrics: MetricsService,
     @Inject(INSTANCE_ID) private readonly instanceId: string,
   ) {
-    super(metrics);
+    super(metrics, 'postgres');
     // The payload names the committing instance: this one's own commits already reached its log tail
     // in process, so its own NOTIFY would only cost an empty read per commit.
     listener.on(Channel.events, (from) => {

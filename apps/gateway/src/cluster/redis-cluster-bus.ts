@@ -20,7 +20,6 @@ const SEQ = /^\d{1,20}$/;
  */
 @Injectable()
 export class RedisClusterBus extends ClusterBus implements OnApplicationShutdown {
-  readonly transport = 'redis';
   readonly socketAdapter: SocketAdapter;
   private readonly adapters: Adapter[] = [];
   private namespace: EventsNamespace | undefined;
@@ -29,7 +28,7 @@ export class RedisClusterBus extends ClusterBus implements OnApplicationShutdown
     private readonly redis: RedisConnection,
     metrics: MetricsService,
   ) {
-    super(metrics);
+    super(metrics, 'redis');
     const create = createAdapter(redis.client, { blockTimeInMs: STREAM_BLOCK_MS, onlyPlaintext: true });
     const adapters = this.adapters;
     // socket.io calls the adapter with `new`, so this cannot be an arrow function.

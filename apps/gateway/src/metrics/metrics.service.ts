@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
  */
 export const DELIVERY_OUTCOMES = ['delivered', 'rejected', 'error'] as const;
 export const INGEST_OUTCOMES = ['accepted', 'refused', 'failed'] as const;
+export const CLUSTER_SIGNALS = ['events_committed', 'api_key_revoked'] as const;
 /** What an ingest request for a source that does not exist is counted under, for lack of a provider. */
 export const UNKNOWN_PROVIDER = 'unknown';
 
@@ -78,6 +79,11 @@ export class MetricsService {
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
     for (const outcome of DELIVERY_OUTCOMES) this.deliveryAttempts.inc({ outcome }, 0);
+  }
+
+  /** The signal series of the transport the instances share, at zero (see DELIVERY_OUTCOMES). */
+  startClusterSignalSeries(transport: string): void {
+    for (const signal of CLUSTER_SIGNALS) this.clusterSignals.inc({ signal, transport }, 0);
   }
 
   /** The ingest series of these providers and of UNKNOWN_PROVIDER, at zero (see DELIVERY_OUTCOMES). */
