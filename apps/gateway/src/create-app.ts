@@ -9,6 +9,7 @@ import type { ProviderAdapter } from '@herald/events';
 import { AppModule } from './app.module.js';
 import { ClusterBus } from './cluster/cluster-bus.js';
 import { ClusterIoAdapter } from './cluster/cluster-io-adapter.js';
+import { assertJsonDepth } from './common/json-depth.js';
 import { quietBootLogger } from './common/quiet-boot-logger.js';
 import { RAW_BODY_ROUTE } from './common/raw-body-route.js';
 import { HeraldException, type ProblemFieldError } from './common/errors/herald-exception.js';
@@ -27,8 +28,16 @@ import { documentIngestRoute } from './ingest/ingest.route.js';
 function registerBodyParsers(app: NestFastifyApplication, bodyLimit: number): void {
   const parseJson = app.getHttpAdapter().getInstance().getDefaultJsonParser('error', 'error');
   app.useBodyParser<RawServerDefault>('application/json', { bodyLimit }, (request, body, done) => {
-    if (request.routeOptions.config[RAW_BODY_ROUTE]) done(null, body);
-    else parseJson(request, body.toString('utf8'), done);
+    if (request.routeOptions.config[RAW_BODY_ROUTE]) return done(null, body);
+    parseJson(request, body.toString('utf8'), (error, parsed) => {
+      if (error) return done(error);
+      try {
+        assertJsonDepth(parsed, 'body');
+        done(null, parsed);
+      } catch (refused) {
+        done(refused as Error);
+      }
+    });
   });
   for (const type of ['application/x-www-form-urlencoded', 'text/plain', '*']) {
     app.useBodyParser(type, { bodyLimit });

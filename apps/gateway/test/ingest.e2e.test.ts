@@ -7,7 +7,7 @@ import {
   ServerMessage_TrackType,
 } from '@herald/jellyfish/testing';
 import { computeSignature, SIGNATURE_HEADER } from '@herald/seatable';
-import { buildSeatableWebhook } from '@herald/seatable/testing';
+import { buildSeatableWebhook, seatableWebhookOfText } from '@herald/seatable/testing';
 import pg from 'pg';
 import { apiClient } from './support/http.js';
 import { postWebhook, seatableRowData } from './support/seatable-webhooks.js';
@@ -308,6 +308,27 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
 
       await admin('PATCH', `/v1/sources/${paused.id}`, { body: { enabled: true } });
       expect((await post(paused.ingestUrl, webhook.body, webhook.headers)).status).toBe(202);
+    });
+
+    it('refuses a webhook nested deeper than 64 levels with 400, storing nothing', async () => {
+      const shallow = buildSeatableWebhook(
+        {
+          ...seatableRowData,
+          op_time: 1649923000.5,
+          row_data: [{ ...seatableRowData.row_data[0], value: 'DEEP' }],
+        },
+        { secret },
+      );
+      const deep = `${'{"a": '.repeat(5_000)}"bottom"${'}'.repeat(5_000)}`;
+      const webhook = seatableWebhookOfText(shallow.text.replace('"DEEP"', deep), { secret });
+      const before = await eventCount(source.id);
+      const response = await post(source.ingestUrl, webhook.body, webhook.headers);
+      expect(response.status).toBe(400);
+      expect(response.body).toMatchObject({
+        code: 'validation_failed',
+        detail: expect.stringContaining('64'),
+      });
+      expect(await eventCount(source.id)).toBe(before);
     });
 
     it('answers 413 over HERALD_MAX_BODY', async () => {

@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import { HERALD_PROVIDER, type NormalizedEvent } from '@herald/events';
 import { v7 as uuidv7 } from 'uuid';
+import { assertJsonDepth } from '../common/json-depth.js';
 import { storableJson, storableText } from '../common/storable.js';
 import type { NewEvent } from './event-record.js';
 
@@ -37,6 +38,7 @@ export interface EventOrigin {
  */
 export function fromNormalized(event: NormalizedEvent, origin: EventOrigin, receivedNow: Date): NewEvent {
   const receivedAt = validDate(event.receivedAt) ?? receivedNow;
+  assertJsonDepth(event.data, 'data');
   return {
     id: newEventId(),
     type: event.type,

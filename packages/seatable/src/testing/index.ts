@@ -7,4 +7,8 @@ export {
   type RecordedToast,
 } from './fake-seatable-server.js';
 export { pythonJsonDumps } from './python-json.js';
-export { buildSeatableWebhook, type SeatableWebhookRequest } from './webhook-request.js';
+export {
+  buildSeatableWebhook,
+  seatableWebhookOfText,
+  type SeatableWebhookRequest,
+} from './webhook-request.js';

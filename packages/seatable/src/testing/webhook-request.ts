@@ -16,7 +16,14 @@ export function buildSeatableWebhook(
   data: Record<string, unknown>,
   options: { secret?: string; event?: string } = {},
 ): SeatableWebhookRequest {
-  const text = pythonJsonDumps({ event: options.event ?? 'update', data });
+  return seatableWebhookOfText(pythonJsonDumps({ event: options.event ?? 'update', data }), options);
+}
+
+/** A webhook request of exactly `text`, signed as `buildSeatableWebhook` signs (e.g. for bodies it cannot dump). */
+export function seatableWebhookOfText(
+  text: string,
+  options: { secret?: string } = {},
+): SeatableWebhookRequest {
   const body = new TextEncoder().encode(text);
   const headers: Record<string, string> = {
     'content-type': 'application/json',
