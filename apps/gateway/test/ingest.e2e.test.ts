@@ -400,6 +400,22 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect(Buffer.from(raw.body.raw, 'base64')).toEqual(Buffer.from(messages[1]!));
     });
 
+    it('refuses a batch of more than 1,000 notifications with 413, storing nothing', async () => {
+      const message = encodeServerMessage({ case: 'roomCreated', value: { roomId: 'flood' } });
+      const before = await eventCount(plain.id);
+      const response = await post(
+        plain.ingestUrl,
+        encodeNotificationBatch(Array.from({ length: 1_001 }, () => message)),
+        protobuf,
+      );
+      expect(response.status).toBe(413);
+      expect(response.body).toMatchObject({
+        code: 'payload_too_large',
+        detail: expect.stringContaining('1001'),
+      });
+      expect(await eventCount(plain.id)).toBe(before);
+    });
+
     it('stores a batch whose strings hold NUL (jsonb refuses it) with U+FFFD, keeping each raw message', async () => {
       const messages = [
         encodeServerMessage({ case: 'roomCreated', value: { roomId: 'r\u0000n' } }),

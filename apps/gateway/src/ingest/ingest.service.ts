@@ -13,6 +13,13 @@ export interface IngestResult {
   ids: string[];
 }
 
+/**
+ * Notifications one webhook may carry. A provider batches a few (Fishjam's NotificationBatch, per room);
+ * a 1 MiB batch of empty notifications made 250,000 events in one request, held the gateway for 15 s
+ * and reached every subscriber and endpoint.
+ */
+const MAX_EVENTS_PER_WEBHOOK = 1_000;
+
 @Injectable()
 export class IngestService implements OnModuleInit {
   constructor(
@@ -48,10 +55,17 @@ export class IngestService implements OnModuleInit {
         `A ${source.provider} webhook has a body; this request has none.`,
       );
     }
+    const parsed = adapter.parseWebhook(request, source.config);
+    if (parsed.length > MAX_EVENTS_PER_WEBHOOK) {
+      throw new HeraldException(
+        ErrorCode.PayloadTooLarge,
+        `This webhook carries ${parsed.length} notifications; Herald takes at most ${MAX_EVENTS_PER_WEBHOOK} per request.`,
+      );
+    }
     const receivedAt = new Date();
-    const events = adapter
-      .parseWebhook(request, source.config)
-      .map((e) => fromNormalized(e, { sourceId: source.id, provider: source.provider }, receivedAt));
+    const events = parsed.map((e) =>
+      fromNormalized(e, { sourceId: source.id, provider: source.provider }, receivedAt),
+    );
     const appended = await this.writer.append(events);
     // What is not accepted is counted by IngestRefusals, which also sees what never reaches here.
     this.metrics.ingestRequests.inc({ provider: source.provider, outcome: 'accepted' });
