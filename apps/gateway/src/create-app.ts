@@ -13,7 +13,7 @@ import { assertJsonDepth } from './common/json-depth.js';
 import { quietBootLogger } from './common/quiet-boot-logger.js';
 import { RAW_BODY_ROUTE } from './common/raw-body-route.js';
 import { HeraldException, type ProblemFieldError } from './common/errors/herald-exception.js';
-import { ProblemDetailsFilter } from './common/errors/problem-details.filter.js';
+import { ProblemDetailsFilter, sendProblem } from './common/errors/problem-details.filter.js';
 import type { HeraldConfig } from './config/herald-config.js';
 import { DrainState } from './health/drain-state.js';
 import { documentIngestRoute } from './ingest/ingest.route.js';
@@ -106,6 +106,17 @@ export async function createApp(
     bodyLimit: config.maxBodyBytes,
     trustProxy: true,
     return503OnClosing: true,
+    // Fastify's own answer to a malformed URL (`%ff`) is not a problem document and echoes the path,
+    // which for an ingest URL holds the source's token.
+    frameworkErrors: (error, request, reply) =>
+      sendProblem(
+        error.code === 'FST_ERR_BAD_URL'
+          ? HeraldException.validation('The request URL holds malformed percent-encoding.')
+          : error,
+        request,
+        reply,
+        logger,
+      ),
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, logger, options.adapters, options.instanceId),

@@ -295,6 +295,12 @@ describe('event log (/v1/events)', () => {
         'invalid_cursor',
       ]),
       ['an unknown route', () => admin('GET', '/v1/nothing-here'), 404, 'not_found'],
+      [
+        'malformed percent-encoding in the URL',
+        () => admin('GET', '/v1/events/%ff'),
+        400,
+        'validation_failed',
+      ],
     ];
     it.each(cases)('%s', async (_name, request, status, code) => {
       const response = await request();

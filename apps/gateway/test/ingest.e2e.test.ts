@@ -331,6 +331,16 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect(await eventCount(source.id)).toBe(before);
     });
 
+    it('answers a malformed ingest URL with a problem that does not repeat the URL (it holds the token)', async () => {
+      const webhook = buildSeatableWebhook(seatableRowData, { secret });
+      const response = await post(`${source.ingestUrl}%ff`, webhook.body, webhook.headers);
+      expect(response.status).toBe(400);
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      expect(response.body.code).toBe('validation_failed');
+      const token = source.ingestUrl.split('/').pop()!;
+      expect(JSON.stringify(response.body)).not.toContain(token.slice(0, 20));
+    });
+
     it('answers 413 over HERALD_MAX_BODY', async () => {
       const big = buildSeatableWebhook({ ...seatableRowData, row_name: 'x'.repeat(1_100_000) }, { secret });
       const response = await post(source.ingestUrl, big.body, big.headers);
