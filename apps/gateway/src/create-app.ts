@@ -2,7 +2,7 @@ import { ValidationPipe, type ValidationError } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { RawServerDefault } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest, RawServerDefault } from 'fastify';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import type { ProviderAdapter } from '@herald/events';
@@ -108,7 +108,7 @@ export async function createApp(
     return503OnClosing: true,
     // Fastify's own answer to a malformed URL (`%ff`) is not a problem document and echoes the path,
     // which for an ingest URL holds the source's token.
-    frameworkErrors: (error, request, reply) =>
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) =>
       sendProblem(
         error.code === 'FST_ERR_BAD_URL'
           ? HeraldException.validation('The request URL holds malformed percent-encoding.')
