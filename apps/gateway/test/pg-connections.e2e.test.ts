@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { POOL_APPLICATION_NAME } from '../src/database/database.module.js';
 import { LISTENER_APPLICATION_NAME, PgListener } from '../src/database/pg-listener.service.js';
 import { STREAMS_APPLICATION_NAME, StreamSupervisor } from '../src/sources/stream-supervisor.service.js';
-import { eventually } from './support/http.js';
+import { apiClient, eventually } from './support/http.js';
 import { createTestDatabase } from './support/test-database.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
@@ -68,5 +68,21 @@ describe('Postgres connections of the gateway', () => {
     expect(pool).toMatchObject({ name: POOL_APPLICATION_NAME, statementTimeout: '12345ms' });
     // And the gateway probes the server too, so it notices a server that is gone.
     for (const { port } of [pool, ...held]) await eventually(() => keepaliveArmed(port), 5_000, 50);
+  });
+
+  it('stores the first event after every session was cut off (as by a Postgres restart), not a 503', async () => {
+    const admin = apiClient(gateway.baseUrl, gateway.adminToken);
+    expect((await admin('POST', '/v1/events', { body: { type: 'before.cut' } })).status).toBe(201);
+    const db = gateway.app.get(DataSource);
+    const [{ cut }] = await db.query(
+      `SELECT count(pg_terminate_backend(pid))::int AS cut FROM pg_stat_activity
+       WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    expect(cut).toBeGreaterThan(0);
+    // The connections hear of it as the server closes them, a moment later.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const after = await admin('POST', '/v1/events', { body: { type: 'after.cut' } });
+    expect(after.body).toMatchObject({ type: 'after.cut' });
+    expect(after.status).toBe(201);
   });
 });

@@ -59,8 +59,12 @@ export class HeldConnection {
   private async get(): Promise<PgClient> {
     if (this.connection) return this.connection;
     const client = await pgPool(this.dataSource).connect();
-    // A held connection has no pool listening for its errors; its next use finds it broken.
-    client.on('error', this.onLost);
+    // A held connection has no pool to remove it when it breaks, as a Postgres restart breaks every
+    // connection: dropped here, so the next use connects afresh instead of failing on the dead one.
+    client.on('error', (error) => {
+      if (this.connection === client) this.drop();
+      this.onLost(error);
+    });
     try {
       await client.query({ text: 'SET plan_cache_mode = force_generic_plan' });
     } catch (error) {
