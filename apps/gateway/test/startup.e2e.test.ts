@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -15,6 +17,20 @@ import { START_NODE_FLAGS } from '../src/start-command.js';
 import { apiClient, eventually } from './support/http.js';
 import { connectSocket } from './support/sockets.js';
 import { startWebhookReceiver } from './support/webhook-receiver.js';
+
+/** A websocket to the gateway's socket server whose client stops reading once it is open, as a hung process does. */
+async function frozenWebSocket(baseUrl: string): Promise<Socket> {
+  const { hostname, port } = new URL(baseUrl);
+  const socket = connect(Number(port), hostname);
+  socket.write(
+    'GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: herald\r\nUpgrade: websocket\r\n' +
+      'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  );
+  const [answer] = (await once(socket, 'data')) as [Buffer];
+  expect(answer.toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
+  socket.pause();
+  return socket;
+}
 
 /** The README's start path: the built gateway with an embedded, persistent Postgres. */
 describe('gateway process with embedded Postgres', () => {
@@ -108,6 +124,22 @@ describe('gateway process with embedded Postgres', () => {
       }
     },
   );
+
+  it('stops in seconds while a client has stopped reading its websocket (never answers the close)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-data-'));
+    const gateway = await startGatewayProcess({ HERALD_DATA_DIR: dir });
+    const frozen = await frozenWebSocket(gateway.baseUrl);
+    try {
+      const stopping = Date.now();
+      gateway.child.kill('SIGTERM');
+      expect(await gateway.exited).toBe(0);
+      // The websocket library waits 30 s for the peer to answer its close before it lets go.
+      expect(Date.now() - stopping).toBeLessThan(15_000);
+    } finally {
+      frozen.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('refuses a second start on a data directory whose Herald still runs, leaving that Herald working', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'herald-data-'));
