@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { connect, type HeraldClient, type HeraldClientError, type HeraldEvent } from '@herald/client';
 import { EVENTS_NAMESPACE } from '@herald/events';
 import { Server } from 'socket.io';
+import { freePort } from '../src/database/embedded-postgres.js';
 import { eventually } from './support/http.js';
 
 type Ack = (answer: unknown) => void;
@@ -16,6 +17,7 @@ type SubscribeHandler = (payload: { after?: string }, ack: Ack, emit: (event: un
 async function startFakeGateway(
   admit: (attempt: number) => Error | undefined,
   onSubscribe: SubscribeHandler,
+  port = 0,
 ) {
   const http: HttpServer = createServer();
   const io = new Server(http);
@@ -29,7 +31,7 @@ async function startFakeGateway(
         onSubscribe(payload, ack, (event) => socket.emit('event', event)),
       );
     });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
     connections: () => connections,
@@ -71,6 +73,31 @@ describe('@herald/client recovering from the server’s temporary refusals', () 
     expect(subscribes).toEqual([{ after: 'evt-10' }, { after: 'evt-10' }]);
     expect(errors.map((error) => error.code)).toEqual(['connection_failed', 'subscribe_failed']);
   });
+
+  it('reports each failed attempt to reach a server that is not there yet, and subscribes once it is', async () => {
+    const port = await freePort();
+    client = connect({ url: `http://127.0.0.1:${port}`, token: 'hrld_any', reconnectionDelayMaxMs: 300 });
+    const errors: HeraldClientError[] = [];
+    client.on('error', (error) => errors.push(error));
+    const subscription = client.subscribe({}, () => undefined);
+    await eventually(() => errors.length >= 2);
+    expect(new Set(errors.map((error) => error.code))).toEqual(new Set(['connection_failed']));
+
+    gateway = await startFakeGateway(
+      () => undefined,
+      (_payload, ack) => ack({ ok: true, id: 'sub-1', cursor: '0' }),
+      port,
+    );
+    await subscription.ready;
+    expect(client.connected).toBe(true);
+  });
+
+  it.each(['localhost:8080', 'ftp://herald.example.com', 'not a url'])(
+    'refuses %s as the gateway URL at once',
+    (url) => {
+      expect(() => connect({ url, token: 'hrld_any' })).toThrow("url must be the gateway's http(s) URL");
+    },
+  );
 
   it('reconnects and resumes when a subscribe goes unanswered on a live connection', async () => {
     const subscribes: Array<{ after?: string }> = [];

@@ -56,6 +56,20 @@ interface LocalSubscription {
   active: boolean;
 }
 
+/**
+ * The origin of the gateway's URL. Throws at once on one that names no http(s) origin, such as
+ * `localhost:8080` (read as the scheme `localhost:`), which would otherwise be retried forever.
+ */
+function gatewayOrigin(url: string): string {
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  if (!parsed || !['http:', 'https:', 'ws:', 'wss:'].includes(parsed.protocol)) {
+    throw new TypeError(
+      `url must be the gateway's http(s) URL, e.g. https://herald.example.com; got "${url}"`,
+    );
+  }
+  return parsed.origin;
+}
+
 /** Refusals that say "not now" rather than "never": the subscribe is retried on the same connection. */
 const TRANSIENT_REFUSALS = new Set(['internal']);
 
@@ -88,7 +102,7 @@ export class HeraldClient {
   constructor(options: HeraldClientOptions) {
     this.ackTimeoutMs = options.ackTimeoutMs ?? 10_000;
     this.retryDelayMaxMs = options.reconnectionDelayMaxMs ?? 5_000;
-    this.socket = io(`${new URL(options.url).origin}${EVENTS_NAMESPACE}`, {
+    this.socket = io(`${gatewayOrigin(options.url)}${EVENTS_NAMESPACE}`, {
       path: options.path ?? '/socket.io',
       auth: { token: options.token },
       transports: ['websocket'],
@@ -111,11 +125,12 @@ export class HeraldClient {
     this.socket.on('connect_error', (error) => {
       if (error.message === 'unauthorized') {
         this.fail(new HeraldClientError('unauthorized', 'the API key was refused', { cause: error }));
-      } else if (!this.socket.active) {
+      } else {
+        // Every failed attempt is reported, or a client pointed at the wrong host waits in silence.
+        this.emit('error', new HeraldClientError('connection_failed', error.message, { cause: error }));
         // socket.io retries network errors by itself, but takes any refusal by the server's middleware
         // as final; only `unauthorized` is (the gateway answers `unavailable` while it cannot check keys).
-        this.emit('error', new HeraldClientError('connection_failed', error.message, { cause: error }));
-        this.later(this.refusedConnects++, () => this.socket.connect());
+        if (!this.socket.active) this.later(this.refusedConnects++, () => this.socket.connect());
       }
     });
     this.socket.on('disconnect', (reason) => {
