@@ -1,12 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { HeraldEvent } from '@herald/events';
 import pg from 'pg';
 import { io as ioClient } from 'socket.io-client';
 import { apiClient, eventually } from './support/http.js';
 import { collect, connectSocket, type RawSubscriber, subscribe } from './support/sockets.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
+import { CursorResolver } from '../src/events/cursor-resolver.js';
+import { EventRepository } from '../src/events/event.repository.js';
 import { DrainState } from '../src/health/drain-state.js';
 import { RevokedKeySweep } from '../src/subscriptions/revoked-key-sweep.service.js';
+import { SUBSCRIBER_READS } from '../src/subscriptions/subscription-hub.service.js';
 
 describe('subscriber socket (/events)', () => {
   let herald: TestApp;
@@ -163,6 +166,35 @@ describe('subscriber socket (/events)', () => {
           error: { code: 'too_many_subscriptions', message: expect.any(String) },
         })),
       );
+    });
+
+    it('reads the log for at most a few subscriptions at once, however many ask, and ingest goes on', async () => {
+      for (let i = 0; i < 20; i++) await publish('flood.replayed', { i });
+      let reading = 0;
+      let mostReading = 0;
+      const counted = <T>(read: () => Promise<T>) => {
+        mostReading = Math.max(mostReading, ++reading);
+        return read().finally(() => reading--);
+      };
+      const events = herald.app.get(EventRepository);
+      const cursors = herald.app.get(CursorResolver);
+      const query = events.query.bind(events);
+      const resolve = cursors.resolve.bind(cursors);
+      jest.spyOn(events, 'query').mockImplementation((options) => counted(() => query(options)));
+      jest.spyOn(cursors, 'resolve').mockImplementation((after) => counted(() => resolve(after)));
+      try {
+        const flood = await Promise.all([open(), open(), open()]);
+        const answers = Promise.all(
+          flood.flatMap((socket) =>
+            Array.from({ length: 100 }, () => subscribe(socket, { types: ['flood.**'], after: '0' })),
+          ),
+        );
+        await publish('flood.during');
+        expect((await answers).every((answer) => answer.ok)).toBe(true);
+        expect(mostReading).toBe(SUBSCRIBER_READS);
+      } finally {
+        jest.restoreAllMocks();
+      }
     });
 
     it('answers unsubscribe of an unknown id', async () => {

@@ -19,6 +19,7 @@ import type { Socket } from 'socket.io';
 import { v7 as uuidv7 } from 'uuid';
 import { apiKeyRoom } from '../cluster/api-key-room.js';
 import type { Principal } from '../common/auth/scope.js';
+import { ConcurrencyLimit } from '../common/concurrency-limit.js';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
 import { CursorResolver, cursorRefusal } from '../events/cursor-resolver.js';
 import { toEnvelope } from '../events/event-record.js';
@@ -41,6 +42,13 @@ interface Session {
 }
 
 const REPLAY_PAGE = 500;
+/**
+ * Database reads for subscriptions (cursor lookups, replay pages) running at once on this instance; the
+ * rest wait their turn. Unbounded, one subscribe-only key opening 300 sockets of 100 replaying
+ * subscriptions each took every pooled connection: publishes answered 503 and delivery leases lapsed.
+ * The pool (20) keeps the rest for ingest, deliveries and the API.
+ */
+export const SUBSCRIBER_READS = 4;
 const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
 /**
  * How often subscriptions whose position moved on without an event are told it (`position`). Rarely
@@ -68,6 +76,7 @@ export class SubscriptionHub
 {
   private readonly sessions = new Map<string, Session>();
   private readonly packets = new EventPacketEncoder();
+  private readonly reads = new ConcurrencyLimit(SUBSCRIBER_READS);
   private positionTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -171,7 +180,7 @@ export class SubscriptionHub
   }
 
   private async resolveCursor(after: string): Promise<bigint> {
-    const cursor = await this.cursors.resolve(after);
+    const cursor = await this.reads.run(() => this.cursors.resolve(after));
     if (cursor.kind === 'ok') return cursor.seq;
     throw new SubscribeRefused(cursorRefusal(cursor, 'after'));
   }
@@ -256,13 +265,18 @@ export class SubscriptionHub
     try {
       while (!subscription.cancelled) {
         const bound = this.tail.position;
-        const rows = await this.events.query({
-          afterSeq: String(subscription.cursor),
-          throughSeq: String(bound),
-          typeRegexes: subscription.typeRegexes,
-          sourceIds: subscription.sourceIds,
-          limit: REPLAY_PAGE,
-        });
+        const rows = await this.reads.run(() =>
+          // A subscription cancelled while its page waited its turn needs it no more.
+          subscription.cancelled
+            ? Promise.resolve([])
+            : this.events.query({
+                afterSeq: String(subscription.cursor),
+                throughSeq: String(bound),
+                typeRegexes: subscription.typeRegexes,
+                sourceIds: subscription.sourceIds,
+                limit: REPLAY_PAGE,
+              }),
+        );
         for (const row of rows) {
           await this.drained(session.socket);
           if (subscription.cancelled) return;
