@@ -29,8 +29,11 @@ function registerBodyParsers(app: NestFastifyApplication, bodyLimit: number): vo
   const parseJson = app.getHttpAdapter().getInstance().getDefaultJsonParser('error', 'error');
   app.useBodyParser<RawServerDefault>('application/json', { bodyLimit }, (request, body, done) => {
     if (request.routeOptions.config[RAW_BODY_ROUTE]) return done(null, body);
-    parseJson(request, body.toString('utf8'), (error, parsed) => {
-      if (error) return done(error);
+    // Clients that label every request JSON send body-less ones (a retry, a rotation) that way too.
+    if (body.length === 0) return done(null, undefined);
+    const text = body.toString('utf8');
+    parseJson(request, text, (error, parsed) => {
+      if (error) return done(isJson(text) ? prototypeKeyRefused() : error);
       try {
         assertJsonDepth(parsed, 'body');
         done(null, parsed);
@@ -43,6 +46,22 @@ function registerBodyParsers(app: NestFastifyApplication, bodyLimit: number): vo
     app.useBodyParser(type, { bodyLimit });
   }
 }
+
+const isJson = (text: string): boolean => {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Fastify's parser refuses `__proto__` and `constructor.prototype` keys (prototype poisoning) as "not JSON". */
+const prototypeKeyRefused = () =>
+  HeraldException.validation(
+    'The body holds a "__proto__" key or a "constructor" key with a "prototype" in it; Herald refuses both.',
+    [{ field: 'body', message: 'must not use __proto__ or constructor.prototype as keys' }],
+  );
 
 /**
  * From SIGTERM on, every answer closes its connection. The instance keeps serving through the delivery
@@ -79,11 +98,18 @@ function registerDocs(app: NestFastifyApplication, config: HeraldConfig): void {
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
 }
 
+/**
+ * Checks of what kind a value is, in the order they are reported alone: a value of the wrong kind fails
+ * every check of its size or format too (`5` for a description is "longer than 1000 characters"), and
+ * only the first failed kind says what to fix.
+ */
+const KIND_CONSTRAINTS = ['isDefined', 'isString', 'isArray', 'isObject', 'isBoolean', 'isInt', 'isNumber'];
+
 function flattenValidationError(error: ValidationError, prefix = ''): ProblemFieldError[] {
   const field = prefix + error.property;
-  // A missing value fails its format checks too; only "is required" says what to do about it.
-  const { isDefined } = error.constraints ?? {};
-  const messages = isDefined ? [isDefined] : Object.values(error.constraints ?? {});
+  const constraints = error.constraints ?? {};
+  const kind = KIND_CONSTRAINTS.find((name) => constraints[name] !== undefined);
+  const messages = kind ? [constraints[kind]!] : Object.values(constraints);
   return [
     ...messages.map((message) => ({ field, message })),
     ...(error.children ?? []).flatMap((child) => flattenValidationError(child, `${field}.`)),

@@ -59,6 +59,9 @@ describe(isPrivateAddress.name, () => {
     '::ffff:127.0.0.1',
     '::ffff:a00:1',
     '64:ff9b::a00:1',
+    '::ffff:0:7f00:1',
+    '2002:7f00:1::',
+    '2001:0:7f00:1::',
     'not-an-ip',
   ])('refuses %s', (address) => expect(isPrivateAddress(address)).toBe(true));
 

@@ -117,6 +117,8 @@ describe('endpoints (/v1/endpoints)', () => {
     ['an IPv6 loopback literal', { url: 'http://[::1]:9/x' }, 'url'],
     ['an IPv4-mapped IPv6 literal', { url: 'http://[::ffff:10.0.0.1]/x' }, 'url'],
     ['an IPv4-mapped IPv6 literal in hex', { url: 'http://[::ffff:7f00:1]/x' }, 'url'],
+    ['an IPv4-translated IPv6 literal', { url: 'http://[::ffff:0:7f00:1]/x' }, 'url'],
+    ['a 6to4 literal of the loopback', { url: 'http://[2002:7f00:1::]/x' }, 'url'],
     ['the IPv6 loopback in full', { url: 'http://[0:0:0:0:0:0:0:1]/x' }, 'url'],
     ['the IPv6 unspecified address', { url: 'http://[::]/x' }, 'url'],
     ['the IPv4 unspecified address', { url: 'http://0.0.0.0:9/x' }, 'url'],
@@ -155,6 +157,62 @@ describe('endpoints (/v1/endpoints)', () => {
     expect(response.headers.get('content-type')).toContain('application/problem+json');
     expect(response.body).toMatchObject({ status: 400, code: 'validation_failed' });
     expect(response.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+  });
+
+  it('stores and shows the URL as it will be called', async () => {
+    const created = await admin('POST', '/v1/endpoints', {
+      body: { url: '  https://Hooks.Example.com:443/a path/?q=1 ' },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.url).toBe('https://hooks.example.com/a%20path/?q=1');
+    expect((await admin('GET', `/v1/endpoints/${created.body.id}`)).body.url).toBe(created.body.url);
+  });
+
+  it('reports one message per field: what kind of value it needs, when that is what is wrong', async () => {
+    const response = await admin('POST', '/v1/endpoints', {
+      body: { url: 'https://example.com', description: 5, filter: { types: 'billing.*' } },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([
+      { field: 'description', message: 'description must be a string' },
+      { field: 'filter.types', message: 'types must be an array' },
+    ]);
+  });
+
+  it('takes body-less requests labelled JSON, and refuses bodies that are not JSON with 415', async () => {
+    const created = (await admin('POST', '/v1/endpoints', { body: { url: 'https://example.com/label' } }))
+      .body;
+    const rotated = await admin('POST', `/v1/endpoints/${created.id}/rotate-secret`, {
+      rawBody: '',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(rotated.status).toBe(200);
+    for (const [type, body] of [
+      ['application/x-www-form-urlencoded', 'url=https%3A%2F%2Fexample.com%2Fform'],
+      ['text/plain', '{"url":"https://example.com/text"}'],
+    ]) {
+      const refused = await admin('POST', '/v1/endpoints', {
+        rawBody: body,
+        headers: { 'content-type': type! },
+      });
+      expect({ type, status: refused.status, code: refused.body.code }).toEqual({
+        type,
+        status: 415,
+        code: 'unsupported_media_type',
+      });
+    }
+  });
+
+  it('says why a body with a __proto__ key is refused, rather than calling it malformed', async () => {
+    const response = await admin('POST', '/v1/endpoints', {
+      rawBody: '{"url":"https://example.com","description":"x","__proto__":{"a":1}}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({
+      code: 'validation_failed',
+      detail: expect.stringContaining('__proto__'),
+    });
   });
 
   it('refuses localhost on PATCH too, and accepts names that only contain the word', async () => {

@@ -117,7 +117,7 @@ describe('event log (/v1/events)', () => {
         () =>
           publisher('POST', '/v1/events', { rawBody: '', headers: { 'content-type': 'application/json' } }),
         400,
-        'invalid_json',
+        'validation_failed',
       ],
       [
         'an unknown field',

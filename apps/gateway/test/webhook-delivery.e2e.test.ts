@@ -258,6 +258,12 @@ describe('outbound webhook delivery', () => {
     expect(second! - first!).toBeGreaterThanOrEqual(600 - 5);
     expect(second! - first!).toBeLessThanOrEqual(600 + LATENESS_MS);
     expect(delivery.attempts.map((a: any) => a.responseStatus)).toEqual([503, 302, 200]);
+    // Where the redirect pointed, and that it was not followed, is on record.
+    expect(delivery.attempts.map((a: any) => a.error)).toEqual([
+      null,
+      expect.stringContaining('redirected to http://127.0.0.1:9/elsewhere; Herald does not follow redirects'),
+      null,
+    ]);
     expect(delivery.attempts[2].responseBody).toBe('ok');
   });
 

@@ -64,7 +64,9 @@ function parseStreamConfig(fields: Record<string, unknown>): ConfigCheck {
   if (!isNonEmptyString(serverUrl)) {
     errors.push('serverUrl: required, a string such as "http://jellyfish:5002"');
   } else if (!isServerUrl(serverUrl)) {
-    errors.push('serverUrl: must be an absolute http, https, ws or wss URL without query or fragment');
+    errors.push(
+      'serverUrl: must be an absolute http, https, ws or wss URL without credentials, query or fragment',
+    );
   }
   if (!isNonEmptyString(serverApiToken)) errors.push('serverApiToken: required, a non-empty string');
   if (typeof metrics !== 'boolean') errors.push('metrics: must be a boolean when given');
@@ -90,7 +92,14 @@ function isNonEmptyString(value: unknown): value is string {
 function isServerUrl(value: string): boolean {
   try {
     const url = new URL(value);
-    return SERVER_URL_PROTOCOLS.has(url.protocol) && url.search === '' && url.hash === '';
+    // Credentials in the URL would be shown unmasked with the source; the API token is the credential.
+    return (
+      SERVER_URL_PROTOCOLS.has(url.protocol) &&
+      url.search === '' &&
+      url.hash === '' &&
+      url.username === '' &&
+      url.password === ''
+    );
   } catch {
     return false;
   }

@@ -53,7 +53,7 @@ describe('jellyfish stream config', () => {
     expect(check).toEqual({
       ok: false,
       errors: [
-        'serverUrl: must be an absolute http, https, ws or wss URL without query or fragment',
+        'serverUrl: must be an absolute http, https, ws or wss URL without credentials, query or fragment',
         'serverApiToken: required, a non-empty string',
         'metrics: must be a boolean when given',
       ],
@@ -63,6 +63,20 @@ describe('jellyfish stream config', () => {
       errors: [
         expect.stringMatching(/^serverUrl: required/),
         expect.stringMatching(/^serverApiToken: required/),
+      ],
+    });
+  });
+
+  it('refuses credentials in the server URL, which would be shown unmasked', () => {
+    expect(
+      jellyfishAdapter.parseConfig('stream', {
+        serverUrl: 'http://admin:hunter2@jf:5002',
+        serverApiToken: 'development',
+      }),
+    ).toEqual({
+      ok: false,
+      errors: [
+        'serverUrl: must be an absolute http, https, ws or wss URL without credentials, query or fragment',
       ],
     });
   });

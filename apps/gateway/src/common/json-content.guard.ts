@@ -1,6 +1,9 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { ErrorCode } from './errors/error-code.js';
 import { HeraldException } from './errors/herald-exception.js';
+
+const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
 
 /**
  * The body parsers accept every content type (provider webhooks, a Fastify route of their own, need raw
@@ -11,8 +14,9 @@ import { HeraldException } from './errors/herald-exception.js';
 export class JsonContentGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() !== 'http') return true;
-    const { body } = context.switchToHttp().getRequest();
-    if (Buffer.isBuffer(body)) {
+    const { body, headers } = context.switchToHttp().getRequest<FastifyRequest>();
+    // Form and text bodies are parsed too (into objects and strings): only a JSON one is taken here.
+    if (body !== undefined && !JSON_CONTENT_TYPE.test(headers['content-type'] ?? '')) {
       throw new HeraldException(ErrorCode.UnsupportedMediaType, 'Send this request as application/json.');
     }
     // Valid JSON of the wrong kind (`"x"`, `42`, `null`): every body Herald takes is an object.

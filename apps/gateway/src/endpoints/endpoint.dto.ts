@@ -87,7 +87,8 @@ export class UpdateEndpointDto {
   filter?: EndpointFilterDto;
 
   @ApiPropertyOptional({
-    description: 'Re-enabling clears the disabled reason and resumes pending deliveries',
+    description:
+      'Disabling pauses the deliveries already queued; events that arrive meanwhile are not queued (replay them). Re-enabling clears the disabled reason and resumes the paused deliveries',
   })
   @IsOmittable()
   @IsBoolean()

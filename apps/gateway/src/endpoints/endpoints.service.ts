@@ -150,7 +150,8 @@ export class EndpointsService {
     const error = endpointUrlError(url, this.config.allowPrivateTargets);
     if (error)
       throw HeraldException.validation(`The endpoint URL ${error}.`, [{ field: 'url', message: error }]);
-    return url;
+    // Stored as it is called: the parser trims blanks, encodes spaces, mends `http:/host`.
+    return new URL(url).href;
   }
 
   private filterColumns(filter: EndpointFilterDto | undefined) {

@@ -76,9 +76,6 @@ function jsonParseProblem(error: FrameworkError): Problem | undefined {
   if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || /is not valid JSON/.test(message)) {
     return problemOf(ErrorCode.InvalidJson, 'The request body is not valid JSON.');
   }
-  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || /Body cannot be empty/.test(message)) {
-    return problemOf(ErrorCode.InvalidJson, 'The request declares JSON but has an empty body.');
-  }
   return undefined;
 }
 

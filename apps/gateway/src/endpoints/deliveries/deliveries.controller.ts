@@ -23,7 +23,8 @@ export class DeliveriesController {
   @HttpCode(202)
   @ApiAcceptedResponse({
     type: DeliveryWithAttemptsDto,
-    description: 'Due now, whatever its state (a failed delivery gets one more attempt)',
+    description:
+      'Due now, whatever its state (a failed delivery gets one more attempt); 409 while an attempt is in flight or the endpoint is disabled',
   })
   retry(@ResourceId() id: string): Promise<DeliveryWithAttemptsDto> {
     return this.service.retry(id);

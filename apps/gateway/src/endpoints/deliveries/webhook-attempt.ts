@@ -17,6 +17,8 @@ export type AttemptEnd =
       answered: true;
       status: number;
       retryAfter: string | undefined;
+      /** A redirect's `Location` ('' when it names none); undefined for any other answer. */
+      redirectedTo: string | undefined;
       excerpt: string;
       /** The body failed after the status line and headers (the excerpt is what arrived before). */
       cutShort: AttemptFailure | undefined;
@@ -39,6 +41,7 @@ export class WebhookAttempt implements Dispatcher.DispatchHandler, Abortable {
   private settled = false;
   private status = 0;
   private retryAfter: string | undefined;
+  private redirectedTo: string | undefined;
   private readonly chunks: Buffer[] = [];
   private kept = 0;
   private received = 0;
@@ -69,6 +72,10 @@ export class WebhookAttempt implements Dispatcher.DispatchHandler, Abortable {
     this.status = statusCode;
     const retryAfter = headers['retry-after'];
     this.retryAfter = Array.isArray(retryAfter) ? retryAfter[0] : retryAfter;
+    if (statusCode >= 300 && statusCode < 400) {
+      const location = headers.location;
+      this.redirectedTo = (Array.isArray(location) ? location[0] : location) ?? '';
+    }
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -99,6 +106,7 @@ export class WebhookAttempt implements Dispatcher.DispatchHandler, Abortable {
       answered: true,
       status: this.status,
       retryAfter: this.retryAfter,
+      redirectedTo: this.redirectedTo,
       excerpt: Buffer.concat(this.chunks).toString('utf8'),
       cutShort,
     });

@@ -40,6 +40,13 @@ function describeError(error: unknown): string {
   return messages.join(' ← ') || String(error);
 }
 
+/** What a redirect answer is recorded with: the receiver's log shows a 3xx, the operator sees why it failed. */
+function redirectNotFollowed(location: string | undefined): string | null {
+  if (location === undefined) return null;
+  const target = location ? ` to ${storableText(location.slice(0, 500))}` : '';
+  return `redirected${target}; Herald does not follow redirects: point the endpoint at the final URL`;
+}
+
 /**
  * POSTs signed webhook messages over keep-alive connections (one undici Agent for the process). Never
  * follows redirects: a 3xx is an answer, and a failure.
@@ -105,7 +112,9 @@ export class WebhookSender implements OnApplicationShutdown {
         status: end.status,
         body: storableText(end.excerpt),
         retryAfter: end.retryAfter,
-        error: end.cutShort ? `answered, then the body failed: ${this.describeFailure(end.cutShort)}` : null,
+        error: end.cutShort
+          ? `answered, then the body failed: ${this.describeFailure(end.cutShort)}`
+          : redirectNotFollowed(end.redirectedTo),
         durationMs,
       };
     }
