@@ -100,10 +100,19 @@ function registerDocs(app: NestFastifyApplication, config: HeraldConfig): void {
 
 /**
  * Checks of what kind a value is, in the order they are reported alone: a value of the wrong kind fails
- * every check of its size or format too (`5` for a description is "longer than 1000 characters"), and
+ * every check of its size or finer format too (`5` for a description is "longer than 1000 characters"), and
  * only the first failed kind says what to fix.
  */
-const KIND_CONSTRAINTS = ['isDefined', 'isString', 'isArray', 'isObject', 'isBoolean', 'isInt', 'isNumber'];
+const KIND_CONSTRAINTS = [
+  'isDefined',
+  'isString',
+  'isArray',
+  'isObject',
+  'isBoolean',
+  'isInt',
+  'isNumber',
+  'isIso8601',
+];
 
 function flattenValidationError(error: ValidationError, prefix = ''): ProblemFieldError[] {
   const field = prefix + error.property;

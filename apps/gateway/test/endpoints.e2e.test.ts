@@ -251,6 +251,12 @@ describe('endpoints (/v1/endpoints)', () => {
     expect((await replay({ since: 'monday' })).body.errors).toEqual([
       { field: 'since', message: 'since must be a valid ISO 8601 date string' },
     ]);
+    // Without its offset, an instant would be read in the server's time zone.
+    expect((await replay({ since: '2026-12-07 12:00:00' })).body.errors).toEqual([
+      { field: 'since', message: 'since must be a date-time with its offset, e.g. 2026-12-07T12:00:00Z' },
+    ]);
+    expect((await replay({ since: '2026-12-07T12:00:00+01:00' })).status).toBe(202);
+    expect((await replay({ since: '2026-12-07' })).status).toBe(202);
   });
 
   it('keeps a canonical secret of its own', async () => {

@@ -176,6 +176,12 @@ describe('event log (/v1/events)', () => {
         'validation_failed',
       ],
       [
+        'a time without its offset',
+        () => publisher('POST', '/v1/events', { body: { type: 'a.b', time: '2026-12-07T12:00:00' } }),
+        400,
+        'validation_failed',
+      ],
+      [
         'a bad time',
         () => publisher('POST', '/v1/events', { body: { type: 'a.b', time: 'yesterday' } }),
         400,
@@ -248,6 +254,12 @@ describe('event log (/v1/events)', () => {
         'invalid_cursor',
       ],
       ['a bad since', () => admin('GET', '/v1/events?since=monday'), 400, 'validation_failed'],
+      [
+        'a since without its offset',
+        () => admin('GET', '/v1/events?since=2026-12-07%2012:00:00'),
+        400,
+        'validation_failed',
+      ],
       ['a limit over 500', () => admin('GET', '/v1/events?limit=501'), 400, 'validation_failed'],
       ['a limit that is not a number', () => admin('GET', '/v1/events?limit=ten'), 400, 'validation_failed'],
       ['an unknown query parameter', () => admin('GET', '/v1/events?colour=red'), 400, 'validation_failed'],

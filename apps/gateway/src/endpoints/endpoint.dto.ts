@@ -5,7 +5,6 @@ import {
   IsArray,
   IsBoolean,
   IsDefined,
-  IsISO8601,
   IsObject,
   IsString,
   IsUUID,
@@ -13,6 +12,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { MAX_FILTER_PATTERNS } from '@herald/events';
+import { IsInstant } from '../common/instant.js';
 import { IsOmittable } from '../common/omittable.js';
 import type { EndpointEntity } from './endpoint.entity.js';
 import { MAX_ENDPOINT_URL_LENGTH } from './endpoint-url.js';
@@ -100,12 +100,12 @@ export class ReplayEndpointDto {
     description: 'Events whose `time` (when it happened at the provider) is at or after this instant',
   })
   @IsDefined({ message: '$property is required' })
-  @IsISO8601({ strict: true })
+  @IsInstant()
   since: string;
 
   @ApiPropertyOptional({ description: 'Events whose `time` is before this instant (default: now)' })
   @IsOmittable()
-  @IsISO8601({ strict: true })
+  @IsInstant()
   until?: string;
 
   @ApiPropertyOptional({ type: [String], description: "Narrows the endpoint's own filter" })

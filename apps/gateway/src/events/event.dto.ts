@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsIn, IsISO8601, IsObject, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsIn, IsObject, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { type HeraldEvent, MAX_TYPE_LENGTH } from '@herald/events';
+import { IsInstant } from '../common/instant.js';
 import { PageQueryDto } from '../common/pagination.js';
 
 const splitList = ({ value }: { value: unknown }): unknown => {
@@ -31,7 +32,7 @@ export class PublishEventDto {
 
   @ApiPropertyOptional({ description: 'When it happened; defaults to the time Herald received it' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsInstant()
   time?: string;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
@@ -71,7 +72,7 @@ export class ListEventsQueryDto extends PageQueryDto {
       "Only events whose `time` is at or after this instant. `time` is when the event happened at the provider (or the publisher's `time`), not when Herald received it (`receivedat`).",
   })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsInstant()
   since?: string;
 
   @ApiPropertyOptional({
@@ -79,7 +80,7 @@ export class ListEventsQueryDto extends PageQueryDto {
       'Only events whose `time` (when it happened at the provider, not when Herald received it) is before this instant; must be after `since`.',
   })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsInstant()
   until?: string;
 }
 

@@ -1,0 +1,15 @@
+import { applyDecorators } from '@nestjs/common';
+import { IsISO8601, Matches } from 'class-validator';
+
+/**
+ * An ISO 8601 date-time with its offset (`Z` or `±hh:mm`), or a date alone (midnight UTC). A date-time
+ * without its offset, `2026-12-07 12:00:00`, was read in the server's time zone, which the caller cannot
+ * know.
+ */
+export const IsInstant = (): PropertyDecorator =>
+  applyDecorators(
+    IsISO8601({ strict: true }),
+    Matches(/^\d{4}-\d{2}-\d{2}$|T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i, {
+      message: '$property must be a date-time with its offset, e.g. 2026-12-07T12:00:00Z',
+    }),
+  );
