@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { HeraldEvent } from '@herald/events';
 import pg from 'pg';
@@ -57,6 +58,21 @@ describe('subscriber socket (/events)', () => {
       ['an unknown token', 'hrld_unknown'],
     ])('refuses %s with connect_error unauthorized', async (_name, token) => {
       await expect(connectSocket(herald.baseUrl, token)).rejects.toThrow('unauthorized');
+    });
+
+    it('refuses the root namespace, which serves nothing, even with a good key', async () => {
+      const root = ioClient(herald.baseUrl, {
+        auth: { token: subscriberToken },
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+      });
+      try {
+        const [error] = (await once(root, 'connect_error')) as [Error];
+        expect(error.message).toBe('not_found: connect to /events');
+      } finally {
+        root.close();
+      }
     });
 
     it('refuses a publish-only key and accepts subscribe and admin keys', async () => {

@@ -49,6 +49,10 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
       );
     });
     this.bus.attach(namespace);
+    // The root namespace serves nothing, and would let anyone hold a connection without a key.
+    namespace.server
+      .of('/')
+      .use((_socket, next) => next(new Error(`not_found: connect to ${EVENTS_NAMESPACE}`)));
   }
 
   handleConnection(socket: SubscriberSocket): void {
