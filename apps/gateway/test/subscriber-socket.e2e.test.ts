@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { HeraldEvent } from '@herald/events';
 import pg from 'pg';
@@ -68,7 +67,7 @@ describe('subscriber socket (/events)', () => {
         forceNew: true,
       });
       try {
-        const [error] = (await once(root, 'connect_error')) as [Error];
+        const error = await new Promise<Error>((resolve) => root.once('connect_error', resolve));
         expect(error.message).toBe('not_found: connect to /events');
       } finally {
         root.close();
