@@ -165,6 +165,10 @@ describe('@herald/client', () => {
     const pending = refused.subscribe({}, () => undefined);
     await expect(pending.ready).rejects.toMatchObject({ code: 'unauthorized' });
     expect(errors[0]).toBeInstanceOf(HeraldClientError);
+    // A later subscribe says why the client stopped, not only that it did.
+    await expect(refused.subscribe({}, () => undefined).ready).rejects.toMatchObject({
+      code: 'unauthorized',
+    });
 
     const sdk = client(reader.baseUrl);
     const bad = sdk.subscribe({ types: ['bad..pattern'] }, () => undefined);

@@ -98,6 +98,8 @@ export class HeraldClient {
   /** Connection attempts the server's middleware turned down in a row (see `connect_error`). */
   private refusedConnects = 0;
   private closed = false;
+  /** Why the client stopped: `closed` after `close()`, or the fatal error (`unauthorized`) that closed it. */
+  private closedWith: HeraldClientError | undefined;
 
   constructor(options: HeraldClientOptions) {
     this.ackTimeoutMs = options.ackTimeoutMs ?? 10_000;
@@ -168,7 +170,7 @@ export class HeraldClient {
       active: true,
       retries: 0,
     };
-    if (this.closed) this.settle(subscription, closedError());
+    if (this.closed) this.settle(subscription, this.closedWith ?? closedError());
     else {
       this.subscriptions.add(subscription);
       if (this.socket.connected) this.establish(subscription);
@@ -194,7 +196,7 @@ export class HeraldClient {
   /** Disconnects for good; subscriptions the server has not accepted yet reject `ready` (code `closed`). */
   close(): void {
     this.closed = true;
-    const error = closedError();
+    const error = (this.closedWith ??= closedError());
     for (const subscription of this.subscriptions) this.settle(subscription, error);
     this.socket.disconnect();
   }
@@ -311,6 +313,7 @@ export class HeraldClient {
   }
 
   private fail(error: HeraldClientError): void {
+    this.closedWith = error;
     for (const subscription of this.subscriptions) this.settle(subscription, error);
     this.emit('error', error);
     this.close();
