@@ -49,9 +49,11 @@ describe('@herald/client resuming across retention', () => {
     client = connect({ url: herald.baseUrl, token, reconnectionDelayMaxMs: 300 });
     const errors: HeraldClientError[] = [];
     client.on('error', (error) => errors.push(error));
+    const disconnects: string[] = [];
+    client.on('disconnected', (reason) => disconnects.push(reason));
     const received: HeraldEvent[] = [];
     await client.subscribe({ types }, (event) => void received.push(event)).ready;
-    return { errors, received };
+    return { errors, received, disconnects };
   };
 
   beforeAll(async () => {
@@ -71,7 +73,7 @@ describe('@herald/client resuming across retention', () => {
   afterAll(() => herald.close());
 
   it('resumes a quiet subscription from the position the server announced, past events retention removed', async () => {
-    const { errors, received } = await subscribeClient(['quiet.*']);
+    const { errors, received, disconnects } = await subscribeClient(['quiet.*']);
     // A raw subscriber with the same filter shows when the server announces positions (the same sweep).
     raw = await connectSocket(herald.baseUrl, token);
     const positions: string[] = [];
@@ -87,6 +89,8 @@ describe('@herald/client resuming across retention', () => {
     await eventually(() => expect(received.map((e) => e.id)).toEqual([ping.id]), 15_000);
     // Its reconnects while the gateway was down are reported; nothing else is.
     expect(errors.filter((error) => error.code !== 'connection_failed')).toEqual([]);
+    // The server said why it closed the connection, and the client passes that on.
+    expect(disconnects).toEqual(['shutting_down']);
   });
 
   it('goes on live, reporting cursor_expired, when its resume point did expire', async () => {

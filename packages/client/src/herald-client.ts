@@ -76,6 +76,7 @@ const TRANSIENT_REFUSALS = new Set(['internal']);
 type ClientEvents = {
   error: (error: HeraldClientError) => void;
   connected: () => void;
+  /** `reason`: the server's code when it said why (`slow_consumer`, `shutting_down`), else socket.io's. */
   disconnected: (reason: string) => void;
 };
 
@@ -98,6 +99,8 @@ export class HeraldClient {
   /** Connection attempts the server's middleware turned down in a row (see `connect_error`). */
   private refusedConnects = 0;
   private closed = false;
+  /** The code of the server's `closing` message on this connection (`slow_consumer`, `shutting_down`). */
+  private closingCode: string | undefined;
   /** Why the client stopped: `closed` after `close()`, or the fatal error (`unauthorized`) that closed it. */
   private closedWith: HeraldClientError | undefined;
 
@@ -122,6 +125,7 @@ export class HeraldClient {
       if (subscription?.active && isAfter(seq, subscription.position)) subscription.position = seq;
     });
     this.socket.on('closing', (message) => {
+      this.closingCode = message.code;
       if (message.code === 'unauthorized') this.fail(new HeraldClientError('unauthorized', message.message));
     });
     this.socket.on('connect_error', (error) => {
@@ -138,7 +142,9 @@ export class HeraldClient {
     this.socket.on('disconnect', (reason) => {
       this.byServerId.clear();
       for (const subscription of this.subscriptions) subscription.serverId = undefined;
-      this.emit('disconnected', reason);
+      // Why the server closed, when it said so, tells more than socket.io's "io server disconnect".
+      this.emit('disconnected', this.closingCode ?? reason);
+      this.closingCode = undefined;
       // The server closed on purpose (slow consumer, restart): socket.io leaves that to us.
       if (reason === 'io server disconnect' && !this.closed)
         setTimeout(() => !this.closed && this.socket.connect(), 250);

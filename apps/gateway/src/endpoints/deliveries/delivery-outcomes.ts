@@ -166,7 +166,10 @@ export class DeliveryOutcomes {
   ): Promise<void> {
     const failingSince = streaks.get(delivery.id);
     if (failingSince === undefined) {
-      this.logger.warn({ deliveryId: delivery.id }, 'delivery lease lost before the attempt was recorded');
+      this.logger.warn(
+        { deliveryId: delivery.id, endpointId: delivery.endpointId },
+        'attempt not recorded: its delivery was deleted with its endpoint, or its lease lapsed and it is due again',
+      );
       return;
     }
     if (result.status === 410) {
