@@ -229,7 +229,7 @@ export class SubscriptionHub
       );
       socket.emit('closing', {
         code: 'slow_consumer',
-        message: `more than ${this.config.socketMaxBuffer} events waiting; reconnect and resume with after`,
+        message: `more than ${this.config.socketMaxBuffer} packets waiting; reconnect and resume with after`,
       });
       socket.disconnect(true);
       return false;
@@ -319,7 +319,8 @@ export class SubscriptionHub
 
 /**
  * Packets engine.io holds for a socket that the network has not taken yet. It only grows while the
- * transport is not writable (the peer is not reading), which is exactly the backlog to bound.
+ * transport is not writable (the peer is not reading, or, long-polling, has not polled again), which is
+ * exactly the backlog to bound.
  * (`writeBuffer` is public at run time but marked private in engine.io's typings.)
  */
 function pendingPackets(socket: SubscriberSocket): number {
