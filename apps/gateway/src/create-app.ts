@@ -141,13 +141,16 @@ export async function createApp(
     bodyLimit: config.maxBodyBytes,
     trustProxy: true,
     return503OnClosing: true,
-    // Fastify's own answer to a malformed URL (`%ff`) is not a problem document and echoes the path,
-    // which for an ingest URL holds the source's token.
+    // Fastify's own answers to a URL it cannot route (malformed `%ff`, a path segment over its length
+    // limit) are not problem documents and repeat the path, which for an ingest URL holds the source's
+    // token: these get a message of Herald's own, naming no part of the URL.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) =>
       sendProblem(
-        error.code === 'FST_ERR_BAD_URL'
-          ? HeraldException.validation('The request URL holds malformed percent-encoding.')
-          : error,
+        HeraldException.validation(
+          error.code === 'FST_ERR_BAD_URL'
+            ? 'The request URL holds malformed percent-encoding.'
+            : 'The request URL cannot be routed (a path segment is too long?).',
+        ),
         request,
         reply,
         logger,

@@ -61,6 +61,7 @@ describe(isPrivateAddress.name, () => {
     '64:ff9b::a00:1',
     '::ffff:0:7f00:1',
     '2002:7f00:1::',
+    '64:ff9b:1::a00:1',
     '2001:0:7f00:1::',
     'not-an-ip',
   ])('refuses %s', (address) => expect(isPrivateAddress(address)).toBe(true));

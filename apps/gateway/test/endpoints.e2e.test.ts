@@ -111,6 +111,7 @@ describe('endpoints (/v1/endpoints)', () => {
     ['a non-http scheme', { url: 'ftp://example.com/x' }, 'url'],
     ['credentials in the URL', { url: 'https://user:pw@example.com/x' }, 'url'],
     ['an overlong URL', { url: `https://example.com/${'a'.repeat(2_100)}` }, 'url'],
+    ['a URL overlong once its spaces are encoded', { url: `https://example.com/${' a'.repeat(800)}` }, 'url'],
     ['a loopback literal', { url: 'http://127.0.0.1:9/x' }, 'url'],
     ['a private literal', { url: 'http://10.0.0.1/x' }, 'url'],
     ['the metadata address', { url: 'http://169.254.169.254/latest' }, 'url'],
@@ -187,6 +188,12 @@ describe('endpoints (/v1/endpoints)', () => {
       headers: { 'content-type': 'application/json' },
     });
     expect(rotated.status).toBe(200);
+    // curl -X POST -d '' labels its empty body a form.
+    const again = await admin('POST', `/v1/endpoints/${created.id}/rotate-secret`, {
+      rawBody: '',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(again.status).toBe(200);
     for (const [type, body] of [
       ['application/x-www-form-urlencoded', 'url=https%3A%2F%2Fexample.com%2Fform'],
       ['text/plain', '{"url":"https://example.com/text"}'],

@@ -23,6 +23,9 @@ export function endpointUrlError(text: string, allowPrivateTargets: boolean): st
   } catch {
     return 'must be an absolute http or https URL';
   }
+  // Stored as the parser writes it, which can be longer (`%20` for each space).
+  if (url.href.length > MAX_ENDPOINT_URL_LENGTH)
+    return `must be at most ${MAX_ENDPOINT_URL_LENGTH} characters`;
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must use http or https';
   if (url.username || url.password) return 'must not contain credentials';
   if (url.hash) return 'must not contain a fragment';

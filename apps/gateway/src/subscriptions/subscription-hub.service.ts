@@ -59,6 +59,8 @@ const POSITION_INTERVAL_MS = 5_000;
 /** How long shutdown gives the `closing` and disconnect packets to reach subscribers. */
 const CLOSING_FLUSH_MS = 100;
 
+const GONE: SocketError = { code: 'invalid_request', message: 'not connected' };
+
 class SubscribeRefused extends Error {
   constructor(readonly error: SocketError) {
     super(error.message);
@@ -133,7 +135,7 @@ export class SubscriptionHub
 
   async subscribe(socket: SubscriberSocket, payload: unknown): Promise<SubscribeResult> {
     const session = this.sessions.get(socket.id);
-    if (!session) return { ok: false, error: { code: 'invalid_request', message: 'not connected' } };
+    if (!session) return { ok: false, error: GONE };
     const parsed = parseSubscribe(payload);
     if (!parsed.ok) return parsed;
     if (session.subscriptions.size + session.settingUp >= MAX_SUBSCRIPTIONS_PER_SOCKET) {
@@ -148,7 +150,7 @@ export class SubscriptionHub
     session.settingUp++;
     try {
       const { types, sources, after } = parsed.request;
-      const replayFrom = after === undefined ? undefined : await this.resolveCursor(after);
+      const replayFrom = after === undefined ? undefined : await this.resolveCursor(socket, after);
       const start = replayFrom ?? this.tail.position;
       const subscription = new Subscription(uuidv7(), { types, sources }, start);
       session.subscriptions.set(subscription.id, subscription);
@@ -179,8 +181,11 @@ export class SubscriptionHub
     return { ok: true };
   }
 
-  private async resolveCursor(after: string): Promise<bigint> {
-    const cursor = await this.reads.run(() => this.cursors.resolve(after));
+  private async resolveCursor(socket: SubscriberSocket, after: string): Promise<bigint> {
+    const cursor = await this.reads.run(() =>
+      // A client gone while its lookup waited its turn will not read the answer.
+      socket.connected ? this.cursors.resolve(after) : Promise.reject(new SubscribeRefused(GONE)),
+    );
     if (cursor.kind === 'ok') return cursor.seq;
     throw new SubscribeRefused(cursorRefusal(cursor, 'after'));
   }
@@ -268,7 +273,7 @@ export class SubscriptionHub
         const rows = await this.reads.run(() =>
           // A subscription cancelled while its page waited its turn needs it no more.
           subscription.cancelled
-            ? Promise.resolve([])
+            ? Promise.resolve(undefined)
             : this.events.query({
                 afterSeq: String(subscription.cursor),
                 throughSeq: String(bound),
@@ -277,6 +282,7 @@ export class SubscriptionHub
                 limit: REPLAY_PAGE,
               }),
         );
+        if (!rows) return;
         for (const row of rows) {
           await this.drained(session.socket);
           if (subscription.cancelled) return;

@@ -24,6 +24,7 @@ for (const [network, prefix] of [
   ['::', 96], // unspecified, loopback and the deprecated IPv4-compatible form
   ['::ffff:0:0:0', 96], // IPv4-translated (SIIT): `::ffff:0:7f00:1` reaches 127.0.0.1
   ['64:ff9b::', 96], // NAT64: reaches IPv4 addresses through a translator
+  ['64:ff9b:1::', 48], // local-use NAT64, the same
   ['100::', 64], // discard-only
   ['2001::', 32], // Teredo: tunnels to an IPv4 address it embeds
   ['2002::', 16], // 6to4: the same, `2002:7f00:1::` reaches 127.0.0.1
