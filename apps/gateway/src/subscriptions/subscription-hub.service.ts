@@ -44,9 +44,9 @@ interface Session {
 const REPLAY_PAGE = 500;
 /**
  * Database reads for subscriptions (cursor lookups, replay pages) running at once on this instance; the
- * rest wait their turn. Unbounded, one subscribe-only key opening 300 sockets of 100 replaying
- * subscriptions each took every pooled connection: publishes answered 503 and delivery leases lapsed.
- * The pool (20) keeps the rest for ingest, deliveries and the API.
+ * rest wait their turn, taken by API key in turn. Unbounded, one subscribe-only key opening 300 sockets of
+ * 100 replaying subscriptions each took every pooled connection: publishes answered 503 and delivery
+ * leases lapsed. The pool (20) keeps the rest for ingest, deliveries and the API.
  */
 export const SUBSCRIBER_READS = 4;
 const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
@@ -150,7 +150,7 @@ export class SubscriptionHub
     session.settingUp++;
     try {
       const { types, sources, after } = parsed.request;
-      const replayFrom = after === undefined ? undefined : await this.resolveCursor(socket, after);
+      const replayFrom = after === undefined ? undefined : await this.resolveCursor(session, after);
       const start = replayFrom ?? this.tail.position;
       const subscription = new Subscription(uuidv7(), { types, sources }, start);
       session.subscriptions.set(subscription.id, subscription);
@@ -181,8 +181,8 @@ export class SubscriptionHub
     return { ok: true };
   }
 
-  private async resolveCursor(socket: SubscriberSocket, after: string): Promise<bigint> {
-    const cursor = await this.reads.run(() =>
+  private async resolveCursor({ socket, principal }: Session, after: string): Promise<bigint> {
+    const cursor = await this.reads.run(principal.keyId, () =>
       // A client gone while its lookup waited its turn will not read the answer.
       socket.connected ? this.cursors.resolve(after) : Promise.reject(new SubscribeRefused(GONE)),
     );
@@ -270,7 +270,7 @@ export class SubscriptionHub
     try {
       while (!subscription.cancelled) {
         const bound = this.tail.position;
-        const rows = await this.reads.run(() =>
+        const rows = await this.reads.run(session.principal.keyId, () =>
           // A subscription cancelled while its page waited its turn needs it no more.
           subscription.cancelled
             ? Promise.resolve(undefined)
