@@ -179,6 +179,45 @@ describe("Herald's own health events when their append is lost", () => {
     expect(await reports('herald.delivery.failing', endpoint.id)).toEqual([]);
   });
 
+  it('disables an endpoint whose disabling after a 410 was lost, and reports it once, after a restart', async () => {
+    const receiver = await receiverAnswering(410);
+    const endpoint = await endpointFor(receiver.url, ['lost.disabling']);
+    // The database refuses the disabling, as if the process had died between the attempt and it.
+    const name = `test_keep_${endpoint.id.replace(/-/g, '')}`;
+    await db.query(`CREATE SEQUENCE ${name}`);
+    await db.query(`
+      CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM nextval('${name}');
+        RAISE EXCEPTION 'this disabling is lost';
+      END $$`);
+    await db.query(`
+      CREATE TRIGGER ${name} BEFORE UPDATE ON endpoints FOR EACH ROW
+      WHEN (OLD.id = '${endpoint.id}' AND OLD.enabled AND NOT NEW.enabled) EXECUTE FUNCTION ${name}()`);
+    await publish('lost.disabling');
+    await eventually(async () => (await db.query(`SELECT is_called FROM ${name}`)).rows[0].is_called);
+    await db.query(`DROP TRIGGER ${name} ON endpoints`);
+    await db.query(`DROP FUNCTION ${name}()`);
+    await db.query(`DROP SEQUENCE ${name}`);
+    expect((await admin('GET', `/v1/endpoints/${endpoint.id}`)).body.enabled).toBe(true);
+
+    const report = await recoveredAfterRestart('herald.endpoint.disabled', endpoint.id);
+    expect(report.data).toEqual({
+      endpointId: endpoint.id,
+      url: receiver.url,
+      reason: 'the endpoint answered 410 Gone',
+    });
+    expect((await admin('GET', `/v1/endpoints/${endpoint.id}`)).body).toMatchObject({
+      enabled: false,
+      disabledReason: 'the endpoint answered 410 Gone',
+    });
+    // An operator's re-enabling stands: the same 410 does not disable it again.
+    await admin('PATCH', `/v1/endpoints/${endpoint.id}`, { body: { enabled: true } });
+    await restart();
+    expect((await admin('GET', `/v1/endpoints/${endpoint.id}`)).body.enabled).toBe(true);
+    expect(await reports('herald.endpoint.disabled', endpoint.id)).toHaveLength(1);
+  });
+
   it('stores a report once when its own append succeeded and two instances recover at once', async () => {
     const failing = await receiverAnswering(500);
     const reported = await endpointFor(failing.url, ['twice.reported']);

@@ -69,7 +69,16 @@ describe('migrations', () => {
       )
     )[0] as { inOrder: boolean; wellFormed: boolean };
 
+  const goneIndex = async () =>
+    (await db.query(`SELECT to_regclass('deliveries_gone') AS name`))[0].name as string | null;
+
   // The newest first, as `undoLastMigration` takes them; the last test applies them all again.
+  it('reverts GoneAnswersIndex, dropping the index of 410 answers', async () => {
+    expect(await goneIndex()).toBe('deliveries_gone');
+    await db.undoLastMigration({ transaction: 'each' });
+    expect(await goneIndex()).toBeNull();
+  });
+
   it('reverts MonotonicDeliveryIds to ids whose bits after the timestamp are random', async () => {
     expect(await madeIds()).toEqual({ inOrder: true, wellFormed: true });
     // What Postgres before 18, which has no uuidv7() of its own, makes them with.
@@ -146,7 +155,9 @@ describe('migrations', () => {
       'DueDeliveriesByEndpoint1795450300000',
       'HealthEventReports1795450400000',
       'MonotonicDeliveryIds1795450500000',
+      'GoneAnswersIndex1795450600000',
     ]);
+    expect(await goneIndex()).toBe('deliveries_gone');
     expect((await madeIds()).inOrder).toBe(true);
     expect(await deliveryKeys()).toEqual([]);
     expect(await dueIndex()).toContain('(endpoint_id, next_attempt_at)');

@@ -7,6 +7,13 @@ import { EndpointEntity } from './endpoint.entity.js';
 
 export type NewEndpoint = Omit<EndpointEntity, 'createdAt' | 'updatedAt'>;
 
+/** An endpoint whose disabling was lost (see `missedDisables`): `gone` after a 410, else its streak. */
+export interface MissedDisable {
+  id: string;
+  gone: boolean;
+  failingSince: Date | null;
+}
+
 /** A disabling whose `herald.endpoint.disabled` may not be stored (see `disablesToReport`). */
 export interface DisableToReport {
   id: string;
@@ -118,6 +125,25 @@ export class EndpointRepository {
     });
     if (disabled) await this.notifyChanged(id);
     return disabled;
+  }
+
+  /**
+   * Enabled endpoints Herald should have disabled, had it not died between an attempt's commit and the
+   * disable: one answered 410 Gone after it last changed (so an operator's re-enabling stands), or
+   * failed every attempt since `failingSince` or earlier. One that the attempt's own follow-up is
+   * disabling at the same moment is disabled once: `disable` changes only an enabled endpoint.
+   */
+  missedDisables(failingSince: Date): Promise<MissedDisable[]> {
+    return this.endpoints.query(
+      `SELECT * FROM (
+         SELECT e.id, e.failing_since AS "failingSince",
+                EXISTS (SELECT 1 FROM deliveries d
+                        WHERE d.endpoint_id = e.id AND d.last_response_status = 410
+                          AND d.updated_at > e.updated_at) AS gone
+         FROM endpoints e WHERE e.enabled) m
+       WHERE m.gone OR m."failingSince" <= $1`,
+      [failingSince],
+    );
   }
 
   /** Endpoints Herald disabled by `before` whose report recovery has not seen stored, oldest first. */

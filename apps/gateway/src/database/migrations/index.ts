@@ -8,6 +8,7 @@ import { RetiredEndpointSecrets1795450200000 } from './1795450200000-RetiredEndp
 import { DueDeliveriesByEndpoint1795450300000 } from './1795450300000-DueDeliveriesByEndpoint.js';
 import { HealthEventReports1795450400000 } from './1795450400000-HealthEventReports.js';
 import { MonotonicDeliveryIds1795450500000 } from './1795450500000-MonotonicDeliveryIds.js';
+import { GoneAnswersIndex1795450600000 } from './1795450600000-GoneAnswersIndex.js';
 
 /** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
 export const migrations = [
@@ -21,4 +22,5 @@ export const migrations = [
   DueDeliveriesByEndpoint1795450300000,
   HealthEventReports1795450400000,
   MonotonicDeliveryIds1795450500000,
+  GoneAnswersIndex1795450600000,
 ];

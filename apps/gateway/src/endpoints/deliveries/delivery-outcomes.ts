@@ -25,6 +25,12 @@ import type { SendResult } from './webhook-sender.js';
 /** An endpoint whose every attempt failed for this long is disabled (contract §7). */
 export const SUSTAINED_FAILURE_MS = 5 * 24 * 60 * 60 * 1000;
 
+/** Why Herald disabled an endpoint, as `disabledReason` and the report say. */
+export const disableReason = (cause: { gone: true } | { failingSince: Date }): string =>
+  'gone' in cause
+    ? 'the endpoint answered 410 Gone'
+    : `every attempt failed since ${cause.failingSince.toISOString()}`;
+
 /** Outcomes written in one statement at most (a statement's parameters grow with it). */
 const MAX_OUTCOMES_PER_STATEMENT = 500;
 /**
@@ -173,11 +179,11 @@ export class DeliveryOutcomes {
       return;
     }
     if (result.status === 410) {
-      await this.disable(delivery, 'the endpoint answered 410 Gone', now);
+      await this.disable(delivery, disableReason({ gone: true }), now);
     } else if (failingSince && now.getTime() - failingSince.getTime() >= SUSTAINED_FAILURE_MS) {
       await this.disable(
         delivery,
-        `every attempt failed since ${failingSince.toISOString()}`,
+        disableReason({ failingSince }),
         now,
         reportFailure ? delivery.id : undefined,
       );

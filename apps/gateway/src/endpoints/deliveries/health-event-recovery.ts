@@ -4,6 +4,7 @@ import { PeriodicTask } from '../../common/periodic-task.js';
 import type { NewEvent } from '../../events/event-record.js';
 import { EventWriter } from '../../events/event-writer.js';
 import { EndpointRepository } from '../endpoint.repository.js';
+import { disableReason, SUSTAINED_FAILURE_MS } from './delivery-outcomes.js';
 import { DeliveryRepository, type FailureToReport } from './delivery.repository.js';
 import { deliveryFailingEvent, endpointDisabledEvent } from './endpoint-health-events.js';
 
@@ -64,10 +65,11 @@ export class HealthEventRecovery implements OnApplicationBootstrap, BeforeApplic
     return this.task.stop();
   }
 
-  /** Reports the marks older than REPORT_GRACE_MS; returns how many events were new. */
+  /** Redoes lost disablings, then reports the marks older than REPORT_GRACE_MS; returns how many reports were new. */
   private async recoverAll(now: Date): Promise<number> {
     const before = new Date(now.getTime() - REPORT_GRACE_MS);
     const stored =
+      (await this.disableMissed(now)) +
       (await this.recoverMarks(
         () => this.deliveries.failuresToReport(before, RECOVERY_BATCH),
         (failure) => failingEvent(failure, now),
@@ -79,6 +81,27 @@ export class HealthEventRecovery implements OnApplicationBootstrap, BeforeApplic
         (disables) => this.endpoints.disablesReported(disables),
       ));
     if (stored > 0) this.logger.warn({ stored }, 'appended health events whose first append was lost');
+    return stored;
+  }
+
+  /**
+   * Disables the endpoints whose disabling was lost with the process that should have made it (it died
+   * between an attempt's commit and the disable), and reports each at once; returns how many reports
+   * were new. A report that fails stays marked, for a later round.
+   */
+  private async disableMissed(now: Date): Promise<number> {
+    const missed = await this.endpoints.missedDisables(new Date(now.getTime() - SUSTAINED_FAILURE_MS));
+    let stored = 0;
+    for (const { id, gone, failingSince } of missed) {
+      const reason = disableReason(gone ? { gone: true } : { failingSince: failingSince! });
+      const endpoint = await this.endpoints.disable(id, reason, now);
+      if (!endpoint) continue;
+      this.logger.warn(
+        { endpointId: id, reason },
+        'endpoint disabled by recovery; its disabling had been lost',
+      );
+      stored += await this.store([endpointDisabledEvent(endpoint, reason, { at: now, now })]);
+    }
     return stored;
   }
 
