@@ -85,30 +85,38 @@ describe("Herald's own health events when their append is lost", () => {
   }
 
   /**
-   * Makes the database refuse every event about the endpoint (Herald's reports have it as source),
-   * counting the refusals in a sequence, which the refused transaction's rollback does not undo.
+   * Makes the database refuse the `change` (INSERT or UPDATE) of `table` rows `when` holds, counting
+   * the refusals in a sequence, which the refused transaction's rollback does not undo.
    */
-  async function refuseReportsAbout(endpointId: string) {
-    const name = `test_refuse_${endpointId.replace(/-/g, '')}`;
+  async function refuse(name: string, change: string, table: string, when: string) {
     await db.query(`CREATE SEQUENCE ${name}`);
     await db.query(`
       CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
         PERFORM nextval('${name}');
-        RAISE EXCEPTION 'this report cannot be stored';
+        RAISE EXCEPTION 'refused by the test';
       END $$`);
     await db.query(`
-      CREATE TRIGGER ${name} BEFORE INSERT ON events FOR EACH ROW
-      WHEN (NEW.source_id = '${endpointId}') EXECUTE FUNCTION ${name}()`);
+      CREATE TRIGGER ${name} BEFORE ${change} ON ${table} FOR EACH ROW
+      WHEN (${when}) EXECUTE FUNCTION ${name}()`);
     return {
       refused: async () => (await db.query(`SELECT is_called FROM ${name}`)).rows[0].is_called as boolean,
       lift: async () => {
-        await db.query(`DROP TRIGGER ${name} ON events`);
+        await db.query(`DROP TRIGGER ${name} ON ${table}`);
         await db.query(`DROP FUNCTION ${name}()`);
         await db.query(`DROP SEQUENCE ${name}`);
       },
     };
   }
+
+  /** Makes the database refuse every event about the endpoint (Herald's reports have it as source). */
+  const refuseReportsAbout = (endpointId: string) =>
+    refuse(
+      `test_refuse_${endpointId.replace(/-/g, '')}`,
+      'INSERT',
+      'events',
+      `NEW.source_id = '${endpointId}'`,
+    );
 
   /**
    * Outcomes recorded from now on happened a minute ago by the gateway's clock: longer than recovery
@@ -183,22 +191,15 @@ describe("Herald's own health events when their append is lost", () => {
     const receiver = await receiverAnswering(410);
     const endpoint = await endpointFor(receiver.url, ['lost.disabling']);
     // The database refuses the disabling, as if the process had died between the attempt and it.
-    const name = `test_keep_${endpoint.id.replace(/-/g, '')}`;
-    await db.query(`CREATE SEQUENCE ${name}`);
-    await db.query(`
-      CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        PERFORM nextval('${name}');
-        RAISE EXCEPTION 'this disabling is lost';
-      END $$`);
-    await db.query(`
-      CREATE TRIGGER ${name} BEFORE UPDATE ON endpoints FOR EACH ROW
-      WHEN (OLD.id = '${endpoint.id}' AND OLD.enabled AND NOT NEW.enabled) EXECUTE FUNCTION ${name}()`);
+    const refusal = await refuse(
+      `test_keep_${endpoint.id.replace(/-/g, '')}`,
+      'UPDATE',
+      'endpoints',
+      `OLD.id = '${endpoint.id}' AND OLD.enabled AND NOT NEW.enabled`,
+    );
     await publish('lost.disabling');
-    await eventually(async () => (await db.query(`SELECT is_called FROM ${name}`)).rows[0].is_called);
-    await db.query(`DROP TRIGGER ${name} ON endpoints`);
-    await db.query(`DROP FUNCTION ${name}()`);
-    await db.query(`DROP SEQUENCE ${name}`);
+    await eventually(refusal.refused);
+    await refusal.lift();
     expect((await admin('GET', `/v1/endpoints/${endpoint.id}`)).body.enabled).toBe(true);
 
     const report = await recoveredAfterRestart('herald.endpoint.disabled', endpoint.id);
