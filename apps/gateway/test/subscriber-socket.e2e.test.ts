@@ -224,6 +224,21 @@ describe('subscriber socket (/events)', () => {
       }
     });
 
+    it('sets up nothing for a subscribe sent without an ack, which could never be named', async () => {
+      const socket = await open();
+      const received = collect(socket);
+      (socket as unknown as { emit(event: string, payload: unknown): void }).emit('subscribe', {
+        types: ['unacked.*'],
+      });
+      const acked = await subscribe(socket, { types: ['unacked.*'] });
+      if (!acked.ok) throw new Error('subscribe failed');
+      await publish('unacked.one');
+      await publish('unacked.two');
+      // The socket keeps order: an unacked subscription's events would have come before the second.
+      await eventually(() => received.get(acked.id)?.length === 2);
+      expect([...received.keys()]).toEqual([acked.id]);
+    });
+
     it('answers unsubscribe of an unknown id', async () => {
       const socket = await open();
       expect(await socket.timeout(5_000).emitWithAck('unsubscribe', { id: 'nope' })).toMatchObject({

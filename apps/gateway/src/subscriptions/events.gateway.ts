@@ -1,4 +1,5 @@
 import {
+  Ack,
   ConnectedSocket,
   MessageBody,
   type OnGatewayConnection,
@@ -68,11 +69,15 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
   }
 
   @SubscribeMessage('subscribe')
-  subscribe(
+  async subscribe(
     @ConnectedSocket() socket: SubscriberSocket,
     @MessageBody() payload: unknown,
-  ): Promise<SubscribeResult> {
-    return this.hub.subscribe(socket, payload);
+    @Ack() ack: ((result: SubscribeResult) => void) | undefined,
+  ): Promise<void> {
+    // Without an ack the client never learns the subscription's id, and could neither resume nor end
+    // it: nothing is set up, rather than a subscription only the socket's end stops.
+    if (!ack) return;
+    ack(await this.hub.subscribe(socket, payload));
   }
 
   @SubscribeMessage('unsubscribe')
