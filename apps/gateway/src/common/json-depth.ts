@@ -8,17 +8,19 @@ import { HeraldException } from './errors/herald-exception.js';
  */
 export const MAX_JSON_DEPTH = 64;
 
+/** The 400 for a `what` (the body, an event's data) nested deeper than MAX_JSON_DEPTH. */
+export const tooDeep = (what: string): HeraldException =>
+  HeraldException.validation(`The ${what} nests deeper than ${MAX_JSON_DEPTH} levels.`, [
+    { field: what, message: `must nest at most ${MAX_JSON_DEPTH} levels deep` },
+  ]);
+
 /** Refuses `value` with 400 when it nests deeper than MAX_JSON_DEPTH; walks it without recursion. */
 export function assertJsonDepth(value: unknown, what: string): void {
   const pending: Array<[unknown, number]> = [[value, 1]];
   for (let next = pending.pop(); next; next = pending.pop()) {
     const [item, depth] = next;
     if (item === null || typeof item !== 'object') continue;
-    if (depth > MAX_JSON_DEPTH) {
-      throw HeraldException.validation(`The ${what} nests deeper than ${MAX_JSON_DEPTH} levels.`, [
-        { field: what, message: `must nest at most ${MAX_JSON_DEPTH} levels deep` },
-      ]);
-    }
+    if (depth > MAX_JSON_DEPTH) throw tooDeep(what);
     for (const child of Object.values(item)) {
       if (child !== null && typeof child === 'object') pending.push([child, depth + 1]);
     }

@@ -1,3 +1,5 @@
+import { MAX_JSON_DEPTH, tooDeep } from './json-depth.js';
+
 /**
  * Characters Postgres cannot store: NUL (text and jsonb refuse it, 22P05/22021) and lone UTF-16
  * surrogates (jsonb refuses their `\uD800` escapes; UTF-8 cannot encode them). In unicode mode the
@@ -14,36 +16,43 @@ export const storableText = (text: string): string =>
 
 /**
  * A JSON value as jsonb can store it: `storableText` applied to every string and object key, at any
- * depth. Copies only what changes, so the usual clean value comes back as the same object.
+ * depth up to MAX_JSON_DEPTH (deeper is refused with 400, by the same walk, so it never recurses
+ * further). Copies only what changes, so the usual clean value comes back as the same object.
  */
-export function storableJson<T>(value: T): T {
-  return storable(value) as T;
+export function storableJson<T>(value: T, what: string): T {
+  return storable(value, 1, what) as T;
 }
 
-function storable(value: unknown): unknown {
+function storable(value: unknown, depth: number, what: string): unknown {
   if (typeof value === 'string') return storableText(value);
-  if (Array.isArray(value)) return storableArray(value);
-  if (value !== null && typeof value === 'object') return storableObject(value as Record<string, unknown>);
-  return value;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > MAX_JSON_DEPTH) throw tooDeep(what);
+  return Array.isArray(value)
+    ? storableArray(value, depth, what)
+    : storableObject(value as Record<string, unknown>, depth, what);
 }
 
-function storableArray(array: unknown[]): unknown[] {
+function storableArray(array: unknown[], depth: number, what: string): unknown[] {
   let copy: unknown[] | undefined;
   array.forEach((item, i) => {
-    const safe = storable(item);
+    const safe = storable(item, depth + 1, what);
     if (safe !== item) (copy ??= [...array])[i] = safe;
   });
   return copy ?? array;
 }
 
 /** Entries are copied once a key or value changes; `Object.fromEntries` keeps a `__proto__` key as data. */
-function storableObject(object: Record<string, unknown>): Record<string, unknown> {
+function storableObject(
+  object: Record<string, unknown>,
+  depth: number,
+  what: string,
+): Record<string, unknown> {
   const keys = Object.keys(object);
   let entries: Array<[string, unknown]> | undefined;
   keys.forEach((key, i) => {
     const item = object[key];
     const safeKey = storableText(key);
-    const safe = storable(item);
+    const safe = storable(item, depth + 1, what);
     if (!entries && (safeKey !== key || safe !== item)) entries = keys.slice(0, i).map((k) => [k, object[k]]);
     entries?.push([safeKey, safe]);
   });

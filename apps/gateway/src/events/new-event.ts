@@ -1,7 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import { HERALD_PROVIDER, type NormalizedEvent } from '@herald/events';
 import { v7 as uuidv7 } from 'uuid';
-import { assertJsonDepth } from '../common/json-depth.js';
 import { storableJson, storableText } from '../common/storable.js';
 import type { NewEvent } from './event-record.js';
 
@@ -32,13 +31,13 @@ export interface EventOrigin {
 /**
  * An adapter's event, stamped with Herald's id and times: received when the adapter says it arrived,
  * else `receivedNow`. Herald's own types keep provider `herald`.
- * Provider text is made storable here, the one way provider events take into the store: a provider
+ * Provider text is made storable here (and data nested deeper than MAX_JSON_DEPTH refused with 400,
+ * in the same walk), the one way provider events take into the store: a provider
  * cannot fix what it sent (SeaTable never retries, a Fishjam batch would be lost whole), so a NUL is
  * replaced rather than refused. `raw` keeps the exact bytes (bytea has no such limit).
  */
 export function fromNormalized(event: NormalizedEvent, origin: EventOrigin, receivedNow: Date): NewEvent {
   const receivedAt = validDate(event.receivedAt) ?? receivedNow;
-  assertJsonDepth(event.data, 'data');
   return {
     id: newEventId(),
     type: event.type,
@@ -47,7 +46,7 @@ export function fromNormalized(event: NormalizedEvent, origin: EventOrigin, rece
     subject: event.subject === undefined ? null : storableText(event.subject),
     time: validDate(event.time) ?? receivedAt,
     receivedAt,
-    data: storableJson(event.data),
+    data: storableJson(event.data, 'data'),
     raw: event.raw
       ? Buffer.from(event.raw.body.buffer, event.raw.body.byteOffset, event.raw.body.byteLength)
       : null,
