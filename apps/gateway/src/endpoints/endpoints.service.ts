@@ -19,7 +19,7 @@ import {
 } from './endpoint.dto.js';
 import type { EndpointEntity } from './endpoint.entity.js';
 import { EndpointRepository, type NewEndpoint } from './endpoint.repository.js';
-import { endpointUrlError } from './endpoint-url.js';
+import { parseEndpointUrl } from './endpoint-url.js';
 
 /** During a rotation the old secret keeps signing this long, so receivers can switch without a gap. */
 export const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
@@ -146,12 +146,14 @@ export class EndpointsService {
     return endpoint;
   }
 
-  private checkUrl(url: string): string {
-    const error = endpointUrlError(url, this.config.allowPrivateTargets);
-    if (error)
-      throw HeraldException.validation(`The endpoint URL ${error}.`, [{ field: 'url', message: error }]);
-    // Stored as it is called: the parser trims blanks, encodes spaces, mends `http:/host`.
-    return new URL(url).href;
+  private checkUrl(text: string): string {
+    const url = parseEndpointUrl(text, this.config.allowPrivateTargets);
+    if (url.error !== undefined) {
+      throw HeraldException.validation(`The endpoint URL ${url.error}.`, [
+        { field: 'url', message: url.error },
+      ]);
+    }
+    return url.href;
   }
 
   private filterColumns(filter: EndpointFilterDto | undefined) {
