@@ -19,6 +19,22 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
   const post = postWebhook;
   const eventCount = async (sourceId: string) =>
     (await admin('GET', `/v1/events?source=${sourceId}&limit=500`)).body.data.length;
+  /** POSTs a webhook to `source`, expecting the problem `status`/`code`/`detail` and no event stored. */
+  const refusedStoringNothing = async (
+    source: { id: string; ingestUrl: string },
+    body: string | Uint8Array,
+    headers: Record<string, string>,
+    problem: { status: number; code: string; detail: string },
+  ) => {
+    const before = await eventCount(source.id);
+    const response = await post(source.ingestUrl, body, headers);
+    expect(response.status).toBe(problem.status);
+    expect(response.body).toMatchObject({
+      code: problem.code,
+      detail: expect.stringContaining(problem.detail),
+    });
+    expect(await eventCount(source.id)).toBe(before);
+  };
 
   beforeAll(async () => {
     herald = await startTestApp();
@@ -321,14 +337,11 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       );
       const deep = `${'{"a": '.repeat(5_000)}"bottom"${'}'.repeat(5_000)}`;
       const webhook = seatableWebhookOfText(shallow.text.replace('"DEEP"', deep), { secret });
-      const before = await eventCount(source.id);
-      const response = await post(source.ingestUrl, webhook.body, webhook.headers);
-      expect(response.status).toBe(400);
-      expect(response.body).toMatchObject({
+      await refusedStoringNothing(source, webhook.body, webhook.headers, {
+        status: 400,
         code: 'validation_failed',
-        detail: expect.stringContaining('64'),
+        detail: '64',
       });
-      expect(await eventCount(source.id)).toBe(before);
     });
 
     it('answers a malformed ingest URL with a problem that does not repeat the URL (it holds the token)', async () => {
@@ -415,18 +428,12 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
 
     it('refuses a batch of more than 1,000 notifications with 413, storing nothing', async () => {
       const message = encodeServerMessage({ case: 'roomCreated', value: { roomId: 'flood' } });
-      const before = await eventCount(plain.id);
-      const response = await post(
-        plain.ingestUrl,
+      await refusedStoringNothing(
+        plain,
         encodeNotificationBatch(Array.from({ length: 1_001 }, () => message)),
         protobuf,
+        { status: 413, code: 'payload_too_large', detail: '1001' },
       );
-      expect(response.status).toBe(413);
-      expect(response.body).toMatchObject({
-        code: 'payload_too_large',
-        detail: expect.stringContaining('1001'),
-      });
-      expect(await eventCount(plain.id)).toBe(before);
     });
 
     it('stores a batch whose strings hold NUL (jsonb refuses it) with U+FFFD, keeping each raw message', async () => {
