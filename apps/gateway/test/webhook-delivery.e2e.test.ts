@@ -10,6 +10,7 @@ import {
 } from '../src/endpoints/deliveries/delivery-worker.service.js';
 import { DeliveryRepository } from '../src/endpoints/deliveries/delivery.repository.js';
 import { ATTEMPT_TIMEOUT_MS, WebhookSender } from '../src/endpoints/deliveries/webhook-sender.js';
+import { hookClaims } from './support/claim-hook.js';
 import { apiClient, eventually, publishConcurrently } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import {
@@ -560,17 +561,14 @@ describe('outbound webhook delivery', () => {
       listener.on(Channel.deliveries, (endpointId) => endpointId === endpoint.id && heard());
       // The claim that leased the delivery (with the endpoint as it was) answers only once the change
       // has been committed and announced.
-      const repository = herald.app.get(DeliveryRepository);
-      const claim = repository.claim.bind(repository);
-      const claims = jest.spyOn(repository, 'claim').mockImplementation(async (...args) => {
-        const result = await claim(...args);
-        if (result.deliveries.some((d) => d.endpointId === endpoint.id)) {
-          claims.mockRestore();
+      let changed = false;
+      await hookClaims(herald.app, async (claim) => {
+        if (!changed && claim.deliveries.some((d) => d.endpointId === endpoint.id)) {
+          changed = true;
           const patched = await admin('PATCH', `/v1/endpoints/${endpoint.id}`, { body: { url: moved.url } });
           expect(patched.status).toBe(200);
           await changeHeard;
         }
-        return result;
       });
       await publish('moving.mid-claim');
 

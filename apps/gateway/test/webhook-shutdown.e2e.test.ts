@@ -1,10 +1,7 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import pg from 'pg';
-import {
-  DeliveryWorker,
-  PER_ENDPOINT_CONCURRENCY,
-} from '../src/endpoints/deliveries/delivery-worker.service.js';
-import { DeliveryRepository } from '../src/endpoints/deliveries/delivery.repository.js';
+import { PER_ENDPOINT_CONCURRENCY } from '../src/endpoints/deliveries/delivery-worker.service.js';
+import { hookClaims } from './support/claim-hook.js';
 import { apiClient, eventually } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { type Responder, startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.js';
@@ -117,28 +114,16 @@ describe('webhook delivery on graceful shutdown', () => {
       async ({ herald, receiver, admin, deliveries }) => {
         // The claim that leases the new delivery answers once the gateway has closed, or after a second
         // if closing waits for it: answered after the close, its release finds no database.
-        const repository = herald.app.get(DeliveryRepository);
-        const claim = repository.claim.bind(repository);
-        let spiedClaimDone!: () => void;
-        const spied = new Promise<void>((resolve) => (spiedClaimDone = resolve));
         let leased!: () => void;
         const claimLeased = new Promise<void>((resolve) => (leased = resolve));
         let answer!: () => void;
         const answered = new Promise<void>((resolve) => (answer = resolve));
-        jest.spyOn(repository, 'claim').mockImplementation(async (...args) => {
-          const result = await claim(...args);
-          spiedClaimDone();
-          if (result.deliveries.length > 0) {
+        await hookClaims(herald.app, async (claim) => {
+          if (claim.deliveries.length > 0) {
             leased();
             await answered;
           }
-          return result;
         });
-        // A claim that began before the spy (at start-up, or woken by the new endpoint) could still
-        // lease the event and send it. Claims run one at a time, so once one through the spy is back,
-        // every later claim goes through the spy.
-        herald.app.get(DeliveryWorker).deliveriesQueued();
-        await spied;
         await admin('POST', '/v1/events', { body: { type: 'late.claim' } });
         await claimLeased;
 
