@@ -724,8 +724,9 @@ describe('outbound webhook delivery', () => {
       claimsMade = claims.mock.calls.length;
       jest.restoreAllMocks();
     }
-    // One poll (every 2 s) and its wake-up for the due time, not a claim after every claim.
-    expect(claimsMade).toBeLessThanOrEqual(3);
+    // One poll (every 2 s) and its wake-up for the due time, and on a loaded machine a claim or two
+    // woken by the setup; not a claim after every claim, which made 1,898 in 3 s.
+    expect(claimsMade).toBeLessThanOrEqual(10);
     const delivered = await settledDelivery(endpoint.id, 'delivered');
     expect(delivered.id).toBe(due);
   });
