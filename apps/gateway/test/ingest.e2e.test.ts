@@ -170,6 +170,39 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect(status.body.lastEventAt).toEqual(expect.any(String));
     });
 
+    it('stores two edits of one row made in the same millisecond as two events', async () => {
+      const edit = (value: string) =>
+        buildSeatableWebhook(
+          {
+            ...seatableRowData,
+            op_time: 1649922700.5,
+            row_data: [{ ...seatableRowData.row_data[0], value }],
+          },
+          { secret },
+        );
+      const ids = [];
+      for (const webhook of [edit('one'), edit('two')]) {
+        const response = await post(source.ingestUrl, webhook.body, webhook.headers);
+        expect(response.status).toBe(202);
+        ids.push(response.body.ids[0]);
+      }
+      expect(new Set(ids).size).toBe(2);
+      const values = await Promise.all(ids.map((id) => admin('GET', `/v1/events/${id}`)));
+      expect(values.map((event) => event.body.data.changes[0].value)).toEqual(['one', 'two']);
+    });
+
+    it('checks signatures with the secret exactly as SeaTable stores it, spaces included', async () => {
+      const spaced = ' spaced secret ';
+      const created = await admin('POST', '/v1/sources', {
+        body: { name: 'spaced', provider: 'seatable', mode: 'webhook', config: { secret: spaced } },
+      });
+      expect(created.status).toBe(201);
+      const webhook = buildSeatableWebhook(seatableRowData, { secret: spaced });
+      expect((await post(created.body.ingestUrl, webhook.body, webhook.headers)).status).toBe(202);
+      const trimmed = buildSeatableWebhook(seatableRowData, { secret: spaced.trim() });
+      expect((await post(created.body.ingestUrl, trimmed.body, trimmed.headers)).status).toBe(401);
+    });
+
     it('accepts a row whose primary column is a number (row_name is the raw cell) and stores it as text', async () => {
       const webhook = buildSeatableWebhook(
         { ...seatableRowData, op_time: 1649922800.5, row_name: 1042 },

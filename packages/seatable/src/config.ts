@@ -42,7 +42,8 @@ export function parseSeatableConfig(mode: SourceMode, input: unknown): ConfigChe
 
 function checkWebhook(fields: Fields, errors: string[]): Fields {
   const config: Fields = {};
-  const secret = optionalString(fields, 'secret', errors);
+  // Kept as given, spaces included: SeaTable signs with the secret exactly as it stores it.
+  const secret = optionalString(fields, 'secret', errors, false);
   if (secret !== undefined) config.secret = secret;
   const hasServer = fields.serverUrl !== undefined;
   const hasToken = fields.apiToken !== undefined;
@@ -89,14 +90,14 @@ function requiredString(fields: Fields, name: string, errors: string[]): string 
   return value;
 }
 
-function optionalString(fields: Fields, name: string, errors: string[]): string | undefined {
+function optionalString(fields: Fields, name: string, errors: string[], trim = true): string | undefined {
   const value = fields[name];
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value.trim() === '') {
     errors.push(`config.${name} must be a non-empty string`);
     return undefined;
   }
-  return value.trim();
+  return trim ? value.trim() : value;
 }
 
 export function redactSeatableConfig(config: Fields): Fields {

@@ -82,6 +82,8 @@ export class FieldReader {
       if (columnName !== null) change.columnName = columnName;
       if (columnType !== null) change.columnType = columnType;
       if ('old_value' in cell) change.oldValue = cell.old_value;
+      // The column's settings, e.g. a select's options, which say what an option id in `value` means.
+      if (isRecord(cell.column_data)) change.columnData = cell.column_data;
       return [change];
     });
   }

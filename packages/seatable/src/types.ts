@@ -13,6 +13,8 @@ export interface SeatableCellChange {
   value: unknown;
   /** Present only when SeaTable sent the previous value (modifications). */
   oldValue?: unknown;
+  /** Webhooks only: the column's settings (a select's `options`, a date's `format`), when sent. */
+  columnData?: Record<string, unknown>;
 }
 
 /** `seatable.row.*` and `seatable.rows.*` from a webhook. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { AdapterError, type NormalizedEvent, type WebhookRequest } from '@herald/events';
 import type { SeatableWebhookConfig } from './config.js';
 import { FieldReader } from './field-reader.js';
@@ -43,8 +44,9 @@ export function parseSeatableWebhook(
       data: eventData,
       time: new Date(opTimeMs),
       raw: { body: request.body, contentType: 'application/json' },
-      // SeaTable signs no id or timestamp; the same change (base, row, op, time) is the identity.
-      dedupKey: `${baseKey(dtableUuid)}:${identity.join(':')}:${opType}:${opTimeMs}`,
+      // SeaTable signs no id or timestamp, so the body is its identity: two edits of one row can share
+      // a millisecond, and only their bodies tell them apart. Base, row, op and time make it readable.
+      dedupKey: `${baseKey(dtableUuid)}:${identity.join(':')}:${opType}:${opTimeMs}:${bodyDigest(request.body)}`,
     },
   ];
 }
@@ -162,6 +164,11 @@ function webhookData(body: unknown): Record<string, unknown> {
 
 function invalidBody(details: string[]): AdapterError {
   return new AdapterError('invalid_body', 'not a SeaTable webhook body', { details });
+}
+
+/** 96 bits of SHA-256: a key part of fixed length, however large the body. */
+function bodyDigest(body: Uint8Array): string {
+  return createHash('sha256').update(body).digest('base64url').slice(0, 16);
 }
 
 /** Docs and endpoints disagree on dashes in the uuid; correlation keys use one form. */

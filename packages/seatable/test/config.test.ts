@@ -17,9 +17,10 @@ describe('seatableAdapter', () => {
 describe('source configs', () => {
   it('accepts a webhook config with or without a secret', () => {
     expect(seatableAdapter.parseConfig('webhook', {})).toEqual({ ok: true, config: {} });
+    // Spaces kept: SeaTable signs with the secret exactly as it stores it.
     expect(seatableAdapter.parseConfig('webhook', { secret: ' abc ' })).toEqual({
       ok: true,
-      config: { secret: 'abc' },
+      config: { secret: ' abc ' },
     });
     expect(
       seatableAdapter.parseConfig('webhook', { serverUrl: 'https://cloud.seatable.io/', apiToken: 't0k' }),
