@@ -191,6 +191,17 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect(values.map((event) => event.body.data.changes[0].value)).toEqual(['one', 'two']);
     });
 
+    it.each([8.64e12, -3e11])(
+      'takes an op_time of %d s, beyond the years RFC 3339 can write, as no time given',
+      async (opTime) => {
+        const webhook = buildSeatableWebhook({ ...seatableRowData, op_time: opTime }, { secret });
+        const response = await post(source.ingestUrl, webhook.body, webhook.headers);
+        expect(response.status).toBe(202);
+        const event = await admin('GET', `/v1/events/${response.body.ids[0]}`);
+        expect(event.body.time).toBe(event.body.receivedat);
+      },
+    );
+
     it('checks signatures with the secret exactly as SeaTable stores it, spaces included', async () => {
       const spaced = ' spaced secret ';
       const created = await admin('POST', '/v1/sources', {

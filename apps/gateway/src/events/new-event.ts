@@ -30,7 +30,7 @@ export interface EventOrigin {
 
 /**
  * An adapter's event, stamped with Herald's id and times: received when the adapter says it arrived,
- * else `receivedNow`. Herald's own types keep provider `herald`.
+ * else `receivedNow`; its time is the provider's when it is a writable instant, else the received one. Herald's own types keep provider `herald`.
  * Provider text is made storable here (and data nested deeper than MAX_JSON_DEPTH refused with 400,
  * in the same walk), the one way provider events take into the store: a provider
  * cannot fix what it sent (SeaTable never retries, a Fishjam batch would be lost whole), so a NUL is
@@ -55,5 +55,12 @@ export function fromNormalized(event: NormalizedEvent, origin: EventOrigin, rece
   };
 }
 
-const validDate = (date: Date | undefined): Date | undefined =>
-  date && !Number.isNaN(date.getTime()) ? date : undefined;
+/** 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z: the instants RFC 3339 (so CloudEvents) can write. */
+const EARLIEST_MS = -62_135_596_800_000;
+const LATEST_MS = 253_402_300_799_999;
+
+/** A provider's time Herald can store and write out; NaN or out of range is taken as none given. */
+const validDate = (date: Date | undefined): Date | undefined => {
+  const ms = date?.getTime() ?? NaN;
+  return ms >= EARLIEST_MS && ms <= LATEST_MS ? date : undefined;
+};
