@@ -22,6 +22,11 @@ export interface HeraldEvent<TData = Record<string, unknown>> {
 export const HERALD_PROVIDER = 'herald';
 export const PUBLISHED_PROVIDER = 'custom';
 
+/** The `subject` of Herald's `herald.source.*` events about a source. */
+export function sourceSubject(sourceId: string): string {
+  return `sources/${sourceId}`;
+}
+
 /** Prefix of the envelope's `source` attribute for a provider source. */
 export function sourceUri(sourceId: string): string {
   return `/sources/${sourceId}`;

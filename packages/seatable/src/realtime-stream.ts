@@ -5,6 +5,7 @@ import {
   type StreamContext,
   type StreamSource,
   type StreamState,
+  sourceSubject,
   stampArrival,
 } from '@herald/events';
 import { io, type Socket } from 'socket.io-client';
@@ -249,7 +250,12 @@ export class SeatableRealtimeStream implements StreamSource {
     const data: SeatableGapData = { dtableUuid, fromVersion, toVersion, missing, reason };
     this.ctx.logger.warn({ sourceId: this.ctx.sourceId, ...data }, 'SeaTable base versions were missed');
     // A restart with no new ops finds the same gap again: the key makes storing it twice a no-op.
-    return { type: 'herald.source.gap', data: { ...data }, dedupKey: gapKey(dtableUuid, toVersion) };
+    return {
+      type: 'herald.source.gap',
+      subject: sourceSubject(this.ctx.sourceId),
+      data: { ...data },
+      dedupKey: gapKey(dtableUuid, toVersion),
+    };
   }
 
   private async readCheckpoint(dtableUuid: string): Promise<number | undefined> {

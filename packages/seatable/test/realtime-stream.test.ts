@@ -188,6 +188,8 @@ describe('SeaTable realtime stream', () => {
       'herald.source.gap',
       'seatable.row.modified',
     ]);
+    // Like Herald's other herald.source.* events, it names the source.
+    expect(ctx.events[1]?.subject).toBe('sources/src-test');
     expect(ctx.events[1]?.data).toEqual({
       dtableUuid: server.dtableUuid,
       fromVersion: first,

@@ -1,3 +1,4 @@
+import { sourceSubject } from '@herald/events';
 import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { DataSource } from 'typeorm';
@@ -73,7 +74,7 @@ export class SilenceWatcher implements OnApplicationBootstrap, OnApplicationShut
           fromNormalized(
             {
               type: 'herald.source.silent',
-              subject: `sources/${source.id}`,
+              subject: sourceSubject(source.id),
               data: {
                 sourceId: source.id,
                 sourceName: source.name,

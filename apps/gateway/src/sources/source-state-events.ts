@@ -1,4 +1,10 @@
-import type { NormalizedEvent, ProviderAdapter, StreamState, StreamStateChange } from '@herald/events';
+import {
+  sourceSubject,
+  type NormalizedEvent,
+  type ProviderAdapter,
+  type StreamState,
+  type StreamStateChange,
+} from '@herald/events';
 import type { SourceEntity } from './source.entity.js';
 
 /**
@@ -13,7 +19,7 @@ export function sourceStateEvent(
   reconnects: number,
 ): NormalizedEvent | undefined {
   const base = { sourceId: source.id, sourceName: source.name, provider: source.provider };
-  const subject = `sources/${source.id}`;
+  const subject = sourceSubject(source.id);
   if (change.state === 'connected' && previous !== 'connected') {
     return { type: 'herald.source.connected', subject, data: { ...base, reconnects } };
   }
