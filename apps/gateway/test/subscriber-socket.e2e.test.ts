@@ -158,6 +158,8 @@ describe('subscriber socket (/events)', () => {
       [{ after: '01a20908-12fe-72dd-bcfb-85f9c4aed6b5' }, 'invalid_cursor'],
       [{ after: '999999999999' }, 'invalid_cursor'],
       [{ after: '00000001-0000-7000-8000-000000000000' }, 'cursor_expired'],
+      [{ after: -1 }, 'invalid_cursor'],
+      [{ after: 1.5 }, 'invalid_cursor'],
       [{ colour: 'red' }, 'invalid_request'],
       ['not an object', 'invalid_request'],
     ])('%j → %s', async (request, code) => {
@@ -165,6 +167,16 @@ describe('subscriber socket (/events)', () => {
       const result = await subscribe(socket, request);
       expect(result).toEqual({ ok: false, error: { code, message: expect.any(String) } });
       expect(socket.connected).toBe(true);
+    });
+
+    it('takes a seq given as a JSON number, as the decimal string it stands for', async () => {
+      const first = await publish('numeric.after');
+      const second = await publish('numeric.after');
+      const socket = await open();
+      const received = collect(socket);
+      const result = await subscribe(socket, { types: ['numeric.after'], after: Number(first.seq) });
+      if (!result.ok) throw new Error(result.error.message);
+      await eventually(() => expect(received.get(result.id)?.map((e) => e.id)).toEqual([second.id]));
     });
 
     it('holds a connection to 100 subscriptions even when they are all asked for at once', async () => {

@@ -45,14 +45,20 @@ export function parseSubscribe(payload: unknown): ParsedSubscribe {
       error: { code: 'invalid_filter', message: `not a source id: ${JSON.stringify(badSource)}` },
     };
   }
+  // A seq is a decimal string (a bigint), but JSON clients hold it as a number as readily.
+  const cursor =
+    typeof after === 'number' && Number.isSafeInteger(after) && after >= 0 ? String(after) : after;
   if (
-    after !== undefined &&
-    after !== null &&
-    (typeof after !== 'string' || !(SEQ.test(after) || isUuid(after)))
+    cursor !== undefined &&
+    cursor !== null &&
+    (typeof cursor !== 'string' || !(SEQ.test(cursor) || isUuid(cursor)))
   ) {
     return {
       ok: false,
-      error: { code: 'invalid_cursor', message: 'after must be an event id or a seq (decimal string)' },
+      error: {
+        code: 'invalid_cursor',
+        message: 'after must be an event id or a seq (a decimal string, or a non-negative integer)',
+      },
     };
   }
   return {
@@ -61,7 +67,7 @@ export function parseSubscribe(payload: unknown): ParsedSubscribe {
       types: typeList,
       // Matched as strings against events' `sourceid`, which Postgres always spells in lower case.
       sources: sourceList?.map((source) => source.toLowerCase()),
-      after: (after as string | null | undefined) ?? undefined,
+      after: cursor ?? undefined,
     },
   };
 }
