@@ -21,6 +21,17 @@ describe('API keys (/v1/api-keys)', () => {
     expect(JSON.stringify(body)).not.toContain(herald.adminToken);
   });
 
+  it('shows a quarter at most of a short HERALD_ADMIN_TOKEN as its prefix', async () => {
+    const token = 'short-admin-0123';
+    const chosen = await startTestApp({ HERALD_ADMIN_TOKEN: token });
+    try {
+      const { body } = await apiClient(chosen.baseUrl, token)('GET', '/v1/api-keys');
+      expect(body.data).toEqual([expect.objectContaining({ name: 'bootstrap-admin', tokenPrefix: 'shor' })]);
+    } finally {
+      await chosen.close();
+    }
+  });
+
   it('creates a key, shows its token once, and lists it without the token', async () => {
     const created = await admin('POST', '/v1/api-keys', { body: { name: 'reader', scopes: ['subscribe'] } });
     expect(created.status).toBe(201);

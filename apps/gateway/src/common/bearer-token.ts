@@ -13,7 +13,11 @@ export function hashToken(token: string): Buffer {
   return hash('sha256', token, 'buffer');
 }
 
-/** What may be shown of a token: enough to tell tokens apart, never enough to use one. */
+/**
+ * What may be shown of a token: enough to tell tokens apart, never enough to use one. Nine characters
+ * of Herald's own (a fixed prefix and a few random ones); of a shorter token chosen by an operator
+ * (`HERALD_ADMIN_TOKEN`, 16 characters at least), no more than a quarter.
+ */
 export function tokenPrefix(token: string): string {
-  return token.slice(0, 9);
+  return token.slice(0, Math.min(9, Math.floor(token.length / 4)));
 }
