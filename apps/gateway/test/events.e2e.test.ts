@@ -92,6 +92,26 @@ describe('event log (/v1/events)', () => {
     expect(stored.body.data).toEqual(data);
   });
 
+  it('refuses text Postgres cannot store, naming its field, and stores the publishes beside it', async () => {
+    const clean = Array.from({ length: 20 }, (_, i) =>
+      publisher('POST', '/v1/events', { body: { type: 'beside.nul', data: { i } } }),
+    );
+    const refused = publisher('POST', '/v1/events', {
+      body: { type: 'beside.nul', subject: 'lone \ud800', data: { text: 'a\u0000b' } },
+    });
+    expect((await Promise.all(clean)).map((r) => r.status)).toEqual(Array(20).fill(201));
+    expect(await refused).toMatchObject({
+      status: 400,
+      body: {
+        code: 'validation_failed',
+        errors: [
+          { field: 'subject', message: expect.stringContaining('surrogate') },
+          { field: 'data', message: expect.stringContaining('NUL') },
+        ],
+      },
+    });
+  });
+
   it('returns the raw payload on request', async () => {
     const published = await publisher('POST', '/v1/events', { body: { type: 'raw.check' } });
     const withRaw = await admin('GET', `/v1/events/${published.body.id}?include=raw`);

@@ -12,6 +12,7 @@ import {
 import type { Principal } from '../common/auth/scope.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException } from '../common/errors/herald-exception.js';
+import { storableJson } from '../common/storable.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
 import { type CursorResolution, CursorResolver, cursorRefusal } from './cursor-resolver.js';
 import { toEnvelope } from './event-record.js';
@@ -21,6 +22,19 @@ import { EventRepository } from './event.repository.js';
 import { type AppendedEvent, EventWriter } from './event-writer.js';
 
 const TEXT_CONTENT = /^(application\/([a-z0-9.+-]*\+)?json|text\/.*)$/;
+
+/**
+ * Refused here rather than by Postgres: the writer stores concurrent publishes in one statement, which
+ * such a value fails for all of them, and each is then written again alone.
+ */
+function refuseUnstorable(fields: Record<string, unknown>): void {
+  const errors = Object.entries(fields)
+    .filter(([field, value]) => value !== undefined && storableJson(value, field) !== value)
+    .map(([field]) => ({ field, message: 'holds a NUL character or a lone UTF-16 surrogate' }));
+  if (errors.length > 0) {
+    throw HeraldException.validation('The event holds characters Postgres cannot store.', errors);
+  }
+}
 
 @Injectable()
 export class EventsService {
@@ -45,6 +59,7 @@ export class EventsService {
     }
     const now = new Date();
     const data = dto.data ?? {};
+    refuseUnstorable({ subject: dto.subject, data });
     const [appended] = await this.writer.append([
       {
         id: newEventId(),
