@@ -388,7 +388,7 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       });
     });
 
-    it('answers a malformed ingest URL with a problem that does not repeat the URL (it holds the token)', async () => {
+    it('answers a malformed ingest URL, or one opened with GET, with a problem that does not repeat the token', async () => {
       const webhook = buildSeatableWebhook(seatableRowData, { secret });
       const token = source.ingestUrl.split('/').pop()!;
       // Malformed percent-encoding, and a token segment longer than Fastify routes.
@@ -399,6 +399,10 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
         expect(response.body.code).toBe('validation_failed');
         expect(JSON.stringify(response.body)).not.toContain(token.slice(0, 20));
       }
+      // A method the route does not take, as when the URL is opened in a browser.
+      const opened = await fetch(source.ingestUrl);
+      expect(opened.status).toBe(404);
+      expect(await opened.text()).not.toContain(token.slice(0, 20));
     });
 
     it('answers 413 over HERALD_MAX_BODY', async () => {
