@@ -125,11 +125,36 @@ describe('stream sources run by the gateway', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(seatable.counters.tokenRequests).toBe(requests);
     await eventually(async () => expect(await typesOf(id)).toEqual(['herald.source.failed']));
+    expect((await eventsOf(id))[0]!.data.retrying).toBe(false);
 
     await admin('PATCH', `/v1/sources/${id}`, {
       body: { config: { serverUrl: seatable.url, apiToken: 'good-api-token' } },
     });
     await eventually(async () => expect((await statusOf(id)).state).toBe('connected'));
+    await admin('DELETE', `/v1/sources/${id}`);
+  });
+
+  it('reports a source that cannot connect from the start, once, while it keeps retrying', async () => {
+    // A port nothing listens on: taken, then released.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const id = (
+      await createStream('unreachable', 'jellyfish', {
+        serverUrl: `http://127.0.0.1:${port}`,
+        serverApiToken: 'server-token',
+      })
+    ).body.id;
+    await eventually(async () => expect((await statusOf(id)).reconnects).toBeGreaterThanOrEqual(2), 10_000);
+    const events = await eventsOf(id);
+    expect(events).toEqual([
+      expect.objectContaining({
+        type: 'herald.source.failed',
+        subject: `sources/${id}`,
+        data: expect.objectContaining({ reason: expect.stringContaining('ECONNREFUSED'), retrying: true }),
+      }),
+    ]);
     await admin('DELETE', `/v1/sources/${id}`);
   });
 

@@ -7,17 +7,25 @@ import {
 } from '@herald/events';
 import type { SourceEntity } from './source.entity.js';
 
+/** What the state events need to know of a running stream source. */
+export interface StreamRun {
+  source: SourceEntity;
+  adapter: ProviderAdapter;
+  reconnects: number;
+  /** Whether it has been connected at all since it started on this instance. */
+  connectedOnce: boolean;
+}
+
 /**
  * The `herald.source.*` event a stream state transition means, if any: operators subscribe to these
  * like to any other event.
  */
 export function sourceStateEvent(
-  source: SourceEntity,
-  adapter: ProviderAdapter,
+  run: StreamRun,
   previous: StreamState,
   change: StreamStateChange,
-  reconnects: number,
 ): NormalizedEvent | undefined {
+  const { source, adapter, reconnects } = run;
   const base = { sourceId: source.id, sourceName: source.name, provider: source.provider };
   const subject = sourceSubject(source.id);
   if (change.state === 'connected' && previous !== 'connected') {
@@ -35,8 +43,14 @@ export function sourceStateEvent(
       },
     };
   }
+  const reason = change.reason ?? null;
   if (change.state === 'auth_failed' && previous !== 'auth_failed') {
-    return { type: 'herald.source.failed', subject, data: { ...base, reason: change.reason ?? null } };
+    return { type: 'herald.source.failed', subject, data: { ...base, reason, retrying: false } };
+  }
+  // A source that never gets through (a wrong URL, a server down) would otherwise say nothing: its first
+  // attempt's failure is reported, once; the status counts the retries.
+  if (change.state === 'backoff' && !run.connectedOnce && reconnects === 0) {
+    return { type: 'herald.source.failed', subject, data: { ...base, reason, retrying: true } };
   }
   return undefined;
 }

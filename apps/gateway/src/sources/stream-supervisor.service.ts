@@ -50,6 +50,8 @@ interface RunningStream {
   stream: StreamSource;
   state: StreamState;
   reconnects: number;
+  /** Whether it has been connected at all since it started here. */
+  connectedOnce: boolean;
   connectedSince: Date | null;
   lastError: string | null;
   stopped: boolean;
@@ -180,6 +182,7 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
       adapter,
       state: 'stopped',
       reconnects: 0,
+      connectedOnce: false,
       connectedSince: null,
       lastError: null,
       stopped: false,
@@ -248,7 +251,8 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     if (change.state === 'connected') entry.lastError = null;
     else if (change.reason !== undefined) entry.lastError = change.reason;
     this.updateGauge();
-    const stateEvent = sourceStateEvent(entry.source, entry.adapter, previous, change, entry.reconnects);
+    const stateEvent = sourceStateEvent(entry, previous, change);
+    if (change.state === 'connected') entry.connectedOnce = true;
     const stateEvents = stampArrival(stateEvent ? [stateEvent] : [], systemClock);
     const state = {
       sourceId: entry.source.id,
