@@ -13,6 +13,7 @@ import { assertJsonDepth } from './common/json-depth.js';
 import { quietBootLogger } from './common/quiet-boot-logger.js';
 import { RAW_BODY_ROUTE } from './common/raw-body-route.js';
 import { HeraldException, type ProblemFieldError } from './common/errors/herald-exception.js';
+import { RouteMethods } from './common/routing/route-methods.js';
 import { ProblemDetailsFilter, sendProblem } from './common/errors/problem-details.filter.js';
 import type { HeraldConfig } from './config/herald-config.js';
 import { DrainState } from './health/drain-state.js';
@@ -170,6 +171,7 @@ export async function createApp(
   app.useWebSocketAdapter(new ClusterIoAdapter(app, app.get(ClusterBus)));
   registerBodyParsers(app, config.maxBodyBytes);
   closeConnectionsWhileDraining(app);
+  const routes = RouteMethods.watch(app.getHttpAdapter().getInstance());
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,
@@ -182,7 +184,7 @@ export async function createApp(
         ),
     }),
   );
-  app.useGlobalFilters(new ProblemDetailsFilter(logger));
+  app.useGlobalFilters(new ProblemDetailsFilter(logger, routes));
   registerDocs(app, config);
   return app;
 }

@@ -328,6 +328,13 @@ describe('event log (/v1/events)', () => {
         'invalid_cursor',
       ]),
       ['an unknown route', () => admin('GET', '/v1/nothing-here'), 404, 'not_found'],
+      ['a method the route does not take', () => admin('PUT', '/v1/events'), 405, 'method_not_allowed'],
+      [
+        'a method a route with a parameter does not take',
+        () => admin('POST', '/v1/events/01a20908-12fe-72dd-bcfb-85f9c4aed6b5?include=raw'),
+        405,
+        'method_not_allowed',
+      ],
       [
         'malformed percent-encoding in the URL',
         () => admin('GET', '/v1/events/%ff'),
@@ -335,6 +342,15 @@ describe('event log (/v1/events)', () => {
         'validation_failed',
       ],
     ];
+    it('names the methods a route takes in Allow when it answers 405', async () => {
+      const response = await admin('DELETE', '/v1/events');
+      expect(response.status).toBe(405);
+      expect(response.headers.get('allow')).toBe('GET, HEAD, POST');
+      expect(
+        (await admin('PUT', '/v1/endpoints/01a20908-12fe-72dd-bcfb-85f9c4aed6b5')).headers.get('allow'),
+      ).toBe('DELETE, GET, HEAD, PATCH');
+    });
+
     it.each(cases)('%s', async (_name, request, status, code) => {
       const response = await request();
       expect(response.status).toBe(status);

@@ -399,10 +399,15 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
         expect(response.body.code).toBe('validation_failed');
         expect(JSON.stringify(response.body)).not.toContain(token.slice(0, 20));
       }
-      // A method the route does not take, as when the URL is opened in a browser.
-      const opened = await fetch(source.ingestUrl);
-      expect(opened.status).toBe(404);
-      expect(await opened.text()).not.toContain(token.slice(0, 20));
+      // A method the route does not take, as when the URL is opened in a browser; and a path beyond it.
+      for (const [url, status] of [
+        [source.ingestUrl, 405],
+        [`${source.ingestUrl}/more`, 404],
+      ] as const) {
+        const opened = await fetch(url);
+        expect(opened.status).toBe(status);
+        expect(await opened.text()).not.toContain(token.slice(0, 20));
+      }
     });
 
     it('answers 413 over HERALD_MAX_BODY', async () => {

@@ -1,6 +1,9 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter } from '@nestjs/common';
+import { type ArgumentsHost, Catch, type ExceptionFilter, NotFoundException } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { RouteMethods } from '../routing/route-methods.js';
+import { ErrorCode } from './error-code.js';
+import { HeraldException } from './herald-exception.js';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
 
 /** Sends any error as problem+json; unexpected ones are logged with the request id for correlation. */
@@ -20,10 +23,33 @@ export function sendProblem(
 
 @Catch()
 export class ProblemDetailsFilter implements ExceptionFilter {
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly routes: RouteMethods,
+  ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
-    sendProblem(exception, http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>(), this.logger);
+    const request = http.getRequest<FastifyRequest>();
+    const error = methodNotAllowed(exception, request, this.routes) ?? exception;
+    sendProblem(error, request, http.getResponse<FastifyReply>(), this.logger);
   }
+}
+
+/** The router's 404 for a path that another method's route takes: 405, naming the methods. */
+function methodNotAllowed(
+  exception: unknown,
+  request: FastifyRequest,
+  routes: RouteMethods,
+): HeraldException | undefined {
+  if (!(exception instanceof NotFoundException) || request.routeOptions.url !== undefined) return undefined;
+  const allowed = routes.allowed(request.url.split('?', 1)[0]!);
+  if (allowed.length === 0) return undefined;
+  const allow = allowed.join(', ');
+  return new HeraldException(
+    ErrorCode.MethodNotAllowed,
+    `${request.method} is not a method of this route; it takes ${allow}.`,
+    [],
+    { allow },
+  );
 }
