@@ -10,7 +10,7 @@ import { Channel, PgListener } from '../../database/pg-listener.service.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
 import { DeliveryOutcomes } from './delivery-outcomes.js';
 import { type Claim, type ClaimedDelivery, DeliveryRepository } from './delivery.repository.js';
-import { WebhookSender } from './webhook-sender.js';
+import { ATTEMPT_TIMEOUT_MS, WebhookSender } from './webhook-sender.js';
 
 /** Deliveries one instance holds (waiting, sending or being recorded). */
 export const GLOBAL_CONCURRENCY = 512;
@@ -41,8 +41,12 @@ const REAPER_MS = 2_000;
 const STRAY_SWEEP_MS = 60_000;
 /** Safety net under LISTEN/NOTIFY (lost connection, retries scheduled by other instances). */
 const POLL_MS = 2_000;
-/** How long shutdown lets running attempts finish before cancelling them. */
-export const SHUTDOWN_GRACE_MS = 10_000;
+/**
+ * How long shutdown lets running attempts finish before cancelling them: longer than an attempt may
+ * take, so a stop cancels none. A cancelled attempt may have reached the receiver, and another instance
+ * would send it again; a rolling deploy would resend every attempt to a receiver slower than the grace.
+ */
+export const SHUTDOWN_GRACE_MS = ATTEMPT_TIMEOUT_MS + 1_000;
 
 /**
  * Sends due deliveries. Claims come from Postgres (`FOR UPDATE SKIP LOCKED` + lease), so any number
@@ -122,6 +126,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const grace = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
     await Promise.race([running(), grace]);
     this.cancelled = true;
+    if (this.inFlight.size > 0) {
+      this.logger.warn(
+        { attempts: this.inFlight.size },
+        'cancelling webhook attempts still running after the shutdown grace; their deliveries go back',
+      );
+    }
     this.sender.abortAll();
     await running();
     // Only now: a lease that ran out during the grace would let another instance reap and resend the
