@@ -41,6 +41,13 @@ const MAX_OUTCOMES_PER_STATEMENT = 500;
  */
 const OUTCOMES_WORTH_A_STATEMENT = 100;
 const OUTCOME_LINGER_MS = 10;
+/**
+ * How long a batch is retried while the database is unreachable (a restart, a failover's first
+ * seconds): an attempt left unrecorded keeps its lease until the lease lapses, about this long without a
+ * heartbeat, and then the delivery is sent again. Past that, writing it would find the lease gone.
+ */
+const OUTCOME_RETRY_MS = 10_000;
+const OUTCOME_RETRY_MAX_DELAY_MS = 1_000;
 
 interface PendingOutcome {
   delivery: ClaimedDelivery;
@@ -67,6 +74,7 @@ interface PendingOutcome {
 export class DeliveryOutcomes {
   private readonly queue: PendingOutcome[] = [];
   private writing = false;
+  private retrying = true;
 
   constructor(
     private readonly deliveries: DeliveryRepository,
@@ -122,13 +130,18 @@ export class DeliveryOutcomes {
     });
   }
 
+  /** Shutdown's grace is over: a write that fails is not retried, its leases left to lapse. */
+  stopRetrying(): void {
+    this.retrying = false;
+  }
+
   private async writeQueued(): Promise<void> {
     this.writing = true;
     try {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, MAX_OUTCOMES_PER_STATEMENT);
         try {
-          await this.write(batch);
+          await this.writeRetrying(batch);
         } catch (error) {
           if (batch.length === 1 || isDatabaseUnavailable(error)) {
             // Unrecorded attempts keep their leases until the reaper makes them due again.
@@ -149,6 +162,21 @@ export class DeliveryOutcomes {
       }
     } finally {
       this.writing = false;
+    }
+  }
+
+  /** `write`, retried with backoff while the database is unreachable, for up to OUTCOME_RETRY_MS. */
+  private async writeRetrying(batch: PendingOutcome[]): Promise<void> {
+    const giveUpAt = performance.now() + OUTCOME_RETRY_MS;
+    for (let delayMs = 100; ; delayMs = Math.min(delayMs * 2, OUTCOME_RETRY_MAX_DELAY_MS)) {
+      try {
+        return await this.write(batch);
+      } catch (error) {
+        if (!isDatabaseUnavailable(error) || !this.retrying || performance.now() + delayMs > giveUpAt) {
+          throw error;
+        }
+      }
+      await sleep(delayMs);
     }
   }
 

@@ -126,6 +126,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const grace = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
     await Promise.race([running(), grace]);
     this.cancelled = true;
+    this.outcomes.stopRetrying();
     if (this.inFlight.size > 0) {
       this.logger.warn(
         { attempts: this.inFlight.size },

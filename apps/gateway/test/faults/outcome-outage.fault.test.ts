@@ -1,0 +1,64 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/database/embedded-postgres.js';
+import { apiClient, eventually } from '../support/http.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
+
+const EVENTS = 5;
+
+/**
+ * A Postgres restart while webhook attempts are in flight: their answers come while it is down, and
+ * their outcomes are written once it is back instead of being dropped, which left the leases to lapse
+ * and every one of those deliveries to be sent again.
+ */
+describe('webhook outcomes across a short Postgres restart', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'herald-outcome-outage-'));
+  let database: EmbeddedDatabase;
+  let herald: TestApp;
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    database = await startEmbeddedPostgres({ dataDir, persistent: true });
+    herald = await startTestApp({}, database.url);
+    receiver = await startWebhookReceiver(() => ({ status: 204, delayMs: 1_500 }));
+  });
+  afterAll(async () => {
+    await herald.close();
+    await receiver.close();
+    await database.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('records the attempts answered while Postgres was down once it is back, and sends none twice', async () => {
+    const admin = apiClient(herald.baseUrl, herald.adminToken);
+    const endpoint = (
+      await admin('POST', '/v1/endpoints', {
+        body: { url: receiver.url, filter: { types: ['restart.hook'] } },
+      })
+    ).body;
+    for (let i = 0; i < EVENTS; i++) {
+      expect((await admin('POST', '/v1/events', { body: { type: 'restart.hook' } })).status).toBe(201);
+    }
+    await eventually(() => receiver.received.length === EVENTS);
+
+    const port = Number(new URL(database.url).port);
+    await database.stop();
+    // The answers come 1.5 s after the requests, while Postgres is down.
+    await sleep(3_000);
+    database = await startEmbeddedPostgres({ dataDir, persistent: true, port });
+
+    await eventually(
+      async () => {
+        const page = await admin('GET', `/v1/endpoints/${endpoint.id}/deliveries?status=delivered`);
+        expect(page.body.data).toHaveLength(EVENTS);
+      },
+      30_000,
+      200,
+    );
+    expect(receiver.received.map((webhook) => webhook.headers['webhook-id'])).toHaveLength(EVENTS);
+  });
+});
