@@ -91,4 +91,18 @@ describe('retention', () => {
     expect(fromStart.body.data.map((e: { id: string }) => e.id)).toEqual([newer.id]);
     expect(recent.seq < newer.seq).toBe(true);
   });
+
+  it('runs soon after a start, not only ten minutes in', async () => {
+    const restarted = await startTestApp({ HERALD_RETENTION_DAYS: '30' });
+    try {
+      const own = apiClient(restarted.baseUrl, restarted.adminToken);
+      const event = (await own('POST', '/v1/events', { body: { type: 'aged.on.arrival' } })).body;
+      await restarted.app
+        .get(DataSource)
+        .query(`UPDATE events SET received_at = now() - interval '40 days' WHERE id = $1`, [event.id]);
+      await eventually(async () => (await own('GET', `/v1/events/${event.id}`)).status === 404, 15_000, 250);
+    } finally {
+      await restarted.close();
+    }
+  });
 });

@@ -4,6 +4,7 @@
  */
 export class PeriodicTask<T> {
   private timer: NodeJS.Timeout | undefined;
+  private firstRun: NodeJS.Timeout | undefined;
   private running: Promise<T> | undefined;
 
   constructor(
@@ -12,23 +13,36 @@ export class PeriodicTask<T> {
     private readonly onError: (error: unknown) => void,
   ) {}
 
-  start(intervalMs: number): void {
-    this.timer = setInterval(() => void this.run(), intervalMs);
+  /** Runs every `intervalMs`, and first after `firstRunMs` when given. */
+  start(intervalMs: number, firstRunMs?: number): void {
+    this.timer = setInterval(() => this.tick(), intervalMs);
     this.timer.unref();
+    if (firstRunMs !== undefined) this.firstRun = setTimeout(() => this.tick(), firstRunMs).unref();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearTimeout(this.firstRun);
     await this.running;
   }
 
+  /** Runs as of `now`, after the run in progress if there is one (which may be as of another time). */
   run(now = Date.now()): Promise<T> {
-    this.running ??= this.work(now)
+    const run = (this.running ?? Promise.resolve())
+      .then(() => this.work(now))
       .catch((error: unknown) => {
         this.onError(error);
         return this.fallback;
-      })
-      .finally(() => (this.running = undefined));
-    return this.running;
+      });
+    this.running = run;
+    void run.finally(() => {
+      if (this.running === run) this.running = undefined;
+    });
+    return run;
+  }
+
+  /** A timer's run: skipped while one is in progress, so slow runs do not queue up. */
+  private tick(): void {
+    if (!this.running) void this.run();
   }
 }
