@@ -5,13 +5,14 @@ import { FakeSeatableServer } from '@herald/seatable/testing';
 import pg from 'pg';
 import { AdvisoryLock } from '../src/database/advisory-locks.js';
 import { apiClient, eventually } from './support/http.js';
-import { startTestApp, type TestApp } from './support/test-app.js';
+import { capturedLogs, startTestApp, type TestApp } from './support/test-app.js';
 
 describe('stream sources run by the gateway', () => {
   let herald: TestApp;
   let admin: ReturnType<typeof apiClient>;
   let seatable: FakeSeatableServer;
   let jellyfish: FakeJellyfishServer;
+  const logs = capturedLogs();
 
   const eventsOf = async (sourceId: string) =>
     (await admin('GET', `/v1/events?source=${sourceId}&limit=500`)).body.data as Array<{
@@ -28,7 +29,7 @@ describe('stream sources run by the gateway', () => {
 
   beforeAll(async () => {
     [herald, seatable, jellyfish] = await Promise.all([
-      startTestApp(),
+      startTestApp({}, undefined, 0, logs.logger),
       FakeSeatableServer.start({ apiTokens: ['good-api-token'] }),
       FakeJellyfishServer.start({ validTokens: ['server-token'] }),
     ]);
@@ -154,6 +155,10 @@ describe('stream sources run by the gateway', () => {
         subject: `sources/${id}`,
         data: expect.objectContaining({ reason: expect.stringContaining('ECONNREFUSED'), retrying: true }),
       }),
+    ]);
+    // Once, from the gateway, whatever the adapter logs of each attempt.
+    expect(logs.lines.filter((line) => line.sourceId === id && line.context === 'StreamSupervisor')).toEqual([
+      expect.objectContaining({ msg: 'stream source cannot connect', state: 'backoff' }),
     ]);
     await admin('DELETE', `/v1/sources/${id}`);
   });

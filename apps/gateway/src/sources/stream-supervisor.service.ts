@@ -253,6 +253,15 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     this.updateGauge();
     const stateEvent = sourceStateEvent(entry, previous, change);
     if (change.state === 'connected') entry.connectedOnce = true;
+    // The events an operator is told of are logged too, for whoever watches logs rather than events.
+    if (stateEvent && stateEvent.type !== 'herald.source.connected') {
+      this.logger.warn(
+        { sourceId: entry.source.id, state: change.state, reason: change.reason ?? null },
+        stateEvent.type === 'herald.source.failed'
+          ? 'stream source cannot connect'
+          : 'stream source disconnected',
+      );
+    }
     const stateEvents = stampArrival(stateEvent ? [stateEvent] : [], systemClock);
     const state = {
       sourceId: entry.source.id,
