@@ -10,7 +10,7 @@ import { AppModule } from './app.module.js';
 import { ClusterBus } from './cluster/cluster-bus.js';
 import { ClusterIoAdapter } from './cluster/cluster-io-adapter.js';
 import { assertJsonDepth } from './common/json-depth.js';
-import { quietBootLogger } from './common/quiet-boot-logger.js';
+import { pinoLoggerService, quietBootLogger } from './common/quiet-boot-logger.js';
 import { RAW_BODY_ROUTE } from './common/raw-body-route.js';
 import { HeraldException, type ProblemFieldError } from './common/errors/herald-exception.js';
 import { RouteMethods } from './common/routing/route-methods.js';
@@ -163,6 +163,7 @@ export async function createApp(
     {
       rawBody: true,
       bufferLogs: true,
+      logger: quietBootLogger(pinoLoggerService(logger)),
       // Throw start-up errors to the caller (main stops the embedded Postgres and exits 1) instead of aborting.
       abortOnError: false,
     },

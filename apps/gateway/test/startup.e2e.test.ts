@@ -274,4 +274,24 @@ describe('gateway process with embedded Postgres', () => {
     expect(result.stderr).toContain('PORT="eighty": must be an integer port from 1 to 65535\n');
     expect(result.stderr).toContain('HERALD_RETRY_SCHEDULE="soon"');
   });
+
+  it.each([
+    ['refuses the password', (url: URL) => (url.password = 'not-the-password')],
+    ['has no such database', (url: URL) => (url.pathname = '/no_such_database')],
+  ])('stops at once, saying why in JSON, when the database %s', async (_case, spoil) => {
+    const url = new URL(process.env.HERALD_TEST_DATABASE_URL!);
+    spoil(url);
+    const started = Date.now();
+    const gateway = spawnGatewayProcess({ DATABASE_URL: url.href }, await freePort());
+    expect(await gateway.exited).toBe(1);
+    // Not nine retries three seconds apart.
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const lines = gateway
+      .output()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { level: number; msg: string; err?: { message: string } });
+    expect(lines.at(-1)).toMatchObject({ level: 60, msg: 'Herald could not start' });
+    expect(lines.at(-1)!.err!.message).toMatch(/password authentication failed|does not exist/);
+  });
 });

@@ -1,4 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
+import type { Logger as PinoLogger } from 'pino';
 
 /**
  * Nest's own start-up chatter: a line per module and one per route (about 45 at info), which buried
@@ -25,5 +26,32 @@ export function quietBootLogger(logger: LoggerService): LoggerService {
     debug: (message: unknown, ...params: unknown[]) => logger.debug?.(message, ...params),
     verbose: (message: unknown, ...params: unknown[]) => logger.verbose?.(message, ...params),
     fatal: (message: unknown, ...params: unknown[]) => logger.fatal?.(message, ...params),
+  };
+}
+
+type PinoLevel = 'info' | 'error' | 'warn' | 'debug' | 'trace' | 'fatal';
+
+/**
+ * Nest's logger calls as pino lines, for what Nest logs before the application's own logger is in
+ * place: a start that fails (a database refusing the password, say) would otherwise print Nest's
+ * coloured text, stack traces over many lines, among Herald's JSON.
+ */
+export function pinoLoggerService(logger: PinoLogger): LoggerService {
+  const write =
+    (level: PinoLevel) =>
+    (message: unknown, ...params: unknown[]): void => {
+      // Nest passes the context last, and an error's stack before it.
+      const context = typeof params.at(-1) === 'string' ? (params.at(-1) as string) : undefined;
+      const stack = level === 'error' && params.length > 1 ? params[0] : undefined;
+      if (message instanceof Error) logger[level]({ context, err: message }, message.message);
+      else logger[level]({ context, ...(typeof stack === 'string' ? { stack } : {}) }, String(message));
+    };
+  return {
+    log: write('info'),
+    error: write('error'),
+    warn: write('warn'),
+    debug: write('debug'),
+    verbose: write('trace'),
+    fatal: write('fatal'),
   };
 }

@@ -18,6 +18,9 @@ export const POOL_APPLICATION_NAME = 'herald';
 
 export const ENTITIES = [ApiKeyEntity, SourceEntity, SourceStateEntity, EndpointEntity];
 
+/** SQLSTATEs of a refused connection that retrying cannot change: bad password, not allowed, no database. */
+const PERMANENT_CONNECT_ERRORS = new Set(['28P01', '28000', '3D000']);
+
 /**
  * The pool's settings. Every connection listens for its own errors from birth: the pool hands a connection
  * over from within that connection's socket read (a new one on its ReadyForQuery, a released one to the
@@ -50,6 +53,12 @@ export class DatabaseModule {
       imports: [
         TypeOrmModule.forRootAsync({
           useFactory: () => ({
+            // A database that is not up yet is waited for; one that refuses who Herald is, or has no
+            // such database, will refuse every retry too: Herald stops at once and says why.
+            retryAttempts: 9,
+            retryDelay: 3_000,
+            toRetry: (error: unknown) =>
+              !PERMANENT_CONNECT_ERRORS.has((error as { code?: unknown }).code as string),
             type: 'postgres',
             url: config.databaseUrl,
             entities: ENTITIES,
