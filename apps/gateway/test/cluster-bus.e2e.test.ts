@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { HeraldEvent } from '@herald/events';
 import pg from 'pg';
 import { createClient } from 'redis';
-import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.js';
+import { freePort } from '../src/database/embedded-postgres.js';
+import { spawnGatewayProcess, startGatewayProcess, type GatewayProcess } from './support/gateway-process.js';
 import { apiClient, eventually, publishConcurrently } from './support/http.js';
 import { describeWithRedis, type RedisServer, startRedisServer } from './support/redis-server.js';
 import { startWebhookReceiver } from './support/webhook-receiver.js';
@@ -396,6 +397,19 @@ describeWithRedis('cluster bus: Redis (REDIS_URL)', () => {
         { DATABASE_URL: cluster.b.databaseUrl, REDIS_URL: nowhere, LOG_LEVEL: 'warn' },
         20_000,
       ),
-    ).rejects.toThrow(/Redis at redis:\/\/127\.0\.0\.1:1 did not answer within 10 s/);
+    ).rejects.toThrow(/Redis at redis:\/\/127\.0\.0\.1:1 did not answer within 10 s: .*ECONNREFUSED/);
+  });
+
+  it('refuses to start at once, saying why, when Redis refuses the credentials', async () => {
+    const refused = redis.url.replace('redis://', 'redis://ops:wrong-password@');
+    const started = Date.now();
+    const gateway = spawnGatewayProcess(
+      { DATABASE_URL: cluster.b.databaseUrl, REDIS_URL: refused, LOG_LEVEL: 'warn' },
+      await freePort(),
+    );
+    expect(await gateway.exited).toBe(1);
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(gateway.output()).toMatch(/Redis at redis:\/\/ops:\*\*\*@[^ ]+ refused the connection: WRONGPASS/);
+    expect(gateway.output()).not.toContain('wrong-password');
   });
 });

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { createClient } from 'redis';
+import { createClient, ErrorReply } from 'redis';
 
 export type RedisClient = ReturnType<typeof createClient>;
 
@@ -62,9 +62,14 @@ export class RedisConnection {
     try {
       await connection.client.connect();
     } catch (error) {
+      const cause = connection.lastError ?? error;
+      const why =
+        cause instanceof ErrorReply
+          ? 'refused the connection'
+          : `did not answer within ${STARTUP_DEADLINE_MS / 1000} s`;
       throw new RedisUnavailableError(
-        `REDIS_URL is set but Redis at ${connection.redacted} did not answer within ${STARTUP_DEADLINE_MS / 1000} s`,
-        { cause: connection.lastError ?? error },
+        `REDIS_URL is set but Redis at ${connection.redacted} ${why}: ${String((cause as Error)?.message ?? cause)}`,
+        { cause },
       );
     } finally {
       clearTimeout(deadline);
@@ -89,6 +94,8 @@ export class RedisConnection {
 
   private failed(error: unknown): void {
     this.lastError = error;
+    // Redis answered, with a refusal (a wrong password, an unknown user): every retry would get the same.
+    if (this.state === 'starting' && error instanceof ErrorReply) this.close();
     // Every retry of an outage fails the same way: report the loss once.
     if (this.state !== 'up' || this.closing) return;
     this.state = 'down';
