@@ -50,6 +50,7 @@ describe('loadConfig', () => {
     try {
       loadConfig({
         PORT: 'eighty',
+        HERALD_MAX_BODY: '100',
         HERALD_RETENTION_DAYS: '0',
         HERALD_ALLOW_PRIVATE_TARGETS: 'maybe',
         HERALD_RETRY_SCHEDULE: '1,x',
@@ -65,6 +66,7 @@ describe('loadConfig', () => {
     const problems = (error as ConfigurationError).problems.join('\n');
     for (const name of [
       'PORT',
+      'HERALD_MAX_BODY',
       'HERALD_RETENTION_DAYS',
       'HERALD_ALLOW_PRIVATE_TARGETS',
       'HERALD_RETRY_SCHEDULE',
@@ -87,6 +89,18 @@ describe('loadConfig', () => {
     ['PORT', '80.5', 'must be an integer port from 1 to 65535'],
     ['HERALD_RETENTION_DAYS', 'week', 'must be a whole number of days from 1 to 3650'],
     ['HERALD_SOCKET_MAX_BUFFER', '5', 'must be an integer from 10 to 1000000'],
+    // Number() reads both as integers: 8080 and 1000.
+    ['PORT', '0x1F90', 'must be an integer port from 1 to 65535'],
+    ['PORT', '1e3', 'must be an integer port from 1 to 65535'],
+    ['HOST', '   ', 'must be a host name or address, without spaces'],
+    [
+      'HERALD_PUBLIC_URL',
+      'https://herald.example?a=b',
+      'must be an http(s) URL without a query or fragment (ingest URLs are built on it)',
+    ],
+    ['HERALD_MAX_BODY', '100', 'must be a size from 1kib to 1024mib, such as 1048576, 512kb or 1mib'],
+    ['HERALD_MAX_BODY', '100000mib', 'must be a size from 1kib to 1024mib, such as 1048576, 512kb or 1mib'],
+    ['HERALD_RETRY_SCHEDULE', '0,99999999999', 'each delay must be at most 2592000 seconds (30 days)'],
   ])('reports %s=%s with one rule', (name, value, rule) => {
     expect(() => loadConfig({ [name]: value })).toThrow(
       expect.objectContaining({ problems: [`${name}=${JSON.stringify(value)}: ${rule}`] }),

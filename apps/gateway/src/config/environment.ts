@@ -18,8 +18,13 @@ const toBoolean = ({ value }: { value: unknown }) =>
       : value === 'false' || value === '0'
         ? false
         : value;
+/** Decimal digits only: `Number` would also take `0x1F90` (8080) and `1e3` (1000). */
 const toInt = ({ value }: { value: unknown }) =>
-  value === undefined || value === '' ? undefined : Number(value);
+  value === undefined || value === ''
+    ? undefined
+    : typeof value === 'string' && /^\s*\d+\s*$/.test(value)
+      ? Number(value)
+      : NaN;
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
 
 /**
@@ -34,6 +39,22 @@ const IsIntegerIn = (min: number, max: number, what: string) =>
       defaultMessage: () => `must be ${what} from ${min} to ${max}`,
     },
   });
+
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1000, kib: 1024, mb: 1000 ** 2, mib: 1024 ** 2 };
+const SIZE = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i;
+const MIN_BODY = 1024;
+/** Bodies are held in memory whole: more than this is surely a slip of the unit. */
+const MAX_BODY = 1024 ** 3;
+
+/** `1048576`, `512kb`, `1mib`… in bytes; NaN when it is not such a size. */
+export function parseSize(text: string): number {
+  const match = SIZE.exec(text.trim());
+  const unit = match ? SIZE_UNITS[(match[2] || 'b').toLowerCase()] : undefined;
+  return unit === undefined ? NaN : Math.floor(Number(match![1]) * unit);
+}
+
+/** One delay of a retry schedule at most: a longer one is surely a slip of the unit. */
+const MAX_RETRY_DELAY_SECONDS = 30 * 86_400;
 
 /** The environment as Herald reads it (contract §2). Validated once at start. */
 export class Environment {
@@ -54,12 +75,14 @@ export class Environment {
 
   @IsOptional()
   @Transform(emptyToUndefined)
-  @Matches(/^https?:\/\/[^/]+(\/.*)?$/, { message: 'must be an http(s) URL' })
+  @Matches(/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/, {
+    message: 'must be an http(s) URL without a query or fragment (ingest URLs are built on it)',
+  })
   HERALD_PUBLIC_URL?: string;
 
   @IsOptional()
   @Transform(emptyToUndefined)
-  @IsString()
+  @Matches(/^\S+$/, { message: 'must be a host name or address, without spaces' })
   HOST?: string;
 
   @IsOptional()
@@ -88,6 +111,15 @@ export class Environment {
   @Matches(/^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$/, {
     message: 'must be comma-separated seconds, e.g. 0,5,300',
   })
+  @ValidateBy({
+    name: 'retryDelaysInRange',
+    validator: {
+      validate: (value) =>
+        typeof value !== 'string' ||
+        value.split(',').every((delay) => Number(delay) <= MAX_RETRY_DELAY_SECONDS),
+      defaultMessage: () => `each delay must be at most ${MAX_RETRY_DELAY_SECONDS} seconds (30 days)`,
+    },
+  })
   HERALD_RETRY_SCHEDULE?: string;
 
   @IsOptional()
@@ -97,8 +129,15 @@ export class Environment {
 
   @IsOptional()
   @Transform(emptyToUndefined)
-  @Matches(/^\d+(\.\d+)?\s*(b|kb|kib|mb|mib)?$/i, {
-    message: 'must be a size such as 1048576, 512kb or 1mib',
+  @ValidateBy({
+    name: 'bodySize',
+    validator: {
+      validate: (value) => {
+        const bytes = typeof value === 'string' ? parseSize(value) : NaN;
+        return bytes >= MIN_BODY && bytes <= MAX_BODY;
+      },
+      defaultMessage: () => 'must be a size from 1kib to 1024mib, such as 1048576, 512kb or 1mib',
+    },
   })
   HERALD_MAX_BODY?: string;
 

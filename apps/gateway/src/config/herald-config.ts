@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigurationError, validateEnvironment } from './environment.js';
+import { parseSize, validateEnvironment } from './environment.js';
 
 /** Herald's typed configuration; services read it through the `HeraldConfig` provider. */
 export interface HeraldConfig {
@@ -30,14 +30,6 @@ export const HERALD_CONFIG = Symbol('HERALD_CONFIG');
 export const INSTANCE_ID = Symbol('INSTANCE_ID');
 
 export const DEFAULT_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000];
-const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1000, kib: 1024, mb: 1000 ** 2, mib: 1024 ** 2 };
-
-function parseSize(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
-  const unit = SIZE_UNITS[(match?.[2] || 'b').toLowerCase()] ?? 1;
-  return Math.floor(Number(match?.[1]) * unit);
-}
-
 /** Root runs Postgres as another user that cannot enter a 0700 home (contract §2). */
 function defaultDataDir(): string {
   if (process.getuid?.() === 0) return '/var/lib/herald';
@@ -64,10 +56,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, version = '0.1.
     socketMaxBuffer: e.HERALD_SOCKET_MAX_BUFFER ?? 1_000,
     redisUrl: e.REDIS_URL,
   };
-  if (config.maxBodyBytes < 1024) {
-    throw new ConfigurationError([
-      `HERALD_MAX_BODY=${JSON.stringify(env.HERALD_MAX_BODY)}: must be at least 1kib`,
-    ]);
-  }
   return config;
 }
