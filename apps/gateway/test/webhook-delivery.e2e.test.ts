@@ -149,6 +149,7 @@ describe('outbound webhook delivery', () => {
     expect(failing.body.data).toEqual([
       expect.objectContaining({
         provider: 'herald',
+        source: `/endpoints/${endpoint.id}`,
         sourceid: endpoint.id,
         subject: `endpoints/${endpoint.id}`,
         data: expect.objectContaining({ deliveryId: delivery.id, eventId: event.id, attempts: 3 }),
@@ -286,6 +287,7 @@ describe('outbound webhook delivery', () => {
       expect(disabled).toMatchObject({
         type: 'herald.endpoint.disabled',
         provider: 'herald',
+        source: `/endpoints/${endpoint.id}`,
         sourceid: endpoint.id,
         data: { endpointId: endpoint.id, url: receiver.url, reason: 'the endpoint answered 410 Gone' },
       });

@@ -1,4 +1,4 @@
-import { type HeraldEvent, PUBLISHED_PROVIDER, sourceUri } from '@herald/events';
+import { HERALD_PROVIDER, type HeraldEvent, PUBLISHED_PROVIDER, sourceUri } from '@herald/events';
 
 /** An event about to be stored; `seq` is assigned by the writer inside its commit-ordered transaction. */
 export interface NewEvent {
@@ -32,8 +32,14 @@ export interface EventRow {
 
 export const EVENT_COLUMNS = 'seq, id, type, source_id, provider, subject, time, received_at, data';
 
-export function envelopeSource(provider: string, sourceId: string): string {
-  return provider === PUBLISHED_PROVIDER ? `/api-keys/${sourceId}` : sourceUri(sourceId);
+/** Herald's reports on an endpoint's deliveries: their `sourceid` is the endpoint's id. */
+const ENDPOINT_REPORT_TYPES = new Set(['herald.delivery.failing', 'herald.endpoint.disabled']);
+
+/** The envelope's `source`: the source, API key or endpoint `sourceid` names. */
+export function envelopeSource(provider: string, sourceId: string, type: string): string {
+  if (provider === PUBLISHED_PROVIDER) return `/api-keys/${sourceId}`;
+  if (provider === HERALD_PROVIDER && ENDPOINT_REPORT_TYPES.has(type)) return `/endpoints/${sourceId}`;
+  return sourceUri(sourceId);
 }
 
 export function toEnvelope(row: EventRow): HeraldEvent {
@@ -42,7 +48,7 @@ export function toEnvelope(row: EventRow): HeraldEvent {
     id: row.id,
     seq: row.seq,
     type: row.type,
-    source: envelopeSource(row.provider, row.source_id),
+    source: envelopeSource(row.provider, row.source_id, row.type),
     time: row.time.toISOString(),
     receivedat: row.received_at.toISOString(),
     datacontenttype: 'application/json',

@@ -95,7 +95,8 @@ export class EventDto implements HeraldEvent {
   seq: string;
   @ApiProperty({ example: 'seatable.row.modified' }) type: string;
   @ApiProperty({
-    description: '`/sources/<id>` for provider and Herald events, `/api-keys/<id>` for published ones',
+    description:
+      "`/sources/<id>` for provider events and Herald's reports on sources, `/api-keys/<id>` for published ones, `/endpoints/<id>` for Herald's reports on an endpoint (`herald.delivery.failing`, `herald.endpoint.disabled`)",
   })
   source: string;
   @ApiPropertyOptional() subject?: string;
