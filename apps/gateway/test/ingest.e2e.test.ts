@@ -122,6 +122,10 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect(document.paths['/v1/api-keys/{id}'].delete.responses['409'].description).toContain(
         'last_admin_key',
       );
+      // A body too large, of the wrong type, or a method the route does not take.
+      expect(Object.keys(document.paths['/v1/events'].post.responses)).toEqual(
+        expect.arrayContaining(['405', '413', '415']),
+      );
 
       // Keys are opaque hrld_ tokens, not JWTs.
       const [scheme] = Object.values(document.components.securitySchemes) as Array<Record<string, string>>;

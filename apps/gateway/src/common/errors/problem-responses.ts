@@ -27,12 +27,18 @@ export class ProblemDto implements Problem {
   @ApiProperty({ type: [ProblemFieldErrorDto] }) errors: ProblemFieldErrorDto[];
 }
 
-/** Every route that takes an API key can answer these. */
+/**
+ * Every route that takes an API key can answer these (the body ones only where there is a body: a
+ * request that sends one anyway can meet them too).
+ */
 const AUTHENTICATED_ROUTE_CODES = [
   ErrorCode.ValidationFailed,
   ErrorCode.Unauthorized,
   ErrorCode.Forbidden,
   ErrorCode.NotFound,
+  ErrorCode.MethodNotAllowed,
+  ErrorCode.PayloadTooLarge,
+  ErrorCode.UnsupportedMediaType,
   ErrorCode.DatabaseUnavailable,
   ErrorCode.Internal,
 ];
