@@ -329,6 +329,8 @@ describe('event log (/v1/events)', () => {
       ]),
       ['an unknown route', () => admin('GET', '/v1/nothing-here'), 404, 'not_found'],
       ['a method the route does not take', () => admin('PUT', '/v1/events'), 405, 'method_not_allowed'],
+      // The router is strict about a trailing slash: no route takes the path, whatever the method.
+      ['a route with a trailing slash', () => admin('GET', '/v1/events/'), 404, 'not_found'],
       [
         'a method a route with a parameter does not take',
         () => admin('POST', '/v1/events/01a20908-12fe-72dd-bcfb-85f9c4aed6b5?include=raw'),

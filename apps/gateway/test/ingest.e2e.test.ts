@@ -404,13 +404,17 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
         expect(JSON.stringify(response.body)).not.toContain(token.slice(0, 20));
       }
       // A method the route does not take, as when the URL is opened in a browser; and a path beyond it.
-      for (const [url, status] of [
-        [source.ingestUrl, 405],
-        [`${source.ingestUrl}/more`, 404],
+      const origin = new URL(source.ingestUrl).origin;
+      for (const [url, method, status] of [
+        [source.ingestUrl, 'GET', 405],
+        [`${source.ingestUrl}/`, 'POST', 404],
+        [`${source.ingestUrl}/more`, 'GET', 404],
+        [`${origin}/v1/ingest//${token}`, 'GET', 404],
+        [`${origin}/v1/INGEST/${source.id}/${token}`, 'POST', 404],
       ] as const) {
-        const opened = await fetch(url);
-        expect(opened.status).toBe(status);
-        expect(await opened.text()).not.toContain(token.slice(0, 20));
+        const opened = await fetch(url, { method });
+        expect({ url, status: opened.status }).toEqual({ url, status });
+        expect(await opened.text()).not.toContain(token.slice(5, 20));
       }
     });
 

@@ -1,7 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, NotFoundException } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { RouteMethods } from '../routing/route-methods.js';
+import type { RouteMethods } from '../routing/route-methods.js';
 import { ErrorCode } from './error-code.js';
 import { HeraldException } from './herald-exception.js';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
@@ -31,20 +31,26 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
-    const error = methodNotAllowed(exception, request, this.routes) ?? exception;
+    const error = routerMiss(exception, request, this.routes) ?? exception;
     sendProblem(error, request, http.getResponse<FastifyReply>(), this.logger);
   }
 }
 
-/** The router's 404 for a path that another method's route takes: 405, naming the methods. */
-function methodNotAllowed(
+/**
+ * The router's own 404 ("Cannot GET /path") repeats the URL, and an ingest URL's last segment is a
+ * secret, seen by any proxy or tool that logs responses: a router miss is answered in Herald's words,
+ * naming no part of the path. A path another method's route takes gets 405, naming the methods.
+ */
+function routerMiss(
   exception: unknown,
   request: FastifyRequest,
   routes: RouteMethods,
 ): HeraldException | undefined {
   if (!(exception instanceof NotFoundException) || request.routeOptions.url !== undefined) return undefined;
   const allowed = routes.allowed(request.url.split('?', 1)[0]!);
-  if (allowed.length === 0) return undefined;
+  if (allowed.length === 0 || allowed.includes(request.method)) {
+    return new HeraldException(ErrorCode.NotFound, `No route takes ${request.method} on this path.`);
+  }
   const allow = allowed.join(', ');
   return new HeraldException(
     ErrorCode.MethodNotAllowed,

@@ -103,14 +103,8 @@ function fromHttpException(exception: HttpException): Problem {
       message.map((m) => ({ message: String(m), field: String(m).split(' ')[0] })),
     );
   }
-  return problemOf(code, withoutIngestToken(typeof message === 'string' ? message : exception.message));
+  return problemOf(code, typeof message === 'string' ? message : exception.message);
 }
-
-/**
- * The router's "Cannot GET /v1/ingest/<id>/<token>" repeats the URL, whose last segment is a secret:
- * shown to whoever holds the URL, but also to any proxy or tool that logs responses.
- */
-const withoutIngestToken = (message: string): string => message.replace(/(\/ingest\/[^/\s]+\/)[^\s]+/, '$1…');
 
 const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
 

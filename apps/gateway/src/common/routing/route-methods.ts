@@ -50,5 +50,6 @@ function patternOf(url: string): RegExp {
       return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     })
     .join('/');
-  return new RegExp(`^${source}/?$`);
+  // As strict as the router: `/v1/events/` is not `/v1/events`.
+  return new RegExp(`^${source}$`);
 }
