@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { RetentionService } from '../src/retention/retention.service.js';
+import { PURGE_BATCH_SIZE } from '../src/retention/retention.sql.js';
 import { apiClient, eventually } from './support/http.js';
 import { connectSocket, subscribe } from './support/sockets.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
@@ -93,16 +95,50 @@ describe('retention', () => {
   });
 
   it('runs soon after a start, not only ten minutes in', async () => {
-    const restarted = await startTestApp({ HERALD_RETENTION_DAYS: '30' });
+    // An event already past retention when the gateway starts.
+    const earlier = await startTestApp({ HERALD_RETENTION_DAYS: '30' });
+    const event = (
+      await apiClient(earlier.baseUrl, earlier.adminToken)('POST', '/v1/events', {
+        body: { type: 'aged.on.arrival' },
+      })
+    ).body;
+    await earlier.app
+      .get(DataSource)
+      .query(`UPDATE events SET received_at = now() - interval '40 days' WHERE id = $1`, [event.id]);
+    await earlier.close();
+
+    const restarted = await startTestApp({ HERALD_RETENTION_DAYS: '30' }, earlier.databaseUrl);
     try {
-      const own = apiClient(restarted.baseUrl, restarted.adminToken);
-      const event = (await own('POST', '/v1/events', { body: { type: 'aged.on.arrival' } })).body;
-      await restarted.app
-        .get(DataSource)
-        .query(`UPDATE events SET received_at = now() - interval '40 days' WHERE id = $1`, [event.id]);
-      await eventually(async () => (await own('GET', `/v1/events/${event.id}`)).status === 404, 15_000, 250);
+      const db = restarted.app.get(DataSource);
+      await eventually(
+        async () => (await db.query('SELECT 1 FROM events WHERE id = $1', [event.id])).length === 0,
+        15_000,
+        250,
+      );
     } finally {
       await restarted.close();
+    }
+  });
+
+  it('ends a long purge between batches when the gateway shuts down, leaving the rest to the next run', async () => {
+    const stopping = await startTestApp({ HERALD_RETENTION_DAYS: '30' });
+    const backlog = 12 * PURGE_BATCH_SIZE;
+    await stopping.app.get(DataSource).query(
+      `INSERT INTO events (seq, id, type, source_id, provider, time, received_at, data)
+       SELECT g, gen_random_uuid(), 'bulk.old', gen_random_uuid(), 'custom', now(), now() - interval '40 days', '{}'
+       FROM generate_series(1000001, 1000000 + $1::int) g`,
+      [backlog],
+    );
+    const purging = stopping.app.get(RetentionService).purge();
+    await stopping.close();
+    expect(await purging).toBeLessThan(backlog);
+    const db = new pg.Client({ connectionString: stopping.databaseUrl });
+    await db.connect();
+    try {
+      const [{ n }] = (await db.query(`SELECT count(*)::int AS n FROM events WHERE type = 'bulk.old'`)).rows;
+      expect(n).toBeGreaterThan(0);
+    } finally {
+      await db.end();
     }
   });
 });

@@ -6,9 +6,11 @@ export class PeriodicTask<T> {
   private timer: NodeJS.Timeout | undefined;
   private firstRun: NodeJS.Timeout | undefined;
   private running: Promise<T> | undefined;
+  private stopped = false;
 
   constructor(
-    private readonly work: (now: number) => Promise<T>,
+    /** `stopping` turns true once `stop` is called: long work checks it between steps and ends early. */
+    private readonly work: (now: number, stopping: () => boolean) => Promise<T>,
     private readonly fallback: T,
     private readonly onError: (error: unknown) => void,
   ) {}
@@ -21,23 +23,28 @@ export class PeriodicTask<T> {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.firstRun);
     await this.running;
   }
 
-  /** Runs as of `now`, after the run in progress if there is one (which may be as of another time). */
-  run(now = Date.now()): Promise<T> {
+  /**
+   * Runs as of `now` (when it starts, unless given), after the run in progress if there is one: that run
+   * may be as of another time.
+   */
+  run(now?: number): Promise<T> {
     const run = (this.running ?? Promise.resolve())
-      .then(() => this.work(now))
+      .then(() => this.work(now ?? Date.now(), () => this.stopped))
       .catch((error: unknown) => {
         this.onError(error);
         return this.fallback;
       });
     this.running = run;
-    void run.finally(() => {
+    const settled = () => {
       if (this.running === run) this.running = undefined;
-    });
+    };
+    void run.then(settled, settled);
     return run;
   }
 

@@ -24,7 +24,7 @@ const FIRST_RUN_MS = 5_000;
 @Injectable()
 export class RetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly task = new PeriodicTask(
-    (now) => this.purgeAll(new Date(now - this.config.retentionDays * 86_400_000)),
+    (now, stopping) => this.purgeAll(new Date(now - this.config.retentionDays * 86_400_000), stopping),
     0,
     (error) => this.logger.warn({ err: error }, 'retention run failed; the next run continues'),
   );
@@ -48,12 +48,13 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     return this.task.run(now);
   }
 
-  private async purgeAll(cutoff: Date): Promise<number> {
+  /** Batch after batch until none is full; a shutdown ends it between batches (the next run goes on). */
+  private async purgeAll(cutoff: Date, stopping: () => boolean): Promise<number> {
     let total = 0;
     for (;;) {
       const batch = await this.repository.purgeBatch(cutoff, PURGE_BATCH_SIZE);
       total += batch.deleted;
-      if (!batch.ran || batch.deleted < PURGE_BATCH_SIZE) break;
+      if (!batch.ran || batch.deleted < PURGE_BATCH_SIZE || stopping()) break;
     }
     if (total > 0) this.logger.info({ deleted: total, cutoff }, 'retention removed old events');
     return total;

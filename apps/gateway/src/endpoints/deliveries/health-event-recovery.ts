@@ -56,8 +56,7 @@ export class HealthEventRecovery implements OnApplicationBootstrap, BeforeApplic
   ) {}
 
   onApplicationBootstrap(): void {
-    this.task.start(RECOVERY_INTERVAL_MS);
-    void this.task.run();
+    this.task.start(RECOVERY_INTERVAL_MS, 0);
   }
 
   /** Before the event writer and the database close, which a round in progress still needs. */
