@@ -182,7 +182,7 @@ export async function createApp(
     adapter,
     {
       rawBody: true,
-      bufferLogs: true,
+      // Written as they come (a database being waited for says so at each retry), as JSON.
       logger: quietBootLogger(pinoLoggerService(logger)),
       // Throw start-up errors to the caller (main stops the embedded Postgres and exits 1) instead of aborting.
       abortOnError: false,

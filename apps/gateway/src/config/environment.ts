@@ -114,9 +114,10 @@ export class Environment {
   @ValidateBy({
     name: 'retryDelaysInRange',
     validator: {
+      // A value that is no list of numbers is refused by the rule above, with its own message.
       validate: (value) =>
         typeof value !== 'string' ||
-        value.split(',').every((delay) => Number(delay) <= MAX_RETRY_DELAY_SECONDS),
+        value.split(',').every((delay) => !(Number(delay) > MAX_RETRY_DELAY_SECONDS)),
       defaultMessage: () => `each delay must be at most ${MAX_RETRY_DELAY_SECONDS} seconds (30 days)`,
     },
   })

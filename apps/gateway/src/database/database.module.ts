@@ -53,10 +53,9 @@ export class DatabaseModule {
       imports: [
         TypeOrmModule.forRootAsync({
           useFactory: () => ({
-            // A database that is not up yet is waited for; one that refuses who Herald is, or has no
-            // such database, will refuse every retry too: Herald stops at once and says why.
-            retryAttempts: 9,
-            retryDelay: 3_000,
+            // A database that is not up yet is waited for (Nest's ten retries, 3 s apart); one that
+            // refuses who Herald is, or has no such database, will refuse every retry too: Herald stops
+            // at once and says why.
             toRetry: (error: unknown) =>
               !PERMANENT_CONNECT_ERRORS.has((error as { code?: unknown }).code as string),
             type: 'postgres',
