@@ -138,7 +138,13 @@ function checkSignature(request: WebhookRequest, secret: string): void {
   if (header === undefined || header.trim() === '') {
     throw new AdapterError('missing_signature', 'X-SeaTable-Signature is required: this source has a secret');
   }
-  if (!isValidSignature(secret, request.body, header)) {
+  // SeaTable signs with the secret as it stores it; whether that kept the spaces an operator pasted
+  // around it is not known here, so the trimmed secret is tried too.
+  const trimmed = secret.trim();
+  if (
+    !isValidSignature(secret, request.body, header) &&
+    !(trimmed !== secret && isValidSignature(trimmed, request.body, header))
+  ) {
     throw new AdapterError('invalid_signature', 'X-SeaTable-Signature does not match the request body');
   }
 }

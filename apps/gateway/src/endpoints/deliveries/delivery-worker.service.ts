@@ -127,9 +127,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     await Promise.race([running(), grace]);
     this.cancelled = true;
     this.outcomes.stopRetrying();
-    if (this.inFlight.size > 0) {
+    // Those still sending: the others have their answer and wait for its write.
+    const sending = [...this.sending.values()].reduce((sum, n) => sum + n, 0);
+    if (sending > 0) {
       this.logger.warn(
-        { attempts: this.inFlight.size },
+        { attempts: sending },
         'cancelling webhook attempts still running after the shutdown grace; their deliveries go back',
       );
     }
