@@ -3,6 +3,8 @@ import { DataSource } from 'typeorm';
 import { apiClient } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
+const OLD_BOOTSTRAP_KEY = '01a20908-12fe-72dd-bcfb-85f9c4aed6b5';
+
 describe('migrations', () => {
   let herald: TestApp;
   let db: DataSource;
@@ -72,7 +74,21 @@ describe('migrations', () => {
   const goneIndex = async () =>
     (await db.query(`SELECT to_regclass('deliveries_gone') AS name`))[0].name as string | null;
 
+  const prefixOf = async (id: string) =>
+    (await db.query(`SELECT token_prefix FROM api_keys WHERE id = $1`, [id]))[0].token_prefix as string;
+
   // The newest first, as `undoLastMigration` takes them; the last test applies them all again.
+  it('reverts ShortTokenPrefixes, which cannot give back the characters it dropped', async () => {
+    await db.undoLastMigration({ transaction: 'each' });
+    // What an earlier Herald stored for an operator's own HERALD_ADMIN_TOKEN; the last test shortens it.
+    await db.query(
+      `INSERT INTO api_keys (id, name, scopes, token_hash, token_prefix)
+       VALUES ($1, 'bootstrap-admin', '{admin}', '\\x00', 'short-adm')`,
+      [OLD_BOOTSTRAP_KEY],
+    );
+    expect(await prefixOf(OLD_BOOTSTRAP_KEY)).toBe('short-adm');
+  });
+
   it('reverts GoneAnswersIndex, dropping the index of 410 answers', async () => {
     expect(await goneIndex()).toBe('deliveries_gone');
     await db.undoLastMigration({ transaction: 'each' });
@@ -156,7 +172,12 @@ describe('migrations', () => {
       'HealthEventReports1795450400000',
       'MonotonicDeliveryIds1795450500000',
       'GoneAnswersIndex1795450600000',
+      'ShortTokenPrefixes1795450700000',
     ]);
+    expect(await prefixOf(OLD_BOOTSTRAP_KEY)).toBe('shor');
+    // Herald's own tokens keep theirs.
+    const [own] = await db.query(`SELECT token_prefix FROM api_keys WHERE id <> $1`, [OLD_BOOTSTRAP_KEY]);
+    expect(own.token_prefix).toMatch(/^hrld_.{4}$/);
     expect(await goneIndex()).toBe('deliveries_gone');
     expect((await madeIds()).inOrder).toBe(true);
     expect(await deliveryKeys()).toEqual([]);

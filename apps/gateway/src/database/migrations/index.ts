@@ -9,6 +9,7 @@ import { DueDeliveriesByEndpoint1795450300000 } from './1795450300000-DueDeliver
 import { HealthEventReports1795450400000 } from './1795450400000-HealthEventReports.js';
 import { MonotonicDeliveryIds1795450500000 } from './1795450500000-MonotonicDeliveryIds.js';
 import { GoneAnswersIndex1795450600000 } from './1795450600000-GoneAnswersIndex.js';
+import { ShortTokenPrefixes1795450700000 } from './1795450700000-ShortTokenPrefixes.js';
 
 /** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
 export const migrations = [
@@ -23,4 +24,5 @@ export const migrations = [
   HealthEventReports1795450400000,
   MonotonicDeliveryIds1795450500000,
   GoneAnswersIndex1795450600000,
+  ShortTokenPrefixes1795450700000,
 ];
