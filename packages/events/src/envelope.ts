@@ -6,7 +6,10 @@ export interface HeraldEvent<TData = Record<string, unknown>> {
   /** Decimal string of the gateway-wide, strictly increasing commit sequence. */
   seq: string;
   type: string;
-  /** `/sources/<id>` for provider and Herald events, `/api-keys/<id>` for published ones. */
+  /**
+   * `/sources/<id>` for provider events and Herald's reports on sources, `/api-keys/<id>` for published
+   * ones, `/endpoints/<id>` for Herald's reports on an endpoint (`ENDPOINT_REPORT_TYPES`).
+   */
   source: string;
   subject?: string;
   /** The provider's time when it gives one, else `receivedat`. ISO 8601. */

@@ -46,6 +46,12 @@ export const HERALD_EVENT_TYPES = [
   'herald.endpoint.disabled',
 ] as const;
 
+/** Herald's reports on an endpoint's deliveries: their `sourceid` is the endpoint's id. */
+export const ENDPOINT_REPORT_TYPES: ReadonlySet<string> = new Set<HeraldEventType>([
+  'herald.delivery.failing',
+  'herald.endpoint.disabled',
+]);
+
 export type SeatableEventType = (typeof SEATABLE_EVENT_TYPES)[number] | `seatable.op.${string}`;
 export type JellyfishEventType = (typeof JELLYFISH_EVENT_TYPES)[number];
 export type HeraldEventType = (typeof HERALD_EVENT_TYPES)[number];

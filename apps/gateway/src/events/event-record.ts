@@ -1,4 +1,10 @@
-import { HERALD_PROVIDER, type HeraldEvent, PUBLISHED_PROVIDER, sourceUri } from '@herald/events';
+import {
+  ENDPOINT_REPORT_TYPES,
+  HERALD_PROVIDER,
+  type HeraldEvent,
+  PUBLISHED_PROVIDER,
+  sourceUri,
+} from '@herald/events';
 
 /** An event about to be stored; `seq` is assigned by the writer inside its commit-ordered transaction. */
 export interface NewEvent {
@@ -31,9 +37,6 @@ export interface EventRow {
 }
 
 export const EVENT_COLUMNS = 'seq, id, type, source_id, provider, subject, time, received_at, data';
-
-/** Herald's reports on an endpoint's deliveries: their `sourceid` is the endpoint's id. */
-const ENDPOINT_REPORT_TYPES = new Set(['herald.delivery.failing', 'herald.endpoint.disabled']);
 
 /** The envelope's `source`: the source, API key or endpoint `sourceid` names. */
 export function envelopeSource(provider: string, sourceId: string, type: string): string {

@@ -30,7 +30,8 @@ export interface EventOrigin {
 
 /**
  * An adapter's event, stamped with Herald's id and times: received when the adapter says it arrived,
- * else `receivedNow`; its time is the provider's when it is a writable instant, else the received one. Herald's own types keep provider `herald`.
+ * else `receivedNow`; its time is the provider's when it is a writable instant, else the received one.
+ * Herald's own types keep provider `herald`.
  * Provider text is made storable here (and data nested deeper than MAX_JSON_DEPTH refused with 400,
  * in the same walk), the one way provider events take into the store: a provider
  * cannot fix what it sent (SeaTable never retries, a Fishjam batch would be lost whole), so a NUL is

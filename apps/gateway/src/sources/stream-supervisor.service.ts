@@ -2,7 +2,6 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import {
   Backoff,
   type NormalizedEvent,
-  type ProviderAdapter,
   type StreamSource,
   type StreamState,
   type StreamStateChange,
@@ -22,7 +21,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { SourceCatalog } from './source-catalog.js';
 import type { SourceEntity } from './source.entity.js';
 import { SOURCE_CHANGES_CHANNEL, SourceRepository } from './source.repository.js';
-import { sourceStateEvent } from './source-state-events.js';
+import { sourceStateEvent, type StreamRun } from './source-state-events.js';
 
 /** Advisory-lock namespace (first key of the two-key form) for stream-source leadership. */
 const STREAM_LOCK_NAMESPACE = 0x4852;
@@ -44,14 +43,9 @@ function connectionChanged(running: SourceEntity, updated: SourceEntity): boolea
   );
 }
 
-interface RunningStream {
-  source: SourceEntity;
-  adapter: ProviderAdapter;
+interface RunningStream extends StreamRun {
   stream: StreamSource;
   state: StreamState;
-  reconnects: number;
-  /** Whether it has been connected at all since it started here. */
-  connectedOnce: boolean;
   connectedSince: Date | null;
   lastError: string | null;
   stopped: boolean;
