@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/database/embedded-postgres.js';
 import { apiClient, eventually } from '../support/http.js';
+import { type RestartablePostgres, startRestartablePostgres } from '../support/restartable-postgres.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
@@ -16,21 +13,19 @@ const EVENTS = 5;
  * and every one of those deliveries to be sent again.
  */
 describe('webhook outcomes across a short Postgres restart', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'herald-outcome-outage-'));
-  let database: EmbeddedDatabase;
+  let database: RestartablePostgres;
   let herald: TestApp;
   let receiver: WebhookReceiver;
 
   beforeAll(async () => {
-    database = await startEmbeddedPostgres({ dataDir, persistent: true });
+    database = await startRestartablePostgres('outcome-outage');
     herald = await startTestApp({}, database.url);
     receiver = await startWebhookReceiver(() => ({ status: 204, delayMs: 1_000 }));
   });
   afterAll(async () => {
     await herald.close();
     await receiver.close();
-    await database.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await database.remove();
   });
 
   it('records the attempts answered while Postgres was down once it is back, and sends none twice', async () => {
@@ -45,12 +40,11 @@ describe('webhook outcomes across a short Postgres restart', () => {
     }
     await eventually(() => receiver.received.length === EVENTS);
 
-    const port = Number(new URL(database.url).port);
     await database.stop();
     // The answers come a second after the requests, while Postgres is down; it is back well before the
     // leases (10 s from their last renewal, at most 3 s before the stop) would lapse.
     await sleep(1_500);
-    database = await startEmbeddedPostgres({ dataDir, persistent: true, port });
+    await database.start();
 
     await eventually(
       async () => {

@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type HeraldEvent } from '@herald/client';
 import { FakeJellyfishServer, ServerMessage_EventType } from '@herald/jellyfish/testing';
-import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/database/embedded-postgres.js';
 import { apiClient, eventually, listAllEventIds } from '../support/http.js';
+import { type RestartablePostgres, startRestartablePostgres } from '../support/restartable-postgres.js';
 import { capturedLogs, startTestApp, type TestApp } from '../support/test-app.js';
 
 const OUTAGE_MS = 10_000;
@@ -15,24 +12,20 @@ const OUTAGE_MS = 10_000;
  * and the gateway (HTTP, subscribers, stream sources) recovers without a restart.
  */
 describe('Postgres outage under load', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'herald-outage-'));
-  let database: EmbeddedDatabase;
-  let port: number;
+  let database: RestartablePostgres;
   let herald: TestApp;
   let jellyfish: FakeJellyfishServer;
   const logs = capturedLogs();
 
   beforeAll(async () => {
-    database = await startEmbeddedPostgres({ dataDir, persistent: true });
-    port = Number(new URL(database.url).port);
+    database = await startRestartablePostgres('outage');
     jellyfish = await FakeJellyfishServer.start({ validTokens: ['server-token'] });
     herald = await startTestApp({}, database.url, 0, logs.logger);
   });
   afterAll(async () => {
     await herald.close();
     await jellyfish.close();
-    await database.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await database.remove();
   });
 
   it('refuses with 503 + Retry-After while down, loses nothing acknowledged, and recovers by itself', async () => {
@@ -82,7 +75,7 @@ describe('Postgres outage under load', () => {
     const readiness = await apiClient(herald.baseUrl)('GET', '/readyz');
     expect(readiness.status).toBe(503);
     await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS / 2));
-    database = await startEmbeddedPostgres({ dataDir, persistent: true, port });
+    await database.start();
     const ackedBeforeRecovery = acknowledged.length;
     await eventually(
       () => expect(acknowledged.length).toBeGreaterThan(ackedBeforeRecovery + 50),
