@@ -14,6 +14,8 @@ import { pinoLoggerService, quietBootLogger } from './common/quiet-boot-logger.j
 import { RAW_BODY_ROUTE } from './common/raw-body-route.js';
 import { HeraldException, type ProblemFieldError } from './common/errors/herald-exception.js';
 import { RouteMethods } from './common/routing/route-methods.js';
+import { AdapterRegistry } from './adapters/adapter-registry.js';
+import { documentSourceActions } from './sources/source-actions.docs.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { ProblemDetailsFilter, sendProblem } from './common/errors/problem-details.filter.js';
 import type { HeraldConfig } from './config/herald-config.js';
@@ -116,6 +118,7 @@ function registerDocs(app: NestFastifyApplication, config: HeraldConfig): void {
       .build(),
   );
   documentIngestRoute(document);
+  documentSourceActions(document, app.get(AdapterRegistry).all);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
 }
 

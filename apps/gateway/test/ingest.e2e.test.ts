@@ -122,6 +122,14 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect(document.paths['/v1/api-keys/{id}'].delete.responses['409'].description).toContain(
         'last_admin_key',
       );
+      // The one action route names each provider's actions and their bodies.
+      const action = document.paths['/v1/sources/{id}/{action}'].post;
+      expect(action.parameters).toContainEqual(
+        expect.objectContaining({ name: 'action', schema: { type: 'string', enum: ['toasts'] } }),
+      );
+      expect(action.requestBody.content['application/json'].schema.oneOf).toEqual([
+        expect.objectContaining({ title: 'seatable toasts', required: ['toUser', 'message'] }),
+      ]);
       // A body too large, of the wrong type, or a method the route does not take.
       expect(Object.keys(document.paths['/v1/events'].post.responses)).toEqual(
         expect.arrayContaining(['405', '413', '415']),

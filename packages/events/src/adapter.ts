@@ -120,6 +120,13 @@ export interface ActionContext {
   readonly logger: AdapterLogger;
 }
 
+/** What the OpenAPI document says of a source action. */
+export interface ActionDoc {
+  summary: string;
+  /** JSON Schema of the action's body. */
+  input: Record<string, unknown>;
+}
+
 export interface ProviderAdapter {
   /** The `provider` value of sources and events, e.g. `seatable`. */
   readonly provider: string;
@@ -146,6 +153,8 @@ export interface ProviderAdapter {
       (config: Record<string, unknown>, input: unknown, context: ActionContext) => Promise<unknown>
     >
   >;
+  /** One per action, for the OpenAPI document. */
+  readonly actionDocs?: Readonly<Record<string, ActionDoc>>;
 }
 
 /** Masks a secret for display: the first four characters and a length hint. */

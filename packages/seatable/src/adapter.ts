@@ -8,7 +8,7 @@ import {
   type SeatableWebhookConfig,
 } from './config.js';
 import { SeatableRealtimeStream } from './realtime-stream.js';
-import { parseToastInput, sendToast } from './toast-sender.js';
+import { parseToastInput, sendToast, TOAST_INPUT_SCHEMA } from './toast-sender.js';
 import { parseSeatableWebhook } from './webhook-parser.js';
 
 const toastTokens = new BaseTokenCache();
@@ -34,6 +34,13 @@ export const seatableAdapter: ProviderAdapter = {
         });
       }
       return sendToast(access, parseToastInput(input), toastTokens);
+    },
+  },
+  actionDocs: {
+    toasts: {
+      summary:
+        'SeaTable: shows a toast in one user’s web UI (the source needs serverUrl and apiToken); answers {delivered, url, status}',
+      input: TOAST_INPUT_SCHEMA,
     },
   },
 };

@@ -7,13 +7,31 @@ import type { ToastInput, ToastResult, ToastType } from './types.js';
 
 const TOAST_TYPES: readonly ToastType[] = ['success', 'warning', 'danger'];
 const MAX_MESSAGE_LENGTH = 2_000;
+/** A SeaTable user id: what `toUser` must be. */
+const TO_USER = /^[^\s@]+@auth\.local$/;
+
+/** The toast body `parseToastInput` takes, as JSON Schema for the OpenAPI document. */
+export const TOAST_INPUT_SCHEMA = {
+  type: 'object',
+  required: ['toUser', 'message'],
+  additionalProperties: false,
+  properties: {
+    toUser: {
+      type: 'string',
+      pattern: TO_USER.source,
+      description: 'The SeaTable user id (…@auth.local), not an e-mail address or name',
+    },
+    message: { type: 'string', minLength: 1, maxLength: MAX_MESSAGE_LENGTH },
+    type: { type: 'string', enum: TOAST_TYPES, default: 'success' },
+  },
+};
 
 /** Validates `{toUser, message, type?}`; `type` defaults to `success` like the Python SDK. */
 export function parseToastInput(input: unknown): ToastInput {
   if (!isRecord(input)) throw invalidInput(['the body must be an object {toUser, message, type}']);
   const issues: string[] = [];
   const { toUser, message, type = 'success' } = input;
-  if (typeof toUser !== 'string' || !/^[^\s@]+@auth\.local$/.test(toUser)) {
+  if (typeof toUser !== 'string' || !TO_USER.test(toUser)) {
     issues.push('toUser must be a SeaTable user id ending in "@auth.local" (not an e-mail address or name)');
   }
   if (typeof message !== 'string' || message.trim() === '') issues.push('message must be a non-empty string');

@@ -18,6 +18,10 @@ export class AdapterRegistry {
     return [...this.byProvider.keys()];
   }
 
+  get all(): ProviderAdapter[] {
+    return [...this.byProvider.values()];
+  }
+
   find(provider: string): ProviderAdapter | undefined {
     return this.byProvider.get(provider);
   }
