@@ -16,7 +16,6 @@ import { HeraldException, type ProblemFieldError } from './common/errors/herald-
 import { RouteMethods } from './common/routing/route-methods.js';
 import { AdapterRegistry } from './adapters/adapter-registry.js';
 import { documentSourceActions } from './sources/source-actions.docs.js';
-import { MetricsService } from './metrics/metrics.service.js';
 import { ProblemDetailsFilter, sendProblem } from './common/errors/problem-details.filter.js';
 import type { HeraldConfig } from './config/herald-config.js';
 import { DrainState } from './health/drain-state.js';
@@ -79,25 +78,6 @@ function closeConnectionsWhileDraining(app: NestFastifyApplication): void {
     .getInstance()
     .addHook('onRequest', (_request, reply, done) => {
       if (drain.active) reply.header('connection', 'close');
-      done();
-    });
-}
-
-/**
- * Counts every answer by its route's pattern, never its URL: an ingest URL carries its source's token,
- * and per-URL series would grow without bound.
- */
-function countRequests(app: NestFastifyApplication): void {
-  const requests = app.get(MetricsService).httpRequests;
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onResponse', (request, reply, done) => {
-      requests.inc({
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status: reply.statusCode,
-      });
       done();
     });
 }
@@ -195,7 +175,6 @@ export async function createApp(
   app.useWebSocketAdapter(new ClusterIoAdapter(app, app.get(ClusterBus)));
   registerBodyParsers(app, config.maxBodyBytes);
   closeConnectionsWhileDraining(app);
-  countRequests(app);
   const routes = RouteMethods.watch(app.getHttpAdapter().getInstance());
   app.useGlobalPipes(
     new ValidationPipe({
