@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../src/database/embedded-postgres.js';
 import { START_NODE_FLAGS } from '../../src/start-command.js';
-import { eventually } from './http.js';
 
 export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
@@ -50,18 +49,41 @@ export async function startGatewayProcess(
   user?: { uid: number; gid: number },
   ownGroup = false,
 ): Promise<GatewayProcess> {
-  const port = await freePort();
+  const port = await workerPort();
   const gateway = spawnGatewayProcess(env, port, user, ownGroup);
   const baseUrl = `http://127.0.0.1:${port}`;
-  await eventually(
-    async () => {
-      if (gateway.child.exitCode !== null) throw new Error(`gateway exited early:\n${gateway.output()}`);
-      return (await fetch(`${baseUrl}/readyz`)).status === 200;
-    },
-    readyTimeoutMs,
-    100,
-  );
-  return { ...gateway, baseUrl };
+  const deadline = Date.now() + readyTimeoutMs;
+  for (;;) {
+    if (gateway.child.exitCode !== null) throw new Error(`gateway exited early:\n${gateway.output()}`);
+    const ready = await fetch(`${baseUrl}/readyz`).then(
+      (response) => response.status === 200,
+      () => false,
+    );
+    if (ready) return { ...gateway, baseUrl };
+    if (Date.now() > deadline)
+      throw new Error(`gateway not ready in ${readyTimeoutMs} ms:\n${gateway.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+let portsTaken = 0;
+
+/**
+ * A free port from a range of this Jest worker's own, below the ephemeral ports the OS hands out: a
+ * port merely free when picked could be bound by another worker's gateway before this one binds it,
+ * and that gateway would then answer for this one (its keys, its data).
+ */
+async function workerPort(): Promise<number> {
+  const worker = Number(process.env.JEST_WORKER_ID ?? '1');
+  for (;;) {
+    const port = 20_000 + worker * 500 + (portsTaken++ % 500);
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
 }
 
 /** A terminal's Ctrl-C: SIGINT to every process of the foreground job (started with `ownGroup`). */
