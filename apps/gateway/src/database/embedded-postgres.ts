@@ -40,12 +40,13 @@ export interface EmbeddedPostgresOptions {
 const USER = 'herald';
 const PASSWORD = 'herald';
 
-export function freePort(): Promise<number> {
+/** `port` when it is free on 127.0.0.1 (rejects when taken), or with the default 0 any free one. */
+export function freePort(port = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
     server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
       server.close(() =>
         typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../src/database/embedded-postgres.js';
 import { START_NODE_FLAGS } from '../../src/start-command.js';
 
 export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
@@ -76,13 +76,8 @@ let portsTaken = 0;
 async function workerPort(): Promise<number> {
   const worker = Number(process.env.JEST_WORKER_ID ?? '1');
   for (;;) {
-    const port = 20_000 + worker * 500 + (portsTaken++ % 500);
-    const free = await new Promise<boolean>((resolve) => {
-      const probe = createServer();
-      probe.once('error', () => resolve(false));
-      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-    });
-    if (free) return port;
+    const port = await freePort(20_000 + worker * 500 + (portsTaken++ % 500)).catch(() => undefined);
+    if (port !== undefined) return port;
   }
 }
 
