@@ -34,7 +34,8 @@ type PinoLevel = 'info' | 'error' | 'warn' | 'debug' | 'trace' | 'fatal';
 /**
  * Nest's logger calls as pino lines, for what Nest logs before the application's own logger is in
  * place: a start that fails (a database refusing the password, say) would otherwise print Nest's
- * coloured text, stack traces over many lines, among Herald's JSON.
+ * coloured text, stack traces over many lines, among Herald's JSON. Not nestjs-pino's `Logger`: built
+ * outside its module it takes a process-wide root logger, and tests run apps with loggers of their own.
  */
 export function pinoLoggerService(logger: PinoLogger): LoggerService {
   const write =
