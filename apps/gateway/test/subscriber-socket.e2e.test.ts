@@ -74,6 +74,20 @@ describe('subscriber socket (/events)', () => {
       }
     });
 
+    it('closes a transport connection that joins no namespace within 10 s, not after socket.io’s 45', async () => {
+      const engine = `${herald.baseUrl}/socket.io/?EIO=4&transport=polling`;
+      const opened = Date.now();
+      // The engine.io handshake alone: a session, and never a socket.io CONNECT.
+      const handshake = await fetch(engine).then((response) => response.text());
+      const { sid } = JSON.parse(handshake.slice(1)) as { sid: string };
+      // A long poll returns at the first packet: the close ("1"), or a ping ("2") after 25 s without one.
+      const packets = await fetch(`${engine}&sid=${sid}`, { signal: AbortSignal.timeout(20_000) }).then(
+        (response) => response.text(),
+      );
+      expect(packets).toBe('1');
+      expect(Date.now() - opened).toBeLessThan(15_000);
+    }, 25_000);
+
     it('refuses a publish-only key and accepts subscribe and admin keys', async () => {
       const publisher = (await admin('POST', '/v1/api-keys', { body: { name: 'p', scopes: ['publish'] } }))
         .body.token;

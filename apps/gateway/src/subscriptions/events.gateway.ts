@@ -16,8 +16,20 @@ import { coalesceWebsocketWrites } from './coalesce-writes.js';
 import { type SubscriberSocket, SubscriptionHub } from './subscription-hub.service.js';
 import { DrainState } from '../health/drain-state.js';
 
+/**
+ * A transport connection that has joined no namespace this long after it opened is closed. A client
+ * sends its CONNECT with its first packet; socket.io's default (45 s) let anyone hold connections
+ * without a key, refused ones included, for that long.
+ */
+const JOIN_TIMEOUT_MS = 10_000;
+
 /** Contract §6: the `/events` namespace. Handlers answer through acks and never throw at the socket. */
-@WebSocketGateway({ namespace: EVENTS_NAMESPACE, cors: { origin: true }, maxHttpBufferSize: 64 * 1024 })
+@WebSocketGateway({
+  namespace: EVENTS_NAMESPACE,
+  cors: { origin: true },
+  maxHttpBufferSize: 64 * 1024,
+  connectTimeout: JOIN_TIMEOUT_MS,
+})
 export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
   /**
    * Who each handshake authenticated as, until the socket connects. A client may leave while its key
