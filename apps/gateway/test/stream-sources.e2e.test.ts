@@ -260,6 +260,26 @@ describe('stream sources run by the gateway', () => {
     await admin('DELETE', `/v1/sources/${id}`);
   });
 
+  it('stores the ops of a SeaTable base restored to an older version, whose versions count again', async () => {
+    const created = await createStream('restored base', 'seatable', {
+      serverUrl: seatable.url,
+      apiToken: 'good-api-token',
+    });
+    const id = created.body.id;
+    await eventually(async () => expect((await statusOf(id)).state).toBe('connected'));
+    const before = seatable.broadcastOp({ op_type: 'delete_row', table_id: '0000', row_id: 'before' });
+    await eventually(async () => expect(await typesOf(id)).toContain('seatable.row.deleted'));
+    seatable.restoreVersion(before - 1);
+    const after = seatable.broadcastOp({ op_type: 'delete_row', table_id: '0000', row_id: 'after' });
+    expect(after).toBe(before);
+    await eventually(async () =>
+      expect(
+        (await eventsOf(id)).filter((e) => e.type === 'seatable.row.deleted').map((e) => e.subject),
+      ).toEqual(['tables/0000/rows/before', 'tables/0000/rows/after']),
+    );
+    await admin('DELETE', `/v1/sources/${id}`);
+  });
+
   it('reports the SeaTable ops missed while the gateway was down, from the versions it stored', async () => {
     const created = await createStream('restarted base', 'seatable', {
       serverUrl: seatable.url,

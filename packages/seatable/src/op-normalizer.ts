@@ -16,7 +16,7 @@ import type {
   SeatableSocketRowEntry,
   SeatableSocketRowsData,
 } from './types.js';
-import { baseKey } from './webhook-parser.js';
+import { baseKey, bodyDigest } from './dedup-keys.js';
 
 export interface SocketOperation {
   dtableUuid: string;
@@ -48,14 +48,22 @@ export function normalizeSocketOperation({
   return {
     ...event,
     raw: { body: raw, contentType: 'application/json' },
-    // Every op bumps the base version by one, so (base, version) names an op exactly.
-    dedupKey: version === null ? undefined : `${versionKeyPrefix(dtableUuid)}${version}`,
+    // Every op bumps the base version by one, so (base, version) names an op, until the base is
+    // restored to an older version and counts those versions again with other ops: the op's digest
+    // keeps those from being taken for the ones stored before the restore.
+    dedupKey: version === null ? undefined : `${versionKeyPrefix(dtableUuid)}${version}:${bodyDigest(raw)}`,
   };
 }
 
-/** Dedup keys of socket ops are this prefix and the base version after the op. */
+/** Dedup keys of socket ops are this prefix, the base version after the op, and more (see above). */
 export function versionKeyPrefix(dtableUuid: string): string {
   return `${baseKey(dtableUuid)}:v`;
+}
+
+/** The base version a socket op's dedup key names (keys stored before the digest was added end there). */
+export function versionOfKey(key: string, dtableUuid: string): number | undefined {
+  const version = Number(key.slice(versionKeyPrefix(dtableUuid).length).split(':', 1)[0]);
+  return Number.isInteger(version) ? version : undefined;
 }
 
 /**

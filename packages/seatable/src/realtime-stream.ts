@@ -12,7 +12,7 @@ import { io, type Socket } from 'socket.io-client';
 import { BaseTokenError, describe, fetchBaseToken, type BaseToken } from './base-token-client.js';
 import type { SeatableStreamConfig } from './config.js';
 import { normalizeNotification } from './notification-normalizer.js';
-import { gapKey, normalizeSocketOperation, versionKeyPrefix } from './op-normalizer.js';
+import { gapKey, normalizeSocketOperation, versionKeyPrefix, versionOfKey } from './op-normalizer.js';
 import { isRecord } from './op-types.js';
 import type { SeatableGapData } from './types.js';
 
@@ -190,7 +190,21 @@ export class SeatableRealtimeStream implements StreamSource {
       // Ops made while we were away are never replayed: a newer version on rejoin means they are lost.
       this.enqueue([this.gapEvent(this.lastVersion, version, version - this.lastVersion, 'rejoin')]);
     }
+    // An older version is not taken as the base going back: an op made just before the join may reach
+    // the socket before the ack. If the base did go back, its next op shows it.
     this.lastVersion = Math.max(this.lastVersion ?? version, version);
+  }
+
+  /**
+   * The base is at an older version than one seen before: restored from a snapshot. Its next ops count
+   * from there again, and gaps are judged from there; their dedup keys differ from the ops stored
+   * under the same versions before (see `normalizeSocketOperation`).
+   */
+  private wentBack(fromVersion: number, toVersion: number): void {
+    this.ctx.logger.warn(
+      { sourceId: this.ctx.sourceId, fromVersion, toVersion },
+      'SeaTable base version went back (the base was restored?); following it from there',
+    );
   }
 
   private onOperation(operation: unknown, version: unknown): void {
@@ -211,8 +225,10 @@ export class SeatableRealtimeStream implements StreamSource {
       if (this.lastVersion !== undefined && opVersion > this.lastVersion + 1) {
         const missing = opVersion - this.lastVersion - 1;
         events.push(this.gapEvent(this.lastVersion, opVersion, missing, 'version_jump'));
+      } else if (this.lastVersion !== undefined && opVersion < this.lastVersion) {
+        this.wentBack(this.lastVersion, opVersion);
       }
-      this.lastVersion = Math.max(this.lastVersion ?? opVersion, opVersion);
+      this.lastVersion = opVersion;
     }
     const event = normalizeSocketOperation({
       dtableUuid: this.token.dtableUuid,
@@ -259,11 +275,9 @@ export class SeatableRealtimeStream implements StreamSource {
   }
 
   private async readCheckpoint(dtableUuid: string): Promise<number | undefined> {
-    const prefix = versionKeyPrefix(dtableUuid);
     try {
-      const key = await this.ctx.lastDedupKey(prefix);
-      const stored = key === null ? Number.NaN : Number(key.slice(prefix.length));
-      return Number.isInteger(stored) ? stored : undefined;
+      const key = await this.ctx.lastDedupKey(versionKeyPrefix(dtableUuid));
+      return key === null ? undefined : versionOfKey(key, dtableUuid);
     } catch (error) {
       this.ctx.logger.warn(
         { sourceId: this.ctx.sourceId, err: error },
@@ -286,6 +300,8 @@ export class SeatableRealtimeStream implements StreamSource {
       if (stored !== undefined && startVersion > stored) {
         const gap = this.gapEvent(stored, startVersion, startVersion - stored, 'resume');
         await this.ctx.emit([{ ...gap, receivedAt }]);
+      } else if (stored !== undefined && startVersion < stored) {
+        this.wentBack(stored, startVersion);
       }
     });
   }

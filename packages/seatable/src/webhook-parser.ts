@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { AdapterError, type NormalizedEvent, type WebhookRequest } from '@herald/events';
 import type { SeatableWebhookConfig } from './config.js';
+import { baseKey, bodyDigest } from './dedup-keys.js';
 import { FieldReader } from './field-reader.js';
 import {
   camelCaseKeys,
@@ -170,14 +170,4 @@ function webhookData(body: unknown): Record<string, unknown> {
 
 function invalidBody(details: string[]): AdapterError {
   return new AdapterError('invalid_body', 'not a SeaTable webhook body', { details });
-}
-
-/** 96 bits of SHA-256: a key part of fixed length, however large the body. */
-function bodyDigest(body: Uint8Array): string {
-  return createHash('sha256').update(body).digest('base64url').slice(0, 16);
-}
-
-/** Docs and endpoints disagree on dashes in the uuid; correlation keys use one form. */
-export function baseKey(dtableUuid: string): string {
-  return dtableUuid.replaceAll('-', '').toLowerCase();
 }

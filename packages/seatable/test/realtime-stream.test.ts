@@ -199,6 +199,38 @@ describe('SeaTable realtime stream', () => {
     });
   });
 
+  it('follows a base restored to an older version: new keys for its ops, gaps judged from there', async () => {
+    const ctx = new RecordingContext();
+    startStream(ctx);
+    await connected(ctx);
+    server.broadcastOp(ops.insertRowOp);
+    server.broadcastOp(ops.modifyRowOp);
+    server.restoreVersion(100);
+    const afterRestore = server.broadcastOp(ops.deleteRowOp);
+    const jumped = server.broadcastOp(ops.insertRowOp, { skipVersions: 1 });
+    await eventually(() => expect(ctx.events).toHaveLength(5));
+    expect(ctx.events.map((event) => event.type)).toEqual([
+      'seatable.row.inserted',
+      'seatable.row.modified',
+      'seatable.row.deleted',
+      'herald.source.gap',
+      'seatable.row.inserted',
+    ]);
+    // Versions 101 and 102 count twice: the ops after the restore are not the ones stored before it.
+    const keys = ctx.events.map((event) => event.dedupKey);
+    expect(afterRestore).toBe(101);
+    expect(keys[2]).toMatch(/:v101:/);
+    expect(keys[2]).not.toBe(keys[0]);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(ctx.events[3]?.data).toMatchObject({ fromVersion: 101, toVersion: jumped, missing: 1 });
+    expect(ctx.logs).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        obj: expect.objectContaining({ fromVersion: 102, toVersion: 101 }),
+      }),
+    );
+  });
+
   it('reports a gap when the join ack shows the base moved on while disconnected', async () => {
     const ctx = new RecordingContext();
     startStream(ctx);

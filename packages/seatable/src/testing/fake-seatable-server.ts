@@ -138,6 +138,11 @@ export class FakeSeatableServer {
     this.version += by;
   }
 
+  /** The base restored from a snapshot: its version goes back, and the next op counts from there. */
+  restoreVersion(version: number): void {
+    this.version = version;
+  }
+
   sendNotification(notification: Record<string, unknown>): void {
     this.io.to(this.dtableUuid).emit('new-notification', JSON.stringify(notification));
   }
