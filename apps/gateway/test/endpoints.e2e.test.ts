@@ -286,6 +286,25 @@ describe('endpoints (/v1/endpoints)', () => {
     ]);
   });
 
+  it('names every bad field in one answer: url, type patterns and secret alike', async () => {
+    const body = { url: 'ftp://example.com', filter: { types: ['bad..type'] }, secret: 'whsec_short' };
+    const created = await admin('POST', '/v1/endpoints', { body });
+    expect(created.status).toBe(400);
+    expect(created.body.code).toBe('validation_failed');
+    expect(created.body.errors.map((e: { field: string }) => e.field)).toEqual([
+      'url',
+      'filter.types.0',
+      'secret',
+    ]);
+    const endpoint = await admin('POST', '/v1/endpoints', { body: { url: 'https://example.com' } });
+    const updated = await admin('PATCH', `/v1/endpoints/${endpoint.body.id}`, {
+      body: { url: 'ftp://example.com', filter: { types: ['bad..type'] } },
+    });
+    expect(updated.status).toBe(400);
+    expect(updated.body.errors.map((e: { field: string }) => e.field)).toEqual(['url', 'filter.types.0']);
+    expect((await admin('GET', `/v1/endpoints/${endpoint.body.id}`)).body.url).toBe('https://example.com/');
+  });
+
   it('needs the admin scope', async () => {
     const key = await admin('POST', '/v1/api-keys', { body: { name: 'sub', scopes: ['subscribe'] } });
     const subscriber = apiClient(herald.baseUrl, key.body.token);

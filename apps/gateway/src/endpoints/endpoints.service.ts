@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { generateSecret, SECRET_PREFIX, typePatternError, typePatternToRegex } from '@herald/events';
 import { v7 as uuidv7 } from 'uuid';
+import { checkTogether } from '../common/errors/check-together.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException, type ProblemFieldError } from '../common/errors/herald-exception.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
@@ -49,14 +50,19 @@ export class EndpointsService {
   ) {}
 
   async create(dto: CreateEndpointDto): Promise<EndpointWithSecretDto> {
+    const [url, filter, secret] = checkTogether(
+      () => this.checkUrl(dto.url),
+      () => this.filterColumns(dto.filter),
+      () => (dto.secret === undefined ? generateSecret() : checkSecret(dto.secret)),
+    );
     const endpoint = await this.repository.insert({
       id: uuidv7(),
-      url: this.checkUrl(dto.url),
+      url,
       description: dto.description ?? '',
-      ...this.filterColumns(dto.filter),
+      ...filter,
       enabled: dto.enabled ?? true,
       disabledReason: null,
-      secret: dto.secret === undefined ? generateSecret() : checkSecret(dto.secret),
+      secret,
       retiredSecrets: [],
       failingSince: null,
       disableReportDueAt: null,
@@ -81,10 +87,13 @@ export class EndpointsService {
   }
 
   async update(id: string, dto: UpdateEndpointDto): Promise<EndpointDto> {
-    const changes: Partial<NewEndpoint> = {};
-    if (dto.url !== undefined) changes.url = this.checkUrl(dto.url);
+    const [url, filter] = checkTogether(
+      () => (dto.url === undefined ? undefined : this.checkUrl(dto.url)),
+      () => (dto.filter === undefined ? undefined : this.filterColumns(dto.filter)),
+    );
+    const changes: Partial<NewEndpoint> = { ...filter };
+    if (url !== undefined) changes.url = url;
     if (dto.description !== undefined) changes.description = dto.description;
-    if (dto.filter !== undefined) Object.assign(changes, this.filterColumns(dto.filter));
     return mapEndpoint(
       await this.write(id, (endpoint) => {
         if (dto.enabled === undefined || dto.enabled === endpoint.enabled) return changes;
