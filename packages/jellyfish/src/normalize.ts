@@ -112,7 +112,7 @@ function describe({ message }: EncodedNotification): EventWithoutRaw | undefined
 
 function roomEvent(type: string, roomId: string): EventWithoutRaw {
   const data: JellyfishRoomData = { roomId };
-  return { type, subject: roomSubject(roomId), data };
+  return { type, subject: subjectOf(roomId), data };
 }
 
 function peerEvent(
@@ -122,12 +122,12 @@ function peerEvent(
 ): EventWithoutRaw {
   const peerType = peerTypeName(peer.peerType);
   const data: JellyfishPeerData = { roomId: peer.roomId, peerId: peer.peerId, ...(peerType && { peerType }) };
-  return { type, subject: `${roomSubject(peer.roomId)}/peers/${peer.peerId}`, data: { ...data, ...extra } };
+  return { type, subject: subjectOf(peer.roomId, 'peers', peer.peerId), data: { ...data, ...extra } };
 }
 
 function componentEvent(type: string, roomId: string, componentId: string): EventWithoutRaw {
   const data: JellyfishComponentData = { roomId, componentId };
-  return { type, subject: `${roomSubject(roomId)}/components/${componentId}`, data };
+  return { type, subject: subjectOf(roomId, 'components', componentId), data };
 }
 
 function trackEvent(type: string, notification: TrackNotification): EventWithoutRaw {
@@ -136,15 +136,15 @@ function trackEvent(type: string, notification: TrackNotification): EventWithout
   switch (endpointInfo.case) {
     case 'peerId': {
       const data: JellyfishTrackData = { roomId, peerId: endpointInfo.value, track };
-      return { type, subject: `${roomSubject(roomId)}/peers/${endpointInfo.value}`, data };
+      return { type, subject: subjectOf(roomId, 'peers', endpointInfo.value), data };
     }
     case 'componentId': {
       const data: JellyfishTrackData = { roomId, componentId: endpointInfo.value, track };
-      return { type, subject: `${roomSubject(roomId)}/components/${endpointInfo.value}`, data };
+      return { type, subject: subjectOf(roomId, 'components', endpointInfo.value), data };
     }
     case undefined: {
       const data: JellyfishTrackData = { roomId, track };
-      return { type, subject: roomSubject(roomId), data };
+      return { type, subject: subjectOf(roomId), data };
     }
   }
 }
@@ -181,8 +181,14 @@ function unknownData(data: JellyfishUnknownData): EventWithoutRaw {
   return { type: 'jellyfish.unknown', data };
 }
 
-function roomSubject(roomId: string): string {
-  return `rooms/${roomId}`;
+/**
+ * `rooms/<room>[/<peers|components>/<id>]`. Protobuf sends a missing id as '', and a subject like
+ * `rooms/` or `rooms/r/peers/` would name nothing: the path ends before the first empty id (none at
+ * all without a room).
+ */
+function subjectOf(roomId: string, kind?: 'peers' | 'components', id?: string): string | undefined {
+  if (!roomId) return undefined;
+  return kind && id ? `rooms/${roomId}/${kind}/${id}` : `rooms/${roomId}`;
 }
 
 /**

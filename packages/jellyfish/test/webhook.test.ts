@@ -62,6 +62,16 @@ describe('jellyfish webhooks: application/x-protobuf', () => {
     ]);
   });
 
+  it('ends the subject before an id the server left empty, rather than naming rooms/ or …/peers/', () => {
+    const subjects = [
+      encodeServerMessage({ case: 'roomCreated', value: { roomId: '' } }),
+      encodeServerMessage({ case: 'peerConnected', value: { roomId: ROOM, peerId: '' } }),
+      encodeServerMessage({ case: 'peerConnected', value: { roomId: '', peerId: PEER } }),
+      encodeServerMessage({ case: 'componentCrashed', value: { roomId: ROOM, componentId: '' } }),
+    ].map((body) => parse(request(body))[0]?.subject);
+    expect(subjects).toEqual([undefined, `rooms/${ROOM}`, undefined, `rooms/${ROOM}`]);
+  });
+
   it('drops websocket handshake messages instead of storing them (an AuthRequest carries a token)', () => {
     const handshake = [
       encodeServerMessage({ case: 'authRequest', value: { token: 'development' } }),
