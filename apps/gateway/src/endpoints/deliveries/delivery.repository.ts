@@ -214,6 +214,8 @@ export const OUTCOMES_STATEMENT = `WITH outcome AS MATERIALIZED (
      INSERT INTO delivery_attempts (delivery_id, attempted_at, response_status, response_body, duration_ms, error)
      SELECT o.id, o.attempted_at, o.response_status, o.response_body, o.duration_ms, o.error
      FROM outcome o WHERE o.id IN (SELECT d.id FROM deliveries d WHERE d.id = ANY(ARRAY(SELECT id FROM outcome)))
+       AND (NOT $4::boolean OR NOT EXISTS (SELECT 1 FROM delivery_attempts a
+                                           WHERE a.delivery_id = o.id AND a.attempted_at = o.attempted_at))
      ORDER BY o.ord
    ), moved AS (
      UPDATE deliveries d SET status = o.next_status, attempt_count = d.attempt_count + 1, locked_by = NULL,
@@ -274,8 +276,17 @@ export interface FailureToReport {
   eventType: string | null;
 }
 
-/** `OUTCOMES_STATEMENT`'s parameters. */
-export function outcomeParameters(instanceId: string, outcomes: readonly Outcome[], now: Date): unknown[] {
+/**
+ * `OUTCOMES_STATEMENT`'s parameters. `again`: the batch is written again after an error that may have
+ * come after its commit (the connection lost on the way back), so attempts already stored are skipped
+ * rather than stored twice; the first write never pays for that lookup.
+ */
+export function outcomeParameters(
+  instanceId: string,
+  outcomes: readonly Outcome[],
+  now: Date,
+  again = false,
+): unknown[] {
   const json = outcomes.map(({ id, attempt, next, reportFailure }): OutcomeJson => ({
     id,
     attempted_at_ms: attempt.attemptedAt.getTime(),
@@ -287,7 +298,7 @@ export function outcomeParameters(instanceId: string, outcomes: readonly Outcome
     retry_in: next.status === 'pending' ? next.retryInSeconds : 0,
     ...(reportFailure && { report_failure: true }),
   }));
-  return [instanceId, JSON.stringify(json), now];
+  return [instanceId, JSON.stringify(json), now, again];
 }
 
 /**
@@ -469,12 +480,13 @@ export class DeliveryRepository {
     instanceId: string,
     outcomes: readonly Outcome[],
     now: Date,
+    again = false,
   ): Promise<Map<string, Date | null>> {
     const rows: Array<{ id: string; failing_since: Date | null }> = await preparedQuery(
       this.dataSource,
       'herald_delivery_outcomes',
       OUTCOMES_STATEMENT,
-      outcomeParameters(instanceId, outcomes, now),
+      outcomeParameters(instanceId, outcomes, now, again),
     );
     return new Map(rows.map((row) => [row.id, row.failing_since]));
   }
