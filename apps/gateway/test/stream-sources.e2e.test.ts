@@ -26,6 +26,24 @@ describe('stream sources run by the gateway', () => {
   const createStream = (name: string, provider: string, config: Record<string, unknown>) =>
     admin('POST', '/v1/sources', { body: { name, provider, mode: 'stream', config } });
   const statusOf = async (sourceId: string) => (await admin('GET', `/v1/sources/${sourceId}/status`)).body;
+  /** A SeaTable stream source on the fake server, once connected; returns its id. */
+  const connectedSeatable = async (name: string): Promise<string> => {
+    const created = await createStream(name, 'seatable', {
+      serverUrl: seatable.url,
+      apiToken: 'good-api-token',
+    });
+    const id: string = created.body.id;
+    await eventually(async () => expect((await statusOf(id)).state).toBe('connected'));
+    return id;
+  };
+  /** Deletes a row in the base and waits until the source has stored it; returns the op's version. */
+  const rowDeleted = async (sourceId: string, rowId: string): Promise<number> => {
+    const version = seatable.broadcastOp({ op_type: 'delete_row', table_id: '0000', row_id: rowId });
+    await eventually(async () =>
+      expect((await eventsOf(sourceId)).map((e) => e.subject)).toContain(`tables/0000/rows/${rowId}`),
+    );
+    return version;
+  };
 
   beforeAll(async () => {
     [herald, seatable, jellyfish] = await Promise.all([
@@ -261,14 +279,8 @@ describe('stream sources run by the gateway', () => {
   });
 
   it('stores the ops of a SeaTable base restored to an older version, whose versions count again', async () => {
-    const created = await createStream('restored base', 'seatable', {
-      serverUrl: seatable.url,
-      apiToken: 'good-api-token',
-    });
-    const id = created.body.id;
-    await eventually(async () => expect((await statusOf(id)).state).toBe('connected'));
-    const before = seatable.broadcastOp({ op_type: 'delete_row', table_id: '0000', row_id: 'before' });
-    await eventually(async () => expect(await typesOf(id)).toContain('seatable.row.deleted'));
+    const id = await connectedSeatable('restored base');
+    const before = await rowDeleted(id, 'before');
     seatable.restoreVersion(before - 1);
     const after = seatable.broadcastOp({ op_type: 'delete_row', table_id: '0000', row_id: 'after' });
     expect(after).toBe(before);
@@ -281,14 +293,8 @@ describe('stream sources run by the gateway', () => {
   });
 
   it('reports the SeaTable ops missed while the gateway was down, from the versions it stored', async () => {
-    const created = await createStream('restarted base', 'seatable', {
-      serverUrl: seatable.url,
-      apiToken: 'good-api-token',
-    });
-    const id = created.body.id;
-    await eventually(async () => expect((await statusOf(id)).state).toBe('connected'));
-    const stored = seatable.broadcastOp({ op_type: 'delete_row', table_id: '0000', row_id: 'r9' });
-    await eventually(async () => expect(await typesOf(id)).toContain('seatable.row.deleted'));
+    const id = await connectedSeatable('restarted base');
+    const stored = await rowDeleted(id, 'r9');
 
     const token = herald.adminToken;
     const restart = async () => {
