@@ -26,14 +26,14 @@ export const seatableAdapter: ProviderAdapter = {
   createStream: (config, context) =>
     new SeatableRealtimeStream(config as unknown as SeatableStreamConfig, context),
   actions: {
-    async toasts(config, input) {
+    async toasts(config, input, context) {
       const access = serverAccessOf(config);
       if (!access) {
         throw new AdapterError('invalid_config', 'toasts need serverUrl and apiToken in the source config', {
           details: ['config.serverUrl and config.apiToken are required to send toasts'],
         });
       }
-      return sendToast(access, parseToastInput(input), toastTokens);
+      return sendToast(access, parseToastInput(input), toastTokens, context.logger);
     },
   },
   actionDocs: {

@@ -19,15 +19,20 @@ const DOCUMENTED_LIFETIME_MS = 3 * 24 * 60 * 60 * 1000;
 const REQUEST_TIMEOUT_MS = 15_000;
 
 export class BaseTokenError extends Error {
+  /** What SeaTable said went wrong, when its answer says it the way SeaTable does (see `seatableReason`). */
+  readonly reason: string | undefined;
+
   constructor(
     message: string,
     /** The HTTP status when SeaTable answered; absent when it could not be reached. */
     readonly status?: number,
+    /** The start of the answer's body: for logs only (see `seatableReason`). */
     readonly bodyExcerpt?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; body?: string },
   ) {
     super(message, options);
     this.name = 'BaseTokenError';
+    this.reason = options?.body === undefined ? undefined : seatableReason(options.body);
   }
 
   /** SeaTable rejected the API token itself: retrying cannot help. */
@@ -47,6 +52,7 @@ export async function fetchBaseToken(
     response = await fetch(url, {
       // `Token` is what every SDK sends; `Bearer` only works since SeaTable 4.0.
       headers: { authorization: `Token ${access.apiToken}`, accept: 'application/json' },
+      redirect: 'manual',
       signal: withTimeout(options.signal),
     });
   } catch (error) {
@@ -57,9 +63,10 @@ export async function fetchBaseToken(
   const text = await response.text().catch(() => '');
   if (!response.ok) {
     throw new BaseTokenError(
-      `SeaTable refused the API token exchange with ${response.status}`,
+      `SeaTable refused the API token exchange with ${response.status}${redirectNotFollowed(response)}`,
       response.status,
       excerpt(text),
+      { body: text },
     );
   }
   return parseTokenResponse(text, response.status, options.now);
@@ -111,6 +118,33 @@ function jwtExpiry(token: string): number | undefined {
 export function withTimeout(signal: AbortSignal | undefined): AbortSignal {
   const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
   return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
+
+/**
+ * Fetches here never follow redirects: `serverUrl` is whatever an admin typed, and a redirect would
+ * send the API token, and Herald's requests, wherever the answering server points.
+ */
+export function redirectNotFollowed(response: Response): string {
+  if (response.status < 300 || response.status >= 400) return '';
+  const location = response.headers.get('location');
+  return ` (a redirect${location ? ` to ${excerpt(location)}` : ''}, not followed: set serverUrl to where SeaTable answers)`;
+}
+
+/**
+ * The message of a SeaTable error answer (`{"error_msg": …}` or `{"detail": …}`), or undefined. Only
+ * that is repeated in API errors, never a body as it came: the server URL may point at any service
+ * in the network, and Herald's API must not read its pages back to whoever can set the URL.
+ */
+export function seatableReason(body: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(parsed)) return undefined;
+  const reason = parsed.error_msg ?? parsed.detail;
+  return typeof reason === 'string' ? excerpt(reason) : undefined;
 }
 
 export function excerpt(text: string): string {

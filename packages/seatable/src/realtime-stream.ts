@@ -381,8 +381,13 @@ export class SeatableRealtimeStream implements StreamSource {
   private onTokenFailure(error: unknown): void {
     if (!this.running) return;
     if (error instanceof BaseTokenError && error.isAuthRefusal) {
-      const body = error.bodyExcerpt ? `: ${error.bodyExcerpt}` : '';
-      return this.fail(`SeaTable refused the API token (HTTP ${error.status})${body}`);
+      // The status's lastError is read through the API: SeaTable's own message only (see `seatableReason`).
+      this.ctx.logger.warn(
+        { sourceId: this.ctx.sourceId, status: error.status, body: error.bodyExcerpt },
+        'SeaTable refused the API token',
+      );
+      const reason = error.reason ? `: ${error.reason}` : '';
+      return this.fail(`SeaTable refused the API token (HTTP ${error.status})${reason}`);
     }
     this.closeSocket();
     this.scheduleReconnect(describe(error));

@@ -1,5 +1,14 @@
 import { AdapterError } from '@herald/events';
-import { BaseTokenError, describe, excerpt, withTimeout, type BaseToken } from './base-token-client.js';
+import type { AdapterLogger } from '@herald/events';
+import {
+  BaseTokenError,
+  describe,
+  excerpt,
+  redirectNotFollowed,
+  seatableReason,
+  withTimeout,
+  type BaseToken,
+} from './base-token-client.js';
 import type { BaseTokenCache } from './base-token-cache.js';
 import type { SeatableServerAccess } from './config.js';
 import { isRecord } from './op-types.js';
@@ -52,9 +61,16 @@ export async function sendToast(
   access: SeatableServerAccess,
   input: ToastInput,
   tokens: BaseTokenCache,
+  logger: AdapterLogger,
 ): Promise<ToastResult> {
   const token = await tokens.get(access).catch((error: unknown) => {
-    throw upstreamError('SeaTable refused the base token exchange', error);
+    if (error instanceof BaseTokenError && error.bodyExcerpt !== undefined) {
+      logger.warn(
+        { status: error.status, body: error.bodyExcerpt },
+        'SeaTable refused the base token exchange',
+      );
+    }
+    throw upstreamError(error);
   });
   const body = JSON.stringify({
     to_user: input.toUser,
@@ -72,9 +88,13 @@ export async function sendToast(
   }
   if (response.status === 401) tokens.forget(access);
   if (!response.ok) {
-    throw new AdapterError('upstream_refused', `SeaTable refused the toast with ${response.status}`, {
-      details: [`status ${response.status}`, `url ${url}`, `body ${excerpt(response.text)}`],
-    });
+    logger.warn({ status: response.status, url, body: excerpt(response.text) }, 'SeaTable refused the toast');
+    const reason = seatableReason(response.text);
+    throw new AdapterError(
+      'upstream_refused',
+      `SeaTable refused the toast with ${response.status}${response.redirect}`,
+      { details: [`status ${response.status}`, `url ${url}`, ...(reason ? [`SeaTable: ${reason}`] : [])] },
+    );
   }
   return { delivered: true, url, status: response.status };
 }
@@ -91,15 +111,21 @@ async function post(
   url: string,
   token: BaseToken,
   body: string,
-): Promise<{ ok: boolean; status: number; text: string }> {
+): Promise<{ ok: boolean; status: number; text: string; redirect: string }> {
   try {
     const response = await fetch(url, {
       method: 'POST',
       headers: { authorization: `Token ${token.accessToken}`, 'content-type': 'application/json' },
       body,
+      redirect: 'manual',
       signal: withTimeout(undefined),
     });
-    return { ok: response.ok, status: response.status, text: await response.text().catch(() => '') };
+    return {
+      ok: response.ok,
+      status: response.status,
+      text: await response.text().catch(() => ''),
+      redirect: redirectNotFollowed(response),
+    };
   } catch (error) {
     throw new AdapterError('upstream_unreachable', `SeaTable could not be reached: ${describe(error)}`, {
       cause: error,
@@ -107,11 +133,11 @@ async function post(
   }
 }
 
-function upstreamError(message: string, error: unknown): AdapterError {
+function upstreamError(error: unknown): AdapterError {
   if (error instanceof BaseTokenError && error.status !== undefined) {
-    return new AdapterError('upstream_refused', `${message} with ${error.status}`, {
+    return new AdapterError('upstream_refused', error.message, {
       cause: error,
-      details: [`status ${error.status}`, `body ${error.bodyExcerpt ?? ''}`],
+      details: [`status ${error.status}`, ...(error.reason ? [`SeaTable: ${error.reason}`] : [])],
     });
   }
   return new AdapterError('upstream_unreachable', `SeaTable could not be reached: ${describe(error)}`, {

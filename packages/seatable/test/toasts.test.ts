@@ -1,6 +1,7 @@
 import { AdapterError, type ActionContext } from '@herald/events';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { createServer } from 'node:net';
+import http from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import { seatableAdapter } from '../src/index.js';
 import { FakeSeatableServer, type FakeSeatableServerOptions } from '../src/testing/index.js';
 import { expectDefined } from './helpers.js';
@@ -85,14 +86,50 @@ describe('toasts action', () => {
     expect(server.toasts.map((toast) => toast.route)).toEqual(['classic']);
   });
 
-  it('reports SeaTable refusing the toast as upstream_refused with status and body', async () => {
+  it('reports SeaTable refusing the toast as upstream_refused with status and SeaTable’s message', async () => {
     server.toastRefusal = { status: 403, body: '{"error_msg": "Permission denied."}' };
     const error = await toastError(
       toasts(sourceConfig(), { toUser, message: 'no', type: 'success' }, context),
     );
     expect(error.code).toBe('upstream_refused');
     expect(error.message).toMatch(/403/);
-    expect(error.details).toContain('body {"error_msg": "Permission denied."}');
+    expect(error.details).toContain('SeaTable: Permission denied.');
+  });
+
+  it('never repeats an answer that is not a SeaTable error: the server URL may point anywhere', async () => {
+    server.toastRefusal = { status: 500, body: 'INTERNAL-PAGE ami-id instance-id' };
+    const error = await toastError(
+      toasts(sourceConfig(), { toUser, message: 'no', type: 'success' }, context),
+    );
+    expect(error.code).toBe('upstream_refused');
+    expect(JSON.stringify([error.message, error.details])).not.toContain('INTERNAL-PAGE');
+  });
+
+  it('follows no redirect: the API token goes nowhere but serverUrl', async () => {
+    const hits: string[] = [];
+    const target = http.createServer((request, response) => {
+      hits.push(`${request.url} ${request.headers.authorization ?? ''}`);
+      response.end('{"access_token": "x", "dtable_uuid": "y"}');
+    });
+    const redirecting = http.createServer((request, response) => {
+      const { port } = target.address() as AddressInfo;
+      response.writeHead(302, { location: `http://127.0.0.1:${port}/internal${request.url}` }).end();
+    });
+    await Promise.all(
+      [target, redirecting].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))),
+    );
+    try {
+      const { port } = redirecting.address() as AddressInfo;
+      const config = { serverUrl: `http://127.0.0.1:${port}`, apiToken: 'fake-api-token' };
+      const error = await toastError(toasts(config, { toUser, message: 'x', type: 'success' }, context));
+      expect(error.code).toBe('upstream_refused');
+      expect(error.message).toMatch(
+        /302 \(a redirect to http:\/\/127\.0\.0\.1:\d+\/internal\/api.*, not followed/,
+      );
+      expect(hits).toEqual([]);
+    } finally {
+      await Promise.all([target, redirecting].map((s) => new Promise((r) => s.close(r))));
+    }
   });
 
   it('reports a refused API token as upstream_refused', async () => {
