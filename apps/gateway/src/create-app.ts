@@ -143,6 +143,13 @@ export async function createApp(
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.maxBodyBytes,
+    // Fastify sets no limit: a client sending a body a byte at a time held its connection forever,
+    // before any token was looked at. Node checks the limits every `connectionsCheckingInterval`.
+    requestTimeout: config.requestTimeoutMs,
+    http: {
+      headersTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(config.requestTimeoutMs, 5_000),
+    },
     trustProxy: true,
     return503OnClosing: true,
     // Fastify's own answers to a URL it cannot route (malformed `%ff`, a path segment over its length

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { computeSignature, SIGNATURE_HEADER } from '@herald/seatable';
 import { buildSeatableWebhook } from '@herald/seatable/testing';
@@ -21,7 +22,12 @@ describe('refused ingest requests in the log', () => {
     [...lines].sort((a, b) => String(a.code).localeCompare(String(b.code)));
 
   beforeAll(async () => {
-    herald = await startTestApp({ HERALD_MAX_BODY: '4kib' }, undefined, 0, logs.logger);
+    herald = await startTestApp(
+      { HERALD_MAX_BODY: '4kib', HERALD_REQUEST_TIMEOUT: '2' },
+      undefined,
+      0,
+      logs.logger,
+    );
     const admin = apiClient(herald.baseUrl, herald.adminToken);
     source = (
       await admin('POST', '/v1/sources', {
@@ -39,6 +45,31 @@ describe('refused ingest requests in the log', () => {
     }
     return counts;
   };
+
+  it('cuts off a client that sends its body too slowly with 408, before any token is looked at', async () => {
+    const { hostname, port } = new URL(herald.baseUrl);
+    const socket = connect(Number(port), hostname);
+    const opened = Date.now();
+    socket.write(
+      `POST ${new URL(source.ingestUrl).pathname} HTTP/1.1\r\nHost: x\r\n` +
+        'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{',
+    );
+    // A byte a second keeps the connection busy, never idle.
+    const drip = setInterval(() => socket.write(' '), 1_000);
+    try {
+      const answer = await new Promise<string>((resolve, reject) => {
+        let received = '';
+        socket.on('data', (chunk) => (received += chunk.toString()));
+        socket.on('close', () => resolve(received));
+        socket.on('error', reject);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+      expect(Date.now() - opened).toBeLessThan(10_000);
+    } finally {
+      clearInterval(drip);
+      socket.destroy();
+    }
+  }, 20_000);
 
   it('logs each refusal once per source and code per window, with what was dropped, never the URL or body', async () => {
     const countsBefore = await ingestCounts();

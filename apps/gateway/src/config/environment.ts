@@ -129,6 +129,11 @@ export class Environment {
   HERALD_SOCKET_MAX_BUFFER?: number;
 
   @IsOptional()
+  @Transform(toInt)
+  @IsIntegerIn(1, 3_600, 'a whole number of seconds')
+  HERALD_REQUEST_TIMEOUT?: number;
+
+  @IsOptional()
   @Transform(emptyToUndefined)
   @ValidateBy({
     name: 'bodySize',

@@ -19,6 +19,8 @@ export interface HeraldConfig {
   maxBodyBytes: number;
   /** Messages a subscriber socket may have waiting before it is disconnected as too slow. */
   socketMaxBuffer: number;
+  /** How long a client may take to send a whole request, headers and body (408 after it). */
+  requestTimeoutMs: number;
   /** Set: instances signal each other through Redis (socket.io Redis Streams adapter) instead of NOTIFY. */
   redisUrl?: string;
 }
@@ -54,6 +56,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, version = '0.1.
       : DEFAULT_RETRY_SCHEDULE,
     maxBodyBytes: e.HERALD_MAX_BODY ? parseSize(e.HERALD_MAX_BODY) : 1024 * 1024,
     socketMaxBuffer: e.HERALD_SOCKET_MAX_BUFFER ?? 1_000,
+    requestTimeoutMs: (e.HERALD_REQUEST_TIMEOUT ?? 30) * 1000,
     redisUrl: e.REDIS_URL,
   };
   return config;
