@@ -84,5 +84,10 @@ describe('docker/', () => {
     expect(nginx).toContain('proxy_set_header Upgrade $http_upgrade;');
     // The host with its port, which the gateway builds ingest URLs from.
     expect(nginx).toContain('proxy_set_header X-Forwarded-Host $http_host;');
+    // The access log masks ingest tokens: its format names the masked URI, never the raw request line.
+    const format = /log_format herald ([^;]*);/s.exec(nginx)?.[1] ?? '';
+    expect(format).toContain('$loggable_uri');
+    expect(format).not.toMatch(/\$request(_uri)?\b(?!_method)/);
+    expect(nginx).toMatch(/access_log \S+ herald;/);
   });
 });
