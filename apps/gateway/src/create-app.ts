@@ -3,6 +3,8 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyReply, FastifyRequest, RawServerDefault } from 'fastify';
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import type { ProviderAdapter } from '@herald/events';
@@ -80,6 +82,30 @@ function closeConnectionsWhileDraining(app: NestFastifyApplication): void {
       if (drain.active) reply.header('connection', 'close');
       done();
     });
+}
+
+/**
+ * Makes the server's closing of idle connections take those on which not one byte has arrived too
+ * (nodejs/node#63470 does so in later Node). Node 20 counts such a connection as busy from its accept on,
+ * so the server's close waited for it as long as the client kept it open: Node's fetch keeps one for the
+ * keep-alive time Fastify announces, 72 s less its 2 s margin. Clients hold such connections more often than it seems: a
+ * browser's preconnect, a balancer's spare one, and Node's fetch, which connects again for a request whose
+ * response body was cancelled (or collected unread) and then sends nothing on the new connection. Nothing
+ * is lost: no request was begun on it. The server's `close()` calls this, whoever closes it first
+ * (socket.io's close, which Nest runs before Fastify's, does).
+ */
+function closeUnusedConnectionsWithIdleOnes(app: NestFastifyApplication): void {
+  const server: Server = app.getHttpServer();
+  const connections = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
+  const closeIdleConnections = server.closeIdleConnections.bind(server);
+  server.closeIdleConnections = () => {
+    closeIdleConnections();
+    for (const socket of connections) if (socket.bytesRead === 0) socket.destroy();
+  };
 }
 
 function registerDocs(app: NestFastifyApplication, config: HeraldConfig): void {
@@ -182,6 +208,7 @@ export async function createApp(
   app.useWebSocketAdapter(new ClusterIoAdapter(app, app.get(ClusterBus)));
   registerBodyParsers(app, config.maxBodyBytes);
   closeConnectionsWhileDraining(app);
+  closeUnusedConnectionsWithIdleOnes(app);
   const routes = RouteMethods.watch(app.getHttpAdapter().getInstance());
   app.useGlobalPipes(
     new ValidationPipe({
