@@ -18,6 +18,7 @@ import { HeraldException, type ProblemFieldError } from './common/errors/herald-
 import { RouteMethods } from './common/routing/route-methods.js';
 import { AdapterRegistry } from './adapters/adapter-registry.js';
 import { documentSourceActions } from './sources/source-actions.docs.js';
+import { MetricsService } from './metrics/metrics.service.js';
 import { ProblemDetailsFilter, sendProblem } from './common/errors/problem-details.filter.js';
 import type { HeraldConfig } from './config/herald-config.js';
 import { DrainState } from './health/drain-state.js';
@@ -106,6 +107,25 @@ function closeUnusedConnectionsWithIdleOnes(app: NestFastifyApplication): void {
     closeIdleConnections();
     for (const socket of connections) if (socket.bytesRead === 0) socket.destroy();
   };
+}
+
+/**
+ * Counts every answer by its route's pattern, never its URL: an ingest URL carries its source's token,
+ * and per-URL series would grow without bound.
+ */
+function countRequests(app: NestFastifyApplication): void {
+  const requests = app.get(MetricsService).httpRequests;
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onResponse', (request, reply, done) => {
+      requests.inc({
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: reply.statusCode,
+      });
+      done();
+    });
 }
 
 function registerDocs(app: NestFastifyApplication, config: HeraldConfig): void {
@@ -209,6 +229,7 @@ export async function createApp(
   registerBodyParsers(app, config.maxBodyBytes);
   closeConnectionsWhileDraining(app);
   closeUnusedConnectionsWithIdleOnes(app);
+  countRequests(app);
   const routes = RouteMethods.watch(app.getHttpAdapter().getInstance());
   app.useGlobalPipes(
     new ValidationPipe({

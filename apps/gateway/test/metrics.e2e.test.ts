@@ -32,4 +32,30 @@ describe('GET /metrics on a fresh instance', () => {
       expect(metrics).toContain(`herald_stream_sources{state="${state}"} 0`);
     }
   });
+
+  it('counts HTTP answers by route pattern and status, never by URL', async () => {
+    const admin = (path: string, method = 'GET') =>
+      fetch(`${herald.baseUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${herald.adminToken}` },
+      });
+    await admin('/v1/events?limit=1');
+    await admin('/v1/events/01a20908-12fe-72dd-bcfb-85f9c4aed6b5');
+    await admin('/v1/nothing-here');
+    await fetch(`${herald.baseUrl}/v1/ingest/01a20908-12fe-72dd-bcfb-85f9c4aed6b5/hing_secret-token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    const metrics = await fetch(`${herald.baseUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toContain('herald_http_requests_total{method="GET",route="/v1/events",status="200"} 1');
+    expect(metrics).toContain(
+      'herald_http_requests_total{method="GET",route="/v1/events/:id",status="404"} 1',
+    );
+    expect(metrics).toContain('herald_http_requests_total{method="GET",route="unmatched",status="404"} 1');
+    expect(metrics).toContain(
+      'herald_http_requests_total{method="POST",route="/v1/ingest/:sourceId/:ingestToken",status="404"} 1',
+    );
+    expect(metrics).not.toContain('hing_secret-token');
+  });
 });

@@ -70,6 +70,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly httpRequests = new Counter({
+    name: 'herald_http_requests_total',
+    help: 'HTTP requests answered, by method, route pattern (unmatched: no route took the path) and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+
   readonly deliveriesPending = new Gauge({
     name: 'herald_deliveries_pending',
     help: 'Deliveries waiting for an attempt (whole cluster, sampled by this instance)',
