@@ -109,23 +109,28 @@ function closeUnusedConnectionsWithIdleOnes(app: NestFastifyApplication): void {
   };
 }
 
+type AnswerCounter = (request: FastifyRequest, reply: FastifyReply) => void;
+
 /**
  * Counts every answer by its route's pattern, never its URL: an ingest URL carries its source's token,
  * and per-URL series would grow without bound.
  */
-function countRequests(app: NestFastifyApplication): void {
+function countRequests(app: NestFastifyApplication): AnswerCounter {
   const requests = app.get(MetricsService).httpRequests;
+  const count: AnswerCounter = (request, reply) =>
+    requests.inc({
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status: reply.statusCode,
+    });
   app
     .getHttpAdapter()
     .getInstance()
     .addHook('onResponse', (request, reply, done) => {
-      requests.inc({
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status: reply.statusCode,
-      });
+      count(request, reply);
       done();
     });
+  return count;
 }
 
 function registerDocs(app: NestFastifyApplication, config: HeraldConfig): void {
@@ -187,6 +192,9 @@ export async function createApp(
   logger: Logger,
   options: CreateAppOptions = {},
 ): Promise<NestFastifyApplication> {
+  // Fastify answers a URL it cannot route without running any hook, the counter's included. The counter
+  // exists only once the application does, and no request comes before it listens.
+  let countAnswer: AnswerCounter = () => undefined;
   const adapter = new FastifyAdapter({
     bodyLimit: config.maxBodyBytes,
     // Fastify sets no limit: a client sending a body a byte at a time held its connection forever,
@@ -201,7 +209,7 @@ export async function createApp(
     // Fastify's own answers to a URL it cannot route (malformed `%ff`, a path segment over its length
     // limit) are not problem documents and repeat the path, which for an ingest URL holds the source's
     // token: these get a message of Herald's own, naming no part of the URL.
-    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) =>
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       sendProblem(
         HeraldException.validation(
           error.code === 'FST_ERR_BAD_URL'
@@ -211,7 +219,9 @@ export async function createApp(
         request,
         reply,
         logger,
-      ),
+      );
+      countAnswer(request, reply);
+    },
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, logger, options.adapters, options.instanceId),
@@ -229,7 +239,7 @@ export async function createApp(
   registerBodyParsers(app, config.maxBodyBytes);
   closeConnectionsWhileDraining(app);
   closeUnusedConnectionsWithIdleOnes(app);
-  countRequests(app);
+  countAnswer = countRequests(app);
   const routes = RouteMethods.watch(app.getHttpAdapter().getInstance());
   app.useGlobalPipes(
     new ValidationPipe({

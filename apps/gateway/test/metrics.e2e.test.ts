@@ -58,4 +58,15 @@ describe('GET /metrics on a fresh instance', () => {
     );
     expect(metrics).not.toContain('hing_secret-token');
   });
+
+  it("counts as unmatched the answers to URLs the router cannot take, which skip Fastify's hooks", async () => {
+    const malformed = await fetch(
+      `${herald.baseUrl}/v1/ingest/01a20908-12fe-72dd-bcfb-85f9c4aed6b5/hing_%ff-other-token`,
+    );
+    const overlong = await fetch(`${herald.baseUrl}/v1/events/${'a'.repeat(200)}`);
+    expect([malformed.status, overlong.status]).toEqual([400, 400]);
+    const metrics = await fetch(`${herald.baseUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toContain('herald_http_requests_total{method="GET",route="unmatched",status="400"} 2');
+    expect(metrics).not.toContain('other-token');
+  });
 });
