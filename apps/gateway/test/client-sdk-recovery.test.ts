@@ -23,6 +23,7 @@ async function startFakeGateway(
   const io = new Server(http);
   let connections = 0;
   let attempts = 0;
+  const unsubscribes: unknown[] = [];
   io.of(EVENTS_NAMESPACE)
     .use((_socket, next) => next(admit(++attempts)))
     .on('connection', (socket) => {
@@ -30,11 +31,18 @@ async function startFakeGateway(
       socket.on('subscribe', (payload: { after?: string }, ack: Ack) =>
         onSubscribe(payload, ack, (event) => socket.emit('event', event)),
       );
+      socket.on('unsubscribe', (payload: unknown, ack: Ack) => {
+        unsubscribes.push(payload);
+        ack({ ok: true });
+      });
     });
   await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
     connections: () => connections,
+    unsubscribes,
+    /** Closes every client's connection from the server's side, as a restart would. */
+    disconnectAll: () => io.of(EVENTS_NAMESPACE).disconnectSockets(true),
     close: () => new Promise<void>((resolve) => io.close(() => resolve())),
   };
 }
@@ -98,6 +106,99 @@ describe('@herald/client recovering from the server’s temporary refusals', () 
       expect(() => connect({ url, token: 'hrld_any' })).toThrow("url must be the gateway's http(s) URL");
     },
   );
+
+  it('hands events to an async handler one at a time, in seq order, each awaited', async () => {
+    gateway = await startFakeGateway(
+      () => undefined,
+      (_payload, ack, emit) => {
+        ack({ ok: true, id: 'sub-1', cursor: '0' });
+        for (let seq = 1; seq <= 20; seq++) emit({ subscription: 'sub-1', event: event(seq) });
+      },
+    );
+    client = connect({ url: gateway.url, token: 'hrld_any' });
+    const handled: string[] = [];
+    let running = 0;
+    let mostAtOnce = 0;
+    const subscription = client.subscribe({}, async (e) => {
+      mostAtOnce = Math.max(mostAtOnce, ++running);
+      await new Promise((resolve) => setTimeout(resolve, 20 - Number(e.seq)));
+      handled.push(e.seq);
+      running--;
+    });
+    await eventually(() => handled.length === 20);
+    expect(handled).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)));
+    expect(mostAtOnce).toBe(1);
+    // Persisting the cursor is safe: everything up to it is handled.
+    expect(subscription.cursor).toBe('20');
+  });
+
+  it('ends a subscription whose handler falls maxPendingEvents behind, then resumes after the last event it took', async () => {
+    const subscribes: Array<{ after?: string }> = [];
+    gateway = await startFakeGateway(
+      () => undefined,
+      (payload, ack, emit) => {
+        subscribes.push(payload);
+        const id = `sub-${subscribes.length}`;
+        const after = Number(payload.after ?? 0);
+        ack({ ok: true, id, cursor: String(after) });
+        for (let seq = after + 1; seq <= 50; seq++) emit({ subscription: id, event: event(seq) });
+      },
+    );
+    client = connect({ url: gateway.url, token: 'hrld_any', maxPendingEvents: 10 });
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const handled: string[] = [];
+    client.subscribe({}, async (e) => {
+      await gate;
+      handled.push(e.seq);
+    });
+    // The handler is stuck on the first event: the client stops taking more and ends the subscription.
+    await eventually(() => gateway!.unsubscribes.length === 1);
+    expect(gateway.unsubscribes).toEqual([{ id: 'sub-1' }]);
+    expect(subscribes).toHaveLength(1);
+    open();
+    await eventually(() => handled.length === 50);
+    expect(handled).toEqual(Array.from({ length: 50 }, (_, i) => String(i + 1)));
+    // Each burst past the bound (the fake sends all it has at once) ends the subscription again, and each
+    // new one starts after the last event taken.
+    expect(gateway.unsubscribes).toEqual(subscribes.slice(0, -1).map((_, i) => ({ id: `sub-${i + 1}` })));
+    const resumedAfter = subscribes.slice(1).map((payload) => Number(payload.after));
+    expect(resumedAfter.every((after, i) => after > (resumedAfter[i - 1] ?? 0) && after < 50)).toBe(true);
+  });
+
+  it('goes on live, reporting cursor_reset, when the server’s log ends before its resume point', async () => {
+    const subscribes: Array<{ after?: string }> = [];
+    gateway = await startFakeGateway(
+      () => undefined,
+      (payload, ack, emit) => {
+        subscribes.push(payload);
+        if (subscribes.length === 1) {
+          ack({ ok: true, id: 'sub-1', cursor: '10' });
+          return emit({ subscription: 'sub-1', event: event(11) });
+        }
+        // Restored from an older backup: its newest event is seq 1.
+        if (payload.after !== undefined) {
+          return ack({ ok: false, error: { code: 'invalid_cursor', message: 'beyond the newest event' } });
+        }
+        ack({ ok: true, id: 'sub-3', cursor: '0' });
+        emit({ subscription: 'sub-3', event: event(1) });
+      },
+    );
+    client = connect({ url: gateway.url, token: 'hrld_any', reconnectionDelayMaxMs: 300 });
+    const errors: HeraldClientError[] = [];
+    client.on('error', (error) => errors.push(error));
+    const received: string[] = [];
+    const subscription = client.subscribe({}, (e) => void received.push(e.seq));
+    await eventually(() => received.length === 1);
+    gateway.disconnectAll();
+    await eventually(() => received.length === 2);
+    expect(received).toEqual(['11', '1']);
+    expect(subscribes).toEqual([{}, { after: '11' }, {}]);
+    expect(errors.map((error) => [error.code, error.serverCode])).toEqual([
+      ['cursor_reset', 'invalid_cursor'],
+    ]);
+    expect(subscription.cursor).toBe('1');
+  });
 
   it('reconnects and resumes when a subscribe goes unanswered on a live connection', async () => {
     const subscribes: Array<{ after?: string }> = [];

@@ -52,8 +52,9 @@ describe('@herald/client resuming across retention', () => {
     const disconnects: string[] = [];
     client.on('disconnected', (reason) => disconnects.push(reason));
     const received: HeraldEvent[] = [];
-    await client.subscribe({ types }, (event) => void received.push(event)).ready;
-    return { errors, received, disconnects };
+    const subscription = client.subscribe({ types }, (event) => void received.push(event));
+    await subscription.ready;
+    return { errors, received, disconnects, subscription };
   };
 
   beforeAll(async () => {
@@ -73,7 +74,7 @@ describe('@herald/client resuming across retention', () => {
   afterAll(() => herald.close());
 
   it('resumes a quiet subscription from the position the server announced, past events retention removed', async () => {
-    const { errors, received, disconnects } = await subscribeClient(['quiet.*']);
+    const { errors, received, disconnects, subscription } = await subscribeClient(['quiet.*']);
     // A raw subscriber with the same filter shows when the server announces positions (the same sweep).
     raw = await connectSocket(herald.baseUrl, token);
     const positions: string[] = [];
@@ -83,6 +84,8 @@ describe('@herald/client resuming across retention', () => {
     const noisy = [await publish('noisy.a'), await publish('noisy.b')];
     const last = noisy[1]!.seq;
     await eventually(() => expect(positions).toContain(last), 15_000);
+    // The cursor to persist follows the announced position: nothing before it is left to handle.
+    await eventually(() => expect(subscription.cursor).toBe(last));
     await restart(() => purgeThrough(last));
 
     const ping = await publish('quiet.ping');

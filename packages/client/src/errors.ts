@@ -3,6 +3,7 @@ export type HeraldClientErrorCode =
   | 'connection_failed'
   | 'subscribe_failed'
   | 'cursor_expired'
+  | 'cursor_reset'
   | 'handler_failed'
   | 'closed'
   | 'invalid_signature';

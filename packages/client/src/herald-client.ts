@@ -25,14 +25,30 @@ export interface HeraldClientOptions {
    * used: Socket.IO would read it as the namespace.
    */
   path?: string;
+  /**
+   * Events one subscription may have waiting for its handler. Past it the client stops taking that
+   * subscription's events and ends it on the server; once the handler has caught up, it subscribes again
+   * after the last event it took, and the server replays the rest at the handler's pace. Default 1 000.
+   */
+  maxPendingEvents?: number;
 }
 
+/**
+ * Called once per matching event, in seq order. A returned promise is awaited before the
+ * subscription's next event is handed over: when it settles, every event up to this one is handled.
+ */
 export type EventHandler = (event: HeraldEvent) => void | Promise<void>;
 
 /** Stops a subscription; `ready` settles when the server first accepted (or refused) it. */
 export interface Unsubscribe {
   (): Promise<void>;
   readonly ready: Promise<void>;
+  /**
+   * The seq through which the subscription is handled: its handler has finished every matching event up
+   * to it (and the server said none other matched). Persist it and pass it as `after` to resume a
+   * restarted process where it stopped. Undefined until the server's first answer.
+   */
+  readonly cursor: string | undefined;
 }
 
 interface LocalSubscription {
@@ -52,6 +68,14 @@ interface LocalSubscription {
   answered?: Promise<void>;
   /** Consecutive refusals the server called temporary (see `TRANSIENT_REFUSALS`). */
   retries: number;
+  /** Events taken from the server and not yet handed to the handler, oldest first. */
+  pending: HeraldEvent[];
+  /** The handler is working through `pending`. */
+  handling: boolean;
+  /** See `Unsubscribe.cursor`. */
+  handledThrough?: string;
+  /** Too many events waited: ended on the server until the handler catches up (see `maxPendingEvents`). */
+  paused: boolean;
   settle: { resolve: () => void; reject: (error: HeraldClientError) => void; settled: boolean };
   active: boolean;
 }
@@ -72,6 +96,8 @@ function gatewayOrigin(url: string): string {
 
 /** Refusals that say "not now" rather than "never": the subscribe is retried on the same connection. */
 const TRANSIENT_REFUSALS = new Set(['internal']);
+/** Refusals of a resume point the client chose itself, which it answers by going on live (see `continueLive`). */
+const RESUME_REFUSALS = new Set(['cursor_expired', 'invalid_cursor']);
 
 type ClientEvents = {
   error: (error: HeraldClientError) => void;
@@ -82,8 +108,8 @@ type ClientEvents = {
 
 /**
  * A Herald subscriber. Subscriptions survive reconnects: after any disconnect (network, server
- * restart, a slow-consumer cut-off) each one is re-established with `after` = the last event its
- * handler received, so the handler sees every matching event once, in seq order.
+ * restart, a slow-consumer cut-off) each one is re-established with `after` = the last event it took,
+ * so the handler sees every matching event once, in seq order.
  */
 export class HeraldClient {
   private readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -96,6 +122,7 @@ export class HeraldClient {
   };
   private readonly ackTimeoutMs: number;
   private readonly retryDelayMaxMs: number;
+  private readonly maxPendingEvents: number;
   /** Connection attempts the server's middleware turned down in a row (see `connect_error`). */
   private refusedConnects = 0;
   private closed = false;
@@ -107,6 +134,8 @@ export class HeraldClient {
   constructor(options: HeraldClientOptions) {
     this.ackTimeoutMs = options.ackTimeoutMs ?? 10_000;
     this.retryDelayMaxMs = options.reconnectionDelayMaxMs ?? 5_000;
+    this.maxPendingEvents = options.maxPendingEvents ?? 1_000;
+    if (!(this.maxPendingEvents >= 1)) throw new TypeError('maxPendingEvents must be at least 1');
     this.socket = io(`${gatewayOrigin(options.url)}${EVENTS_NAMESPACE}`, {
       path: options.path ?? '/socket.io',
       auth: { token: options.token },
@@ -117,12 +146,14 @@ export class HeraldClient {
     this.socket.on('connect', () => {
       this.refusedConnects = 0;
       this.emit('connected');
-      for (const subscription of this.subscriptions) this.establish(subscription);
+      for (const subscription of this.subscriptions) if (!subscription.paused) this.establish(subscription);
     });
     this.socket.on('event', (message) => this.deliver(message));
     this.socket.on('position', ({ subscription: serverId, seq }) => {
       const subscription = this.byServerId.get(serverId);
-      if (subscription?.active && isAfter(seq, subscription.position)) subscription.position = seq;
+      if (!subscription?.active || !isAfter(seq, subscription.position)) return;
+      subscription.position = seq;
+      if (subscription.pending.length === 0 && !subscription.handling) subscription.handledThrough = seq;
     });
     this.socket.on('closing', (message) => {
       this.closingCode = message.code;
@@ -175,6 +206,9 @@ export class HeraldClient {
       settle,
       active: true,
       retries: 0,
+      pending: [],
+      handling: false,
+      paused: false,
     };
     if (this.closed) this.settle(subscription, this.closedWith ?? closedError());
     else {
@@ -183,20 +217,29 @@ export class HeraldClient {
     }
     const unsubscribe = async () => {
       subscription.active = false;
+      subscription.pending = [];
       this.subscriptions.delete(subscription);
       // A subscribe still unanswered brings the id to end on the server; one never sent has nothing there.
       await subscription.answered;
       this.settle(subscription);
-      const serverId = subscription.serverId;
-      if (serverId && this.socket.connected) {
-        this.byServerId.delete(serverId);
-        await this.socket
-          .timeout(this.ackTimeoutMs)
-          .emitWithAck('unsubscribe', { id: serverId })
-          .catch(() => undefined);
-      }
+      await this.endOnServer(subscription);
     };
-    return Object.assign(unsubscribe, { ready });
+    return Object.defineProperties(Object.assign(unsubscribe, { ready }), {
+      cursor: { get: () => subscription.handledThrough, enumerable: true },
+    }) as Unsubscribe;
+  }
+
+  /** Ends the subscription's current id on the server (nothing to do while disconnected: it went with the connection). */
+  private async endOnServer(subscription: LocalSubscription): Promise<void> {
+    const serverId = subscription.serverId;
+    subscription.serverId = undefined;
+    if (!serverId) return;
+    this.byServerId.delete(serverId);
+    if (!this.socket.connected) return;
+    await this.socket
+      .timeout(this.ackTimeoutMs)
+      .emitWithAck('unsubscribe', { id: serverId })
+      .catch(() => undefined);
   }
 
   /** Disconnects for good; subscriptions the server has not accepted yet reject `ready` (code `closed`). */
@@ -239,7 +282,7 @@ export class HeraldClient {
         if (this.socket.connected) this.socket.disconnect().connect();
         return;
       }
-      if (!result.ok && resuming && result.error.code === 'cursor_expired') {
+      if (!result.ok && resuming && RESUME_REFUSALS.has(result.error.code)) {
         this.continueLive(subscription, result.error);
         return;
       }
@@ -263,28 +306,35 @@ export class HeraldClient {
       subscription.retries = 0;
       subscription.serverId = result.id;
       subscription.position ??= result.cursor;
+      subscription.handledThrough ??= result.cursor;
       this.byServerId.set(result.id, subscription);
       this.settle(subscription);
     });
   }
 
   /**
-   * Retention removed the events after the resume point before this client came back for them. Ending
-   * the subscription would leave the caller with a handler that silently gets nothing more; instead it
-   * says what was lost and goes on from the server's present.
+   * The server cannot resume the subscription where this client left it: retention removed the events
+   * since (`cursor_expired`), or its log no longer reaches that far (`invalid_cursor`: its database was
+   * restored from an older backup). Ending the subscription would leave the caller with a handler that
+   * silently gets nothing more; instead it says what happened and goes on from the server's present.
    */
   private continueLive(subscription: LocalSubscription, refusal: SocketError): void {
+    const expired = refusal.code === 'cursor_expired';
     this.emit(
       'error',
       new HeraldClientError(
-        'cursor_expired',
-        `could not resume after seq ${subscription.position}: retention has removed events since; ` +
-          'events may have been missed, continuing with new events',
-        { cause: refusal },
+        expired ? 'cursor_expired' : 'cursor_reset',
+        `could not resume after seq ${subscription.position}: ` +
+          (expired
+            ? 'retention has removed events since; events may have been missed'
+            : 'the server’s log ends before it (its database was restored?); events may have been missed or come again') +
+          ', continuing with new events',
+        { cause: refusal, serverCode: refusal.code },
       ),
     );
     subscription.position = undefined;
     subscription.after = undefined;
+    subscription.handledThrough = undefined;
     this.establish(subscription);
   }
 
@@ -296,19 +346,44 @@ export class HeraldClient {
 
   private deliver({ subscription: serverId, event }: EventMessage): void {
     const subscription = this.byServerId.get(serverId);
-    if (!subscription?.active) return;
+    if (!subscription?.active || subscription.paused) return;
     if (!isAfter(event.seq, subscription.position)) return;
     subscription.position = event.seq;
-    try {
-      const result = subscription.handler(event);
-      if (result instanceof Promise) result.catch((error) => this.reportHandlerError(error));
-    } catch (error) {
-      this.reportHandlerError(error);
-    }
+    subscription.pending.push(event);
+    if (subscription.pending.length >= this.maxPendingEvents) this.pause(subscription);
+    if (!subscription.handling) void this.handle(subscription);
   }
 
-  private reportHandlerError(error: unknown): void {
-    this.emit('error', new HeraldClientError('handler_failed', 'an event handler threw', { cause: error }));
+  /**
+   * The handler falls behind: the server's bound on what waits for a socket does not see what waits
+   * here, so without this a slow handler made the client's memory grow with the publishing rate. The
+   * subscription ends on the server and takes no more; `handle` subscribes again once it caught up.
+   */
+  private pause(subscription: LocalSubscription): void {
+    subscription.paused = true;
+    void this.endOnServer(subscription);
+  }
+
+  /** Hands the subscription's pending events to its handler one at a time, each awaited. */
+  private async handle(subscription: LocalSubscription): Promise<void> {
+    subscription.handling = true;
+    for (let event = subscription.pending.shift(); event; event = subscription.pending.shift()) {
+      try {
+        await subscription.handler(event);
+      } catch (error) {
+        this.emit(
+          'error',
+          new HeraldClientError('handler_failed', 'an event handler threw', { cause: error }),
+        );
+      }
+      if (!subscription.active) break;
+      subscription.handledThrough = event.seq;
+    }
+    subscription.handling = false;
+    if (subscription.paused && subscription.active) {
+      subscription.paused = false;
+      if (this.socket.connected) this.establish(subscription);
+    }
   }
 
   private settle(subscription: LocalSubscription, error?: HeraldClientError): void {
