@@ -1,4 +1,4 @@
-import { type HeraldEvent, verify, type VerifyOptions } from '@herald/events';
+import { decodeSecret, type HeraldEvent, verify, type VerifyOptions } from '@herald/events';
 import { HeraldClientError } from './errors.js';
 
 /**
@@ -11,6 +11,15 @@ export async function verifyWebhook(
   rawBody: string | Uint8Array,
   options?: VerifyOptions,
 ): Promise<HeraldEvent> {
+  // A secret that cannot be one is the receiver's configuration, not a forged webhook: said apart, so a
+  // receiver does not reject every webhook as forged while its secret is mistyped.
+  try {
+    decodeSecret(secret);
+  } catch (error) {
+    throw new TypeError('secret must be the endpoint secret Herald showed (whsec_ followed by base64)', {
+      cause: error,
+    });
+  }
   try {
     await verify(secret, headers, rawBody, options);
   } catch (error) {

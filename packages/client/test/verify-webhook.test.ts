@@ -33,4 +33,10 @@ describe(verifyWebhook.name, () => {
     expect((error as HeraldClientError).code).toBe('invalid_signature');
     expect((error as HeraldClientError).cause).toBeInstanceOf(Error);
   });
+
+  it('tells a secret that cannot be one from a forged webhook', async () => {
+    const body = JSON.stringify(event);
+    const headers = await signedHeaders([generateSecret()], event.id, Math.floor(Date.now() / 1000), body);
+    await expect(verifyWebhook('whsec_not base64!', headers, body)).rejects.toThrow(TypeError);
+  });
 });
