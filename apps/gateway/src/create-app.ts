@@ -201,6 +201,9 @@ export async function createApp(
     // before any token was looked at. Node checks the limits every `connectionsCheckingInterval`.
     requestTimeout: config.requestTimeoutMs,
     http: {
+      // Given here too: Node refuses a headersTimeout above the requestTimeout the server is built
+      // with (its default, 300 s), and Fastify sets its own only afterwards.
+      requestTimeout: config.requestTimeoutMs,
       headersTimeout: config.requestTimeoutMs,
       connectionsCheckingInterval: Math.min(config.requestTimeoutMs, 5_000),
     },

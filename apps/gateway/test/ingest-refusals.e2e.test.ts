@@ -46,7 +46,16 @@ describe('refused ingest requests in the log', () => {
     return counts;
   };
 
-  it('cuts off a client that sends its body too slowly with 408, before any token is looked at', async () => {
+  it('starts with the longest request timeout it takes, above Node’s default of 300 s', async () => {
+    const patient = await startTestApp({ HERALD_REQUEST_TIMEOUT: '3600' });
+    try {
+      expect((await fetch(`${patient.baseUrl}/healthz`)).status).toBe(200);
+    } finally {
+      await patient.close();
+    }
+  });
+
+  it('cuts off a client that sends its body too slowly with 408', async () => {
     const { hostname, port } = new URL(herald.baseUrl);
     const socket = connect(Number(port), hostname);
     const opened = Date.now();
