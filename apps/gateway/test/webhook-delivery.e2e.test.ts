@@ -440,30 +440,36 @@ describe('outbound webhook delivery', () => {
     }
   });
 
-  it('stores an attempt once when the answer to its committed outcome write was lost', async () => {
-    const repository = herald.app.get(DeliveryRepository);
-    const record = repository.recordAttempts.bind(repository);
-    // The statement commits, then the connection drops before its answer arrives.
-    const lost = jest.spyOn(repository, 'recordAttempts').mockImplementationOnce(async (...args) => {
-      await record(...args);
-      throw new Error('Connection terminated unexpectedly');
-    });
-    try {
-      receiver = await startWebhookReceiver();
-      const endpoint = await endpointFor(receiver.url, ['lost.*']);
-      await publish('lost.answer');
-      const { id } = await settledDelivery(endpoint.id, 'delivered');
-      // The write is tried again, and that try is over.
-      await eventually(() => lost.mock.results.length >= 2);
-      await lost.mock.results[1]!.value;
-      const delivery = (await admin('GET', `/v1/deliveries/${id}`)).body;
-      expect(delivery.attempts).toHaveLength(1);
-      expect(delivery.attemptCount).toBe(1);
-      expect(receiver.received).toHaveLength(1);
-    } finally {
-      lost.mockRestore();
-    }
-  });
+  it.each([
+    ['after its commit (the answer was lost)', true],
+    ['before its commit', false],
+  ])(
+    'stores an attempt once when its outcome write failed %s and is tried again',
+    async (_when, committed) => {
+      const repository = herald.app.get(DeliveryRepository);
+      const record = repository.recordAttempts.bind(repository);
+      // The connection drops on the way back from the statement, or before it reaches the database.
+      const lost = jest.spyOn(repository, 'recordAttempts').mockImplementationOnce(async (...args) => {
+        if (committed) await record(...args);
+        throw new Error('Connection terminated unexpectedly');
+      });
+      try {
+        receiver = await startWebhookReceiver();
+        const endpoint = await endpointFor(receiver.url, ['lost.*']);
+        await publish('lost.answer');
+        const { id } = await settledDelivery(endpoint.id, 'delivered');
+        // The write is tried again, and that try is over.
+        await eventually(() => lost.mock.results.length >= 2);
+        await lost.mock.results[1]!.value;
+        const delivery = (await admin('GET', `/v1/deliveries/${id}`)).body;
+        expect(delivery.attempts).toHaveLength(1);
+        expect(delivery.attemptCount).toBe(1);
+        expect(receiver.received).toHaveLength(1);
+      } finally {
+        lost.mockRestore();
+      }
+    },
+  );
 
   it('retries a failed delivery on request and replays stored events', async () => {
     receiver = await startWebhookReceiver(() => ({ status: 500 }));

@@ -168,11 +168,11 @@ export class DeliveryOutcomes {
   /** `write`, retried with backoff while the database is unreachable, for up to OUTCOME_RETRY_MS. */
   private async writeRetrying(batch: PendingOutcome[]): Promise<void> {
     const giveUpAt = performance.now() + OUTCOME_RETRY_MS;
-    for (let delayMs = 100, again = false; ; delayMs = Math.min(delayMs * 2, OUTCOME_RETRY_MAX_DELAY_MS)) {
+    for (let delayMs = 100, mayHaveCommitted = false; ; delayMs = Math.min(delayMs * 2, OUTCOME_RETRY_MAX_DELAY_MS)) {
       try {
-        return await this.write(batch, again);
+        return await this.write(batch, mayHaveCommitted);
       } catch (error) {
-        again = true;
+        mayHaveCommitted = true;
         if (!isDatabaseUnavailable(error) || !this.retrying || performance.now() + delayMs > giveUpAt) {
           throw error;
         }
@@ -183,18 +183,19 @@ export class DeliveryOutcomes {
 
   /**
    * Stores a batch in one statement and settles each outcome with its follow-up; throws if not stored.
-   * `again`: an earlier write of this batch failed, perhaps after its commit (see `outcomeParameters`).
+   * `mayHaveCommitted`: an earlier write of this batch failed, perhaps after its commit (see
+   * `outcomeParameters`).
    */
-  private async write(batch: PendingOutcome[], again = false): Promise<void> {
+  private async write(batch: PendingOutcome[], mayHaveCommitted = false): Promise<void> {
     const now = this.clock.now();
     const streaks = await this.deliveries.recordAttempts(
       this.instanceId,
       batch.map((pending) => pending.outcome),
       now,
-      again,
+      mayHaveCommitted,
     );
     for (const pending of batch) {
-      pending.resolve(this.followUp(pending, streaks, now, again).then(() => pending.outcome.next));
+      pending.resolve(this.followUp(pending, streaks, now, mayHaveCommitted).then(() => pending.outcome.next));
     }
   }
 
@@ -202,13 +203,13 @@ export class DeliveryOutcomes {
     { delivery, result, outcome: { reportFailure } }: PendingOutcome,
     streaks: ReadonlyMap<string, Date | null>,
     now: Date,
-    again: boolean,
+    mayHaveCommitted: boolean,
   ): Promise<void> {
     const failingSince = streaks.get(delivery.id);
     if (failingSince === undefined) {
       this.logger.warn(
         { deliveryId: delivery.id, endpointId: delivery.endpointId },
-        again
+        mayHaveCommitted
           ? 'attempt recorded by a write whose answer was lost, or its delivery was deleted or its lease lapsed meanwhile'
           : 'attempt not recorded: its delivery was deleted with its endpoint, or its lease lapsed and it is due again',
       );

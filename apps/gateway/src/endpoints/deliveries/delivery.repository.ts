@@ -190,7 +190,8 @@ export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
 
 /**
  * `recordAttempts`' statement (see there), with the parameters `outcomeParameters` makes: $1 the
- * instance, $2 the outcomes as one JSON array (see `OutcomeJson`), $3 now. One JSON text rather than an
+ * instance, $2 the outcomes as one JSON array (see `OutcomeJson`), $3 now, $4 whether an earlier write
+ * of the batch may have committed. One JSON text rather than an
  * array parameter per field: node-postgres escapes every element of an array literal and formats every
  * Date in JavaScript, and building a batch of 500 that way blocked the event loop for 4–9 ms in the
  * drain's profile (docs/performance.md, 2026-12-05, fourth session).
@@ -210,13 +211,6 @@ export const OUTCOMES_STATEMENT = `WITH outcome AS MATERIALIZED (
                      report_failure boolean))
           WITH ORDINALITY AS o(id, attempted_at_ms, response_status, response_body, duration_ms, error,
                                next_status, retry_in, report_failure, ord)
-   ), attempt AS (
-     INSERT INTO delivery_attempts (delivery_id, attempted_at, response_status, response_body, duration_ms, error)
-     SELECT o.id, o.attempted_at, o.response_status, o.response_body, o.duration_ms, o.error
-     FROM outcome o WHERE o.id IN (SELECT d.id FROM deliveries d WHERE d.id = ANY(ARRAY(SELECT id FROM outcome)))
-       AND (NOT $4::boolean OR NOT EXISTS (SELECT 1 FROM delivery_attempts a
-                                           WHERE a.delivery_id = o.id AND a.attempted_at = o.attempted_at))
-     ORDER BY o.ord
    ), moved AS (
      UPDATE deliveries d SET status = o.next_status, attempt_count = d.attempt_count + 1, locked_by = NULL,
             locked_until = NULL, updated_at = now(), last_attempt_at = o.attempted_at,
@@ -226,6 +220,12 @@ export const OUTCOMES_STATEMENT = `WITH outcome AS MATERIALIZED (
      FROM outcome o
      WHERE d.id = o.id AND d.id = ANY(ARRAY(SELECT id FROM outcome)) AND d.locked_by = $1 AND d.status = 'delivering'
      RETURNING d.id, d.endpoint_id, o.next_status = 'delivered' AS ok, o.ord
+   ), attempt AS (
+     INSERT INTO delivery_attempts (delivery_id, attempted_at, response_status, response_body, duration_ms, error)
+     SELECT o.id, o.attempted_at, o.response_status, o.response_body, o.duration_ms, o.error
+     FROM outcome o WHERE o.id IN (SELECT d.id FROM deliveries d WHERE d.id = ANY(ARRAY(SELECT id FROM outcome)))
+       AND (NOT $4::boolean OR o.id IN (SELECT m.id FROM moved m))
+     ORDER BY o.ord
    ), streak AS (
      SELECT v.endpoint_id,
             CASE WHEN v.last_ok THEN NULL WHEN v.any_ok THEN $3::timestamptz
@@ -277,15 +277,17 @@ export interface FailureToReport {
 }
 
 /**
- * `OUTCOMES_STATEMENT`'s parameters. `again`: the batch is written again after an error that may have
- * come after its commit (the connection lost on the way back), so attempts already stored are skipped
- * rather than stored twice; the first write never pays for that lookup.
+ * `OUTCOMES_STATEMENT`'s parameters. `mayHaveCommitted`: the batch is written again after an error
+ * that may have come after its commit (the connection lost on the way back), so an attempt is stored only
+ * with the move of its delivery, which the earlier write, committed (or still running, its rows locked),
+ * has already made: no attempt is stored twice. A first write stores the attempt of a delivery it does
+ * not move too (its lease lapsed meanwhile), and never pays for the check.
  */
 export function outcomeParameters(
   instanceId: string,
   outcomes: readonly Outcome[],
   now: Date,
-  again = false,
+  mayHaveCommitted = false,
 ): unknown[] {
   const json = outcomes.map(({ id, attempt, next, reportFailure }): OutcomeJson => ({
     id,
@@ -298,7 +300,7 @@ export function outcomeParameters(
     retry_in: next.status === 'pending' ? next.retryInSeconds : 0,
     ...(reportFailure && { report_failure: true }),
   }));
-  return [instanceId, JSON.stringify(json), now, again];
+  return [instanceId, JSON.stringify(json), now, mayHaveCommitted];
 }
 
 /**
@@ -480,13 +482,13 @@ export class DeliveryRepository {
     instanceId: string,
     outcomes: readonly Outcome[],
     now: Date,
-    again = false,
+    mayHaveCommitted = false,
   ): Promise<Map<string, Date | null>> {
     const rows: Array<{ id: string; failing_since: Date | null }> = await preparedQuery(
       this.dataSource,
       'herald_delivery_outcomes',
       OUTCOMES_STATEMENT,
-      outcomeParameters(instanceId, outcomes, now, again),
+      outcomeParameters(instanceId, outcomes, now, mayHaveCommitted),
     );
     return new Map(rows.map((row) => [row.id, row.failing_since]));
   }
