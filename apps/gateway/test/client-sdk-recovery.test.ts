@@ -8,7 +8,12 @@ import { freePort } from '../src/database/embedded-postgres.js';
 import { eventually } from './support/http.js';
 
 type Ack = (answer: unknown) => void;
-type SubscribeHandler = (payload: { after?: string }, ack: Ack, emit: (event: unknown) => void) => void;
+type SubscribeHandler = (
+  payload: { after?: string },
+  ack: Ack,
+  emit: (event: unknown) => void,
+  announce: (position: { subscription: string; seq: string }) => void,
+) => void;
 
 /**
  * A stand-in for the gateway's socket, scripted per test: what its middleware and its `subscribe`
@@ -29,7 +34,12 @@ async function startFakeGateway(
     .on('connection', (socket) => {
       connections++;
       socket.on('subscribe', (payload: { after?: string }, ack: Ack) =>
-        onSubscribe(payload, ack, (event) => socket.emit('event', event)),
+        onSubscribe(
+          payload,
+          ack,
+          (event) => socket.emit('event', event),
+          (position) => socket.emit('position', position),
+        ),
       );
       socket.on('unsubscribe', (payload: unknown, ack: Ack) => {
         unsubscribes.push(payload);
@@ -164,6 +174,55 @@ describe('@herald/client recovering from the server’s temporary refusals', () 
     expect(gateway.unsubscribes).toEqual(subscribes.slice(0, -1).map((_, i) => ({ id: `sub-${i + 1}` })));
     const resumedAfter = subscribes.slice(1).map((payload) => Number(payload.after));
     expect(resumedAfter.every((after, i) => after > (resumedAfter[i - 1] ?? 0) && after < 50)).toBe(true);
+  });
+
+  it('moves the cursor to a position announced while the handler was busy, once it is done', async () => {
+    gateway = await startFakeGateway(
+      () => undefined,
+      (_payload, ack, emit, announce) => {
+        ack({ ok: true, id: 'sub-1', cursor: '0' });
+        emit({ subscription: 'sub-1', event: event(1) });
+        // Events 2–5 did not match; the server says it has got that far.
+        announce({ subscription: 'sub-1', seq: '5' });
+      },
+    );
+    client = connect({ url: gateway.url, token: 'hrld_any' });
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let handled = 0;
+    const subscription = client.subscribe({}, async () => {
+      await gate;
+      handled++;
+    });
+    await subscription.ready;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(subscription.cursor).toBe('0');
+    open();
+    await eventually(() => handled === 1);
+    await eventually(() => subscription.cursor === '5');
+  });
+
+  it('runs no handler after close(), not even for events already taken', async () => {
+    gateway = await startFakeGateway(
+      () => undefined,
+      (_payload, ack, emit) => {
+        ack({ ok: true, id: 'sub-1', cursor: '0' });
+        for (let seq = 1; seq <= 5; seq++) emit({ subscription: 'sub-1', event: event(seq) });
+      },
+    );
+    client = connect({ url: gateway.url, token: 'hrld_any' });
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const started: string[] = [];
+    client.subscribe({}, async (e) => {
+      started.push(e.seq);
+      await gate;
+    });
+    await eventually(() => started.length === 1);
+    client.close();
+    open();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(started).toEqual(['1']);
   });
 
   it('goes on live, reporting cursor_reset, when the server’s log ends before its resume point', async () => {

@@ -70,6 +70,13 @@ interface LocalSubscription {
   retries: number;
   /** Events taken from the server and not yet handed to the handler, oldest first. */
   pending: HeraldEvent[];
+  /**
+   * Counts `cursor_reset`s: an event taken before one still reaches the handler, but its seq, from the
+   * log the server no longer has, must not become the cursor.
+   */
+  generation: number;
+  /** The generation each event in `pending` was taken in, in the same order. */
+  pendingGenerations: number[];
   /** The handler is working through `pending`. */
   handling: boolean;
   /** See `Unsubscribe.cursor`. */
@@ -207,6 +214,8 @@ export class HeraldClient {
       active: true,
       retries: 0,
       pending: [],
+      generation: 0,
+      pendingGenerations: [],
       handling: false,
       paused: false,
     };
@@ -217,7 +226,7 @@ export class HeraldClient {
     }
     const unsubscribe = async () => {
       subscription.active = false;
-      subscription.pending = [];
+      this.drop(subscription);
       this.subscriptions.delete(subscription);
       // A subscribe still unanswered brings the id to end on the server; one never sent has nothing there.
       await subscription.answered;
@@ -246,8 +255,19 @@ export class HeraldClient {
   close(): void {
     this.closed = true;
     const error = (this.closedWith ??= closedError());
-    for (const subscription of this.subscriptions) this.settle(subscription, error);
+    for (const subscription of this.subscriptions) {
+      // No handler runs after close: the caller may be shutting down what handlers use.
+      subscription.active = false;
+      this.drop(subscription);
+      this.settle(subscription, error);
+    }
     this.socket.disconnect();
+  }
+
+  /** Forgets the events waiting for the handler (the one it is working on finishes). */
+  private drop(subscription: LocalSubscription): void {
+    subscription.pending = [];
+    subscription.pendingGenerations = [];
   }
 
   /**
@@ -335,6 +355,7 @@ export class HeraldClient {
     subscription.position = undefined;
     subscription.after = undefined;
     subscription.handledThrough = undefined;
+    subscription.generation++;
     this.establish(subscription);
   }
 
@@ -350,6 +371,7 @@ export class HeraldClient {
     if (!isAfter(event.seq, subscription.position)) return;
     subscription.position = event.seq;
     subscription.pending.push(event);
+    subscription.pendingGenerations.push(subscription.generation);
     if (subscription.pending.length >= this.maxPendingEvents) this.pause(subscription);
     if (!subscription.handling) void this.handle(subscription);
   }
@@ -364,10 +386,14 @@ export class HeraldClient {
     void this.endOnServer(subscription);
   }
 
-  /** Hands the subscription's pending events to its handler one at a time, each awaited. */
+  /**
+   * Hands the subscription's pending events to its handler one at a time, each awaited. An event whose
+   * handler threw counts as handled (reported as `handler_failed`): retrying it is the handler's call.
+   */
   private async handle(subscription: LocalSubscription): Promise<void> {
     subscription.handling = true;
     for (let event = subscription.pending.shift(); event; event = subscription.pending.shift()) {
+      const generation = subscription.pendingGenerations.shift();
       try {
         await subscription.handler(event);
       } catch (error) {
@@ -377,7 +403,11 @@ export class HeraldClient {
         );
       }
       if (!subscription.active) break;
-      subscription.handledThrough = event.seq;
+      if (generation === subscription.generation) subscription.handledThrough = event.seq;
+    }
+    // All taken is handled: a position announced meanwhile (events that did not match) counts now.
+    if (subscription.active && isAfter(subscription.position ?? '0', subscription.handledThrough)) {
+      subscription.handledThrough = subscription.position;
     }
     subscription.handling = false;
     if (subscription.paused && subscription.active) {
