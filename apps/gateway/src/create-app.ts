@@ -86,14 +86,14 @@ function closeConnectionsWhileDraining(app: NestFastifyApplication): void {
 }
 
 /**
- * Makes the server's closing of idle connections take those on which not one byte has arrived too
- * (nodejs/node#63470 does so in later Node). Node 20 counts such a connection as busy from its accept on,
- * so the server's close waited for it as long as the client kept it open: Node's fetch keeps one for the
- * keep-alive time Fastify announces, 72 s less its 2 s margin. Clients hold such connections more often than it seems: a
- * browser's preconnect, a balancer's spare one, and Node's fetch, which connects again for a request whose
- * response body was cancelled (or collected unread) and then sends nothing on the new connection. Nothing
- * is lost: no request was begun on it. The server's `close()` calls this, whoever closes it first
- * (socket.io's close, which Nest runs before Fastify's, does).
+ * Makes the server's closing of idle connections take those on which not one byte has arrived too.
+ * Node 20 counts such a connection as busy from its accept on, so the server's close waited for it as
+ * long as the client kept it open: Node's fetch keeps one for the keep-alive time Fastify announces,
+ * 72 s less its 2 s margin. Clients hold such connections more often than it seems: a browser's
+ * preconnect, a balancer's spare one, and Node's fetch, which connects again for a request whose
+ * response body was cancelled (or collected unread) and then sends nothing on the new connection
+ * (nodejs/undici#5845). Nothing is lost: no request was begun on it. The server's `close()` calls this,
+ * whoever closes it first (socket.io's close, which Nest runs before Fastify's, does).
  */
 function closeUnusedConnectionsWithIdleOnes(app: NestFastifyApplication): void {
   const server: Server = app.getHttpServer();

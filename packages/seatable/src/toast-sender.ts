@@ -92,7 +92,7 @@ export async function sendToast(
     const reason = seatableReason(response.text);
     throw new AdapterError(
       'upstream_refused',
-      `SeaTable refused the toast with ${response.status}${response.redirect}`,
+      `SeaTable refused the toast with ${response.status}${response.redirectNote}`,
       { details: [`status ${response.status}`, `url ${url}`, ...(reason ? [`SeaTable: ${reason}`] : [])] },
     );
   }
@@ -111,7 +111,7 @@ async function post(
   url: string,
   token: BaseToken,
   body: string,
-): Promise<{ ok: boolean; status: number; text: string; redirect: string }> {
+): Promise<{ ok: boolean; status: number; text: string; redirectNote: string }> {
   try {
     const response = await fetch(url, {
       method: 'POST',
@@ -124,7 +124,7 @@ async function post(
       ok: response.ok,
       status: response.status,
       text: await response.text().catch(() => ''),
-      redirect: redirectNotFollowed(response),
+      redirectNote: redirectNotFollowed(response),
     };
   } catch (error) {
     throw new AdapterError('upstream_unreachable', `SeaTable could not be reached: ${describe(error)}`, {
