@@ -86,6 +86,21 @@ function closeConnectionsWhileDraining(app: NestFastifyApplication): void {
 }
 
 /**
+ * Answers carry API keys, endpoint secrets and ingest URLs (which hold their token) when created or
+ * rotated: no cache on the way may keep them. And a client must take a body as the type it is sent as.
+ */
+function keepAnswersPrivate(app: NestFastifyApplication): void {
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRequest', (_request, reply, done) => {
+      reply.header('cache-control', 'no-store');
+      reply.header('x-content-type-options', 'nosniff');
+      done();
+    });
+}
+
+/**
  * Makes the server's closing of idle connections take those on which not one byte has arrived too.
  * Node 20 counts such a connection as busy from its accept on, so the server's close waited for it as
  * long as the client kept it open: Node's fetch keeps one for the keep-alive time Fastify announces,
@@ -241,6 +256,7 @@ export async function createApp(
   app.useWebSocketAdapter(new ClusterIoAdapter(app, app.get(ClusterBus)));
   registerBodyParsers(app, config.maxBodyBytes);
   closeConnectionsWhileDraining(app);
+  keepAnswersPrivate(app);
   closeUnusedConnectionsWithIdleOnes(app);
   countAnswer = countRequests(app);
   const routes = RouteMethods.watch(app.getHttpAdapter().getInstance());

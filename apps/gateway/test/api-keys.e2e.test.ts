@@ -36,6 +36,10 @@ describe('API keys (/v1/api-keys)', () => {
     const created = await admin('POST', '/v1/api-keys', { body: { name: 'reader', scopes: ['subscribe'] } });
     expect(created.status).toBe(201);
     expect(created.body.token).toMatch(/^hrld_/);
+    // No cache on the way keeps the token; refusals are not cached either.
+    expect(created.headers.get('cache-control')).toBe('no-store');
+    expect(created.headers.get('x-content-type-options')).toBe('nosniff');
+    expect((await admin('GET', '/v1/api-keys/nope')).headers.get('cache-control')).toBe('no-store');
     const list = await admin('GET', '/v1/api-keys');
     const listed = list.body.data.find((k: { id: string }) => k.id === created.body.id);
     expect(listed).toEqual({
