@@ -168,7 +168,11 @@ export class DeliveryOutcomes {
   /** `write`, retried with backoff while the database is unreachable, for up to OUTCOME_RETRY_MS. */
   private async writeRetrying(batch: PendingOutcome[]): Promise<void> {
     const giveUpAt = performance.now() + OUTCOME_RETRY_MS;
-    for (let delayMs = 100, mayHaveCommitted = false; ; delayMs = Math.min(delayMs * 2, OUTCOME_RETRY_MAX_DELAY_MS)) {
+    for (
+      let delayMs = 100, mayHaveCommitted = false;
+      ;
+      delayMs = Math.min(delayMs * 2, OUTCOME_RETRY_MAX_DELAY_MS)
+    ) {
       try {
         return await this.write(batch, mayHaveCommitted);
       } catch (error) {
@@ -195,7 +199,9 @@ export class DeliveryOutcomes {
       mayHaveCommitted,
     );
     for (const pending of batch) {
-      pending.resolve(this.followUp(pending, streaks, now, mayHaveCommitted).then(() => pending.outcome.next));
+      pending.resolve(
+        this.followUp(pending, streaks, now, mayHaveCommitted).then(() => pending.outcome.next),
+      );
     }
   }
 
