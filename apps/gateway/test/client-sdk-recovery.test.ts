@@ -57,6 +57,23 @@ async function startFakeGateway(
   };
 }
 
+/** A gateway that accepts every subscribe as `sub-1` and sends events 1 to `count` at once. */
+const startBurstGateway = (count: number) =>
+  startFakeGateway(
+    () => undefined,
+    (_payload, ack, emit) => {
+      ack({ ok: true, id: 'sub-1', cursor: '0' });
+      for (let seq = 1; seq <= count; seq++) emit({ subscription: 'sub-1', event: event(seq) });
+    },
+  );
+
+/** A promise a handler can wait on, and what lets it through. */
+function gated(): { gate: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  return { gate, open };
+}
+
 const event = (seq: number) =>
   ({ id: `evt-${seq}`, seq: String(seq), type: 'fake.tick' }) as unknown as HeraldEvent;
 
@@ -118,13 +135,7 @@ describe('@herald/client recovering from the server’s temporary refusals', () 
   );
 
   it('hands events to an async handler one at a time, in seq order, each awaited', async () => {
-    gateway = await startFakeGateway(
-      () => undefined,
-      (_payload, ack, emit) => {
-        ack({ ok: true, id: 'sub-1', cursor: '0' });
-        for (let seq = 1; seq <= 20; seq++) emit({ subscription: 'sub-1', event: event(seq) });
-      },
-    );
+    gateway = await startBurstGateway(20);
     client = connect({ url: gateway.url, token: 'hrld_any' });
     const handled: string[] = [];
     let running = 0;
@@ -155,8 +166,7 @@ describe('@herald/client recovering from the server’s temporary refusals', () 
       },
     );
     client = connect({ url: gateway.url, token: 'hrld_any', maxPendingEvents: 10 });
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { gate, open } = gated();
     const handled: string[] = [];
     client.subscribe({}, async (e) => {
       await gate;
@@ -187,8 +197,7 @@ describe('@herald/client recovering from the server’s temporary refusals', () 
       },
     );
     client = connect({ url: gateway.url, token: 'hrld_any' });
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { gate, open } = gated();
     let handled = 0;
     const subscription = client.subscribe({}, async () => {
       await gate;
@@ -203,16 +212,9 @@ describe('@herald/client recovering from the server’s temporary refusals', () 
   });
 
   it('runs no handler after close(), not even for events already taken', async () => {
-    gateway = await startFakeGateway(
-      () => undefined,
-      (_payload, ack, emit) => {
-        ack({ ok: true, id: 'sub-1', cursor: '0' });
-        for (let seq = 1; seq <= 5; seq++) emit({ subscription: 'sub-1', event: event(seq) });
-      },
-    );
+    gateway = await startBurstGateway(5);
     client = connect({ url: gateway.url, token: 'hrld_any' });
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { gate, open } = gated();
     const started: string[] = [];
     client.subscribe({}, async (e) => {
       started.push(e.seq);
