@@ -222,7 +222,7 @@ export async function createApp(
       headersTimeout: config.requestTimeoutMs,
       connectionsCheckingInterval: Math.min(config.requestTimeoutMs, 5_000),
     },
-    trustProxy: true,
+    trustProxy: config.trustProxy,
     return503OnClosing: true,
     // Fastify's own answers to a URL it cannot route (malformed `%ff`, a path segment over its length
     // limit) are not problem documents and repeat the path, which for an ingest URL holds the source's

@@ -72,6 +72,8 @@ describe('docker/', () => {
       expect(gateway.environment.REDIS_URL).toBe('${REDIS_URL:-}');
       // No localhost default: providers could not reach the ingest URLs built from it.
       expect(gateway.environment.HERALD_PUBLIC_URL).toBe('${HERALD_PUBLIC_URL:-}');
+      // Behind nginx, which sets X-Forwarded-*: ingest URLs take the host and port clients used.
+      expect(gateway.environment.HERALD_TRUST_PROXY).toBe('true');
     }
     expect(compose.services.proxy.depends_on['gateway-1'].condition).toBe('service_healthy');
     expect(compose.services.proxy.volumes[0]).toBe('./nginx.conf:/etc/nginx/nginx.conf:ro');

@@ -65,6 +65,23 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect(status.body).toMatchObject({ mode: 'webhook', state: null, lastEventAt: null });
     });
 
+    it('builds ingest URLs on the forwarded host only when told to trust a proxy', async () => {
+      const forwarded = { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' };
+      const body = { name: 'forwarded', provider: 'seatable', mode: 'webhook', config: {} };
+      const direct = await admin('POST', '/v1/sources', { body, headers: forwarded });
+      expect(direct.body.ingestUrl).toMatch(new RegExp(`^${herald.baseUrl}/v1/ingest/`));
+      const proxied = await startTestApp({ HERALD_TRUST_PROXY: 'true' });
+      try {
+        const created = await apiClient(proxied.baseUrl, proxied.adminToken)('POST', '/v1/sources', {
+          body,
+          headers: forwarded,
+        });
+        expect(created.body.ingestUrl).toMatch(/^https:\/\/evil\.example\/v1\/ingest\//);
+      } finally {
+        await proxied.close();
+      }
+    });
+
     it('runs only the actions the adapter defines, never what every object inherits', async () => {
       for (const action of ['constructor', 'valueOf', 'hasOwnProperty', 'toString', '__proto__']) {
         const answer = await admin('POST', `/v1/sources/${source.id}/${action}`, { body: {} });

@@ -134,6 +134,11 @@ export class Environment {
   HERALD_REQUEST_TIMEOUT?: number;
 
   @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean({ message: 'must be true or false' })
+  HERALD_TRUST_PROXY?: boolean;
+
+  @IsOptional()
   @Transform(emptyToUndefined)
   @ValidateBy({
     name: 'bodySize',
