@@ -63,8 +63,14 @@ function checkStream(fields: Fields, errors: string[]): Fields {
   return config;
 }
 
+/** What an HTTP header value can carry as it is: the token goes out as `Authorization: Token <it>`. */
+const HEADER_SAFE = /^[\x21-\x7e]+$/;
+
 function checkServerAccess(fields: Fields, errors: string[]): SeatableServerAccess {
   const apiToken = requiredString(fields, 'apiToken', errors);
+  if (apiToken && !HEADER_SAFE.test(apiToken)) {
+    errors.push('config.apiToken must be printable ASCII without spaces (it is sent in an HTTP header)');
+  }
   const serverUrl = requiredString(fields, 'serverUrl', errors);
   let normalizedUrl = serverUrl;
   try {

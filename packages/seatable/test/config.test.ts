@@ -73,6 +73,13 @@ describe('source configs', () => {
         'config.serverUrl and config.apiToken go together (both are needed to send toasts)',
       ],
     });
+    // A placeholder copied from docs, or a token with a space inside, could never be sent in a header.
+    for (const apiToken of ['…', 'abc def']) {
+      expect(seatableAdapter.parseConfig('stream', { serverUrl: 'https://x.io', apiToken })).toEqual({
+        ok: false,
+        errors: ['config.apiToken must be printable ASCII without spaces (it is sent in an HTTP header)'],
+      });
+    }
     expect(seatableAdapter.parseConfig('webhook', 'secret')).toEqual({
       ok: false,
       errors: ['config must be an object'],
