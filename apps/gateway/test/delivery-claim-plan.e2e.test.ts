@@ -135,7 +135,12 @@ describe('the delivery claim and its outcomes with statistics that predate the b
     await db.query(`UPDATE deliveries SET ${othersLease} WHERE status = 'pending'`);
     const now = new Date();
     const attempt = { attemptedAt: now, responseStatus: 204, responseBody: '', durationMs: 1, error: null };
-    const outcomes = ids.map((id) => ({ id, attempt, next: { status: 'delivered' as const } }));
+    const outcomes = ids.map((id) => ({
+      id,
+      attemptsBefore: 0,
+      attempt,
+      next: { status: 'delivered' as const },
+    }));
     const explained = await db.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
       `EXPLAIN (ANALYZE, FORMAT JSON) ${OUTCOMES_STATEMENT}`,
       outcomeParameters(instanceId, outcomes, now),

@@ -471,6 +471,40 @@ describe('outbound webhook delivery', () => {
     },
   );
 
+  it('moves nothing a committed first write moved, even once this instance has claimed the delivery again', async () => {
+    const repository = herald.app.get(DeliveryRepository);
+    const record = repository.recordAttempts.bind(repository);
+    const db = herald.app.get(DataSource);
+    let claimedAgain: string[] = [];
+    // The write commits and its answer is lost; before it is tried again, the delivery (due again at
+    // once after a failure) is claimed again by this very instance.
+    const lost = jest.spyOn(repository, 'recordAttempts').mockImplementationOnce(async (...args) => {
+      await record(...args);
+      claimedAgain = args[1].map((outcome) => outcome.id);
+      await db.query(
+        `UPDATE deliveries SET status = 'delivering', locked_by = $1, locked_until = now() + interval '1 hour'
+         WHERE id = ANY($2::uuid[])`,
+        [args[0], claimedAgain],
+      );
+      throw new Error('Connection terminated unexpectedly');
+    });
+    try {
+      receiver = await startWebhookReceiver(() => ({ status: 503 }));
+      const endpoint = await endpointFor(receiver.url, ['reclaimed.*']);
+      await publish('reclaimed.answer');
+      await eventually(() => lost.mock.results.length >= 2);
+      await lost.mock.results[1]!.value;
+      const [delivery] = await deliveries(endpoint.id);
+      expect(delivery).toMatchObject({ status: 'delivering', attemptCount: 1 });
+      expect((await admin('GET', `/v1/deliveries/${delivery.id}`)).body.attempts).toHaveLength(1);
+    } finally {
+      lost.mockRestore();
+      await db.query(`UPDATE deliveries SET status = 'failed', locked_by = NULL WHERE id = ANY($1::uuid[])`, [
+        claimedAgain,
+      ]);
+    }
+  });
+
   it('retries a failed delivery on request and replays stored events', async () => {
     receiver = await startWebhookReceiver(() => ({ status: 500 }));
     const since = new Date(Date.now() - 1_000).toISOString();

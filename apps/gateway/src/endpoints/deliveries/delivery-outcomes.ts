@@ -112,6 +112,7 @@ export class DeliveryOutcomes {
     this.metrics.deliveryAttemptSeconds.observe(result.durationMs / 1000);
     const outcome: Outcome = {
       id: delivery.id,
+      attemptsBefore: delivery.attemptCount,
       attempt: {
         attemptedAt,
         responseStatus: result.status,
@@ -153,7 +154,10 @@ export class DeliveryOutcomes {
               { err: error, outcomes: batch.length },
               'outcome batch refused, writing one by one',
             );
-            for (const pending of batch) await this.write([pending]).catch((e: unknown) => pending.reject(e));
+            // An earlier try of the batch may have committed before the refusal (see `outcomeParameters`).
+            for (const pending of batch) {
+              await this.write([pending], true).catch((e: unknown) => pending.reject(e));
+            }
           }
         }
         if (this.queue.length > 0 && this.queue.length < OUTCOMES_WORTH_A_STATEMENT) {
@@ -216,7 +220,7 @@ export class DeliveryOutcomes {
       this.logger.warn(
         { deliveryId: delivery.id, endpointId: delivery.endpointId },
         mayHaveCommitted
-          ? 'attempt recorded by a write whose answer was lost, or its delivery was deleted or its lease lapsed meanwhile'
+          ? 'delivery not moved: a write whose answer was lost moved it already, or it was deleted, or its lease lapsed'
           : 'attempt not recorded: its delivery was deleted with its endpoint, or its lease lapsed and it is due again',
       );
       return;

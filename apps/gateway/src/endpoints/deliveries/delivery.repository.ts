@@ -204,13 +204,13 @@ export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
  * with the failure (see HealthEventRecovery); any other outcome clears it.
  */
 export const OUTCOMES_STATEMENT = `WITH outcome AS MATERIALIZED (
-     SELECT o.id, to_timestamp(o.attempted_at_ms / 1000) AS attempted_at, o.response_status, o.response_body,
-            o.duration_ms, o.error, o.next_status, o.retry_in, o.report_failure, o.ord
-     FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS (id uuid, attempted_at_ms float8, response_status int,
-                     response_body text, duration_ms int, error text, next_status text, retry_in float8,
-                     report_failure boolean))
-          WITH ORDINALITY AS o(id, attempted_at_ms, response_status, response_body, duration_ms, error,
-                               next_status, retry_in, report_failure, ord)
+     SELECT o.id, o.attempts_before, to_timestamp(o.attempted_at_ms / 1000) AS attempted_at, o.response_status,
+            o.response_body, o.duration_ms, o.error, o.next_status, o.retry_in, o.report_failure, o.ord
+     FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS (id uuid, attempts_before int, attempted_at_ms float8,
+                     response_status int, response_body text, duration_ms int, error text, next_status text,
+                     retry_in float8, report_failure boolean))
+          WITH ORDINALITY AS o(id, attempts_before, attempted_at_ms, response_status, response_body, duration_ms,
+                               error, next_status, retry_in, report_failure, ord)
    ), moved AS (
      UPDATE deliveries d SET status = o.next_status, attempt_count = d.attempt_count + 1, locked_by = NULL,
             locked_until = NULL, updated_at = now(), last_attempt_at = o.attempted_at,
@@ -219,12 +219,14 @@ export const OUTCOMES_STATEMENT = `WITH outcome AS MATERIALIZED (
             failure_report_due_at = CASE WHEN o.report_failure THEN $3::timestamptz END
      FROM outcome o
      WHERE d.id = o.id AND d.id = ANY(ARRAY(SELECT id FROM outcome)) AND d.locked_by = $1 AND d.status = 'delivering'
+       AND d.attempt_count = o.attempts_before
      RETURNING d.id, d.endpoint_id, o.next_status = 'delivered' AS ok, o.ord
    ), attempt AS (
      INSERT INTO delivery_attempts (delivery_id, attempted_at, response_status, response_body, duration_ms, error)
      SELECT o.id, o.attempted_at, o.response_status, o.response_body, o.duration_ms, o.error
      FROM outcome o WHERE o.id IN (SELECT d.id FROM deliveries d WHERE d.id = ANY(ARRAY(SELECT id FROM outcome)))
-       AND (NOT $4::boolean OR o.id IN (SELECT m.id FROM moved m))
+       AND (NOT $4::boolean OR o.id IN (SELECT m.id FROM moved m)
+            OR NOT EXISTS (SELECT 1 FROM delivery_attempts a WHERE a.delivery_id = o.id AND a.attempted_at = o.attempted_at))
      ORDER BY o.ord
    ), streak AS (
      SELECT v.endpoint_id,
@@ -243,6 +245,7 @@ export const OUTCOMES_STATEMENT = `WITH outcome AS MATERIALIZED (
 /** One outcome as `OUTCOMES_STATEMENT` reads it (the keys are its column names). */
 interface OutcomeJson {
   id: string;
+  attempts_before: number;
   attempted_at_ms: number;
   response_status: number | null;
   response_body: string | null;
@@ -256,6 +259,12 @@ interface OutcomeJson {
 
 export interface Outcome {
   id: string;
+  /**
+   * The delivery's attempt count when it was claimed: the outcome moves it only from there, so a write
+   * tried again moves nothing its first try (committed, its answer lost) moved already, not even once
+   * this instance has claimed the delivery again.
+   */
+  attemptsBefore: number;
   attempt: AttemptRecord;
   next: DeliveryTransition;
   /** The attempt failed the delivery for good, and that owes a `herald.delivery.failing`. */
@@ -278,10 +287,10 @@ export interface FailureToReport {
 
 /**
  * `OUTCOMES_STATEMENT`'s parameters. `mayHaveCommitted`: the batch is written again after an error
- * that may have come after its commit (the connection lost on the way back), so an attempt is stored only
- * with the move of its delivery, which the earlier write, committed (or still running, its rows locked),
- * has already made: no attempt is stored twice. A first write stores the attempt of a delivery it does
- * not move too (its lease lapsed meanwhile), and never pays for the check.
+ * that may have come after its commit (the connection lost on the way back). An attempt is then stored
+ * with the move of its delivery, or, when the delivery does not move (the earlier try moved it, or its
+ * lease lapsed meanwhile), only unless the earlier try stored it: no attempt is stored twice, none is
+ * lost. A first write stores every attempt of a delivery that exists and never pays for the check.
  */
 export function outcomeParameters(
   instanceId: string,
@@ -289,8 +298,9 @@ export function outcomeParameters(
   now: Date,
   mayHaveCommitted = false,
 ): unknown[] {
-  const json = outcomes.map(({ id, attempt, next, reportFailure }): OutcomeJson => ({
+  const json = outcomes.map(({ id, attemptsBefore, attempt, next, reportFailure }): OutcomeJson => ({
     id,
+    attempts_before: attemptsBefore,
     attempted_at_ms: attempt.attemptedAt.getTime(),
     response_status: attempt.responseStatus,
     response_body: attempt.responseBody,
