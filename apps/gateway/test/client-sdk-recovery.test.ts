@@ -261,6 +261,59 @@ describe('@herald/client recovering from the server’s temporary refusals', () 
     expect(subscription.cursor).toBe('1');
   });
 
+  it('counts only events waiting behind the one being handled against maxPendingEvents', async () => {
+    gateway = await startFakeGateway(
+      () => undefined,
+      (_payload, ack, emit) => {
+        ack({ ok: true, id: 'sub-1', cursor: '0' });
+        for (let seq = 1; seq <= 5; seq++)
+          setTimeout(() => emit({ subscription: 'sub-1', event: event(seq) }), seq * 30);
+      },
+    );
+    client = connect({ url: gateway.url, token: 'hrld_any', maxPendingEvents: 1 });
+    const handled: string[] = [];
+    client.subscribe({}, (e) => void handled.push(e.seq));
+    await eventually(() => handled.length === 5);
+    expect(gateway.unsubscribes).toEqual([]);
+  });
+
+  it('shows no cursor from the restored log while events of the old one still wait for the handler', async () => {
+    const subscribes: Array<{ after?: string }> = [];
+    gateway = await startFakeGateway(
+      () => undefined,
+      (payload, ack, emit) => {
+        subscribes.push(payload);
+        if (subscribes.length === 1) {
+          ack({ ok: true, id: 'sub-1', cursor: '0' });
+          for (let seq = 1; seq <= 5; seq++) emit({ subscription: 'sub-1', event: event(seq) });
+          return;
+        }
+        if (payload.after !== undefined) {
+          return ack({ ok: false, error: { code: 'invalid_cursor', message: 'beyond the newest event' } });
+        }
+        ack({ ok: true, id: 'sub-3', cursor: '3' });
+      },
+    );
+    client = connect({ url: gateway.url, token: 'hrld_any', reconnectionDelayMaxMs: 300 });
+    client.on('error', () => undefined);
+    const { gate, open } = gated();
+    const handled: string[] = [];
+    const subscription = client.subscribe({}, async (e) => {
+      await gate;
+      handled.push(e.seq);
+    });
+    await eventually(() => subscribes.length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    gateway.disconnectAll();
+    await eventually(() => subscribes.length === 3);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Events 2–5 of the old log still wait: a cursor persisted now must not be the new log's 3.
+    expect(subscription.cursor).toBeUndefined();
+    open();
+    await eventually(() => handled.length === 5);
+    await eventually(() => subscription.cursor === '3');
+  });
+
   it('reconnects and resumes when a subscribe goes unanswered on a live connection', async () => {
     const subscribes: Array<{ after?: string }> = [];
     gateway = await startFakeGateway(

@@ -326,7 +326,9 @@ export class HeraldClient {
       subscription.retries = 0;
       subscription.serverId = result.id;
       subscription.position ??= result.cursor;
-      subscription.handledThrough ??= result.cursor;
+      // With events of before a reset still waiting, the end of `handle` sets it (to `position`).
+      if (!subscription.handling && subscription.pending.length === 0)
+        subscription.handledThrough ??= result.cursor;
       this.byServerId.set(result.id, subscription);
       this.settle(subscription);
     });
@@ -372,8 +374,9 @@ export class HeraldClient {
     subscription.position = event.seq;
     subscription.pending.push(event);
     subscription.pendingGenerations.push(subscription.generation);
-    if (subscription.pending.length >= this.maxPendingEvents) this.pause(subscription);
+    // Started first: the event the handler takes at once does not count as waiting.
     if (!subscription.handling) void this.handle(subscription);
+    if (subscription.pending.length >= this.maxPendingEvents) this.pause(subscription);
   }
 
   /**
@@ -430,9 +433,20 @@ export class HeraldClient {
     this.close();
   }
 
+  /**
+   * A listener that throws does not stop the client midway (a subscription's handling, a reconnect):
+   * its error is thrown again outside, as an uncaught exception, like any other in the caller's code.
+   */
   private emit<K extends keyof ClientEvents>(event: K, ...args: Parameters<ClientEvents[K]>): void {
-    for (const listener of this.listeners[event])
-      (listener as (...a: Parameters<ClientEvents[K]>) => void)(...args);
+    for (const listener of this.listeners[event]) {
+      try {
+        (listener as (...a: Parameters<ClientEvents[K]>) => void)(...args);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
   }
 }
 

@@ -23,7 +23,7 @@ export interface HeraldConfig {
   requestTimeoutMs: number;
   /**
    * Whether X-Forwarded-For/-Host/-Proto are taken from the client: only behind a proxy that sets them
-   * (otherwise any client picks the host of the ingest URLs it is shown and the address it is logged with).
+   * (otherwise any client picks the host of the ingest URLs it is shown).
    */
   trustProxy: boolean;
   /** Set: instances signal each other through Redis (socket.io Redis Streams adapter) instead of NOTIFY. */
