@@ -67,6 +67,34 @@ const startBurstGateway = (count: number) =>
     },
   );
 
+/**
+ * A gateway whose first subscription starts after `cursor` and gets `events`; restored from an older
+ * backup after that, it refuses any resume point as beyond its newest event (`invalid_cursor`), and a
+ * subscription from its present starts after `liveCursor` and gets `liveEvents`.
+ */
+async function startRestoredGateway(
+  cursor: number,
+  events: number[],
+  liveCursor: number,
+  liveEvents: number[],
+) {
+  const subscribes: Array<{ after?: string }> = [];
+  const gateway = await startFakeGateway(
+    () => undefined,
+    (payload, ack, emit) => {
+      subscribes.push(payload);
+      const [id, after, sent] =
+        subscribes.length === 1 ? ['sub-1', cursor, events] : ['sub-live', liveCursor, liveEvents];
+      if (subscribes.length > 1 && payload.after !== undefined) {
+        return ack({ ok: false, error: { code: 'invalid_cursor', message: 'beyond the newest event' } });
+      }
+      ack({ ok: true, id, cursor: String(after) });
+      for (const seq of sent) emit({ subscription: id, event: event(seq) });
+    },
+  );
+  return Object.assign(gateway, { subscribes });
+}
+
 /** A promise a handler can wait on, and what lets it through. */
 function gated(): { gate: Promise<void>; open: () => void } {
   let open!: () => void;
@@ -228,23 +256,7 @@ describe('@herald/client recovering from the server’s temporary refusals', () 
   });
 
   it('goes on live, reporting cursor_reset, when the server’s log ends before its resume point', async () => {
-    const subscribes: Array<{ after?: string }> = [];
-    gateway = await startFakeGateway(
-      () => undefined,
-      (payload, ack, emit) => {
-        subscribes.push(payload);
-        if (subscribes.length === 1) {
-          ack({ ok: true, id: 'sub-1', cursor: '10' });
-          return emit({ subscription: 'sub-1', event: event(11) });
-        }
-        // Restored from an older backup: its newest event is seq 1.
-        if (payload.after !== undefined) {
-          return ack({ ok: false, error: { code: 'invalid_cursor', message: 'beyond the newest event' } });
-        }
-        ack({ ok: true, id: 'sub-3', cursor: '0' });
-        emit({ subscription: 'sub-3', event: event(1) });
-      },
-    );
+    const { subscribes } = (gateway = await startRestoredGateway(10, [11], 0, [1]));
     client = connect({ url: gateway.url, token: 'hrld_any', reconnectionDelayMaxMs: 300 });
     const errors: HeraldClientError[] = [];
     client.on('error', (error) => errors.push(error));
@@ -278,22 +290,7 @@ describe('@herald/client recovering from the server’s temporary refusals', () 
   });
 
   it('shows no cursor from the restored log while events of the old one still wait for the handler', async () => {
-    const subscribes: Array<{ after?: string }> = [];
-    gateway = await startFakeGateway(
-      () => undefined,
-      (payload, ack, emit) => {
-        subscribes.push(payload);
-        if (subscribes.length === 1) {
-          ack({ ok: true, id: 'sub-1', cursor: '0' });
-          for (let seq = 1; seq <= 5; seq++) emit({ subscription: 'sub-1', event: event(seq) });
-          return;
-        }
-        if (payload.after !== undefined) {
-          return ack({ ok: false, error: { code: 'invalid_cursor', message: 'beyond the newest event' } });
-        }
-        ack({ ok: true, id: 'sub-3', cursor: '3' });
-      },
-    );
+    const { subscribes } = (gateway = await startRestoredGateway(0, [1, 2, 3, 4, 5], 3, []));
     client = connect({ url: gateway.url, token: 'hrld_any', reconnectionDelayMaxMs: 300 });
     client.on('error', () => undefined);
     const { gate, open } = gated();
