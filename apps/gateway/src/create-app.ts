@@ -70,32 +70,22 @@ const prototypeKeyRefused = () =>
   );
 
 /**
- * From SIGTERM on, every answer closes its connection. The instance keeps serving through the delivery
- * grace, and a client reusing a keep-alive connection to it would otherwise send its next request just
- * as the server closes, and lose it to a reset; a new connection goes where the balancer sends it now.
+ * Headers every answer carries, set in one hook (it runs for every request, ingest included):
+ * - no cache on the way may keep an answer: they carry API keys, endpoint secrets and ingest URLs (which
+ *   hold their token) when created or rotated; and a client must take a body as the type it is sent as;
+ * - from SIGTERM on, `connection: close`. The instance keeps serving through the delivery grace, and a
+ *   client reusing a keep-alive connection to it would otherwise send its next request just as the
+ *   server closes, and lose it to a reset; a new connection goes where the balancer sends it now.
  */
-function closeConnectionsWhileDraining(app: NestFastifyApplication): void {
+function setAnswerHeaders(app: NestFastifyApplication): void {
   const drain = app.get(DrainState);
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onRequest', (_request, reply, done) => {
-      if (drain.active) reply.header('connection', 'close');
-      done();
-    });
-}
-
-/**
- * Answers carry API keys, endpoint secrets and ingest URLs (which hold their token) when created or
- * rotated: no cache on the way may keep them. And a client must take a body as the type it is sent as.
- */
-function keepAnswersPrivate(app: NestFastifyApplication): void {
   app
     .getHttpAdapter()
     .getInstance()
     .addHook('onRequest', (_request, reply, done) => {
       reply.header('cache-control', 'no-store');
       reply.header('x-content-type-options', 'nosniff');
+      if (drain.active) reply.header('connection', 'close');
       done();
     });
 }
@@ -255,8 +245,7 @@ export async function createApp(
   app.useLogger(quietBootLogger(app.get(NestPinoLogger)));
   app.useWebSocketAdapter(new ClusterIoAdapter(app, app.get(ClusterBus)));
   registerBodyParsers(app, config.maxBodyBytes);
-  closeConnectionsWhileDraining(app);
-  keepAnswersPrivate(app);
+  setAnswerHeaders(app);
   closeUnusedConnectionsWithIdleOnes(app);
   countAnswer = countRequests(app);
   const routes = RouteMethods.watch(app.getHttpAdapter().getInstance());
