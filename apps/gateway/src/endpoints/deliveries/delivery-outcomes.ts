@@ -172,20 +172,18 @@ export class DeliveryOutcomes {
   /** `write`, retried with backoff while the database is unreachable, for up to OUTCOME_RETRY_MS. */
   private async writeRetrying(batch: PendingOutcome[]): Promise<void> {
     const giveUpAt = performance.now() + OUTCOME_RETRY_MS;
-    for (
-      let delayMs = 100, mayHaveCommitted = false;
-      ;
-      delayMs = Math.min(delayMs * 2, OUTCOME_RETRY_MAX_DELAY_MS)
-    ) {
+    let delayMs = 100;
+    // A try after a failed one may come after that one's commit (its answer lost on the way back).
+    for (let tried = false; ; tried = true) {
       try {
-        return await this.write(batch, mayHaveCommitted);
+        return await this.write(batch, tried);
       } catch (error) {
-        mayHaveCommitted = true;
         if (!isDatabaseUnavailable(error) || !this.retrying || performance.now() + delayMs > giveUpAt) {
           throw error;
         }
       }
       await sleep(delayMs);
+      delayMs = Math.min(delayMs * 2, OUTCOME_RETRY_MAX_DELAY_MS);
     }
   }
 
@@ -203,9 +201,7 @@ export class DeliveryOutcomes {
       mayHaveCommitted,
     );
     for (const pending of batch) {
-      pending.resolve(
-        this.followUp(pending, streaks, now, mayHaveCommitted).then(() => pending.outcome.next),
-      );
+      pending.resolve(this.followUp(pending, streaks, now).then(() => pending.outcome.next));
     }
   }
 
@@ -213,15 +209,12 @@ export class DeliveryOutcomes {
     { delivery, result, outcome: { reportFailure } }: PendingOutcome,
     streaks: ReadonlyMap<string, Date | null>,
     now: Date,
-    mayHaveCommitted: boolean,
   ): Promise<void> {
     const failingSince = streaks.get(delivery.id);
     if (failingSince === undefined) {
       this.logger.warn(
         { deliveryId: delivery.id, endpointId: delivery.endpointId },
-        mayHaveCommitted
-          ? 'delivery not moved: a write whose answer was lost moved it already, or it was deleted, or its lease lapsed'
-          : 'attempt not recorded: its delivery was deleted with its endpoint, or its lease lapsed and it is due again',
+        'delivery not moved by its attempt: deleted with its endpoint, its lease lapsed (it is due again), or moved by an earlier write whose answer was lost',
       );
       return;
     }
