@@ -68,15 +68,13 @@ interface LocalSubscription {
   answered?: Promise<void>;
   /** Consecutive refusals the server called temporary (see `TRANSIENT_REFUSALS`). */
   retries: number;
-  /** Events taken from the server and not yet handed to the handler, oldest first. */
-  pending: HeraldEvent[];
   /**
    * Counts `cursor_reset`s: an event taken before one still reaches the handler, but its seq, from the
    * log the server no longer has, must not become the cursor.
    */
   generation: number;
-  /** The generation each event in `pending` was taken in, in the same order. */
-  pendingGenerations: number[];
+  /** Events taken from the server and not yet handed to the handler, oldest first, each with its generation. */
+  pending: Array<{ event: HeraldEvent; generation: number }>;
   /** The handler is working through `pending`. */
   handling: boolean;
   /** See `Unsubscribe.cursor`. */
@@ -215,7 +213,6 @@ export class HeraldClient {
       retries: 0,
       pending: [],
       generation: 0,
-      pendingGenerations: [],
       handling: false,
       paused: false,
     };
@@ -226,7 +223,7 @@ export class HeraldClient {
     }
     const unsubscribe = async () => {
       subscription.active = false;
-      this.drop(subscription);
+      subscription.pending = [];
       this.subscriptions.delete(subscription);
       // A subscribe still unanswered brings the id to end on the server; one never sent has nothing there.
       await subscription.answered;
@@ -256,18 +253,12 @@ export class HeraldClient {
     this.closed = true;
     const error = (this.closedWith ??= closedError());
     for (const subscription of this.subscriptions) {
-      // No handler runs after close: the caller may be shutting down what handlers use.
+      // No handler starts after close: the caller may be shutting down what handlers use.
       subscription.active = false;
-      this.drop(subscription);
+      subscription.pending = [];
       this.settle(subscription, error);
     }
     this.socket.disconnect();
-  }
-
-  /** Forgets the events waiting for the handler (the one it is working on finishes). */
-  private drop(subscription: LocalSubscription): void {
-    subscription.pending = [];
-    subscription.pendingGenerations = [];
   }
 
   /**
@@ -372,8 +363,7 @@ export class HeraldClient {
     if (!subscription?.active || subscription.paused) return;
     if (!isAfter(event.seq, subscription.position)) return;
     subscription.position = event.seq;
-    subscription.pending.push(event);
-    subscription.pendingGenerations.push(subscription.generation);
+    subscription.pending.push({ event, generation: subscription.generation });
     // Started first: the event the handler takes at once does not count as waiting.
     if (!subscription.handling) void this.handle(subscription);
     if (subscription.pending.length >= this.maxPendingEvents) this.pause(subscription);
@@ -395,8 +385,8 @@ export class HeraldClient {
    */
   private async handle(subscription: LocalSubscription): Promise<void> {
     subscription.handling = true;
-    for (let event = subscription.pending.shift(); event; event = subscription.pending.shift()) {
-      const generation = subscription.pendingGenerations.shift();
+    for (let next = subscription.pending.shift(); next; next = subscription.pending.shift()) {
+      const { event, generation } = next;
       try {
         await subscription.handler(event);
       } catch (error) {
