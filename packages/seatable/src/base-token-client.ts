@@ -19,6 +19,8 @@ const DOCUMENTED_LIFETIME_MS = 3 * 24 * 60 * 60 * 1000;
 const REQUEST_TIMEOUT_MS = 15_000;
 
 export class BaseTokenError extends Error {
+  /** The start of the answer's body: for logs only (see `seatableReason`). */
+  readonly bodyExcerpt: string | undefined;
   /** What SeaTable said went wrong, when its answer says it the way SeaTable does (see `seatableReason`). */
   readonly reason: string | undefined;
 
@@ -26,13 +28,14 @@ export class BaseTokenError extends Error {
     message: string,
     /** The HTTP status when SeaTable answered; absent when it could not be reached. */
     readonly status?: number,
-    /** The start of the answer's body: for logs only (see `seatableReason`). */
-    readonly bodyExcerpt?: string,
-    options?: { cause?: unknown; body?: string },
+    /** The answer's body, when SeaTable answered. */
+    body?: string,
+    options?: { cause?: unknown },
   ) {
     super(message, options);
     this.name = 'BaseTokenError';
-    this.reason = options?.body === undefined ? undefined : seatableReason(options.body);
+    this.bodyExcerpt = body === undefined ? undefined : excerpt(body);
+    this.reason = body === undefined ? undefined : seatableReason(body);
   }
 
   /** SeaTable rejected the API token itself: retrying cannot help. */
@@ -49,12 +52,12 @@ export async function fetchBaseToken(
   const url = access.serverUrl + BASE_TOKEN_PATH;
   let response: Response;
   try {
-    response = await fetch(url, {
+    response = await seatableFetch(
+      url,
       // `Token` is what every SDK sends; `Bearer` only works since SeaTable 4.0.
-      headers: { authorization: `Token ${access.apiToken}`, accept: 'application/json' },
-      redirect: 'manual',
-      signal: withTimeout(options.signal),
-    });
+      { headers: { authorization: `Token ${access.apiToken}`, accept: 'application/json' } },
+      options.signal,
+    );
   } catch (error) {
     throw new BaseTokenError(`SeaTable token exchange failed: ${describe(error)}`, undefined, undefined, {
       cause: error,
@@ -65,8 +68,7 @@ export async function fetchBaseToken(
     throw new BaseTokenError(
       `SeaTable refused the API token exchange with ${response.status}${redirectNotFollowed(response)}`,
       response.status,
-      excerpt(text),
-      { body: text },
+      text,
     );
   }
   return parseTokenResponse(text, response.status, options.now);
@@ -83,16 +85,12 @@ function parseTokenResponse(text: string, status: number, now: number): BaseToke
     throw new BaseTokenError(
       'SeaTable token exchange answered with something other than a JSON object',
       status,
-      excerpt(text),
+      text,
     );
   }
   const { access_token: accessToken, dtable_uuid: dtableUuid, dtable_server: dtableServer } = body;
   if (typeof accessToken !== 'string' || typeof dtableUuid !== 'string') {
-    throw new BaseTokenError(
-      'SeaTable token response lacks access_token or dtable_uuid',
-      status,
-      excerpt(text),
-    );
+    throw new BaseTokenError('SeaTable token response lacks access_token or dtable_uuid', status, text);
   }
   return {
     accessToken,
@@ -115,15 +113,21 @@ function jwtExpiry(token: string): number | undefined {
   }
 }
 
-export function withTimeout(signal: AbortSignal | undefined): AbortSignal {
+/**
+ * Every request to a SeaTable server: bounded in time, and never following a redirect. `serverUrl` is
+ * whatever an admin typed, and a redirect would send the API token, and Herald's requests, wherever the
+ * answering server points (see `redirectNotFollowed`).
+ */
+export function seatableFetch(url: string, init: RequestInit, signal?: AbortSignal): Promise<Response> {
   const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+  return fetch(url, {
+    ...init,
+    redirect: 'manual',
+    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+  });
 }
 
-/**
- * Fetches here never follow redirects: `serverUrl` is whatever an admin typed, and a redirect would
- * send the API token, and Herald's requests, wherever the answering server points.
- */
+/** What an error message adds for a redirect `seatableFetch` did not follow ('' for any other answer). */
 export function redirectNotFollowed(response: Response): string {
   if (response.status < 300 || response.status >= 400) return '';
   const location = response.headers.get('location');

@@ -6,7 +6,7 @@ import {
   excerpt,
   redirectNotFollowed,
   seatableReason,
-  withTimeout,
+  seatableFetch,
   type BaseToken,
 } from './base-token-client.js';
 import type { BaseTokenCache } from './base-token-cache.js';
@@ -113,12 +113,10 @@ async function post(
   body: string,
 ): Promise<{ ok: boolean; status: number; text: string; redirectNote: string }> {
   try {
-    const response = await fetch(url, {
+    const response = await seatableFetch(url, {
       method: 'POST',
       headers: { authorization: `Token ${token.accessToken}`, 'content-type': 'application/json' },
       body,
-      redirect: 'manual',
-      signal: withTimeout(undefined),
     });
     return {
       ok: response.ok,
