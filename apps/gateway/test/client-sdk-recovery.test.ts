@@ -1,6 +1,6 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { connect, type HeraldClient, type HeraldClientError, type HeraldEvent } from '@herald/client';
 import { EVENTS_NAMESPACE } from '@herald/events';
 import { Server } from 'socket.io';
@@ -237,6 +237,39 @@ describe('@herald/client recovering from the server’s temporary refusals', () 
     open();
     await eventually(() => handled === 1);
     await eventually(() => subscription.cursor === '5');
+  });
+
+  it('goes on with the next event when an error listener throws, and throws that error outside', async () => {
+    gateway = await startBurstGateway(3);
+    // A listener's error is thrown again in a microtask of its own: caught here instead of failing the run.
+    const thrown: unknown[] = [];
+    const queue = globalThis.queueMicrotask;
+    const rethrows = jest.spyOn(globalThis, 'queueMicrotask').mockImplementation((callback) =>
+      queue(() => {
+        try {
+          callback();
+        } catch (error) {
+          thrown.push(error);
+        }
+      }),
+    );
+    try {
+      client = connect({ url: gateway.url, token: 'hrld_any' });
+      client.on('error', () => {
+        throw new Error('the listener broke');
+      });
+      const handled: string[] = [];
+      client.subscribe({}, (e) => {
+        handled.push(e.seq);
+        if (e.seq === '1') throw new Error('the handler broke');
+      });
+      await eventually(() => handled.length === 3);
+      expect(handled).toEqual(['1', '2', '3']);
+      await eventually(() => thrown.length === 1);
+      expect((thrown[0] as Error).message).toBe('the listener broke');
+    } finally {
+      rethrows.mockRestore();
+    }
   });
 
   it('runs no handler after close(), not even for events already taken', async () => {
