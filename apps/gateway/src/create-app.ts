@@ -14,6 +14,7 @@ import { ClusterIoAdapter } from './cluster/cluster-io-adapter.js';
 import { assertJsonDepth } from './common/json-depth.js';
 import { pinoLoggerService, quietBootLogger } from './common/quiet-boot-logger.js';
 import { RAW_BODY_ROUTE } from './common/raw-body-route.js';
+import { answerClientError } from './common/errors/client-error-answer.js';
 import { HeraldException, type ProblemFieldError } from './common/errors/herald-exception.js';
 import { RouteMethods } from './common/routing/route-methods.js';
 import { AdapterRegistry } from './adapters/adapter-registry.js';
@@ -114,28 +115,37 @@ function closeUnusedConnectionsWithIdleOnes(app: NestFastifyApplication): void {
   };
 }
 
-type AnswerCounter = (request: FastifyRequest, reply: FastifyReply) => void;
+interface AnswerCounters {
+  answer(request: FastifyRequest, reply: FastifyReply): void;
+  /** Node's answer to bytes no request came of (`answerClientError`): no method or route is known. */
+  refusal(status: number): void;
+}
+
+const NOT_COUNTED: AnswerCounters = { answer: () => undefined, refusal: () => undefined };
 
 /**
  * Counts every answer by its route's pattern, never its URL: an ingest URL carries its source's token,
  * and per-URL series would grow without bound.
  */
-function countRequests(app: NestFastifyApplication): AnswerCounter {
+function countRequests(app: NestFastifyApplication): AnswerCounters {
   const requests = app.get(MetricsService).httpRequests;
-  const count: AnswerCounter = (request, reply) =>
-    requests.inc({
-      method: request.method,
-      route: request.routeOptions.url ?? 'unmatched',
-      status: reply.statusCode,
-    });
+  const counters: AnswerCounters = {
+    answer: (request, reply) =>
+      requests.inc({
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: reply.statusCode,
+      }),
+    refusal: (status) => requests.inc({ method: 'unknown', route: 'unmatched', status }),
+  };
   app
     .getHttpAdapter()
     .getInstance()
     .addHook('onResponse', (request, reply, done) => {
-      count(request, reply);
+      counters.answer(request, reply);
       done();
     });
-  return count;
+  return counters;
 }
 
 function registerDocs(app: NestFastifyApplication, config: HeraldConfig): void {
@@ -197,9 +207,10 @@ export async function createApp(
   logger: Logger,
   options: CreateAppOptions = {},
 ): Promise<NestFastifyApplication> {
-  // Fastify answers a URL it cannot route without running any hook, the counter's included. The counter
-  // exists only once the application does, and no request comes before it listens.
-  let countAnswer: AnswerCounter = () => undefined;
+  // Fastify answers a URL it cannot route, and Node bytes that are no request, without running any hook,
+  // the counter's included. The counter exists only once the application does, and no request comes
+  // before it listens.
+  let count = NOT_COUNTED;
   const adapter = new FastifyAdapter({
     bodyLimit: config.maxBodyBytes,
     // Fastify sets no limit: a client sending a body a byte at a time held its connection forever,
@@ -228,7 +239,11 @@ export async function createApp(
         reply,
         logger,
       );
-      countAnswer(request, reply);
+      count.answer(request, reply);
+    },
+    clientErrorHandler: (error, socket) => {
+      const status = answerClientError(error, socket, config.requestTimeoutMs / 1000);
+      if (status !== null) count.refusal(status);
     },
   });
   const app = await NestFactory.create<NestFastifyApplication>(
@@ -247,7 +262,7 @@ export async function createApp(
   registerBodyParsers(app, config.maxBodyBytes);
   setAnswerHeaders(app);
   closeUnusedConnectionsWithIdleOnes(app);
-  countAnswer = countRequests(app);
+  count = countRequests(app);
   const routes = RouteMethods.watch(app.getHttpAdapter().getInstance());
   app.useGlobalPipes(
     new ValidationPipe({

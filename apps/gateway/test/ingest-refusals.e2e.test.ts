@@ -72,7 +72,13 @@ describe('refused ingest requests in the log', () => {
         socket.on('close', () => resolve(received));
         socket.on('error', reject);
       });
-      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(answer).toContain('Content-Type: application/problem+json');
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({
+        status: 408,
+        code: 'request_timeout',
+        detail: expect.stringContaining('HERALD_REQUEST_TIMEOUT'),
+      });
       expect(Date.now() - opened).toBeLessThan(10_000);
     } finally {
       clearInterval(drip);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { rawExchange, splitRawAnswer } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 describe('GET /metrics on a fresh instance', () => {
@@ -68,5 +69,30 @@ describe('GET /metrics on a fresh instance', () => {
     const metrics = await fetch(`${herald.baseUrl}/metrics`).then((r) => r.text());
     expect(metrics).toContain('herald_http_requests_total{method="GET",route="unmatched",status="400"} 2');
     expect(metrics).not.toContain('other-token');
+  });
+
+  it('answers bytes that are no request with a problem document, counted as unmatched', async () => {
+    const garbage = splitRawAnswer(await rawExchange(herald.baseUrl, 'HELLO THERE\r\n\r\n'));
+    const hugeHeaders = splitRawAnswer(
+      await rawExchange(
+        herald.baseUrl,
+        `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      ),
+    );
+    expect([garbage.head, hugeHeaders.head]).toEqual([
+      expect.stringMatching(/^HTTP\/1\.1 400 [^]*content-type: application\/problem\+json/i),
+      expect.stringMatching(/^HTTP\/1\.1 431 [^]*content-type: application\/problem\+json/i),
+    ]);
+    expect([garbage.body, hugeHeaders.body]).toEqual([
+      expect.objectContaining({ status: 400, code: 'malformed_request' }),
+      expect.objectContaining({ status: 431, code: 'headers_too_large' }),
+    ]);
+    const metrics = await fetch(`${herald.baseUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toContain(
+      'herald_http_requests_total{method="unknown",route="unmatched",status="400"} 1',
+    );
+    expect(metrics).toContain(
+      'herald_http_requests_total{method="unknown",route="unmatched",status="431"} 1',
+    );
   });
 });

@@ -1,4 +1,6 @@
 import { expect } from '@jest/globals';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -97,4 +99,21 @@ export async function publishConcurrently(
     }),
   );
   return ids;
+}
+
+/** Writes `bytes` on a new connection to `baseUrl` and resolves with all that comes back until it closes. */
+export async function rawExchange(baseUrl: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(baseUrl);
+  const socket = connect(Number(port), hostname);
+  socket.write(bytes);
+  let received = '';
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  await once(socket, 'close');
+  return received;
+}
+
+/** The head and the parsed body of a raw HTTP answer (see `rawExchange`). */
+export function splitRawAnswer(answer: string): { head: string; body: any } {
+  const end = answer.indexOf('\r\n\r\n');
+  return { head: answer.slice(0, end), body: JSON.parse(answer.slice(end + 4)) };
 }

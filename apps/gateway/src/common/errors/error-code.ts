@@ -17,7 +17,10 @@ export enum ErrorCode {
   LastAdminKey = 'last_admin_key',
   SourceDisabled = 'source_disabled',
   CursorExpired = 'cursor_expired',
+  RequestTimeout = 'request_timeout',
   PayloadTooLarge = 'payload_too_large',
+  HeadersTooLarge = 'headers_too_large',
+  MalformedRequest = 'malformed_request',
   UnsupportedMediaType = 'unsupported_media_type',
   UnprocessableAction = 'unprocessable_action',
   UpstreamRefused = 'upstream_refused',
@@ -68,8 +71,14 @@ export function describeErrorCode(code: ErrorCode): { status: number; title: str
       return { status: 409, title: 'Source disabled' };
     case ErrorCode.CursorExpired:
       return { status: 410, title: 'Cursor expired' };
+    case ErrorCode.RequestTimeout:
+      return { status: 408, title: 'Request timeout' };
     case ErrorCode.PayloadTooLarge:
       return { status: 413, title: 'Payload too large' };
+    case ErrorCode.HeadersTooLarge:
+      return { status: 431, title: 'Request headers too large' };
+    case ErrorCode.MalformedRequest:
+      return { status: 400, title: 'Malformed HTTP request' };
     case ErrorCode.UnsupportedMediaType:
       return { status: 415, title: 'Unsupported media type' };
     case ErrorCode.UnprocessableAction:
