@@ -77,7 +77,40 @@ describe('migrations', () => {
   const prefixOf = async (id: string) =>
     (await db.query(`SELECT token_prefix FROM api_keys WHERE id = $1`, [id]))[0].token_prefix as string;
 
+  const attemptIndexes = async () =>
+    (
+      await db.query(
+        `SELECT indexname FROM pg_indexes WHERE tablename = 'delivery_attempts' ORDER BY indexname`,
+      )
+    ).map((row: { indexname: string }) => row.indexname);
+
+  const oldAttempts = async () =>
+    (
+      await db.query(
+        `SELECT to_char(a.attempted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
+         FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
+         WHERE d.endpoint_id = $1 AND a.attempted_at < '2021-01-01' ORDER BY a.attempted_at`,
+        [endpoint.id],
+      )
+    ).map((row: { day: string }) => row.day);
+
   // The newest first, as `undoLastMigration` takes them; the last test applies them all again.
+  it('reverts AttemptsStoredOnce to attempts indexed by delivery and id, which lets one be stored twice', async () => {
+    expect(await attemptIndexes()).toEqual(['delivery_attempts_once', 'delivery_attempts_pkey']);
+    await db.undoLastMigration({ transaction: 'each' });
+    expect(await attemptIndexes()).toEqual(['delivery_attempts_delivery', 'delivery_attempts_pkey']);
+    // What an outcome write tried again during its first try's commit could store; the last test
+    // applies the migration again, which keeps one of the pair.
+    await db.query(
+      `INSERT INTO delivery_attempts (delivery_id, attempted_at, duration_ms)
+       SELECT id, at, 1 FROM deliveries,
+         unnest(ARRAY['2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z', '2020-01-02T00:00:00Z']::timestamptz[]) at
+       WHERE endpoint_id = $1`,
+      [endpoint.id],
+    );
+    expect(await oldAttempts()).toEqual(['2020-01-01', '2020-01-01', '2020-01-02']);
+  });
+
   it('reverts ShortTokenPrefixes, which cannot give back the characters it dropped', async () => {
     await db.undoLastMigration({ transaction: 'each' });
     // What an earlier Herald stored for an operator's own HERALD_ADMIN_TOKEN; the last test shortens it.
@@ -173,7 +206,10 @@ describe('migrations', () => {
       'MonotonicDeliveryIds1795450500000',
       'GoneAnswersIndex1795450600000',
       'ShortTokenPrefixes1795450700000',
+      'AttemptsStoredOnce1795450800000',
     ]);
+    expect(await attemptIndexes()).toEqual(['delivery_attempts_once', 'delivery_attempts_pkey']);
+    expect(await oldAttempts()).toEqual(['2020-01-01', '2020-01-02']);
     expect(await prefixOf(OLD_BOOTSTRAP_KEY)).toBe('shor');
     // Herald's own tokens keep theirs.
     const [own] = await db.query(`SELECT token_prefix FROM api_keys WHERE id <> $1`, [OLD_BOOTSTRAP_KEY]);

@@ -8,7 +8,11 @@ import {
   DeliveryWorker,
   PER_ENDPOINT_CONCURRENCY,
 } from '../src/endpoints/deliveries/delivery-worker.service.js';
-import { DeliveryRepository } from '../src/endpoints/deliveries/delivery.repository.js';
+import {
+  DeliveryRepository,
+  OUTCOMES_STATEMENT,
+  outcomeParameters,
+} from '../src/endpoints/deliveries/delivery.repository.js';
 import { ATTEMPT_TIMEOUT_MS, WebhookSender } from '../src/endpoints/deliveries/webhook-sender.js';
 import { hookClaims } from './support/claim-hook.js';
 import { apiClient, eventually, publishConcurrently } from './support/http.js';
@@ -440,6 +444,37 @@ describe('outbound webhook delivery', () => {
     }
   });
 
+  type RecordArgs = Parameters<DeliveryRepository['recordAttempts']>;
+
+  /**
+   * Runs `first` instead of the first outcome write that carries a delivery of `endpointId`; writes of
+   * other deliveries (retries left by earlier tests) pass through. `retried` resolves once the write of
+   * that outcome has been tried again and that try is over.
+   */
+  function interceptOutcomeWrite(endpointId: string, first: (...args: RecordArgs) => Promise<never>) {
+    const repository = herald.app.get(DeliveryRepository);
+    const record = repository.recordAttempts.bind(repository);
+    const db = herald.app.get(DataSource);
+    const tries: Array<Promise<unknown>> = [];
+    const spy = jest.spyOn(repository, 'recordAttempts').mockImplementation(async (...args) => {
+      const [ours] = await db.query(
+        `SELECT count(*)::int AS n FROM deliveries WHERE endpoint_id = $1 AND id = ANY($2::uuid[])`,
+        [endpointId, args[1].map((outcome) => outcome.id)],
+      );
+      if (ours.n === 0) return record(...args);
+      const write = tries.length === 0 ? first(...args) : record(...args);
+      tries.push(write.catch(() => undefined));
+      return write;
+    });
+    return {
+      retried: async () => {
+        await eventually(() => tries.length >= 2);
+        await tries[1];
+      },
+      restore: () => spy.mockRestore(),
+    };
+  }
+
   it.each([
     ['after its commit (the answer was lost)', true],
     ['before its commit', false],
@@ -448,37 +483,66 @@ describe('outbound webhook delivery', () => {
     async (_when, committed) => {
       const repository = herald.app.get(DeliveryRepository);
       const record = repository.recordAttempts.bind(repository);
+      receiver = await startWebhookReceiver();
+      const endpoint = await endpointFor(receiver.url, ['lost.*']);
       // The connection drops on the way back from the statement, or before it reaches the database.
-      const lost = jest.spyOn(repository, 'recordAttempts').mockImplementationOnce(async (...args) => {
+      const lost = interceptOutcomeWrite(endpoint.id, async (...args) => {
         if (committed) await record(...args);
         throw new Error('Connection terminated unexpectedly');
       });
       try {
-        receiver = await startWebhookReceiver();
-        const endpoint = await endpointFor(receiver.url, ['lost.*']);
         await publish('lost.answer');
         const { id } = await settledDelivery(endpoint.id, 'delivered');
-        // The write is tried again, and that try is over.
-        await eventually(() => lost.mock.results.length >= 2);
-        await lost.mock.results[1]!.value;
+        await lost.retried();
         const delivery = (await admin('GET', `/v1/deliveries/${id}`)).body;
         expect(delivery.attempts).toHaveLength(1);
         expect(delivery.attemptCount).toBe(1);
         expect(receiver.received).toHaveLength(1);
       } finally {
-        lost.mockRestore();
+        lost.restore();
       }
     },
   );
+
+  it('stores an attempt once when its outcome write is still running as it is tried again', async () => {
+    const first = herald.app.get(DataSource).createQueryRunner();
+    await first.connect();
+    let firstCommitted: Promise<void> = Promise.resolve();
+    receiver = await startWebhookReceiver();
+    const endpoint = await endpointFor(receiver.url, ['running.*']);
+    // The connection breaks while the statement runs on the server, which commits it only after the
+    // write has been tried again (the retry waits 100 ms).
+    const lost = interceptOutcomeWrite(endpoint.id, async (instanceId, outcomes, now) => {
+      await first.startTransaction();
+      await first.query(OUTCOMES_STATEMENT, outcomeParameters(instanceId, outcomes, now));
+      firstCommitted = new Promise((resolve) => setTimeout(resolve, 600)).then(() =>
+        first.commitTransaction(),
+      );
+      throw new Error('Connection terminated unexpectedly');
+    });
+    try {
+      await publish('running.answer');
+      await lost.retried();
+      await firstCommitted;
+      const [delivery] = await deliveries(endpoint.id);
+      expect(delivery).toMatchObject({ status: 'delivered', attemptCount: 1 });
+      expect((await admin('GET', `/v1/deliveries/${delivery.id}`)).body.attempts).toHaveLength(1);
+    } finally {
+      lost.restore();
+      await first.release();
+    }
+  });
 
   it('moves nothing a committed first write moved, even once this instance has claimed the delivery again', async () => {
     const repository = herald.app.get(DeliveryRepository);
     const record = repository.recordAttempts.bind(repository);
     const db = herald.app.get(DataSource);
     let claimedAgain: string[] = [];
+    receiver = await startWebhookReceiver(() => ({ status: 503 }));
+    const endpoint = await endpointFor(receiver.url, ['reclaimed.*']);
     // The write commits and its answer is lost; before it is tried again, the delivery (due again at
     // once after a failure) is claimed again by this very instance.
-    const lost = jest.spyOn(repository, 'recordAttempts').mockImplementationOnce(async (...args) => {
+    const lost = interceptOutcomeWrite(endpoint.id, async (...args) => {
       await record(...args);
       claimedAgain = args[1].map((outcome) => outcome.id);
       await db.query(
@@ -489,16 +553,13 @@ describe('outbound webhook delivery', () => {
       throw new Error('Connection terminated unexpectedly');
     });
     try {
-      receiver = await startWebhookReceiver(() => ({ status: 503 }));
-      const endpoint = await endpointFor(receiver.url, ['reclaimed.*']);
       await publish('reclaimed.answer');
-      await eventually(() => lost.mock.results.length >= 2);
-      await lost.mock.results[1]!.value;
+      await lost.retried();
       const [delivery] = await deliveries(endpoint.id);
       expect(delivery).toMatchObject({ status: 'delivering', attemptCount: 1 });
       expect((await admin('GET', `/v1/deliveries/${delivery.id}`)).body.attempts).toHaveLength(1);
     } finally {
-      lost.mockRestore();
+      lost.restore();
       await db.query(`UPDATE deliveries SET status = 'failed', locked_by = NULL WHERE id = ANY($1::uuid[])`, [
         claimedAgain,
       ]);

@@ -10,6 +10,7 @@ import { HealthEventReports1795450400000 } from './1795450400000-HealthEventRepo
 import { MonotonicDeliveryIds1795450500000 } from './1795450500000-MonotonicDeliveryIds.js';
 import { GoneAnswersIndex1795450600000 } from './1795450600000-GoneAnswersIndex.js';
 import { ShortTokenPrefixes1795450700000 } from './1795450700000-ShortTokenPrefixes.js';
+import { AttemptsStoredOnce1795450800000 } from './1795450800000-AttemptsStoredOnce.js';
 
 /** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
 export const migrations = [
@@ -25,4 +26,5 @@ export const migrations = [
   MonotonicDeliveryIds1795450500000,
   GoneAnswersIndex1795450600000,
   ShortTokenPrefixes1795450700000,
+  AttemptsStoredOnce1795450800000,
 ];

@@ -154,9 +154,8 @@ export class DeliveryOutcomes {
               { err: error, outcomes: batch.length },
               'outcome batch refused, writing one by one',
             );
-            // An earlier try of the batch may have committed before the refusal (see `outcomeParameters`).
             for (const pending of batch) {
-              await this.write([pending], true).catch((e: unknown) => pending.reject(e));
+              await this.write([pending]).catch((e: unknown) => pending.reject(e));
             }
           }
         }
@@ -173,10 +172,11 @@ export class DeliveryOutcomes {
   private async writeRetrying(batch: PendingOutcome[]): Promise<void> {
     const giveUpAt = performance.now() + OUTCOME_RETRY_MS;
     let delayMs = 100;
-    // A try after a failed one may come after that one's commit (its answer lost on the way back).
-    for (let tried = false; ; tried = true) {
+    // A try after a failed one may come after or during that one's commit (its answer lost on the way
+    // back): the statement stores no attempt twice (see OUTCOMES_STATEMENT).
+    for (;;) {
       try {
-        return await this.write(batch, tried);
+        return await this.write(batch);
       } catch (error) {
         if (!isDatabaseUnavailable(error) || !this.retrying || performance.now() + delayMs > giveUpAt) {
           throw error;
@@ -187,18 +187,13 @@ export class DeliveryOutcomes {
     }
   }
 
-  /**
-   * Stores a batch in one statement and settles each outcome with its follow-up; throws if not stored.
-   * `mayHaveCommitted`: an earlier write of this batch failed, perhaps after its commit (see
-   * `outcomeParameters`).
-   */
-  private async write(batch: PendingOutcome[], mayHaveCommitted = false): Promise<void> {
+  /** Stores a batch in one statement and settles each outcome with its follow-up; throws if not stored. */
+  private async write(batch: PendingOutcome[]): Promise<void> {
     const now = this.clock.now();
     const streaks = await this.deliveries.recordAttempts(
       this.instanceId,
       batch.map((pending) => pending.outcome),
       now,
-      mayHaveCommitted,
     );
     for (const pending of batch) {
       pending.resolve(this.followUp(pending, streaks, now).then(() => pending.outcome.next));

@@ -190,8 +190,7 @@ export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
 
 /**
  * `recordAttempts`' statement (see there), with the parameters `outcomeParameters` makes: $1 the
- * instance, $2 the outcomes as one JSON array (see `OutcomeJson`), $3 now, $4 whether an earlier write
- * of the batch may have committed. One JSON text rather than an
+ * instance, $2 the outcomes as one JSON array (see `OutcomeJson`), $3 now. One JSON text rather than an
  * array parameter per field: node-postgres escapes every element of an array literal and formats every
  * Date in JavaScript, and building a batch of 500 that way blocked the event loop for 4–9 ms in the
  * drain's profile (docs/performance.md, 2026-12-05, fourth session).
@@ -202,6 +201,11 @@ export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
  * each outcome in the update (160,000 comparisons for 8 outcomes with 20,000 deliveries in flight).
  * An outcome that owes a `herald.delivery.failing` marks it due in the same update, so the mark commits
  * with the failure (see HealthEventRecovery); any other outcome clears it.
+ * A batch may be written again after an error that came after, or during, its commit (the connection
+ * lost on the way back). Its attempts are then not stored twice: an attempt is keyed by its delivery and
+ * start time (`delivery_attempts_once`), and an insert meeting one a running write holds waits for it.
+ * Nor are they lost: one whose delivery no longer moves (the earlier try moved it, or its lease lapsed
+ * meanwhile) is stored all the same.
  */
 export const OUTCOMES_STATEMENT = `WITH outcome AS MATERIALIZED (
      SELECT o.id, o.attempts_before, to_timestamp(o.attempted_at_ms / 1000) AS attempted_at, o.response_status,
@@ -225,9 +229,8 @@ export const OUTCOMES_STATEMENT = `WITH outcome AS MATERIALIZED (
      INSERT INTO delivery_attempts (delivery_id, attempted_at, response_status, response_body, duration_ms, error)
      SELECT o.id, o.attempted_at, o.response_status, o.response_body, o.duration_ms, o.error
      FROM outcome o WHERE o.id IN (SELECT d.id FROM deliveries d WHERE d.id = ANY(ARRAY(SELECT id FROM outcome)))
-       AND (NOT $4::boolean OR o.id IN (SELECT m.id FROM moved m)
-            OR NOT EXISTS (SELECT 1 FROM delivery_attempts a WHERE a.delivery_id = o.id AND a.attempted_at = o.attempted_at))
      ORDER BY o.ord
+     ON CONFLICT (delivery_id, attempted_at) DO NOTHING
    ), streak AS (
      SELECT v.endpoint_id,
             CASE WHEN v.last_ok THEN NULL WHEN v.any_ok THEN $3::timestamptz
@@ -285,19 +288,8 @@ export interface FailureToReport {
   eventType: string | null;
 }
 
-/**
- * `OUTCOMES_STATEMENT`'s parameters. `mayHaveCommitted`: the batch is written again after an error
- * that may have come after its commit (the connection lost on the way back). An attempt is then stored
- * with the move of its delivery, or, when the delivery does not move (the earlier try moved it, or its
- * lease lapsed meanwhile), only unless the earlier try stored it: no attempt is stored twice, none is
- * lost. A first write stores every attempt of a delivery that exists and never pays for the check.
- */
-export function outcomeParameters(
-  instanceId: string,
-  outcomes: readonly Outcome[],
-  now: Date,
-  mayHaveCommitted = false,
-): unknown[] {
+/** `OUTCOMES_STATEMENT`'s parameters. */
+export function outcomeParameters(instanceId: string, outcomes: readonly Outcome[], now: Date): unknown[] {
   const json = outcomes.map(({ id, attemptsBefore, attempt, next, reportFailure }): OutcomeJson => ({
     id,
     attempts_before: attemptsBefore,
@@ -310,7 +302,7 @@ export function outcomeParameters(
     retry_in: next.status === 'pending' ? next.retryInSeconds : 0,
     ...(reportFailure && { report_failure: true }),
   }));
-  return [instanceId, JSON.stringify(json), now, mayHaveCommitted];
+  return [instanceId, JSON.stringify(json), now];
 }
 
 /**
@@ -492,13 +484,12 @@ export class DeliveryRepository {
     instanceId: string,
     outcomes: readonly Outcome[],
     now: Date,
-    mayHaveCommitted = false,
   ): Promise<Map<string, Date | null>> {
     const rows: Array<{ id: string; failing_since: Date | null }> = await preparedQuery(
       this.dataSource,
       'herald_delivery_outcomes',
       OUTCOMES_STATEMENT,
-      outcomeParameters(instanceId, outcomes, now, mayHaveCommitted),
+      outcomeParameters(instanceId, outcomes, now),
     );
     return new Map(rows.map((row) => [row.id, row.failing_since]));
   }
@@ -564,7 +555,7 @@ export class DeliveryRepository {
   attempts(deliveryId: string): Promise<AttemptRow[]> {
     return this.dataSource.query(
       `SELECT attempted_at, response_status, response_body, duration_ms, error
-       FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id`,
+       FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempted_at, id`,
       [deliveryId],
     );
   }
