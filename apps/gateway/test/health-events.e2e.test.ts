@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { DeliveryClock } from '../src/endpoints/deliveries/delivery-clock.js';
+import { EndpointRepository } from '../src/endpoints/endpoint.repository.js';
 import { apiClient, eventually } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { createTestDatabase } from './support/test-database.js';
@@ -217,6 +218,21 @@ describe("Herald's own health events when their append is lost", () => {
     await restart();
     expect((await admin('GET', `/v1/endpoints/${endpoint.id}`)).body.enabled).toBe(true);
     expect(await reports('herald.endpoint.disabled', endpoint.id)).toHaveLength(1);
+
+    // Nor once the operator has the delivery tried again: made due, claimed and sent, it keeps the old
+    // 410 until the new answer is recorded, and a recovery round meanwhile must not take that 410 for new.
+    receiver.respond(() => ({ status: 204, delayMs: 1_500 }));
+    const missed = async () =>
+      (await instances[0]!.app.get(EndpointRepository).missedDisables(new Date(0))).map((m) => m.id);
+    const [gone] = (await admin('GET', `/v1/endpoints/${endpoint.id}/deliveries?status=failed`)).body.data;
+    expect((await admin('POST', `/v1/deliveries/${gone.id}/retry`)).status).toBe(202);
+    expect(await missed()).not.toContain(endpoint.id);
+    await eventually(() => receiver.received.length === 2);
+    expect(await missed()).not.toContain(endpoint.id);
+    await eventually(
+      async () => (await admin('GET', `/v1/deliveries/${gone.id}`)).body.status === 'delivered',
+    );
+    expect((await admin('GET', `/v1/endpoints/${endpoint.id}`)).body.enabled).toBe(true);
   });
 
   it('stores a report once when its own append succeeded and two instances recover at once', async () => {

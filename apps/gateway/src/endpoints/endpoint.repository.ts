@@ -132,6 +132,8 @@ export class EndpointRepository {
    * disable: one answered 410 Gone after it last changed (so an operator's re-enabling stands), or
    * failed every attempt since `failingSince` or earlier. One that the attempt's own follow-up is
    * disabling at the same moment is disabled once: `disable` changes only an enabled endpoint.
+   * A 410 outcome leaves its delivery `failed`; one retried by hand since (due, claimed, sending) keeps
+   * the old 410 until its new answer is recorded, but its newer `updated_at` says nothing new.
    */
   missedDisables(failingSince: Date): Promise<MissedDisable[]> {
     return this.endpoints.query(
@@ -139,7 +141,7 @@ export class EndpointRepository {
          SELECT e.id, e.failing_since AS "failingSince",
                 EXISTS (SELECT 1 FROM deliveries d
                         WHERE d.endpoint_id = e.id AND d.last_response_status = 410
-                          AND d.updated_at > e.updated_at) AS gone
+                          AND d.status = 'failed' AND d.updated_at > e.updated_at) AS gone
          FROM endpoints e WHERE e.enabled) m
        WHERE m.gone OR m."failingSince" <= $1`,
       [failingSince],
