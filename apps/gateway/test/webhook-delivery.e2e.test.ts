@@ -308,15 +308,33 @@ describe('outbound webhook delivery', () => {
   });
 
   it('sends nothing more once a 410 disabled the endpoint, not even what it had already claimed', async () => {
-    receiver = await startWebhookReceiver(() => ({ status: 410, delayMs: 300 }));
+    // The first answers come once the whole burst is queued (an event published after the disable is
+    // not queued for the endpoint at all).
+    receiver = await startWebhookReceiver(() => ({ status: 410, delayMs: 2_000 }));
     const endpoint = await endpointFor(receiver.url, ['gone-burst.*']);
-    // 80 claimed at once, 16 sent at a time: the first answers disable the endpoint.
-    await Promise.all(Array.from({ length: 80 }, (_, i) => publish(`gone-burst.e${i}`)));
+    // More than the 128 a worker claims ahead for one endpoint, 16 sent at a time: the first answers
+    // disable the endpoint.
+    const burst = 160;
+    await Promise.all(Array.from({ length: burst }, (_, i) => publish(`gone-burst.e${i}`)));
     await eventually(async () => (await admin('GET', `/v1/endpoints/${endpoint.id}`)).body.enabled === false);
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // Those sent before the disable was seen get their 410 too, and nothing else is sent.
+    const failed = await eventually(async () => {
+      const settled = await deliveries(endpoint.id, 'failed');
+      return settled.length === receiver.received.length && settled;
+    }, 15_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
     // The first 16, and those that took the slots they freed before the disable was seen.
-    expect(receiver.received.length).toBeLessThanOrEqual(32);
-    expect(await deliveries(endpoint.id, 'delivered')).toHaveLength(0);
+    const answered = receiver.received.length;
+    expect(answered).toBeLessThanOrEqual(32);
+    // One backlog, one fate: each answered 410 failed, and every other waits, whether it was claimed
+    // ahead at the disable or not, and goes out once the endpoint is enabled again.
+    expect(failed.map((d) => d.attemptCount)).toEqual(Array(answered).fill(1));
+    const waiting = await deliveries(endpoint.id, 'pending');
+    expect(waiting.map((d) => d.attemptCount)).toEqual(Array(burst - answered).fill(0));
+    receiver.respond(() => ({ status: 204 }));
+    await admin('PATCH', `/v1/endpoints/${endpoint.id}`, { body: { enabled: true } });
+    await eventually(async () => (await deliveries(endpoint.id, 'delivered')).length === burst - answered);
+    expect(receiver.received).toHaveLength(burst);
   });
 
   it('disables an endpoint that failed every attempt for five days', async () => {

@@ -90,8 +90,11 @@ export class EndpointRepository {
   }
 
   /**
-   * Disables an enabled endpoint and fails its pending deliveries, in one transaction, then tells the
-   * workers (see `notifyChanged`): what they claimed for it and have not started goes back unsent.
+   * Disables an enabled endpoint, then tells the workers (see `notifyChanged`): what they claimed for it
+   * and have not started goes back unsent. Its pending deliveries wait, as when an operator disables it,
+   * and go out if it is enabled again: failing them instead split one backlog at random between failed
+   * and waiting (those claimed ahead at the moment of the disable went back to pending, and a fan-out
+   * committing beside the disable queued after it), so a re-enabled endpoint got part of it.
    * The same transaction marks its `herald.endpoint.disabled` due as of `at`, and clears the mark of
    * `failedDelivery`, whose failure led here: that failure is reported as the disabling, whichever
    * call made it (see HealthEventRecovery).
@@ -115,12 +118,6 @@ export class EndpointRepository {
         .returning('*')
         .execute();
       if (result.affected === 0) return undefined;
-      await tx.query(
-        `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, updated_at = now(),
-           last_error = coalesce(last_error, $2)
-         WHERE endpoint_id = $1 AND status = 'pending'`,
-        [id, `endpoint disabled: ${reason}`],
-      );
       return tx.getRepository(EndpointEntity).findOneByOrFail({ id });
     });
     if (disabled) await this.notifyChanged(id);
