@@ -641,6 +641,32 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect((await admin('GET', `/v1/sources/${id}`)).status).toBe(404);
     });
 
+    it('merges a PATCHed config into the stored one, so adding toast settings keeps the signature check', async () => {
+      const secret = 'merge-secret-1';
+      const created = await admin('POST', '/v1/sources', {
+        body: { name: 'merged', provider: 'seatable', mode: 'webhook', config: { secret } },
+      });
+      const unsigned = buildSeatableWebhook(seatableRowData);
+      const patched = await admin('PATCH', `/v1/sources/${created.body.id}`, {
+        body: { config: { serverUrl: 'http://127.0.0.1:9', apiToken: 'toast-api-token' } },
+      });
+      expect(patched.status).toBe(200);
+      expect(patched.body.config).toEqual({
+        secret: expect.stringContaining('****'),
+        serverUrl: 'http://127.0.0.1:9',
+        apiToken: expect.stringContaining('****'),
+      });
+      expect((await post(created.body.ingestUrl, unsigned.body, unsigned.headers)).status).toBe(401);
+      const signed = buildSeatableWebhook(seatableRowData, { secret });
+      expect((await post(created.body.ingestUrl, signed.body, signed.headers)).status).toBe(202);
+      // Removing the secret takes a null, said in so many words.
+      const removed = await admin('PATCH', `/v1/sources/${created.body.id}`, {
+        body: { config: { secret: null } },
+      });
+      expect(Object.keys(removed.body.config).sort()).toEqual(['apiToken', 'serverUrl']);
+      expect((await post(created.body.ingestUrl, unsigned.body, unsigned.headers)).status).toBe(202);
+    });
+
     it('updates, lists and deletes sources; unknown ones are 404', async () => {
       const created = await admin('POST', '/v1/sources', {
         body: { name: 'tmp', provider: 'jellyfish', mode: 'webhook' },

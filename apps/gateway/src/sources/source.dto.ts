@@ -47,7 +47,10 @@ export class CreateSourceDto {
   silentAfterSeconds?: number | null;
 }
 
-/** Provider and mode are fixed for a source's life; everything else may change (config is replaced whole). */
+/**
+ * Provider and mode are fixed for a source's life; everything else may change. `config` is a JSON merge
+ * patch (RFC 7396) of the stored one: keys left out are kept, a key set to null is removed.
+ */
 export class UpdateSourceDto extends PartialType(OmitType(CreateSourceDto, ['provider', 'mode'] as const), {
   // `null` is validated: only silentAfterSeconds gives it a meaning (its own @IsOptional says so).
   skipNullProperties: false,

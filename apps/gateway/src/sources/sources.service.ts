@@ -1,4 +1,5 @@
 import { hashToken, newToken, tokenPrefix } from '../common/bearer-token.js';
+import { applyMergePatch } from '../common/json-merge-patch.js';
 import { isUuid } from '../common/resource-id.js';
 import { timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
@@ -73,7 +74,11 @@ export class SourcesService {
     if (dto.enabled !== undefined) changes.enabled = dto.enabled;
     if (dto.silentAfterSeconds !== undefined) changes.silentAfterSeconds = dto.silentAfterSeconds;
     if (dto.config !== undefined) {
-      changes.config = this.parseConfig(this.adapterFor(source.provider), source.mode, dto.config);
+      // Merged into the stored config, not put in its place: GET never shows the secrets, so a client
+      // could not send them back, and a PATCH adding `serverUrl` dropped a webhook's `secret` and with it
+      // the signature check.
+      const config = applyMergePatch(source.config, dto.config);
+      changes.config = this.parseConfig(this.adapterFor(source.provider), source.mode, config);
     }
     if (Object.keys(changes).length === 0) return this.toDto(source, origin);
     return this.toDto(await this.write(id, changes), origin);
