@@ -165,6 +165,12 @@ describe('event log (/v1/events)', () => {
         'validation_failed',
       ],
       [
+        'an empty subject (CloudEvents: leave it out)',
+        () => publisher('POST', '/v1/events', { body: { type: 'a.b', subject: '' } }),
+        400,
+        'validation_failed',
+      ],
+      [
         'data that is not an object',
         () => publisher('POST', '/v1/events', { body: { type: 'a.b', data: [1] } }),
         400,

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsIn, IsObject, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsIn, IsObject, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import { type HeraldEvent, MAX_TYPE_LENGTH } from '@herald/events';
 import { IsInstant } from '../common/instant.js';
 import { PageQueryDto } from '../common/pagination.js';
@@ -24,9 +24,11 @@ export class PublishEventDto {
   })
   type: string;
 
-  @ApiPropertyOptional({ example: 'invoices/in_123' })
+  @ApiPropertyOptional({ example: 'invoices/in_123', minLength: 1 })
   @IsOptional()
   @IsString()
+  // CloudEvents: a subject, when present, is not empty (leave it out instead).
+  @MinLength(1, { message: 'subject must not be empty; leave it out instead' })
   @MaxLength(1_000)
   subject?: string;
 
