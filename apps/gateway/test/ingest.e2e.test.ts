@@ -9,7 +9,7 @@ import {
 import { computeSignature, SIGNATURE_HEADER } from '@herald/seatable';
 import { buildSeatableWebhook, seatableWebhookOfText } from '@herald/seatable/testing';
 import pg from 'pg';
-import { apiClient } from './support/http.js';
+import { apiClient, rawExchange, splitRawAnswer } from './support/http.js';
 import { postWebhook, seatableRowData } from './support/seatable-webhooks.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
@@ -665,6 +665,21 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       });
       expect(Object.keys(removed.body.config).sort()).toEqual(['apiToken', 'serverUrl']);
       expect((await post(created.body.ingestUrl, unsigned.body, unsigned.headers)).status).toBe(202);
+    });
+
+    it('refuses a Host header that is no host and port, which would misplace the token in the ingest URL', async () => {
+      const body = JSON.stringify({ name: 'h', provider: 'jellyfish', mode: 'webhook' });
+      const request = (host: string) =>
+        rawExchange(
+          herald.baseUrl,
+          `POST /v1/sources HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${herald.adminToken}\r\n` +
+            `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      const refused = splitRawAnswer(await request('a/b?c#d'));
+      expect(refused.head).toMatch(/^HTTP\/1\.1 400 /);
+      expect(refused.body).toMatchObject({ code: 'validation_failed', errors: [{ field: 'host' }] });
+      const created = splitRawAnswer(await request('herald.example:8443'));
+      expect(created.body.ingestUrl).toMatch(/^http:\/\/herald\.example:8443\/v1\/ingest\/[^/]+\/hing_/);
     });
 
     it('updates, lists and deletes sources; unknown ones are 404', async () => {
