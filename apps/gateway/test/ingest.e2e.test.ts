@@ -608,8 +608,16 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
     it.each([
       [{ name: 'x', provider: 'slack', mode: 'webhook' }, 'provider'],
       [{ name: 'x', provider: 'seatable', mode: 'poll' }, 'mode'],
-      [{ name: 'x', provider: 'seatable', mode: 'stream', config: { serverUrl: 'not a url' } }, 'config'],
-      [{ name: 'x', provider: 'seatable', mode: 'webhook', config: { secret: 5 } }, 'config'],
+      [
+        { name: 'x', provider: 'seatable', mode: 'stream', config: { serverUrl: 'not a url' } },
+        'config.serverUrl',
+      ],
+      [{ name: 'x', provider: 'seatable', mode: 'webhook', config: { secret: 5 } }, 'config.secret'],
+      [
+        { name: 'x', provider: 'jellyfish', mode: 'stream', config: { serverUrl: 'http://jf' } },
+        'config.serverApiToken',
+      ],
+      [{ name: 'x', provider: 'jellyfish', mode: 'webhook', config: 'secret' }, 'config'],
       [{ name: 'x', provider: 'jellyfish', mode: 'webhook', extra: 1 }, 'extra'],
     ])('refuses %j naming %s', async (body, field) => {
       const response = await admin('POST', '/v1/sources', { body });

@@ -320,7 +320,8 @@ describe('outbound webhook delivery', () => {
     // Those sent before the disable was seen get their 410 too, and nothing else is sent.
     const failed = await eventually(async () => {
       const settled = await deliveries(endpoint.id, 'failed');
-      return settled.length === receiver.received.length && settled;
+      if (settled.length !== receiver.received.length) throw new Error('answers still to be recorded');
+      return settled;
     }, 15_000);
     await new Promise((resolve) => setTimeout(resolve, 500));
     // The first 16, and those that took the slots they freed before the disable was seen.

@@ -71,7 +71,14 @@ export class AdapterError extends Error {
   }
 }
 
-export type ConfigCheck = { ok: true; config: Record<string, unknown> } | { ok: false; errors: string[] };
+/** One thing wrong with a source config: `field` names its key, left out when the whole config is at fault. */
+export interface ConfigError {
+  field?: string;
+  message: string;
+}
+
+export type ConfigCheck =
+  { ok: true; config: Record<string, unknown> } | { ok: false; errors: ConfigError[] };
 
 export type StreamState = 'connecting' | 'connected' | 'backoff' | 'auth_failed' | 'stopped';
 

@@ -1,4 +1,4 @@
-import { maskSecret, type ConfigCheck, type SourceMode } from '@herald/events';
+import { maskSecret, type ConfigCheck, type ConfigError, type SourceMode } from '@herald/events';
 
 /** Webhook source: Jellyfish/Fishjam POSTs notifications to the source's ingest URL. */
 export interface WebhookSourceConfig {
@@ -26,7 +26,7 @@ const SERVER_URL_PROTOCOLS = new Map([
 
 export function parseConfig(mode: SourceMode, input: unknown): ConfigCheck {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    return { ok: false, errors: ['config: must be an object'] };
+    return { ok: false, errors: [{ message: 'config: must be an object' }] };
   }
   const fields = input as Record<string, unknown>;
   return mode === 'webhook' ? parseWebhookConfig(fields) : parseStreamConfig(fields);
@@ -50,7 +50,7 @@ function parseWebhookConfig(fields: Record<string, unknown>): ConfigCheck {
   const errors = unknownFieldErrors(fields, ['signingSecret']);
   const { signingSecret } = fields;
   if (signingSecret !== undefined && !isNonEmptyString(signingSecret)) {
-    errors.push('signingSecret: must be a non-empty string when given');
+    errors.push({ field: 'signingSecret', message: 'signingSecret: must be a non-empty string when given' });
   }
   if (errors.length > 0) return { ok: false, errors };
   const config: WebhookSourceConfig =
@@ -62,14 +62,23 @@ function parseStreamConfig(fields: Record<string, unknown>): ConfigCheck {
   const errors = unknownFieldErrors(fields, ['serverUrl', 'serverApiToken', 'metrics']);
   const { serverUrl, serverApiToken, metrics = false } = fields;
   if (!isNonEmptyString(serverUrl)) {
-    errors.push('serverUrl: required, a string such as "http://jellyfish:5002"');
+    errors.push({
+      field: 'serverUrl',
+      message: 'serverUrl: required, a string such as "http://jellyfish:5002"',
+    });
   } else if (!isServerUrl(serverUrl)) {
-    errors.push(
-      'serverUrl: must be an absolute http, https, ws or wss URL without credentials, query or fragment',
-    );
+    errors.push({
+      field: 'serverUrl',
+      message:
+        'serverUrl: must be an absolute http, https, ws or wss URL without credentials, query or fragment',
+    });
   }
-  if (!isNonEmptyString(serverApiToken)) errors.push('serverApiToken: required, a non-empty string');
-  if (typeof metrics !== 'boolean') errors.push('metrics: must be a boolean when given');
+  if (!isNonEmptyString(serverApiToken)) {
+    errors.push({ field: 'serverApiToken', message: 'serverApiToken: required, a non-empty string' });
+  }
+  if (typeof metrics !== 'boolean') {
+    errors.push({ field: 'metrics', message: 'metrics: must be a boolean when given' });
+  }
   if (errors.length > 0) return { ok: false, errors };
   const config: StreamSourceConfig = {
     serverUrl: serverUrl as string,
@@ -79,10 +88,10 @@ function parseStreamConfig(fields: Record<string, unknown>): ConfigCheck {
   return { ok: true, config: { ...config } };
 }
 
-function unknownFieldErrors(fields: Record<string, unknown>, known: readonly string[]): string[] {
+function unknownFieldErrors(fields: Record<string, unknown>, known: readonly string[]): ConfigError[] {
   return Object.keys(fields)
     .filter((name) => !known.includes(name))
-    .map((name) => `${name}: unknown field (allowed: ${known.join(', ')})`);
+    .map((name) => ({ field: name, message: `${name}: unknown field (allowed: ${known.join(', ')})` }));
 }
 
 function isNonEmptyString(value: unknown): value is string {

@@ -20,13 +20,13 @@ describe('jellyfish webhook config', () => {
     expect(jellyfishAdapter.parseConfig('webhook', { signingSecret: '', extra: 1 })).toEqual({
       ok: false,
       errors: [
-        'extra: unknown field (allowed: signingSecret)',
-        'signingSecret: must be a non-empty string when given',
+        { field: 'extra', message: 'extra: unknown field (allowed: signingSecret)' },
+        { field: 'signingSecret', message: 'signingSecret: must be a non-empty string when given' },
       ],
     });
     expect(jellyfishAdapter.parseConfig('webhook', 'secret')).toEqual({
       ok: false,
-      errors: ['config: must be an object'],
+      errors: [{ message: 'config: must be an object' }],
     });
   });
 
@@ -53,16 +53,20 @@ describe('jellyfish stream config', () => {
     expect(check).toEqual({
       ok: false,
       errors: [
-        'serverUrl: must be an absolute http, https, ws or wss URL without credentials, query or fragment',
-        'serverApiToken: required, a non-empty string',
-        'metrics: must be a boolean when given',
+        {
+          field: 'serverUrl',
+          message:
+            'serverUrl: must be an absolute http, https, ws or wss URL without credentials, query or fragment',
+        },
+        { field: 'serverApiToken', message: 'serverApiToken: required, a non-empty string' },
+        { field: 'metrics', message: 'metrics: must be a boolean when given' },
       ],
     });
     expect(jellyfishAdapter.parseConfig('stream', {})).toMatchObject({
       ok: false,
       errors: [
-        expect.stringMatching(/^serverUrl: required/),
-        expect.stringMatching(/^serverApiToken: required/),
+        { field: 'serverUrl', message: expect.stringMatching(/^serverUrl: required/) },
+        { field: 'serverApiToken', message: expect.stringMatching(/^serverApiToken: required/) },
       ],
     });
   });
@@ -76,7 +80,11 @@ describe('jellyfish stream config', () => {
     ).toEqual({
       ok: false,
       errors: [
-        'serverUrl: must be an absolute http, https, ws or wss URL without credentials, query or fragment',
+        {
+          field: 'serverUrl',
+          message:
+            'serverUrl: must be an absolute http, https, ws or wss URL without credentials, query or fragment',
+        },
       ],
     });
   });

@@ -1,4 +1,4 @@
-import { maskSecret, type ConfigCheck, type SourceMode } from '@herald/events';
+import { maskSecret, type ConfigCheck, type ConfigError, type SourceMode } from '@herald/events';
 
 export const DEFAULT_SOCKET_PATH = '/api-gateway/socket.io';
 
@@ -29,18 +29,21 @@ type Fields = Record<string, unknown>;
 
 export function parseSeatableConfig(mode: SourceMode, input: unknown): ConfigCheck {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    return { ok: false, errors: ['config must be an object'] };
+    return { ok: false, errors: [{ message: 'config must be an object' }] };
   }
   const fields = input as Fields;
   const known: readonly string[] = mode === 'webhook' ? WEBHOOK_FIELDS : STREAM_FIELDS;
   const errors = Object.keys(fields)
     .filter((key) => !known.includes(key))
-    .map((key) => `config.${key} is not a ${mode} config field (expected ${known.join(', ')})`);
+    .map((key) => ({
+      field: key,
+      message: `config.${key} is not a ${mode} config field (expected ${known.join(', ')})`,
+    }));
   const result = mode === 'webhook' ? checkWebhook(fields, errors) : checkStream(fields, errors);
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: result };
 }
 
-function checkWebhook(fields: Fields, errors: string[]): Fields {
+function checkWebhook(fields: Fields, errors: ConfigError[]): Fields {
   const config: Fields = {};
   // Kept as given, spaces included: SeaTable signs with the secret exactly as it stores it.
   const secret = optionalString(fields, 'secret', errors, false);
@@ -48,17 +51,22 @@ function checkWebhook(fields: Fields, errors: string[]): Fields {
   const hasServer = fields.serverUrl !== undefined;
   const hasToken = fields.apiToken !== undefined;
   if (hasServer !== hasToken) {
-    errors.push('config.serverUrl and config.apiToken go together (both are needed to send toasts)');
+    errors.push({
+      field: hasServer ? 'apiToken' : 'serverUrl',
+      message: 'config.serverUrl and config.apiToken go together (both are needed to send toasts)',
+    });
   } else if (hasServer) {
     Object.assign(config, checkServerAccess(fields, errors));
   }
   return config;
 }
 
-function checkStream(fields: Fields, errors: string[]): Fields {
+function checkStream(fields: Fields, errors: ConfigError[]): Fields {
   const config: Fields = { ...checkServerAccess(fields, errors) };
   const socketPath = optionalString(fields, 'socketPath', errors) ?? DEFAULT_SOCKET_PATH;
-  if (!socketPath.startsWith('/')) errors.push('config.socketPath must start with "/"');
+  if (!socketPath.startsWith('/')) {
+    errors.push({ field: 'socketPath', message: 'config.socketPath must start with "/"' });
+  }
   config.socketPath = socketPath.replace(/\/+$/, '');
   return config;
 }
@@ -66,41 +74,52 @@ function checkStream(fields: Fields, errors: string[]): Fields {
 /** What an HTTP header value can carry as it is: the token goes out as `Authorization: Token <it>`. */
 const HEADER_SAFE = /^[\x21-\x7e]+$/;
 
-function checkServerAccess(fields: Fields, errors: string[]): SeatableServerAccess {
+function checkServerAccess(fields: Fields, errors: ConfigError[]): SeatableServerAccess {
   const apiToken = requiredString(fields, 'apiToken', errors);
   if (apiToken && !HEADER_SAFE.test(apiToken)) {
-    errors.push('config.apiToken must be printable ASCII without spaces (it is sent in an HTTP header)');
+    errors.push({
+      field: 'apiToken',
+      message: 'config.apiToken must be printable ASCII without spaces (it is sent in an HTTP header)',
+    });
   }
   const serverUrl = requiredString(fields, 'serverUrl', errors);
   let normalizedUrl = serverUrl;
   try {
     const url = new URL(serverUrl);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      errors.push('config.serverUrl must be an http(s) URL');
+      errors.push({ field: 'serverUrl', message: 'config.serverUrl must be an http(s) URL' });
     } else if (url.search || url.hash || url.username) {
-      errors.push('config.serverUrl must not have credentials, a query or a fragment');
+      errors.push({
+        field: 'serverUrl',
+        message: 'config.serverUrl must not have credentials, a query or a fragment',
+      });
     }
     normalizedUrl = `${url.origin}${url.pathname}`.replace(/\/+$/, '');
   } catch {
-    if (serverUrl) errors.push('config.serverUrl is not a valid URL');
+    if (serverUrl) errors.push({ field: 'serverUrl', message: 'config.serverUrl is not a valid URL' });
   }
   return { serverUrl: normalizedUrl, apiToken };
 }
 
-function requiredString(fields: Fields, name: string, errors: string[]): string {
+function requiredString(fields: Fields, name: string, errors: ConfigError[]): string {
   const value = optionalString(fields, name, errors);
   if (value === undefined) {
-    if (fields[name] === undefined) errors.push(`config.${name} is required`);
+    if (fields[name] === undefined) errors.push({ field: name, message: `config.${name} is required` });
     return '';
   }
   return value;
 }
 
-function optionalString(fields: Fields, name: string, errors: string[], trim = true): string | undefined {
+function optionalString(
+  fields: Fields,
+  name: string,
+  errors: ConfigError[],
+  trim = true,
+): string | undefined {
   const value = fields[name];
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value.trim() === '') {
-    errors.push(`config.${name} must be a non-empty string`);
+    errors.push({ field: name, message: `config.${name} must be a non-empty string` });
     return undefined;
   }
   return trim ? value.trim() : value;

@@ -56,33 +56,47 @@ describe('source configs', () => {
     ).toEqual({
       ok: false,
       errors: [
-        'config.extra is not a stream config field (expected serverUrl, apiToken, socketPath)',
-        'config.apiToken is required',
-        'config.serverUrl must be an http(s) URL',
-        'config.socketPath must start with "/"',
+        {
+          field: 'extra',
+          message: 'config.extra is not a stream config field (expected serverUrl, apiToken, socketPath)',
+        },
+        { field: 'apiToken', message: 'config.apiToken is required' },
+        { field: 'serverUrl', message: 'config.serverUrl must be an http(s) URL' },
+        { field: 'socketPath', message: 'config.socketPath must start with "/"' },
       ],
     });
     expect(seatableAdapter.parseConfig('stream', { serverUrl: 'not a url', apiToken: 5 })).toEqual({
       ok: false,
-      errors: ['config.apiToken must be a non-empty string', 'config.serverUrl is not a valid URL'],
+      errors: [
+        { field: 'apiToken', message: 'config.apiToken must be a non-empty string' },
+        { field: 'serverUrl', message: 'config.serverUrl is not a valid URL' },
+      ],
     });
     expect(seatableAdapter.parseConfig('webhook', { secret: '', serverUrl: 'https://x.io' })).toEqual({
       ok: false,
       errors: [
-        'config.secret must be a non-empty string',
-        'config.serverUrl and config.apiToken go together (both are needed to send toasts)',
+        { field: 'secret', message: 'config.secret must be a non-empty string' },
+        {
+          field: 'apiToken',
+          message: 'config.serverUrl and config.apiToken go together (both are needed to send toasts)',
+        },
       ],
     });
     // A placeholder copied from docs, or a token with a space inside, could never be sent in a header.
     for (const apiToken of ['…', 'abc def']) {
       expect(seatableAdapter.parseConfig('stream', { serverUrl: 'https://x.io', apiToken })).toEqual({
         ok: false,
-        errors: ['config.apiToken must be printable ASCII without spaces (it is sent in an HTTP header)'],
+        errors: [
+          {
+            field: 'apiToken',
+            message: 'config.apiToken must be printable ASCII without spaces (it is sent in an HTTP header)',
+          },
+        ],
       });
     }
     expect(seatableAdapter.parseConfig('webhook', 'secret')).toEqual({
       ok: false,
-      errors: ['config must be an object'],
+      errors: [{ message: 'config must be an object' }],
     });
   });
 

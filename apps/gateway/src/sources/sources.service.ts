@@ -191,7 +191,7 @@ export class SourcesService {
     if (!check.ok) {
       throw HeraldException.validation(
         `The ${adapter.provider} ${mode} config is not valid.`,
-        check.errors.map((message) => ({ field: 'config', message })),
+        check.errors.map(({ field, message }) => ({ field: field ? `config.${field}` : 'config', message })),
       );
     }
     return check.config;
