@@ -163,7 +163,7 @@ describe("Herald's own health events when their append is lost", () => {
     const report = await recoveredAfterRestart('herald.delivery.failing', endpoint.id);
     expect(report.data).toEqual({
       endpointId: endpoint.id,
-      url: failing.url,
+      url: `${new URL(failing.url).origin}/…`,
       deliveryId: delivery.id,
       eventId: event.id,
       eventType: 'lost.failure',
@@ -181,7 +181,7 @@ describe("Herald's own health events when their append is lost", () => {
     const report = await recoveredAfterRestart('herald.endpoint.disabled', endpoint.id);
     expect(report.data).toEqual({
       endpointId: endpoint.id,
-      url: gone.url,
+      url: `${new URL(gone.url).origin}/…`,
       reason: 'the endpoint answered 410 Gone',
     });
     // The 410 is reported as the disabling it caused, never also as a failed delivery.
@@ -206,7 +206,7 @@ describe("Herald's own health events when their append is lost", () => {
     const report = await recoveredAfterRestart('herald.endpoint.disabled', endpoint.id);
     expect(report.data).toEqual({
       endpointId: endpoint.id,
-      url: receiver.url,
+      url: `${new URL(receiver.url).origin}/…`,
       reason: 'the endpoint answered 410 Gone',
     });
     expect((await admin('GET', `/v1/endpoints/${endpoint.id}`)).body).toMatchObject({

@@ -44,6 +44,16 @@ function endpointEvent(
 export const DELIVERY_FAILING_TYPE = 'herald.delivery.failing';
 
 /**
+ * The endpoint's URL as its health events show it: the origin, and `/…` for whatever followed. These
+ * events reach every key that may read events, while the endpoint itself is for admin keys only, and
+ * receivers carry their tokens in the path (`/services/T0/B0/<token>`) or the query (`?token=…`).
+ */
+function shownEndpointUrl(url: string): string {
+  const { origin, pathname, search } = new URL(url);
+  return pathname === '/' && !search ? origin : `${origin}/…`;
+}
+
+/**
  * `times.at` is when Herald disabled the endpoint, as stored in `disable_report_due_at`: it tells this
  * disabling from a later one after the endpoint was enabled again.
  */
@@ -55,7 +65,7 @@ export function endpointDisabledEvent(
   return endpointEvent(
     'herald.endpoint.disabled',
     endpoint.id,
-    { endpointId: endpoint.id, url: endpoint.url, reason },
+    { endpointId: endpoint.id, url: shownEndpointUrl(endpoint.url), reason },
     `endpoint-disabled:${endpoint.id}:${times.at.getTime()}`,
     times,
   );
@@ -82,7 +92,7 @@ export function deliveryFailingEvent(
     delivery.endpointId,
     {
       endpointId: delivery.endpointId,
-      url: delivery.url,
+      url: shownEndpointUrl(delivery.url),
       deliveryId: delivery.id,
       eventId: delivery.eventId,
       eventType: delivery.eventType,
