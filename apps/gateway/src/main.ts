@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
+import { ApiKeyService } from './api-keys/api-key.service.js';
 import { createHeraldLogger } from './common/herald-logger.js';
 import { ConfigurationError } from './config/environment.js';
 import { type HeraldConfig, loadConfig } from './config/herald-config.js';
@@ -63,6 +64,10 @@ async function start(): Promise<void> {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     logger.fatal({ err: error }, 'Herald could not start');
+    await app
+      ?.get(ApiKeyService)
+      .withdrawGeneratedKey()
+      .catch((e: unknown) => logger.error({ err: e }, 'could not withdraw the generated admin key'));
     await embedded?.stop().catch(() => undefined);
     process.exit(1);
   }
@@ -70,6 +75,7 @@ async function start(): Promise<void> {
     { port: config.port, host: config.host, embeddedPostgres: Boolean(embedded) },
     'Herald is listening',
   );
+  app.get(ApiKeyService).announceGeneratedKey();
 }
 
 async function shutdown(signal: string): Promise<void> {

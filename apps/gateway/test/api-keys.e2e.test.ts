@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
-import { startGatewayProcess } from './support/gateway-process.js';
+import { createServer, type AddressInfo } from 'node:net';
+import { spawnGatewayProcess, startGatewayProcess } from './support/gateway-process.js';
 import { apiClient } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
+import { createTestDatabase } from './support/test-database.js';
 
 describe('API keys (/v1/api-keys)', () => {
   let herald: TestApp;
@@ -209,5 +211,33 @@ describe('the last admin key', () => {
       expect((await apiClient(baseUrl, another)('GET', '/v1/api-keys')).status).toBe(401);
       expect((await apiClient(baseUrl, recovery)('GET', '/v1/api-keys')).status).toBe(200);
     });
+  });
+
+  it('prints a generated admin key only once it listens, and a start that cannot listen keeps none', async () => {
+    const databaseUrl = await createTestDatabase();
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const failed = spawnGatewayProcess(
+        { DATABASE_URL: databaseUrl },
+        (taken.address() as AddressInfo).port,
+      );
+      expect(await failed.exited).toBe(1);
+      expect(failed.output()).toContain('EADDRINUSE');
+      expect(failed.output()).not.toContain('Herald admin API key');
+    } finally {
+      taken.close();
+    }
+    const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl });
+    try {
+      const token = /Herald admin API key \(shown once[^:]*\): (hrld_\S+)/.exec(gateway.output())?.[1];
+      expect(token).toBeDefined();
+      expect(gateway.output().indexOf('Herald is listening')).toBeLessThan(gateway.output().indexOf(token!));
+      const keys = await apiClient(gateway.baseUrl, token)('GET', '/v1/api-keys');
+      expect(keys.body.data).toEqual([expect.objectContaining({ name: 'bootstrap-admin' })]);
+    } finally {
+      gateway.child.kill('SIGTERM');
+      await gateway.exited;
+    }
   });
 });

@@ -19,6 +19,8 @@ const CACHE_LIMIT = 10_000;
 @Injectable()
 export class ApiKeyService implements OnModuleInit, OnApplicationBootstrap {
   private readonly cache = new Map<string, { principal: Principal | null; expiresAt: number }>();
+  /** The admin key this start generated, until it is printed or withdrawn (see `announceGeneratedKey`). */
+  private generated: { id: string; token: string } | undefined;
 
   constructor(
     private readonly repository: ApiKeyRepository,
@@ -32,15 +34,17 @@ export class ApiKeyService implements OnModuleInit, OnApplicationBootstrap {
   }
 
   /**
-   * First start (an empty key table): install HERALD_ADMIN_TOKEN, or generate a key and print it once.
-   * Later, HERALD_ADMIN_TOKEN is also the way back in when no admin key exists any more.
+   * First start (an empty key table): install HERALD_ADMIN_TOKEN, or generate a key, which the start
+   * prints once it listens (`announceGeneratedKey`). Later, HERALD_ADMIN_TOKEN is also the way back in
+   * when no admin key exists any more.
    */
   async onApplicationBootstrap(): Promise<void> {
     const configured = this.config.adminToken;
     const token = configured ?? newToken(TOKEN_PREFIX, 32);
+    const id = uuidv7();
     const { inserted, state } = await this.repository.insertAdminIf(
       {
-        id: uuidv7(),
+        id,
         name: 'bootstrap-admin',
         scopes: ['admin'],
         tokenHash: hashToken(token),
@@ -49,8 +53,7 @@ export class ApiKeyService implements OnModuleInit, OnApplicationBootstrap {
       (table) => (configured ? !table.anyAdmin && !table.tokenKnown : !table.anyKey),
     );
     if (inserted && !configured) {
-      this.logger.warn('generated a bootstrap admin API key; it is printed once on stdout');
-      process.stdout.write(`\nHerald admin API key (shown once, store it now): ${token}\n\n`);
+      this.generated = { id, token };
     } else if (inserted) {
       this.logger.info(
         state.anyKey
@@ -68,6 +71,25 @@ export class ApiKeyService implements OnModuleInit, OnApplicationBootstrap {
         'HERALD_ADMIN_TOKEN is ignored: admin API keys exist, and it only installs one when none does',
       );
     }
+  }
+
+  /** Prints the admin key this start generated, once Herald listens: the operator can use it at once. */
+  announceGeneratedKey(): void {
+    if (!this.generated) return;
+    this.logger.warn('generated a bootstrap admin API key; it is printed once on stdout');
+    process.stdout.write(`\nHerald admin API key (shown once, store it now): ${this.generated.token}\n\n`);
+    this.generated = undefined;
+  }
+
+  /**
+   * The start failed before it listened (a port in use): the generated key goes, unprinted, so the next
+   * start generates and prints one. Printed before the failure, it would scroll by above the error and
+   * be lost, locking the operator out.
+   */
+  async withdrawGeneratedKey(): Promise<void> {
+    if (!this.generated) return;
+    await this.repository.delete(this.generated.id);
+    this.generated = undefined;
   }
 
   async create(dto: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
