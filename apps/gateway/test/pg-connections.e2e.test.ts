@@ -85,4 +85,26 @@ describe('Postgres connections of the gateway', () => {
     expect(after.body).toMatchObject({ type: 'after.cut' });
     expect(after.status).toBe(201);
   });
+
+  it('answers /readyz 503 within its deadline while the database hangs, and 200 again after', async () => {
+    // A lock on the migrations table makes the readiness query wait, as a frozen Postgres would.
+    const runner = gateway.app.get(DataSource).createQueryRunner();
+    await runner.connect();
+    await runner.startTransaction();
+    await runner.query('LOCK TABLE migrations IN ACCESS EXCLUSIVE MODE');
+    try {
+      const asked = Date.now();
+      const hanging = await fetch(`${gateway.baseUrl}/readyz`);
+      expect(Date.now() - asked).toBeLessThan(5_000);
+      expect(hanging.status).toBe(503);
+      expect(await hanging.json()).toMatchObject({
+        code: 'database_unavailable',
+        detail: expect.stringContaining('did not answer within'),
+      });
+    } finally {
+      await runner.rollbackTransaction();
+      await runner.release();
+    }
+    expect((await fetch(`${gateway.baseUrl}/readyz`)).status).toBe(200);
+  });
 });

@@ -9,6 +9,23 @@ import { problemResponses } from '../common/errors/problem-responses.js';
 import { INSTANCE_ID } from '../config/herald-config.js';
 import { DrainState } from './drain-state.js';
 
+/**
+ * How long readiness waits for the database. A Postgres that hangs (frozen, a lock held on the migrations
+ * table) rather than refusing held the probe for as long, and a probe that times out on its side tells
+ * the balancer nothing: it gets a 503 that says why instead.
+ */
+const READY_DEADLINE_MS = 2_000;
+
+class DeadlinePassed extends Error {}
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlinePassed(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
 @ApiTags('health')
 @Public()
 @Controller()
@@ -59,14 +76,16 @@ export class HealthController {
       throw new HeraldException(ErrorCode.ShuttingDown, 'This instance is shutting down.');
     }
     try {
-      if (await this.dataSource.showMigrations()) {
+      if (await withDeadline(this.dataSource.showMigrations(), READY_DEADLINE_MS)) {
         throw new HeraldException(ErrorCode.DatabaseUnavailable, 'Migrations are pending.');
       }
     } catch (error) {
       if (error instanceof HeraldException) throw error;
       throw new HeraldException(
         ErrorCode.DatabaseUnavailable,
-        'The database is unreachable.',
+        error instanceof DeadlinePassed
+          ? `The database did not answer within ${READY_DEADLINE_MS / 1000} s.`
+          : 'The database is unreachable.',
         [],
         {},
         { cause: error },
