@@ -82,6 +82,21 @@ describe('loadConfig', () => {
     for (const secret of ['short', 'mysql://x', 'http://redis:6379']) expect(problems).not.toContain(secret);
   });
 
+  it('refuses a DATABASE_URL the driver cannot parse, without echoing it, and takes a socket URL', () => {
+    let error: unknown;
+    try {
+      loadConfig({ DATABASE_URL: 'postgres://herald:s3cret@127.0.0.1:notaport/herald' });
+    } catch (e) {
+      error = e;
+    }
+    const [problem] = (error as ConfigurationError).problems;
+    expect(problem).toMatch(/^DATABASE_URL.*is not a valid URL/);
+    expect(problem).not.toContain('s3cret');
+    expect(loadConfig({ DATABASE_URL: 'postgresql:///herald?host=/var/run/postgresql' }).databaseUrl).toBe(
+      'postgresql:///herald?host=/var/run/postgresql',
+    );
+  });
+
   it.each([
     ['PORT', 'abc', 'must be an integer port from 1 to 65535'],
     ['PORT', '0', 'must be an integer port from 1 to 65535'],

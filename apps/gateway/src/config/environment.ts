@@ -61,6 +61,16 @@ export class Environment {
   @IsOptional()
   @Transform(emptyToUndefined)
   @Matches(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// URL' })
+  // A URL the driver cannot parse (a port that is no number, a password with an unescaped `/`) failed
+  // each connect attempt alike, and was retried for 30 s as if the database were away.
+  @ValidateBy({
+    name: 'parsableUrl',
+    validator: {
+      validate: (value) => typeof value !== 'string' || URL.canParse(value),
+      defaultMessage: () =>
+        'is not a valid URL (percent-encode any of : / ? # @ % in the user name or password)',
+    },
+  })
   DATABASE_URL?: string;
 
   @IsOptional()
