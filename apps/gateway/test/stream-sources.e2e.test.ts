@@ -197,6 +197,10 @@ describe('stream sources run by the gateway', () => {
     await eventually(async () => expect((await statusOf(id)).state).toBe('connected'), 15_000);
     const disconnected = (await eventsOf(id)).find((e) => e.type === 'herald.source.disconnected')!;
     expect(disconnected.data).toMatchObject({ mayHaveMissedEvents: true, sourceId: id });
+    // Logged with the source named once: strict JSON readers refuse a key repeated.
+    const logged = logs.text.filter((line) => line.includes('jellyfish stream disconnected'));
+    expect(logged.length).toBeGreaterThan(0);
+    for (const line of logged) expect(line.split('"sourceId"')).toHaveLength(2);
     jellyfish.pushNotification(encodeServerMessage({ case: 'roomDeleted', value: { roomId: 'r1' } }));
     await eventually(async () => expect(await typesOf(id)).toContain('jellyfish.room.deleted'));
 

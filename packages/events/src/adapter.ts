@@ -108,6 +108,7 @@ export interface StreamContext {
   lastDedupKey(prefix: string): Promise<string | null>;
   /** Reports every state transition; the gateway turns them into `herald.source.*` events. */
   setState(change: StreamStateChange): void;
+  /** Already names the source (`sourceId`) and its provider on every line: a second key repeats it. */
   readonly logger: AdapterLogger;
   readonly clock: Clock;
   /** Random source in [0, 1) for jitter; injectable for tests. */

@@ -206,7 +206,7 @@ export class ServerSocketStream implements StreamSource {
     if (this.phase !== 'running') return;
     const delayMs = this.backoff.next();
     this.context.logger.warn(
-      { sourceId: this.context.sourceId, reason, delayMs },
+      { reason, delayMs },
       'jellyfish stream disconnected',
     );
     this.context.setState({ state: 'backoff', reason });
@@ -238,7 +238,7 @@ export class ServerSocketStream implements StreamSource {
       .then(() => this.context.emit(events))
       .catch((error: unknown) =>
         this.context.logger.error(
-          { sourceId: this.context.sourceId, err: error, types: events.map((event) => event.type) },
+          { err: error, types: events.map((event) => event.type) },
           'jellyfish events could not be stored',
         ),
       );

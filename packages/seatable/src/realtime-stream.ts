@@ -163,7 +163,7 @@ export class SeatableRealtimeStream implements StreamSource {
         // Usually a stale or revoked base token: retry once with a fresh one before backing off. Other
         // refusals go straight to a reconnect: the server does not answer another join on this socket.
         this.ctx.logger.warn(
-          { sourceId: this.ctx.sourceId, errorType },
+          { errorType },
           'SeaTable join-room refused; renewing the base token',
         );
         continue;
@@ -202,7 +202,7 @@ export class SeatableRealtimeStream implements StreamSource {
    */
   private wentBack(fromVersion: number, toVersion: number): void {
     this.ctx.logger.warn(
-      { sourceId: this.ctx.sourceId, fromVersion, toVersion },
+      { fromVersion, toVersion },
       'SeaTable base version went back (the base was restored?); following it from there',
     );
   }
@@ -213,7 +213,7 @@ export class SeatableRealtimeStream implements StreamSource {
     const op = parseJsonObject(text);
     if (!op) {
       this.ctx.logger.warn(
-        { sourceId: this.ctx.sourceId, operation: text?.slice(0, 200) },
+        { operation: text?.slice(0, 200) },
         'SeaTable op is not a JSON object',
       );
       return;
@@ -239,7 +239,7 @@ export class SeatableRealtimeStream implements StreamSource {
     if (event) events.push(event);
     else
       this.ctx.logger.warn(
-        { sourceId: this.ctx.sourceId, opType: op.op_type },
+        { opType: op.op_type },
         'SeaTable op without a usable op_type',
       );
     if (events.length > 0) this.enqueue(events);
@@ -250,7 +250,7 @@ export class SeatableRealtimeStream implements StreamSource {
     const text = typeof notification === 'string' ? notification : JSON.stringify(notification);
     const parsed = parseJsonObject(text);
     if (!parsed) {
-      this.ctx.logger.warn({ sourceId: this.ctx.sourceId }, 'SeaTable notification is not a JSON object');
+      this.ctx.logger.warn({}, 'SeaTable notification is not a JSON object');
       return;
     }
     this.enqueue([normalizeNotification(parsed, encoder.encode(text))]);
@@ -264,7 +264,7 @@ export class SeatableRealtimeStream implements StreamSource {
   ) {
     const dtableUuid = this.token?.dtableUuid ?? '';
     const data: SeatableGapData = { dtableUuid, fromVersion, toVersion, missing, reason };
-    this.ctx.logger.warn({ sourceId: this.ctx.sourceId, ...data }, 'SeaTable base versions were missed');
+    this.ctx.logger.warn({ ...data }, 'SeaTable base versions were missed');
     // A restart with no new ops finds the same gap again: the key makes storing it twice a no-op.
     return {
       type: 'herald.source.gap',
@@ -280,7 +280,7 @@ export class SeatableRealtimeStream implements StreamSource {
       return key === null ? undefined : versionOfKey(key, dtableUuid);
     } catch (error) {
       this.ctx.logger.warn(
-        { sourceId: this.ctx.sourceId, err: error },
+        { err: error },
         'could not read the newest stored SeaTable base version',
       );
       return undefined;
@@ -321,7 +321,7 @@ export class SeatableRealtimeStream implements StreamSource {
       .then(store)
       .catch((error: unknown) =>
         this.ctx.logger.error(
-          { sourceId: this.ctx.sourceId, err: error, types },
+          { err: error, types },
           'SeaTable events could not be stored',
         ),
       );
@@ -363,12 +363,12 @@ export class SeatableRealtimeStream implements StreamSource {
   private async refreshToken(): Promise<void> {
     try {
       await this.baseToken(true);
-      this.ctx.logger.info({ sourceId: this.ctx.sourceId }, 'SeaTable base token renewed');
+      this.ctx.logger.info({}, 'SeaTable base token renewed');
     } catch (error) {
       if (!this.running) return;
       if (error instanceof BaseTokenError && error.isAuthRefusal) return this.onTokenFailure(error);
       this.ctx.logger.warn(
-        { sourceId: this.ctx.sourceId, err: describe(error) },
+        { err: describe(error) },
         'SeaTable base token renewal failed',
       );
       this.refreshTimer = this.ctx.clock.setTimeout(() => {
@@ -383,7 +383,7 @@ export class SeatableRealtimeStream implements StreamSource {
     if (error instanceof BaseTokenError && error.isAuthRefusal) {
       // The status's lastError is read through the API: SeaTable's own message only (see `seatableReason`).
       this.ctx.logger.warn(
-        { sourceId: this.ctx.sourceId, status: error.status, body: error.bodyExcerpt },
+        { status: error.status, body: error.bodyExcerpt },
         'SeaTable refused the API token',
       );
       const reason = error.reason ? `: ${error.reason}` : '';
@@ -451,7 +451,7 @@ export class SeatableRealtimeStream implements StreamSource {
 
   private onUnexpected(task: string, error: unknown): void {
     this.ctx.logger.error(
-      { sourceId: this.ctx.sourceId, err: error },
+      { err: error },
       `SeaTable stream: ${task} failed unexpectedly`,
     );
     if (!this.running) return;

@@ -45,11 +45,22 @@ export async function startTestApp(
 }
 
 /** A logger at `info` whose lines are kept, parsed, instead of printed. */
-export function capturedLogs(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+export function capturedLogs(): {
+  logger: Logger;
+  lines: Array<Record<string, unknown>>;
+  /** The lines as written (JSON.parse keeps one of two equal keys). */
+  text: string[];
+} {
   const lines: Array<Record<string, unknown>> = [];
+  const text: string[] = [];
   const logger = createHeraldLogger(
     { level: 'info' },
-    { write: (line: string) => lines.push(JSON.parse(line)) },
+    {
+      write: (line: string) => {
+        text.push(line);
+        lines.push(JSON.parse(line));
+      },
+    },
   );
-  return { logger, lines };
+  return { logger, lines, text };
 }
