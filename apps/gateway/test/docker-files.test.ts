@@ -74,6 +74,7 @@ describe('docker/', () => {
       expect(gateway.environment.HERALD_PUBLIC_URL).toBe('${HERALD_PUBLIC_URL:-}');
       // Behind nginx, which sets X-Forwarded-*: ingest URLs take the host and port clients used.
       expect(gateway.environment.HERALD_TRUST_PROXY).toBe('true');
+      expect(gateway.init).toBe(true);
     }
     expect(compose.services.proxy.depends_on['gateway-1'].condition).toBe('service_healthy');
     expect(compose.services.proxy.volumes[0]).toBe('./nginx.conf:/etc/nginx/nginx.conf:ro');
@@ -83,6 +84,12 @@ describe('docker/', () => {
     expect(nginx).toMatch(
       /upstream herald \{[^}]*ip_hash;[^}]*server gateway-1:8080[^}]*server gateway-2:8080/s,
     );
+    // Replicas recreated at another address are found again, which needs a zone, Docker's resolver and
+    // an nginx of 1.27.3 or later.
+    expect(nginx).toMatch(/upstream herald \{[^}]*zone herald [^}]*server gateway-1:8080 resolve /s);
+    expect(nginx).toMatch(/^\s*resolver 127\.0\.0\.11 /m);
+    const [major, minor] = /^nginx:(\d+)\.(\d+)/.exec(compose.services.proxy.image)!.slice(1).map(Number);
+    expect(major! * 1000 + minor!).toBeGreaterThanOrEqual(1028);
     expect(nginx).toContain('proxy_set_header Upgrade $http_upgrade;');
     // The host with its port, which the gateway builds ingest URLs from.
     expect(nginx).toContain('proxy_set_header X-Forwarded-Host $http_host;');
