@@ -1,6 +1,9 @@
 import { decodeSecret, type HeraldEvent, verify, type VerifyOptions } from '@herald/events';
 import { HeraldClientError } from './errors.js';
 
+const MIN_SECRET_BYTES = 24;
+const SECRET_EXPECTED = 'secret must be the endpoint secret Herald showed (whsec_ followed by base64)';
+
 /**
  * For outbound-webhook receivers: checks the Standard Webhooks headers Herald sent against the raw
  * request body (exact bytes, before any JSON parsing) and returns the event.
@@ -11,14 +14,18 @@ export async function verifyWebhook(
   rawBody: string | Uint8Array,
   options?: VerifyOptions,
 ): Promise<HeraldEvent> {
-  // A secret that cannot be one is the receiver's configuration, not a forged webhook: said apart, so a
-  // receiver does not reject every webhook as forged while its secret is mistyped.
+  // A secret that cannot be one, or a body already parsed, is the receiver's configuration, not a forged
+  // webhook: said apart, so a receiver does not reject every webhook as forged while it is set up wrong.
+  let keyBytes: number;
   try {
-    decodeSecret(secret);
+    keyBytes = decodeSecret(secret).length;
   } catch (error) {
-    throw new TypeError('secret must be the endpoint secret Herald showed (whsec_ followed by base64)', {
-      cause: error,
-    });
+    throw new TypeError(SECRET_EXPECTED, { cause: error });
+  }
+  // Herald's secrets have 24 to 64 bytes; `abc`, say, decodes as base64 but is none of them.
+  if (keyBytes < MIN_SECRET_BYTES) throw new TypeError(SECRET_EXPECTED);
+  if (typeof rawBody !== 'string' && !(rawBody instanceof Uint8Array)) {
+    throw new TypeError('rawBody must be the request body as received (a string or bytes), not parsed JSON');
   }
   try {
     await verify(secret, headers, rawBody, options);

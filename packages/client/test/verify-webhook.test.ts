@@ -38,5 +38,17 @@ describe(verifyWebhook.name, () => {
     const body = JSON.stringify(event);
     const headers = await signedHeaders([generateSecret()], event.id, Math.floor(Date.now() / 1000), body);
     await expect(verifyWebhook('whsec_not base64!', headers, body)).rejects.toThrow(TypeError);
+    // Base64, but too short to be a secret Herald made (24 to 64 bytes).
+    await expect(verifyWebhook('abc', headers, body)).rejects.toThrow(TypeError);
+    await expect(verifyWebhook('whsec_c2hvcnQ=', headers, body)).rejects.toThrow(TypeError);
+  });
+
+  it('tells a body already parsed from a forged webhook', async () => {
+    const secret = generateSecret();
+    const body = JSON.stringify(event);
+    const headers = await signedHeaders([secret], event.id, Math.floor(Date.now() / 1000), body);
+    await expect(verifyWebhook(secret, headers, event as unknown as string)).rejects.toThrow(
+      /rawBody must be the request body as received/,
+    );
   });
 });
