@@ -63,7 +63,7 @@ async function start(): Promise<void> {
     app = await createApp(config, logger, { instanceId });
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
-    logger.fatal({ err: error }, 'Herald could not start');
+    logger.fatal({ err: error, database: databaseTarget(config.databaseUrl) }, 'Herald could not start');
     await app
       ?.get(ApiKeyService)
       .withdrawGeneratedKey()
@@ -76,6 +76,13 @@ async function start(): Promise<void> {
     'Herald is listening',
   );
   app.get(ApiKeyService).announceGeneratedKey();
+}
+
+/** Where the database is (host, port and name), for a start that failed on it; never its credentials. */
+function databaseTarget(url: string | undefined): string | undefined {
+  if (!url || !URL.canParse(url)) return undefined;
+  const { hostname, port, pathname, searchParams } = new URL(url);
+  return `${searchParams.get('host') ?? hostname}:${port || '5432'}${pathname}`;
 }
 
 async function shutdown(signal: string): Promise<void> {

@@ -314,7 +314,13 @@ describe('gateway process with embedded Postgres', () => {
     // Not ten retries three seconds apart.
     expect(lines.filter((line) => line.msg.includes('Retrying'))).toEqual([]);
     const fatal = lines.find((line) => line.level === 60);
-    expect(fatal).toMatchObject({ msg: 'Herald could not start' });
+    expect(fatal).toMatchObject({
+      msg: 'Herald could not start',
+      database: `${url.hostname}:${url.port}${url.pathname}`,
+    });
     expect(fatal!.err!.message).toMatch(/password authentication failed|does not exist/);
+    // Said once: not also by Nest, at error, with the same stack.
+    expect(lines.filter((line) => line.level >= 50)).toEqual([fatal]);
+    expect(gateway.output()).not.toContain('not-the-password');
   });
 });

@@ -272,6 +272,19 @@ describe('subscriber socket (/events)', () => {
         error: { code: 'unknown_subscription' },
       });
     });
+
+    it('answers an event it does not take, sent with an ack, instead of leaving the client waiting', async () => {
+      const socket = (await open()) as unknown as {
+        timeout(ms: number): { emitWithAck(event: string, payload: unknown): Promise<unknown> };
+      };
+      expect(await socket.timeout(5_000).emitWithAck('subscrib', { types: ['a.*'] })).toEqual({
+        ok: false,
+        error: {
+          code: 'unknown_event',
+          message: 'unknown event "subscrib": the server takes subscribe and unsubscribe',
+        },
+      });
+    });
   });
 
   it('delivers live events that match type patterns and sources, and stops after unsubscribe', async () => {

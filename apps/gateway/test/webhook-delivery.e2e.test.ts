@@ -16,7 +16,7 @@ import {
 import { ATTEMPT_TIMEOUT_MS, WebhookSender } from '../src/endpoints/deliveries/webhook-sender.js';
 import { hookClaims } from './support/claim-hook.js';
 import { apiClient, eventually, publishConcurrently } from './support/http.js';
-import { startTestApp, type TestApp } from './support/test-app.js';
+import { capturedLogs, startTestApp, type TestApp } from './support/test-app.js';
 import {
   type ReceiverAnswer,
   startWebhookReceiver,
@@ -907,5 +907,35 @@ describe('outbound webhook delivery', () => {
     expect(metrics).toMatch(/herald_delivery_attempts_total\{outcome="delivered"\} \d+/);
     expect(metrics).toContain('herald_delivery_attempt_seconds_bucket');
     expect(metrics).toContain('herald_deliveries_pending');
+  });
+});
+
+describe('failed webhook attempts in the log', () => {
+  it('logs a failed attempt once per endpoint per minute, then how many more failed', async () => {
+    const logs = capturedLogs();
+    // Attempts due again at once, so several fail within the minute.
+    const herald = await startTestApp({ HERALD_RETRY_SCHEDULE: '0,0,0,0' }, undefined, 0, logs.logger);
+    const receiver = await startWebhookReceiver(() => ({ status: 503 }));
+    try {
+      const admin = apiClient(herald.baseUrl, herald.adminToken);
+      const endpoint = (
+        await admin('POST', '/v1/endpoints', { body: { url: receiver.url, filter: { types: ['down.*'] } } })
+      ).body;
+      await admin('POST', '/v1/events', { body: { type: 'down.one' } });
+      await eventually(() => receiver.received.length === 4);
+      const failed = () => logs.lines.filter((line) => line.msg === 'webhook attempt failed');
+      await eventually(() => failed().length === 1);
+      expect(failed()[0]).toMatchObject({
+        endpointId: endpoint.id,
+        responseStatus: 503,
+        next: expect.stringMatching(/^retry in \d+ s$/),
+        failedUnlogged: 0,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(failed()).toHaveLength(1);
+    } finally {
+      await receiver.close();
+      await herald.close();
+    }
   });
 });

@@ -17,6 +17,8 @@ export type SocketErrorCode =
   | 'cursor_expired'
   | 'unknown_subscription'
   | 'too_many_subscriptions'
+  /** The client emitted an event the server does not take (only `subscribe` and `unsubscribe`). */
+  | 'unknown_event'
   | 'internal';
 
 export interface SocketError {

@@ -14,14 +14,27 @@ const BOOT_CONTEXTS = new Set([
   'NestApplication',
 ]);
 
-/** Nest's logger with its start-up lines demoted to debug; everything else passes through. */
+/**
+ * Where Nest reports an error that stops the start. Herald has Nest throw it instead of exiting
+ * (`abortOnError: false`), and main.ts logs it as the one fatal line: at error as well, each start that
+ * failed said so twice, each time with the whole stack.
+ */
+const START_FAILURE_CONTEXT = 'ExceptionHandler';
+
+/**
+ * Nest's logger with its start-up lines, and its copy of an error that stops the start, demoted to
+ * debug; everything else passes through.
+ */
 export function quietBootLogger(logger: LoggerService): LoggerService {
   return {
     log: (message: unknown, ...params: unknown[]) =>
       BOOT_CONTEXTS.has(params.at(-1) as string)
         ? logger.debug?.(message, ...params)
         : logger.log(message, ...params),
-    error: (message: unknown, ...params: unknown[]) => logger.error(message, ...params),
+    error: (message: unknown, ...params: unknown[]) =>
+      params.at(-1) === START_FAILURE_CONTEXT
+        ? logger.debug?.(message, ...params)
+        : logger.error(message, ...params),
     warn: (message: unknown, ...params: unknown[]) => logger.warn(message, ...params),
     debug: (message: unknown, ...params: unknown[]) => logger.debug?.(message, ...params),
     verbose: (message: unknown, ...params: unknown[]) => logger.verbose?.(message, ...params),

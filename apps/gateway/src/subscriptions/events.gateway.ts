@@ -23,6 +23,22 @@ import { DrainState } from '../health/drain-state.js';
  */
 const JOIN_TIMEOUT_MS = 10_000;
 
+const CLIENT_EVENTS: ReadonlySet<string> = new Set(['subscribe', 'unsubscribe']);
+
+/** An event the server does not take, sent with an ack, is answered rather than left waiting forever. */
+function answerUnknownEvent(event: unknown, args: unknown[]): void {
+  const ack = args.at(-1);
+  if (CLIENT_EVENTS.has(String(event)) || typeof ack !== 'function') return;
+  const result: UnsubscribeResult = {
+    ok: false,
+    error: {
+      code: 'unknown_event',
+      message: `unknown event ${JSON.stringify(String(event).slice(0, 100))}: the server takes subscribe and unsubscribe`,
+    },
+  };
+  (ack as (answer: UnsubscribeResult) => void)(result);
+}
+
 /** Contract §6: the `/events` namespace. Handlers answer through acks and never throw at the socket. */
 @WebSocketGateway({
   namespace: EVENTS_NAMESPACE,
@@ -74,6 +90,7 @@ export class EventsGateway implements OnGatewayInit, OnGatewayConnection, OnGate
     this.principals.delete(socket);
     this.hub.attach(socket, principal);
     coalesceWebsocketWrites(socket.conn);
+    socket.onAny((event: unknown, ...args: unknown[]) => answerUnknownEvent(event, args));
   }
 
   handleDisconnect(socket: SubscriberSocket): void {

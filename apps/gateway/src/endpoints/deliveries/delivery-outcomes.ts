@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { systemClock } from '@herald/events';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { HERALD_CONFIG, type HeraldConfig, INSTANCE_ID } from '../../config/herald-config.js';
 import { isDatabaseUnavailable } from '../../common/errors/problem.js';
+import { LogThrottle } from '../../common/log-throttle.js';
 import type { NewEvent } from '../../events/event-record.js';
 import { EventWriter } from '../../events/event-writer.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
@@ -48,6 +50,12 @@ const OUTCOME_LINGER_MS = 10;
  */
 const OUTCOME_RETRY_MS = 10_000;
 const OUTCOME_RETRY_MAX_DELAY_MS = 1_000;
+/**
+ * A failed attempt is logged once per endpoint per window, with how many more failed since: a receiver
+ * that is down fails every attempt, and one line each would flood the log. The attempts themselves are
+ * all in the deliveries API.
+ */
+const FAILURE_LOG_WINDOW_MS = 60_000;
 
 interface PendingOutcome {
   delivery: ClaimedDelivery;
@@ -75,6 +83,7 @@ export class DeliveryOutcomes {
   private readonly queue: PendingOutcome[] = [];
   private writing = false;
   private retrying = true;
+  private readonly failureLog = new LogThrottle(FAILURE_LOG_WINDOW_MS, systemClock);
 
   constructor(
     private readonly deliveries: DeliveryRepository,
@@ -110,6 +119,7 @@ export class DeliveryOutcomes {
       outcome: succeeded ? 'delivered' : result.status === null ? 'error' : 'rejected',
     });
     this.metrics.deliveryAttemptSeconds.observe(result.durationMs / 1000);
+    if (!succeeded) this.logFailure(delivery, result, next);
     const outcome: Outcome = {
       id: delivery.id,
       attemptsBefore: delivery.attemptCount,
@@ -129,6 +139,22 @@ export class DeliveryOutcomes {
       this.queue.push({ delivery, result, outcome, resolve, reject });
       if (!this.writing) void this.writeQueued();
     });
+  }
+
+  private logFailure(delivery: ClaimedDelivery, result: SendResult, next: DeliveryTransition): void {
+    const admitted = this.failureLog.admit(delivery.endpointId);
+    if (!admitted) return;
+    this.logger.warn(
+      {
+        endpointId: delivery.endpointId,
+        deliveryId: delivery.id,
+        responseStatus: result.status,
+        error: result.error,
+        next: next.status === 'pending' ? `retry in ${Math.round(next.retryInSeconds)} s` : next.status,
+        failedUnlogged: admitted.suppressed,
+      },
+      'webhook attempt failed',
+    );
   }
 
   /** Shutdown's grace is over: a write that fails is not retried, its leases left to lapse. */
