@@ -243,17 +243,24 @@ describe('endpoints (/v1/endpoints)', () => {
     ]);
   });
 
-  it('says a replay without since needs one, and what is wrong with a malformed one', async () => {
+  it('says a replay without since or after needs one, and what is wrong with a malformed one', async () => {
     const created = await admin('POST', '/v1/endpoints', { body: { url: 'https://example.com/replay' } });
     const replay = (body: object) => admin('POST', `/v1/endpoints/${created.body.id}/replay`, { body });
     const missing = await replay({});
     expect(missing.status).toBe(400);
     expect(missing.body).toMatchObject({
       code: 'validation_failed',
-      errors: [{ field: 'since', message: 'since is required' }],
+      errors: [{ field: 'since', message: 'since or after is required' }],
     });
     expect((await replay({ since: null })).body.errors).toEqual([
-      { field: 'since', message: 'since is required' },
+      { field: 'since', message: 'since or after is required' },
+    ]);
+    expect(await replay({ after: 'nope' })).toMatchObject({
+      status: 400,
+      body: { code: 'invalid_cursor', errors: [{ field: 'after' }] },
+    });
+    expect((await replay({ after: '0', missedOnly: 'yes' })).body.errors).toEqual([
+      { field: 'missedOnly', message: 'missedOnly must be a boolean value' },
     ]);
     expect((await replay({ since: 'monday' })).body.errors).toEqual([
       { field: 'since', message: 'since must be a valid ISO 8601 date string' },

@@ -9,6 +9,7 @@ import {
   IsString,
   IsUUID,
   MaxLength,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
 import { MAX_FILTER_PATTERNS } from '@herald/events';
@@ -96,12 +97,31 @@ export class UpdateEndpointDto {
 }
 
 export class ReplayEndpointDto {
-  @ApiProperty({
-    description: 'Events whose `time` (when it happened at the provider) is at or after this instant',
+  @ApiPropertyOptional({
+    description:
+      'Events whose `time` (when it happened at the provider) is at or after this instant; `since`, `after` or both',
   })
-  @IsDefined({ message: '$property is required' })
+  @ValidateIf((dto: ReplayEndpointDto) => dto.after === undefined || dto.since !== undefined)
+  @IsDefined({ message: 'since or after is required' })
   @IsInstant()
-  since: string;
+  since?: string;
+
+  @ApiPropertyOptional({
+    description:
+      "Events after this one (its id or seq), in the log's commit order: a gap-free start, where `time` is the provider's",
+  })
+  @IsOmittable()
+  @IsString()
+  @MaxLength(100)
+  after?: string;
+
+  @ApiPropertyOptional({
+    description:
+      'Only events this endpoint has not been sent and is not about to be: none of their deliveries to it is delivered, pending or in flight',
+  })
+  @IsOmittable()
+  @IsBoolean()
+  missedOnly?: boolean;
 
   @ApiPropertyOptional({ description: 'Events whose `time` is before this instant (default: now)' })
   @IsOmittable()

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { generateSecret, SECRET_PREFIX, typePatternError, typePatternToRegex } from '@herald/events';
 import { v7 as uuidv7 } from 'uuid';
 import { checkTogether } from '../common/errors/check-together.js';
+import { EventsService } from '../events/events.service.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException, type ProblemFieldError } from '../common/errors/herald-exception.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
@@ -46,6 +47,7 @@ export class EndpointsService {
   constructor(
     private readonly repository: EndpointRepository,
     private readonly deliveries: DeliveryRepository,
+    private readonly events: EventsService,
     @Inject(HERALD_CONFIG) private readonly config: HeraldConfig,
   ) {}
 
@@ -131,11 +133,21 @@ export class EndpointsService {
 
   async replay(id: string, dto: ReplayEndpointDto): Promise<ReplayResultDto> {
     const endpoint = await this.load(id);
-    const since = new Date(dto.since);
-    const until = dto.until ? new Date(dto.until) : new Date();
-    if (until <= since) throw HeraldException.emptyTimeRange();
+    const since = dto.since === undefined ? null : new Date(dto.since);
+    // A time window ends now unless told otherwise; a replay by seq alone has no time bound at all (an
+    // event may carry a `time` of the publisher's, ahead of the clock).
+    const until = dto.until ? new Date(dto.until) : since ? new Date() : null;
+    if (since && until && until <= since) throw HeraldException.emptyTimeRange();
     const regexes = compileTypePatterns(dto.types ?? [], 'types');
-    return { deliveries: await this.deliveries.replay(endpoint.id, since, until, regexes) };
+    const afterSeq = (await this.events.resolveAfter(dto.after)) ?? null;
+    const queued = await this.deliveries.replay(endpoint.id, {
+      since,
+      until,
+      afterSeq,
+      typeRegexes: regexes,
+      missedOnly: dto.missedOnly ?? false,
+    });
+    return { deliveries: queued };
   }
 
   /** Writes what `change` makes of the endpoint as it is (see `EndpointRepository.update`); a 404 when it is gone. */

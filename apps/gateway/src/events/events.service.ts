@@ -114,12 +114,12 @@ export class EventsService {
     return toPage(rows, limit, toEnvelope, (row) => row.seq, 'events');
   }
 
-  /** `after` is an event id or a seq; an id must name a stored event. */
-  private async resolveAfter(after: string | undefined): Promise<string | undefined> {
+  /** `after` is an event id or a seq; an id must name a stored event. Refused as `field` otherwise. */
+  async resolveAfter(after: string | undefined, field = 'after'): Promise<string | undefined> {
     if (after === undefined) return undefined;
     const cursor = await this.cursors.resolve(after);
     if (cursor.kind === 'ok') return String(cursor.seq);
-    throw refusedCursor(cursor, 'after');
+    throw refusedCursor(cursor, field);
   }
 
   /**

@@ -274,6 +274,19 @@ export interface Outcome {
   reportFailure?: boolean;
 }
 
+/** Which stored events a replay queues again for an endpoint (its own filter applies as well). */
+export interface ReplaySelection {
+  /** `time` at or after this; null: from the oldest kept. */
+  since: Date | null;
+  /** `time` before this; null: any. */
+  until: Date | null;
+  /** `seq` after this; null: any. */
+  afterSeq: string | null;
+  typeRegexes: string[];
+  /** Only events with no delivery to the endpoint other than failed ones (none delivered, queued or in flight). */
+  missedOnly: boolean;
+}
+
 /** A failed delivery whose `herald.delivery.failing` may not be stored (see `failuresToReport`). */
 export interface FailureToReport {
   id: string;
@@ -586,19 +599,26 @@ export class DeliveryRepository {
   }
 
   /** New deliveries to one endpoint for stored events in [since, until) that match it (and `typeRegexes`). */
-  async replay(endpointId: string, since: Date, until: Date, typeRegexes: string[]): Promise<number> {
+  async replay(endpointId: string, selection: ReplaySelection): Promise<number> {
+    const { since, until, afterSeq, typeRegexes, missedOnly } = selection;
     const rows: Array<{ queued: number }> = await this.dataSource.query(
       `WITH queued AS (
          INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
          SELECT e.id, ev.seq, ev.id, 'pending', now()
-         FROM endpoints e JOIN events ev ON ev.time >= $2 AND ev.time < $3 AND ${MATCHES_ENDPOINT}
+         FROM endpoints e JOIN events ev
+           ON ($2::timestamptz IS NULL OR ev.time >= $2) AND ($3::timestamptz IS NULL OR ev.time < $3)
+              AND ${MATCHES_ENDPOINT}
+              AND ($5::bigint IS NULL OR ev.seq > $5)
          WHERE e.id = $1 AND (cardinality($4::text[]) = 0 OR ev.type ~ ANY($4::text[]))
+           AND NOT ($6::boolean AND EXISTS (
+             SELECT 1 FROM deliveries d WHERE d.event_seq = ev.seq AND d.endpoint_id = e.id
+               AND d.status <> 'failed'))
          ORDER BY ev.seq
          RETURNING 1)
        SELECT count(*)::int AS queued,
               CASE WHEN count(*) > 0 THEN pg_notify('${DELIVERY_WAKE_CHANNEL}', '') END
        FROM queued`,
-      [endpointId, since, until, typeRegexes],
+      [endpointId, since, until, typeRegexes, afterSeq, missedOnly],
     );
     const queued = rows[0]?.queued ?? 0;
     // A replay can add more rows at once than autovacuum has statistics for (see `refreshStatistics`).
