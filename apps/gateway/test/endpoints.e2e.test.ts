@@ -48,6 +48,7 @@ describe('endpoints (/v1/endpoints)', () => {
     expect(fetched.body.secret).toBeUndefined();
     expect(JSON.stringify(fetched.body)).not.toContain(secret);
     expect(secret.startsWith(fetched.body.secretPrefix)).toBe(true);
+    expect(fetched.body.secretPrefix).toHaveLength(10);
     const listed = await admin('GET', '/v1/endpoints?limit=500');
     expect(JSON.stringify(listed.body)).not.toContain(secret);
     expect(listed.body.nextCursor).toBeNull();

@@ -165,7 +165,11 @@ export class ReplayResultDto {
   @ApiProperty({ type: 'integer', description: 'How many deliveries the replay created' }) deliveries: number;
 }
 
-const SECRET_PREFIX_LENGTH = 12;
+/**
+ * `whsec_` and four characters (24 bits of the key): enough to tell two secrets apart, as a rotation
+ * needs, and little of the key to every reader of the endpoint, whose logs keep the answers.
+ */
+const SECRET_PREFIX_LENGTH = 'whsec_'.length + 4;
 
 export function mapEndpoint(endpoint: EndpointEntity, now = new Date()): EndpointDto {
   // Newest first: the first retired secret is the last to stop signing.
