@@ -106,6 +106,9 @@ describe('stream sources run by the gateway', () => {
     expect(seatable.toasts).toHaveLength(1);
     const badToast = await admin('POST', `/v1/sources/${id}/toasts`, { body: { toUser: 'u@auth.local' } });
     expect(badToast.status).toBe(400);
+    expect(badToast.body.errors).toEqual([
+      { field: 'message', message: 'message must be a non-empty string' },
+    ]);
   });
 
   it('answers 504 upstream_unreachable, not database_unavailable, when SeaTable cannot be reached for a toast', async () => {

@@ -58,12 +58,13 @@ export type AdapterErrorCode =
 
 /** The only error type adapters throw at the gateway; the gateway maps each code to an HTTP status. */
 export class AdapterError extends Error {
-  readonly details: readonly string[];
+  /** What exactly was wrong: text, or the field at fault with what is wrong with it. */
+  readonly details: readonly (string | FieldError)[];
 
   constructor(
     readonly code: AdapterErrorCode,
     message: string,
-    options: { cause?: unknown; details?: readonly string[] } = {},
+    options: { cause?: unknown; details?: readonly (string | FieldError)[] } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'AdapterError';
@@ -71,14 +72,13 @@ export class AdapterError extends Error {
   }
 }
 
-/** One thing wrong with a source config: `field` names its key, left out when the whole config is at fault. */
-export interface ConfigError {
+/** One thing wrong with an input (a source config, an action's body): `field` names its key, left out when the whole input is at fault. */
+export interface FieldError {
   field?: string;
   message: string;
 }
 
-export type ConfigCheck =
-  { ok: true; config: Record<string, unknown> } | { ok: false; errors: ConfigError[] };
+export type ConfigCheck = { ok: true; config: Record<string, unknown> } | { ok: false; errors: FieldError[] };
 
 export type StreamState = 'connecting' | 'connected' | 'backoff' | 'auth_failed' | 'stopped';
 

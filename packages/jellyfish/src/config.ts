@@ -1,4 +1,4 @@
-import { maskSecret, type ConfigCheck, type ConfigError, type SourceMode } from '@herald/events';
+import { maskSecret, type ConfigCheck, type FieldError, type SourceMode } from '@herald/events';
 
 /** Webhook source: Jellyfish/Fishjam POSTs notifications to the source's ingest URL. */
 export interface WebhookSourceConfig {
@@ -88,7 +88,7 @@ function parseStreamConfig(fields: Record<string, unknown>): ConfigCheck {
   return { ok: true, config: { ...config } };
 }
 
-function unknownFieldErrors(fields: Record<string, unknown>, known: readonly string[]): ConfigError[] {
+function unknownFieldErrors(fields: Record<string, unknown>, known: readonly string[]): FieldError[] {
   return Object.keys(fields)
     .filter((name) => !known.includes(name))
     .map((name) => ({ field: name, message: `${name}: unknown field (allowed: ${known.join(', ')})` }));

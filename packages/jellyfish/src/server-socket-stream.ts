@@ -205,10 +205,7 @@ export class ServerSocketStream implements StreamSource {
   private reconnectLater(reason: string): void {
     if (this.phase !== 'running') return;
     const delayMs = this.backoff.next();
-    this.context.logger.warn(
-      { reason, delayMs },
-      'jellyfish stream disconnected',
-    );
+    this.context.logger.warn({ reason, delayMs }, 'jellyfish stream disconnected');
     this.context.setState({ state: 'backoff', reason });
     this.reconnectTimer = this.context.clock.setTimeout(() => {
       this.reconnectTimer = undefined;

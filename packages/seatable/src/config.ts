@@ -1,4 +1,4 @@
-import { maskSecret, type ConfigCheck, type ConfigError, type SourceMode } from '@herald/events';
+import { maskSecret, type ConfigCheck, type FieldError, type SourceMode } from '@herald/events';
 
 export const DEFAULT_SOCKET_PATH = '/api-gateway/socket.io';
 
@@ -43,7 +43,7 @@ export function parseSeatableConfig(mode: SourceMode, input: unknown): ConfigChe
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: result };
 }
 
-function checkWebhook(fields: Fields, errors: ConfigError[]): Fields {
+function checkWebhook(fields: Fields, errors: FieldError[]): Fields {
   const config: Fields = {};
   // Kept as given, spaces included: SeaTable signs with the secret exactly as it stores it.
   const secret = optionalString(fields, 'secret', errors, false);
@@ -61,7 +61,7 @@ function checkWebhook(fields: Fields, errors: ConfigError[]): Fields {
   return config;
 }
 
-function checkStream(fields: Fields, errors: ConfigError[]): Fields {
+function checkStream(fields: Fields, errors: FieldError[]): Fields {
   const config: Fields = { ...checkServerAccess(fields, errors) };
   const socketPath = optionalString(fields, 'socketPath', errors) ?? DEFAULT_SOCKET_PATH;
   if (!socketPath.startsWith('/')) {
@@ -74,7 +74,7 @@ function checkStream(fields: Fields, errors: ConfigError[]): Fields {
 /** What an HTTP header value can carry as it is: the token goes out as `Authorization: Token <it>`. */
 const HEADER_SAFE = /^[\x21-\x7e]+$/;
 
-function checkServerAccess(fields: Fields, errors: ConfigError[]): SeatableServerAccess {
+function checkServerAccess(fields: Fields, errors: FieldError[]): SeatableServerAccess {
   const apiToken = requiredString(fields, 'apiToken', errors);
   if (apiToken && !HEADER_SAFE.test(apiToken)) {
     errors.push({
@@ -101,7 +101,7 @@ function checkServerAccess(fields: Fields, errors: ConfigError[]): SeatableServe
   return { serverUrl: normalizedUrl, apiToken };
 }
 
-function requiredString(fields: Fields, name: string, errors: ConfigError[]): string {
+function requiredString(fields: Fields, name: string, errors: FieldError[]): string {
   const value = optionalString(fields, name, errors);
   if (value === undefined) {
     if (fields[name] === undefined) errors.push({ field: name, message: `config.${name} is required` });
@@ -110,12 +110,7 @@ function requiredString(fields: Fields, name: string, errors: ConfigError[]): st
   return value;
 }
 
-function optionalString(
-  fields: Fields,
-  name: string,
-  errors: ConfigError[],
-  trim = true,
-): string | undefined {
+function optionalString(fields: Fields, name: string, errors: FieldError[], trim = true): string | undefined {
   const value = fields[name];
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value.trim() === '') {

@@ -162,10 +162,7 @@ export class SeatableRealtimeStream implements StreamSource {
       if (attempt === 1 && AUTH_ERROR_TYPES.has(errorType)) {
         // Usually a stale or revoked base token: retry once with a fresh one before backing off. Other
         // refusals go straight to a reconnect: the server does not answer another join on this socket.
-        this.ctx.logger.warn(
-          { errorType },
-          'SeaTable join-room refused; renewing the base token',
-        );
+        this.ctx.logger.warn({ errorType }, 'SeaTable join-room refused; renewing the base token');
         continue;
       }
       if (AUTH_ERROR_TYPES.has(errorType) && ++this.authFailures >= this.maxAuthFailures) {
@@ -212,10 +209,7 @@ export class SeatableRealtimeStream implements StreamSource {
     const text = typeof operation === 'string' ? operation : JSON.stringify(operation);
     const op = parseJsonObject(text);
     if (!op) {
-      this.ctx.logger.warn(
-        { operation: text?.slice(0, 200) },
-        'SeaTable op is not a JSON object',
-      );
+      this.ctx.logger.warn({ operation: text?.slice(0, 200) }, 'SeaTable op is not a JSON object');
       return;
     }
     const events: NormalizedEvent[] = [];
@@ -237,11 +231,7 @@ export class SeatableRealtimeStream implements StreamSource {
       raw: encoder.encode(text),
     });
     if (event) events.push(event);
-    else
-      this.ctx.logger.warn(
-        { opType: op.op_type },
-        'SeaTable op without a usable op_type',
-      );
+    else this.ctx.logger.warn({ opType: op.op_type }, 'SeaTable op without a usable op_type');
     if (events.length > 0) this.enqueue(events);
   }
 
@@ -279,10 +269,7 @@ export class SeatableRealtimeStream implements StreamSource {
       const key = await this.ctx.lastDedupKey(versionKeyPrefix(dtableUuid));
       return key === null ? undefined : versionOfKey(key, dtableUuid);
     } catch (error) {
-      this.ctx.logger.warn(
-        { err: error },
-        'could not read the newest stored SeaTable base version',
-      );
+      this.ctx.logger.warn({ err: error }, 'could not read the newest stored SeaTable base version');
       return undefined;
     }
   }
@@ -320,10 +307,7 @@ export class SeatableRealtimeStream implements StreamSource {
     this.emitQueue = this.emitQueue
       .then(store)
       .catch((error: unknown) =>
-        this.ctx.logger.error(
-          { err: error, types },
-          'SeaTable events could not be stored',
-        ),
+        this.ctx.logger.error({ err: error, types }, 'SeaTable events could not be stored'),
       );
   }
 
@@ -367,10 +351,7 @@ export class SeatableRealtimeStream implements StreamSource {
     } catch (error) {
       if (!this.running) return;
       if (error instanceof BaseTokenError && error.isAuthRefusal) return this.onTokenFailure(error);
-      this.ctx.logger.warn(
-        { err: describe(error) },
-        'SeaTable base token renewal failed',
-      );
+      this.ctx.logger.warn({ err: describe(error) }, 'SeaTable base token renewal failed');
       this.refreshTimer = this.ctx.clock.setTimeout(() => {
         this.refreshTimer = undefined;
         this.run('token refresh', () => this.refreshToken());
@@ -450,10 +431,7 @@ export class SeatableRealtimeStream implements StreamSource {
   }
 
   private onUnexpected(task: string, error: unknown): void {
-    this.ctx.logger.error(
-      { err: error },
-      `SeaTable stream: ${task} failed unexpectedly`,
-    );
+    this.ctx.logger.error({ err: error }, `SeaTable stream: ${task} failed unexpectedly`);
     if (!this.running) return;
     this.closeSocket();
     this.scheduleReconnect(`${task} failed: ${describe(error)}`);

@@ -1,5 +1,5 @@
 import { AdapterError } from '@herald/events';
-import type { AdapterLogger } from '@herald/events';
+import type { AdapterLogger, FieldError } from '@herald/events';
 import {
   BaseTokenError,
   describe,
@@ -37,18 +37,25 @@ export const TOAST_INPUT_SCHEMA = {
 
 /** Validates `{toUser, message, type?}`; `type` defaults to `success` like the Python SDK. */
 export function parseToastInput(input: unknown): ToastInput {
-  if (!isRecord(input)) throw invalidInput(['the body must be an object {toUser, message, type}']);
-  const issues: string[] = [];
+  if (!isRecord(input))
+    throw invalidInput([{ message: 'the body must be an object {toUser, message, type}' }]);
+  const issues: FieldError[] = [];
+  const issue = (field: string, message: string) => issues.push({ field, message });
   const { toUser, message, type = 'success' } = input;
   if (typeof toUser !== 'string' || !TO_USER.test(toUser)) {
-    issues.push('toUser must be a SeaTable user id ending in "@auth.local" (not an e-mail address or name)');
+    issue(
+      'toUser',
+      'toUser must be a SeaTable user id ending in "@auth.local" (not an e-mail address or name)',
+    );
   }
-  if (typeof message !== 'string' || message.trim() === '') issues.push('message must be a non-empty string');
+  if (typeof message !== 'string' || message.trim() === '')
+    issue('message', 'message must be a non-empty string');
   else if (message.length > MAX_MESSAGE_LENGTH)
-    issues.push(`message must be at most ${MAX_MESSAGE_LENGTH} characters`);
-  if (!TOAST_TYPES.includes(type as ToastType)) issues.push(`type must be one of ${TOAST_TYPES.join(', ')}`);
+    issue('message', `message must be at most ${MAX_MESSAGE_LENGTH} characters`);
+  if (!TOAST_TYPES.includes(type as ToastType))
+    issue('type', `type must be one of ${TOAST_TYPES.join(', ')}`);
   const extra = Object.keys(input).filter((key) => !['toUser', 'message', 'type'].includes(key));
-  for (const key of extra) issues.push(`${key} is not a toast field`);
+  for (const key of extra) issue(key, `${key} is not a toast field`);
   if (issues.length > 0) throw invalidInput(issues);
   return { toUser: toUser as string, message: message as string, type: type as ToastType };
 }
@@ -143,6 +150,6 @@ function upstreamError(error: unknown): AdapterError {
   });
 }
 
-function invalidInput(details: string[]): AdapterError {
+function invalidInput(details: FieldError[]): AdapterError {
   return new AdapterError('invalid_action_input', 'invalid toast', { details });
 }

@@ -153,10 +153,13 @@ describe('toasts action', () => {
     );
     expect(error.code).toBe('invalid_action_input');
     expect(error.details).toEqual([
-      'toUser must be a SeaTable user id ending in "@auth.local" (not an e-mail address or name)',
-      'message must be a non-empty string',
-      'type must be one of success, warning, danger',
-      'x is not a toast field',
+      {
+        field: 'toUser',
+        message: 'toUser must be a SeaTable user id ending in "@auth.local" (not an e-mail address or name)',
+      },
+      { field: 'message', message: 'message must be a non-empty string' },
+      { field: 'type', message: 'type must be one of success, warning, danger' },
+      { field: 'x', message: 'x is not a toast field' },
     ]);
     expect((await toastError(toasts(sourceConfig(), 'hello', context))).code).toBe('invalid_action_input');
     expect(server.toasts).toEqual([]);

@@ -160,7 +160,7 @@ export function toProblem(error: unknown): ProblemResponse {
     };
   }
   if (error instanceof AdapterError) {
-    const errors = error.details.map((message) => ({ message }));
+    const errors = error.details.map((detail) => (typeof detail === 'string' ? { message: detail } : detail));
     return {
       problem: problemOf(adapterCode(error.code), error.message, errors),
       headers: {},
