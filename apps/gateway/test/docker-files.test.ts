@@ -30,6 +30,8 @@ describe('docker/', () => {
     expect(cmd).toEqual(expect.arrayContaining(['--single-threaded-gc', '--no-allocation-site-pretenuring']));
     expect(fileURLToPath(new URL(`../${cmd.at(-1)}`, import.meta.url))).toBe(MAIN);
     expect(existsSync(MAIN)).toBe(true);
+    // `pnpm deploy` copies what the package publishes: the build, not its sources and tests.
+    expect(JSON.parse(readFileSync(repo('apps/gateway/package.json'), 'utf8')).files).toEqual(['dist']);
   });
 
   it("gives a graceful stop longer than Herald's own deadline before Docker kills it", () => {
