@@ -48,7 +48,10 @@ describe('Postgres connections of the gateway', () => {
       if (!connection) throw new Error('the stream supervisor has not connected yet');
       return connection;
     });
-    const pool = (await gateway.app.get(DataSource).query(KEEPALIVE_QUERY))[0];
+    // Held for the test: an idle pooled connection may be closed (and its socket gone) before it is looked at.
+    const pooled = gateway.app.get(DataSource).createQueryRunner();
+    await pooled.connect();
+    const pool = (await pooled.query(KEEPALIVE_QUERY))[0];
     const held = [
       (await listener!.query(KEEPALIVE_QUERY)).rows[0],
       (await supervisor.query(KEEPALIVE_QUERY)).rows[0],
@@ -67,7 +70,13 @@ describe('Postgres connections of the gateway', () => {
     // only where another instance waits on the session.
     expect(pool).toMatchObject({ name: POOL_APPLICATION_NAME, statementTimeout: '12345ms' });
     // And the gateway probes the server too, so it notices a server that is gone.
-    for (const { port } of [pool, ...held]) await eventually(() => keepaliveArmed(port), 5_000, 50);
+    try {
+      await Promise.all(
+        [pool, ...held].map(({ port }) => eventually(() => keepaliveArmed(port), 10_000, 50)),
+      );
+    } finally {
+      await pooled.release();
+    }
   });
 
   it('stores the first event after every session was cut off (as by a Postgres restart), not a 503', async () => {
