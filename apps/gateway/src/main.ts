@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { parse as parseConnectionString } from 'pg-connection-string';
 import { v7 as uuidv7 } from 'uuid';
 import { ApiKeyService } from './api-keys/api-key.service.js';
 import { createHeraldLogger } from './common/herald-logger.js';
@@ -80,9 +81,10 @@ async function start(): Promise<void> {
 
 /** Where the database is (host, port and name), for a start that failed on it; never its credentials. */
 function databaseTarget(url: string | undefined): string | undefined {
-  if (!url || !URL.canParse(url)) return undefined;
-  const { hostname, port, pathname, searchParams } = new URL(url);
-  return `${searchParams.get('host') ?? hostname}:${port || '5432'}${pathname}`;
+  if (!url) return undefined;
+  // Validated at start (environment.ts): it parses.
+  const { host, port, database } = parseConnectionString(url);
+  return `${host ?? 'localhost'}:${port ?? '5432'}/${database ?? ''}`;
 }
 
 async function shutdown(signal: string): Promise<void> {

@@ -82,7 +82,7 @@ describe('loadConfig', () => {
     for (const secret of ['short', 'mysql://x', 'http://redis:6379']) expect(problems).not.toContain(secret);
   });
 
-  it('refuses a DATABASE_URL the driver cannot parse, without echoing it, and takes a socket URL', () => {
+  it('refuses a DATABASE_URL the driver cannot parse, without echoing it, and takes socket URLs', () => {
     let error: unknown;
     try {
       loadConfig({ DATABASE_URL: 'postgres://herald:s3cret@127.0.0.1:notaport/herald' });
@@ -92,9 +92,13 @@ describe('loadConfig', () => {
     const [problem] = (error as ConfigurationError).problems;
     expect(problem).toMatch(/^DATABASE_URL.*is not a valid URL/);
     expect(problem).not.toContain('s3cret');
-    expect(loadConfig({ DATABASE_URL: 'postgresql:///herald?host=/var/run/postgresql' }).databaseUrl).toBe(
+    // Socket URLs, with credentials too, which the URL class alone refuses and node-postgres reads.
+    for (const url of [
       'postgresql:///herald?host=/var/run/postgresql',
-    );
+      'postgres://herald:pw@/herald?host=/var/run/postgresql',
+    ]) {
+      expect(loadConfig({ DATABASE_URL: url }).databaseUrl).toBe(url);
+    }
   });
 
   it.each([

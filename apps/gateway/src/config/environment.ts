@@ -1,4 +1,5 @@
 import { plainToInstance, Transform } from 'class-transformer';
+import { parse as parseConnectionString } from 'pg-connection-string';
 import {
   IsBoolean,
   IsIn,
@@ -53,6 +54,16 @@ export function parseSize(text: string): number {
   return unit === undefined ? NaN : Math.floor(Number(match![1]) * unit);
 }
 
+/** Whether node-postgres can read it: its parser takes what the URL class refuses (`user:pw@/db?host=/socket`). */
+function parsesAsConnectionString(url: string): boolean {
+  try {
+    parseConnectionString(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** One delay of a retry schedule at most: a longer one is surely a slip of the unit. */
 const MAX_RETRY_DELAY_SECONDS = 30 * 86_400;
 
@@ -66,7 +77,7 @@ export class Environment {
   @ValidateBy({
     name: 'parsableUrl',
     validator: {
-      validate: (value) => typeof value !== 'string' || URL.canParse(value),
+      validate: (value) => typeof value !== 'string' || parsesAsConnectionString(value),
       defaultMessage: () =>
         'is not a valid URL (percent-encode any of : / ? # @ % in the user name or password)',
     },
