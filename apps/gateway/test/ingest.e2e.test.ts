@@ -667,6 +667,44 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect((await post(created.body.ingestUrl, unsigned.body, unsigned.headers)).status).toBe(401);
       const signed = buildSeatableWebhook(seatableRowData, { secret });
       expect((await post(created.body.ingestUrl, signed.body, signed.headers)).status).toBe(202);
+      // The stored token is not sent to another server unless it is given again.
+      const moved = await admin('PATCH', `/v1/sources/${created.body.id}`, {
+        body: { config: { serverUrl: 'https://elsewhere.example' } },
+      });
+      expect(moved.status).toBe(400);
+      expect(moved.body.errors).toEqual([
+        {
+          field: 'config.apiToken',
+          message: expect.stringContaining('must be given again when config.serverUrl changes'),
+        },
+      ]);
+      const movedWithToken = await admin('PATCH', `/v1/sources/${created.body.id}`, {
+        body: { config: { serverUrl: 'https://elsewhere.example', apiToken: 'its-own-token' } },
+      });
+      expect(movedWithToken.body.config.serverUrl).toBe('https://elsewhere.example');
+      // Concurrent changes of the config each merge into what the other wrote.
+      const db = new pg.Client({ connectionString: herald.databaseUrl });
+      await db.connect();
+      const stored = async () =>
+        (
+          await db.query(
+            `SELECT config->>'apiToken' AS "apiToken", config->>'secret' AS secret FROM sources WHERE id = $1`,
+            [created.body.id],
+          )
+        ).rows[0];
+      try {
+        for (let round = 0; round < 10; round++) {
+          const patch = (config: object) =>
+            admin('PATCH', `/v1/sources/${created.body.id}`, { body: { config } });
+          await Promise.all([
+            patch({ apiToken: `token-${round}` }),
+            patch({ secret: `merge-secret-${round}` }),
+          ]);
+          expect(await stored()).toEqual({ apiToken: `token-${round}`, secret: `merge-secret-${round}` });
+        }
+      } finally {
+        await db.end();
+      }
       // Removing the secret takes a null, said in so many words.
       const removed = await admin('PATCH', `/v1/sources/${created.body.id}`, {
         body: { config: { secret: null } },

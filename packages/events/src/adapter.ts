@@ -148,6 +148,12 @@ export interface ProviderAdapter {
   /** The config with secrets masked, for API responses. */
   redactConfig(mode: SourceMode, config: Record<string, unknown>): Record<string, unknown>;
   /**
+   * Config fields that say where secrets are sent (`serverUrl`), each with those secrets. A change that
+   * moves such a field must give its secrets again: the stored ones are never sent to a server nobody
+   * entered them for (GET masks them, so a merge would otherwise hand them to whatever host it names).
+   */
+  secretsSentTo(mode: SourceMode): ReadonlyArray<{ field: string; secrets: readonly string[] }>;
+  /**
    * Turns one webhook request into events; throws AdapterError for bad signatures or bodies. Never called
    * with an empty body: the gateway refuses those for every provider (400 `empty_body`).
    */

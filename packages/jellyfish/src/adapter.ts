@@ -26,6 +26,7 @@ export function createJellyfishAdapter(options: JellyfishAdapterOptions = {}): P
     disconnectMayLoseEvents: true,
     parseConfig,
     redactConfig,
+    secretsSentTo: (mode) => (mode === 'stream' ? [{ field: 'serverUrl', secrets: ['serverApiToken'] }] : []),
     parseWebhook: (request, config) => parseJellyfishWebhook(request, config as WebhookSourceConfig),
     createStream: (config, context: StreamContext) =>
       new ServerSocketStream(config as unknown as StreamSourceConfig, context, timing),

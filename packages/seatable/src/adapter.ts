@@ -22,6 +22,8 @@ export const seatableAdapter: ProviderAdapter = {
   disconnectMayLoseEvents: true,
   parseConfig: parseSeatableConfig,
   redactConfig: (_mode, config) => redactSeatableConfig(config),
+  // The webhook mode's toasts and the stream alike send the API token to the server.
+  secretsSentTo: () => [{ field: 'serverUrl', secrets: ['apiToken'] }],
   parseWebhook: (request, config) => parseSeatableWebhook(request, config as SeatableWebhookConfig),
   createStream: (config, context) =>
     new SeatableRealtimeStream(config as unknown as SeatableStreamConfig, context),

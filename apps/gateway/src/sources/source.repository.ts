@@ -58,6 +58,34 @@ export class SourceRepository {
     return (await this.findById(id)) ?? undefined;
   }
 
+  /**
+   * `update` with the changes `change` makes of the source as it is, under its row lock: two PATCHes of
+   * its config at once each merge into what the other wrote, instead of the later one writing back what
+   * the earlier replaced (a new secret). Undefined when the source is gone; nothing is written (or
+   * announced) when `change` changes nothing.
+   */
+  async updateWith(
+    id: string,
+    change: (current: SourceEntity) => SourceChanges,
+  ): Promise<SourceEntity | undefined> {
+    const result = await this.sources.manager.transaction(async (tx) => {
+      const sources = tx.getRepository(SourceEntity);
+      const current = await sources.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!current) return undefined;
+      const changes = change(current);
+      if (Object.keys(changes).length === 0) return { source: current, changed: false };
+      await sources
+        .createQueryBuilder()
+        .update(SourceEntity)
+        .set(changes as QueryDeepPartialEntity<SourceEntity>)
+        .where('id = :id', { id })
+        .execute();
+      return { source: await sources.findOneByOrFail({ id }), changed: true };
+    });
+    if (result?.changed) await this.notifyChanged(id);
+    return result?.source;
+  }
+
   async delete(id: string): Promise<boolean> {
     const result = await this.sources.delete({ id });
     await this.notifyChanged(id);

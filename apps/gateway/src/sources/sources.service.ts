@@ -68,7 +68,13 @@ export class SourcesService {
   }
 
   async update(id: string, dto: UpdateSourceDto, origin: string): Promise<SourceDto> {
-    const source = await this.load(id);
+    const updated = await this.repository.updateWith(id, (source) => this.changesOf(source, dto));
+    this.catalog.invalidate(id);
+    if (!updated) throw HeraldException.notFound('Source', id);
+    return this.toDto(updated, origin);
+  }
+
+  private changesOf(source: SourceEntity, dto: UpdateSourceDto): SourceChanges {
     const changes: SourceChanges = {};
     if (dto.name !== undefined) changes.name = dto.name;
     if (dto.enabled !== undefined) changes.enabled = dto.enabled;
@@ -77,11 +83,12 @@ export class SourcesService {
       // Merged into the stored config, not put in its place: GET never shows the secrets, so a client
       // could not send them back, and a PATCH adding `serverUrl` dropped a webhook's `secret` and with it
       // the signature check.
-      const config = applyMergePatch(source.config, dto.config);
-      changes.config = this.parseConfig(this.adapterFor(source.provider), source.mode, config);
+      const adapter = this.adapterFor(source.provider);
+      const config = this.parseConfig(adapter, source.mode, applyMergePatch(source.config, dto.config));
+      refuseMovedSecrets(adapter.secretsSentTo(source.mode), source.config, config, dto.config);
+      changes.config = config;
     }
-    if (Object.keys(changes).length === 0) return this.toDto(source, origin);
-    return this.toDto(await this.write(id, changes), origin);
+    return changes;
   }
 
   async delete(id: string): Promise<void> {
@@ -213,5 +220,30 @@ export class SourcesService {
       dto.ingestUrl = `${this.config.publicUrl ?? origin}/v1/ingest/${source.id}/${fullToken ?? `${source.ingestTokenPrefix}****`}`;
     }
     return dto;
+  }
+}
+
+/**
+ * A change of where secrets are sent (`serverUrl`) must give those secrets again (see
+ * `ProviderAdapter.secretsSentTo`); refused naming each one left out.
+ */
+function refuseMovedSecrets(
+  bindings: ReadonlyArray<{ field: string; secrets: readonly string[] }>,
+  stored: Record<string, unknown>,
+  merged: Record<string, unknown>,
+  patch: Record<string, unknown>,
+): void {
+  const missing = bindings.flatMap(({ field, secrets }) =>
+    stored[field] === undefined || stored[field] === merged[field]
+      ? []
+      : secrets
+          .filter((secret) => stored[secret] !== undefined && patch[secret] === undefined)
+          .map((secret) => ({
+            field: `config.${secret}`,
+            message: `must be given again when config.${field} changes: the stored one is not sent to another server`,
+          })),
+  );
+  if (missing.length > 0) {
+    throw HeraldException.validation('The config moves a secret to another server.', missing);
   }
 }
