@@ -65,10 +65,7 @@ async function start(): Promise<void> {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     logger.fatal({ err: error, database: databaseTarget(config.databaseUrl) }, 'Herald could not start');
-    await app
-      ?.get(ApiKeyService)
-      .withdrawGeneratedKey()
-      .catch((e: unknown) => logger.error({ err: e }, 'could not withdraw the generated admin key'));
+    await app?.get(ApiKeyService).withdrawGeneratedKey();
     await embedded?.stop().catch(() => undefined);
     process.exit(1);
   }

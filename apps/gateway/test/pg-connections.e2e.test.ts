@@ -110,6 +110,20 @@ describe('Postgres connections of the gateway', () => {
         code: 'database_unavailable',
         detail: expect.stringContaining('did not answer within'),
       });
+      // Probes while it hangs wait on the same question, not on a pooled connection each.
+      const waiting = await gateway.app
+        .get(DataSource)
+        .query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+        );
+      await Promise.all(Array.from({ length: 3 }, () => fetch(`${gateway.baseUrl}/readyz`)));
+      expect(
+        await gateway.app
+          .get(DataSource)
+          .query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+          ),
+      ).toEqual(waiting);
     } finally {
       await runner.rollbackTransaction();
       await runner.release();

@@ -2,6 +2,7 @@ import { decodeSecret, type HeraldEvent, verify, type VerifyOptions } from '@her
 import { HeraldClientError } from './errors.js';
 
 const MIN_SECRET_BYTES = 24;
+const MAX_SECRET_BYTES = 64;
 const SECRET_EXPECTED = 'secret must be the endpoint secret Herald showed (whsec_ followed by base64)';
 
 /**
@@ -23,7 +24,7 @@ export async function verifyWebhook(
     throw new TypeError(SECRET_EXPECTED, { cause: error });
   }
   // Herald's secrets have 24 to 64 bytes; `abc`, say, decodes as base64 but is none of them.
-  if (keyBytes < MIN_SECRET_BYTES) throw new TypeError(SECRET_EXPECTED);
+  if (keyBytes < MIN_SECRET_BYTES || keyBytes > MAX_SECRET_BYTES) throw new TypeError(SECRET_EXPECTED);
   if (typeof rawBody !== 'string' && !(rawBody instanceof Uint8Array)) {
     throw new TypeError('rawBody must be the request body as received (a string or bytes), not parsed JSON');
   }

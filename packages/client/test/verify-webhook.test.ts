@@ -41,6 +41,8 @@ describe(verifyWebhook.name, () => {
     // Base64, but too short to be a secret Herald made (24 to 64 bytes).
     await expect(verifyWebhook('abc', headers, body)).rejects.toThrow(TypeError);
     await expect(verifyWebhook('whsec_c2hvcnQ=', headers, body)).rejects.toThrow(TypeError);
+    const tooLong = `whsec_${Buffer.alloc(65, 1).toString('base64')}`;
+    await expect(verifyWebhook(tooLong, headers, body)).rejects.toThrow(TypeError);
   });
 
   it('tells a body already parsed from a forged webhook', async () => {

@@ -45,15 +45,15 @@ export class ApiKeyRepository {
     return this.keys.save(this.keys.create(key));
   }
 
+  async delete(id: string): Promise<void> {
+    await this.keys.delete({ id });
+  }
+
   /**
    * Deletes a key unless it is the last admin key (nobody could administer Herald any more). Under the
    * admin-keys lock: two admins deleting each other at once would otherwise each still see the other and
    * both succeed.
    */
-  async delete(id: string): Promise<void> {
-    await this.keys.delete({ id });
-  }
-
   deleteUnlessLastAdmin(id: string): Promise<KeyDeletion> {
     return this.keys.manager.transaction(async (tx: EntityManager) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [AdvisoryLock.adminKeys]);

@@ -88,8 +88,15 @@ export class ApiKeyService implements OnModuleInit, OnApplicationBootstrap {
    */
   async withdrawGeneratedKey(): Promise<void> {
     if (!this.generated) return;
-    await this.repository.delete(this.generated.id);
-    this.generated = undefined;
+    try {
+      await this.repository.delete(this.generated.id);
+      this.generated = undefined;
+    } catch (error) {
+      // Kept (the database went away, say): printed after all, since no later start would print it, and
+      // HERALD_ADMIN_TOKEN installs a key only where no admin key exists.
+      this.logger.warn({ err: error }, 'could not withdraw the generated admin API key; it stays valid');
+      this.announceGeneratedKey();
+    }
   }
 
   async create(dto: CreateApiKeyDto): Promise<CreatedApiKeyDto> {

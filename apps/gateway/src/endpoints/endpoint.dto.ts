@@ -123,7 +123,10 @@ export class ReplayEndpointDto {
   @IsBoolean()
   missedOnly?: boolean;
 
-  @ApiPropertyOptional({ description: 'Events whose `time` is before this instant (default: now)' })
+  @ApiPropertyOptional({
+    description:
+      'Events whose `time` is before this instant (default: now with `since`, none with `after` alone)',
+  })
   @IsOmittable()
   @IsInstant()
   until?: string;

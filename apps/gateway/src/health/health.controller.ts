@@ -30,6 +30,8 @@ function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
 @Public()
 @Controller()
 export class HealthController {
+  private asking: Promise<boolean> | undefined;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly bus: ClusterBus,
@@ -76,7 +78,7 @@ export class HealthController {
       throw new HeraldException(ErrorCode.ShuttingDown, 'This instance is shutting down.');
     }
     try {
-      if (await withDeadline(this.dataSource.showMigrations(), READY_DEADLINE_MS)) {
+      if (await withDeadline(this.migrationsPending(), READY_DEADLINE_MS)) {
         throw new HeraldException(ErrorCode.DatabaseUnavailable, 'Migrations are pending.');
       }
     } catch (error) {
@@ -92,5 +94,14 @@ export class HealthController {
       );
     }
     return { status: 'ready', clusterBus: this.bus.status() };
+  }
+
+  /**
+   * One question to the database at a time: a probe that gives up on a hanging one leaves it running on
+   * its pooled connection, and a probe every few seconds asking afresh would take the whole pool.
+   */
+  private migrationsPending(): Promise<boolean> {
+    this.asking ??= this.dataSource.showMigrations().finally(() => (this.asking = undefined));
+    return this.asking;
   }
 }
