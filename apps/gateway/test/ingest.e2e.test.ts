@@ -678,10 +678,22 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
           message: expect.stringContaining('must be given again when config.serverUrl changes'),
         },
       ]);
+      // Nor is the mask GET shows taken for the token: it would replace it.
+      const remasked = await admin('PATCH', `/v1/sources/${created.body.id}`, {
+        body: { config: { serverUrl: 'https://elsewhere.example', apiToken: patched.body.config.apiToken } },
+      });
+      expect(remasked.body.errors).toEqual([
+        { field: 'config.apiToken', message: expect.stringContaining('is the masked value GET shows') },
+      ]);
       const movedWithToken = await admin('PATCH', `/v1/sources/${created.body.id}`, {
         body: { config: { serverUrl: 'https://elsewhere.example', apiToken: 'its-own-token' } },
       });
       expect(movedWithToken.body.config.serverUrl).toBe('https://elsewhere.example');
+      // A config that changes nothing writes nothing (a new one restarts a stream).
+      const unchanged = await admin('PATCH', `/v1/sources/${created.body.id}`, {
+        body: { config: { serverUrl: 'https://elsewhere.example' } },
+      });
+      expect(unchanged.body.updatedAt).toBe(movedWithToken.body.updatedAt);
       // Concurrent changes of the config each merge into what the other wrote.
       const db = new pg.Client({ connectionString: herald.databaseUrl });
       await db.connect();

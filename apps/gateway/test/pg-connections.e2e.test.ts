@@ -19,12 +19,13 @@ const KEEPALIVE_QUERY = `SELECT inet_client_port() AS port, current_setting('app
  * pending: /proc/net/tcp's `tr` 2 is "another timer", which an idle socket has only with keepalive (a
  * delayed ACK, the other one, lasts well under a second). `when` is in USER_HZ (100 per second) ticks.
  */
-function keepaliveArmed(port: number): boolean {
-  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+function keepaliveArmed(port: number, serverPort: number): boolean {
+  const loopback = (p: number) => `0100007F:${p.toString(16).toUpperCase().padStart(4, '0')}`;
+  // The remote end too: a local port is shared by connections to other servers, and by closed ones.
   const line = readFileSync('/proc/net/tcp', 'utf8')
     .split('\n')
     .map((row) => row.trim().split(/\s+/))
-    .find((fields) => fields[1] === local);
+    .find((fields) => fields[1] === loopback(port) && fields[2] === loopback(serverPort));
   const [timer, when] = (line?.[5] ?? '00:0').split(':');
   return timer === '02' && Number.parseInt(when!, 16) > 200;
 }
@@ -72,7 +73,9 @@ describe('Postgres connections of the gateway', () => {
     // And the gateway probes the server too, so it notices a server that is gone.
     try {
       await Promise.all(
-        [pool, ...held].map(({ port }) => eventually(() => keepaliveArmed(port), 10_000, 50)),
+        [pool, ...held].map(({ port }) =>
+          eventually(() => keepaliveArmed(port, Number(new URL(gateway.databaseUrl).port)), 10_000, 50),
+        ),
       );
     } finally {
       await pooled.release();

@@ -101,7 +101,17 @@ export class HealthController {
    * its pooled connection, and a probe every few seconds asking afresh would take the whole pool.
    */
   private migrationsPending(): Promise<boolean> {
-    this.asking ??= this.dataSource.showMigrations().finally(() => (this.asking = undefined));
+    this.asking ??= this.askMigrationsPending().finally(() => (this.asking = undefined));
     return this.asking;
+  }
+
+  /**
+   * Asked with a pooled query, which gives its connection back whatever the answer: TypeORM's
+   * `showMigrations` keeps it when its query fails (a statement timeout, a restart), one lost per failure.
+   */
+  private async askMigrationsPending(): Promise<boolean> {
+    const applied: Array<{ name: string }> = await this.dataSource.query('SELECT name FROM migrations');
+    const names = new Set(applied.map((row) => row.name));
+    return this.dataSource.migrations.some((migration) => !names.has(migration.name!));
   }
 }

@@ -49,7 +49,8 @@ export class CreateSourceDto {
 
 /**
  * Provider and mode are fixed for a source's life; everything else may change. `config` is a JSON merge
- * patch (RFC 7396) of the stored one: keys left out are kept, a key set to null is removed.
+ * patch (RFC 7396) of the stored one: keys left out are kept, a key set to null is removed; a new
+ * `serverUrl` needs its token given again, and a masked value as GET shows it is refused.
  */
 export class UpdateSourceDto extends PartialType(OmitType(CreateSourceDto, ['provider', 'mode'] as const), {
   // `null` is validated: only silentAfterSeconds gives it a meaning (its own @IsOptional says so).

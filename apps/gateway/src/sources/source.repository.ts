@@ -70,7 +70,7 @@ export class SourceRepository {
   ): Promise<SourceEntity | undefined> {
     const result = await this.sources.manager.transaction(async (tx) => {
       const sources = tx.getRepository(SourceEntity);
-      const current = await sources.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+      const current = await sources.findOne({ where: { id }, lock: { mode: 'for_no_key_update' } });
       if (!current) return undefined;
       const changes = change(current);
       if (Object.keys(changes).length === 0) return { source: current, changed: false };

@@ -2,6 +2,7 @@ import { hashToken, newToken, tokenPrefix } from '../common/bearer-token.js';
 import { applyMergePatch } from '../common/json-merge-patch.js';
 import { isUuid } from '../common/resource-id.js';
 import { timingSafeEqual } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { Inject, Injectable } from '@nestjs/common';
 import type { ProviderAdapter, SourceMode } from '@herald/events';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
@@ -84,9 +85,11 @@ export class SourcesService {
       // could not send them back, and a PATCH adding `serverUrl` dropped a webhook's `secret` and with it
       // the signature check.
       const adapter = this.adapterFor(source.provider);
+      refuseMaskedSecrets(adapter.redactConfig(source.mode, source.config), source.config, dto.config);
       const config = this.parseConfig(adapter, source.mode, applyMergePatch(source.config, dto.config));
       refuseMovedSecrets(adapter.secretsSentTo(source.mode), source.config, config, dto.config);
-      changes.config = config;
+      // Unchanged, it is left alone: a new config restarts the source's stream, which may lose events.
+      if (!isDeepStrictEqual(config, source.config)) changes.config = config;
     }
     return changes;
   }
@@ -234,10 +237,10 @@ function refuseMovedSecrets(
   patch: Record<string, unknown>,
 ): void {
   const missing = bindings.flatMap(({ field, secrets }) =>
-    stored[field] === undefined || stored[field] === merged[field]
+    merged[field] === undefined || merged[field] === stored[field]
       ? []
       : secrets
-          .filter((secret) => stored[secret] !== undefined && patch[secret] === undefined)
+          .filter((secret) => merged[secret] !== undefined && typeof patch[secret] !== 'string')
           .map((secret) => ({
             field: `config.${secret}`,
             message: `must be given again when config.${field} changes: the stored one is not sent to another server`,
@@ -246,4 +249,22 @@ function refuseMovedSecrets(
   if (missing.length > 0) {
     throw HeraldException.validation('The config moves a secret to another server.', missing);
   }
+}
+
+/**
+ * A secret sent back as GET shows it (`abcd****`, from a client that PATCHes the whole config it read)
+ * would replace the secret with its mask: refused, naming each.
+ */
+function refuseMaskedSecrets(
+  shown: Record<string, unknown>,
+  stored: Record<string, unknown>,
+  patch: Record<string, unknown>,
+): void {
+  const masked = Object.keys(patch)
+    .filter((key) => shown[key] !== stored[key] && patch[key] === shown[key])
+    .map((key) => ({
+      field: `config.${key}`,
+      message: 'is the masked value GET shows: give the secret itself, or leave it out to keep it',
+    }));
+  if (masked.length > 0) throw HeraldException.validation('The config sends back a masked secret.', masked);
 }
