@@ -40,31 +40,15 @@ export class SourceRepository {
   }
 
   /**
-   * Sets just `changes` and tells every instance (the holder of a stream source restarts it);
-   * undefined when the source is gone. Only the named columns are written: saving the whole entity
-   * read before wrote back what a concurrent call had changed (an old ingest token after a rotation),
-   * or inserted a source a concurrent DELETE had just removed.
+   * Sets just the changes `change` makes of the source as it is, under its row lock, and tells every
+   * instance (the holder of a stream source restarts it). Undefined when the source is gone; nothing is
+   * written (or announced) when `change` changes nothing.
+   * Only the named columns are written: saving the whole entity read before wrote back what a concurrent
+   * call had changed (an old ingest token after a rotation), or inserted a source a concurrent DELETE had
+   * just removed. The lock makes two PATCHes of its config at once each merge into what the other wrote,
+   * instead of the later one writing back what the earlier replaced (a new secret).
    */
-  async update(id: string, changes: SourceChanges): Promise<SourceEntity | undefined> {
-    const result = await this.sources
-      .createQueryBuilder()
-      .update(SourceEntity)
-      // The config is a jsonb document, not columns: TypeORM's deep-partial type cannot say so.
-      .set(changes as QueryDeepPartialEntity<SourceEntity>)
-      .where('id = :id', { id })
-      .execute();
-    if (result.affected === 0) return undefined;
-    await this.notifyChanged(id);
-    return (await this.findById(id)) ?? undefined;
-  }
-
-  /**
-   * `update` with the changes `change` makes of the source as it is, under its row lock: two PATCHes of
-   * its config at once each merge into what the other wrote, instead of the later one writing back what
-   * the earlier replaced (a new secret). Undefined when the source is gone; nothing is written (or
-   * announced) when `change` changes nothing.
-   */
-  async updateWith(
+  async update(
     id: string,
     change: (current: SourceEntity) => SourceChanges,
   ): Promise<SourceEntity | undefined> {
@@ -77,6 +61,7 @@ export class SourceRepository {
       await sources
         .createQueryBuilder()
         .update(SourceEntity)
+        // The config is a jsonb document, not columns: TypeORM's deep-partial type cannot say so.
         .set(changes as QueryDeepPartialEntity<SourceEntity>)
         .where('id = :id', { id })
         .execute();

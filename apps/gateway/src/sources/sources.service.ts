@@ -69,10 +69,7 @@ export class SourcesService {
   }
 
   async update(id: string, dto: UpdateSourceDto, origin: string): Promise<SourceDto> {
-    const updated = await this.repository.updateWith(id, (source) => this.changesOf(source, dto));
-    this.catalog.invalidate(id);
-    if (!updated) throw HeraldException.notFound('Source', id);
-    return this.toDto(updated, origin);
+    return this.toDto(await this.write(id, (source) => this.changesOf(source, dto)), origin);
   }
 
   private changesOf(source: SourceEntity, dto: UpdateSourceDto): SourceChanges {
@@ -101,13 +98,11 @@ export class SourcesService {
 
   /** A new ingest URL; the old one stops working at once. */
   async rotateIngestToken(id: string, origin: string): Promise<SourceDto> {
-    const source = await this.load(id);
-    if (source.mode !== 'webhook')
-      throw HeraldException.validation('Only webhook sources have an ingest URL.');
     const token = newToken(INGEST_TOKEN_PREFIX, 24);
-    const saved = await this.write(id, {
-      ingestTokenHash: hashToken(token),
-      ingestTokenPrefix: tokenPrefix(token),
+    const saved = await this.write(id, (source) => {
+      if (source.mode !== 'webhook')
+        throw HeraldException.validation('Only webhook sources have an ingest URL.');
+      return { ingestTokenHash: hashToken(token), ingestTokenPrefix: tokenPrefix(token) };
     });
     return this.toDto(saved, origin, token);
   }
@@ -172,9 +167,12 @@ export class SourcesService {
     return isUuid(id) ? this.catalog.find(id) : null;
   }
 
-  /** Writes `changes` (and drops the ingest cache's copy); a 404 when the source went meanwhile. */
-  private async write(id: string, changes: SourceChanges): Promise<SourceEntity> {
-    const written = await this.repository.update(id, changes);
+  /**
+   * Writes the changes `change` makes of the source as it is (see `SourceRepository.update`) and drops
+   * the ingest cache's copy; a 404 when the source is gone.
+   */
+  private async write(id: string, change: (current: SourceEntity) => SourceChanges): Promise<SourceEntity> {
+    const written = await this.repository.update(id, change);
     this.catalog.invalidate(id);
     if (!written) throw HeraldException.notFound('Source', id);
     return written;
