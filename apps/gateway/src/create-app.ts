@@ -11,6 +11,7 @@ import type { ProviderAdapter } from '@herald/events';
 import { AppModule } from './app.module.js';
 import { ClusterBus } from './cluster/cluster-bus.js';
 import { ClusterIoAdapter } from './cluster/cluster-io-adapter.js';
+import { ANSWER_HEADERS } from './common/answer-headers.js';
 import { assertJsonDepth } from './common/json-depth.js';
 import { pinoLoggerService, quietBootLogger } from './common/quiet-boot-logger.js';
 import { RAW_BODY_ROUTE } from './common/raw-body-route.js';
@@ -71,12 +72,10 @@ const prototypeKeyRefused = () =>
   );
 
 /**
- * Headers every answer carries, set in one hook (it runs for every request, ingest included):
- * - no cache on the way may keep an answer: they carry API keys, endpoint secrets and ingest URLs (which
- *   hold their token) when created or rotated; and a client must take a body as the type it is sent as;
- * - from SIGTERM on, `connection: close`. The instance keeps serving through the delivery grace, and a
- *   client reusing a keep-alive connection to it would otherwise send its next request just as the
- *   server closes, and lose it to a reset; a new connection goes where the balancer sends it now.
+ * Headers every answer carries (`ANSWER_HEADERS`), set in one hook (it runs for every request, ingest
+ * included), and from SIGTERM on `connection: close`. The instance keeps serving through the delivery
+ * grace, and a client reusing a keep-alive connection to it would otherwise send its next request just
+ * as the server closes, and lose it to a reset; a new connection goes where the balancer sends it now.
  */
 function setAnswerHeaders(app: NestFastifyApplication): void {
   const drain = app.get(DrainState);
@@ -84,8 +83,7 @@ function setAnswerHeaders(app: NestFastifyApplication): void {
     .getHttpAdapter()
     .getInstance()
     .addHook('onRequest', (_request, reply, done) => {
-      reply.header('cache-control', 'no-store');
-      reply.header('x-content-type-options', 'nosniff');
+      reply.headers(ANSWER_HEADERS);
       if (drain.active) reply.header('connection', 'close');
       done();
     });

@@ -73,7 +73,7 @@ describe('refused ingest requests in the log', () => {
         socket.on('error', reject);
       });
       expect(answer).toMatch(/^HTTP\/1\.1 408 /);
-      expect(answer).toContain('Content-Type: application/problem+json');
+      expect(answer).toMatch(/^content-type: application\/problem\+json\r$/im);
       expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({
         status: 408,
         code: 'request_timeout',

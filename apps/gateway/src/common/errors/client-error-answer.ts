@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { ANSWER_HEADERS } from '../answer-headers.js';
 import { ErrorCode } from './error-code.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from './problem.js';
 
@@ -23,11 +24,14 @@ export function answerClientError(
   const body = JSON.stringify(problem);
   // As Node's own answer does: the write reaches the kernel at once, and nobody waits for a client that
   // does not read.
-  socket.write(
-    `HTTP/1.1 ${problem.status} ${problem.title}\r\n` +
-      `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
-  );
+  const headers = {
+    ...ANSWER_HEADERS,
+    'content-type': PROBLEM_CONTENT_TYPE,
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  };
+  const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  socket.write(`HTTP/1.1 ${problem.status} ${problem.title}\r\n${head.join('')}\r\n${body}`);
   socket.destroy();
   return problem.status;
 }
