@@ -33,13 +33,16 @@ const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? unde
  * messages contradicted one another.
  */
 const IsIntegerIn = (min: number, max: number, what: string) =>
-  ValidateBy({
-    name: 'isIntegerIn',
-    validator: {
-      validate: (value) => Number.isInteger(value) && value >= min && value <= max,
-      defaultMessage: () => `must be ${what} from ${min} to ${max}`,
-    },
-  });
+  Satisfies(
+    'isIntegerIn',
+    (value) => Number.isInteger(value) && (value as number) >= min && (value as number) <= max,
+    `must be ${what} from ${min} to ${max}`,
+  );
+
+/** A rule of its own: the value passes `test`, or the variable is reported with `message`. */
+function Satisfies(name: string, test: (value: unknown) => boolean, message: string): PropertyDecorator {
+  return ValidateBy({ name, validator: { validate: test, defaultMessage: () => message } });
+}
 
 const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1000, kib: 1024, mb: 1000 ** 2, mib: 1024 ** 2 };
 const SIZE = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i;
@@ -74,14 +77,11 @@ export class Environment {
   @Matches(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// URL' })
   // A URL the driver cannot parse (a port that is no number, a password with an unescaped `/`) failed
   // each connect attempt alike, and was retried for 30 s as if the database were away.
-  @ValidateBy({
-    name: 'parsableUrl',
-    validator: {
-      validate: (value) => typeof value !== 'string' || parsesAsConnectionString(value),
-      defaultMessage: () =>
-        'is not a valid URL (percent-encode any of : / ? # @ % in the user name or password)',
-    },
-  })
+  @Satisfies(
+    'parsableUrl',
+    (value) => typeof value !== 'string' || parsesAsConnectionString(value),
+    'is not a valid URL (percent-encode any of : / ? # @ % in the user name or password)',
+  )
   DATABASE_URL?: string;
 
   @IsOptional()
@@ -132,16 +132,14 @@ export class Environment {
   @Matches(/^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$/, {
     message: 'must be comma-separated seconds, e.g. 0,5,300',
   })
-  @ValidateBy({
-    name: 'retryDelaysInRange',
-    validator: {
-      // A value that is no list of numbers is refused by the rule above, with its own message.
-      validate: (value) =>
-        typeof value !== 'string' ||
-        value.split(',').every((delay) => !(Number(delay) > MAX_RETRY_DELAY_SECONDS)),
-      defaultMessage: () => `each delay must be at most ${MAX_RETRY_DELAY_SECONDS} seconds (30 days)`,
-    },
-  })
+  @Satisfies(
+    'retryDelaysInRange',
+    // A value that is no list of numbers is refused by the rule above, with its own message.
+    (value) =>
+      typeof value !== 'string' ||
+      value.split(',').every((delay) => !(Number(delay) > MAX_RETRY_DELAY_SECONDS)),
+    `each delay must be at most ${MAX_RETRY_DELAY_SECONDS} seconds (30 days)`,
+  )
   HERALD_RETRY_SCHEDULE?: string;
 
   @IsOptional()
@@ -161,16 +159,14 @@ export class Environment {
 
   @IsOptional()
   @Transform(emptyToUndefined)
-  @ValidateBy({
-    name: 'bodySize',
-    validator: {
-      validate: (value) => {
-        const bytes = typeof value === 'string' ? parseSize(value) : NaN;
-        return bytes >= MIN_BODY && bytes <= MAX_BODY;
-      },
-      defaultMessage: () => 'must be a size from 1kib to 1024mib, such as 1048576, 512kb or 1mib',
+  @Satisfies(
+    'bodySize',
+    (value) => {
+      const bytes = typeof value === 'string' ? parseSize(value) : NaN;
+      return bytes >= MIN_BODY && bytes <= MAX_BODY;
     },
-  })
+    'must be a size from 1kib to 1024mib, such as 1048576, 512kb or 1mib',
+  )
   HERALD_MAX_BODY?: string;
 
   @IsOptional()
