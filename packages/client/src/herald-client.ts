@@ -99,6 +99,16 @@ function gatewayOrigin(url: string): string {
   return parsed.origin;
 }
 
+/** Nothing of the subscription waits for its handler, nor is being handled. */
+const isIdle = (subscription: LocalSubscription): boolean =>
+  !subscription.handling && subscription.pending.length === 0;
+
+/** The subscription takes no more events, and what waited for its handler is dropped. */
+function stop(subscription: LocalSubscription): void {
+  subscription.active = false;
+  subscription.pending = [];
+}
+
 /** Refusals that say "not now" rather than "never": the subscribe is retried on the same connection. */
 const TRANSIENT_REFUSALS = new Set(['internal']);
 /** Refusals of a resume point the client chose itself, which it answers by going on live (see `continueLive`). */
@@ -158,7 +168,7 @@ export class HeraldClient {
       const subscription = this.byServerId.get(serverId);
       if (!subscription?.active || !isAfter(seq, subscription.position)) return;
       subscription.position = seq;
-      if (subscription.pending.length === 0 && !subscription.handling) subscription.handledThrough = seq;
+      if (isIdle(subscription)) subscription.handledThrough = seq;
     });
     this.socket.on('closing', (message) => {
       this.closingCode = message.code;
@@ -222,8 +232,7 @@ export class HeraldClient {
       if (this.socket.connected) this.establish(subscription);
     }
     const unsubscribe = async () => {
-      subscription.active = false;
-      subscription.pending = [];
+      stop(subscription);
       this.subscriptions.delete(subscription);
       // A subscribe still unanswered brings the id to end on the server; one never sent has nothing there.
       await subscription.answered;
@@ -254,8 +263,7 @@ export class HeraldClient {
     const error = (this.closedWith ??= closedError());
     for (const subscription of this.subscriptions) {
       // No handler starts after close: the caller may be shutting down what handlers use.
-      subscription.active = false;
-      subscription.pending = [];
+      stop(subscription);
       this.settle(subscription, error);
     }
     this.socket.disconnect();
@@ -318,8 +326,7 @@ export class HeraldClient {
       subscription.serverId = result.id;
       subscription.position ??= result.cursor;
       // With events of before a reset still waiting, the end of `handle` sets it (to `position`).
-      if (!subscription.handling && subscription.pending.length === 0)
-        subscription.handledThrough ??= result.cursor;
+      if (isIdle(subscription)) subscription.handledThrough ??= result.cursor;
       this.byServerId.set(result.id, subscription);
       this.settle(subscription);
     });

@@ -254,7 +254,7 @@ export class SeatableRealtimeStream implements StreamSource {
   ) {
     const dtableUuid = this.token?.dtableUuid ?? '';
     const data: SeatableGapData = { dtableUuid, fromVersion, toVersion, missing, reason };
-    this.ctx.logger.warn({ ...data }, 'SeaTable base versions were missed');
+    this.ctx.logger.warn(data, 'SeaTable base versions were missed');
     // A restart with no new ops finds the same gap again: the key makes storing it twice a no-op.
     return {
       type: 'herald.source.gap',

@@ -96,11 +96,10 @@ export async function sendToast(
   if (response.status === 401) tokens.forget(access);
   if (!response.ok) {
     logger.warn({ status: response.status, url, body: excerpt(response.text) }, 'SeaTable refused the toast');
-    const reason = seatableReason(response.text);
     throw new AdapterError(
       'upstream_refused',
       `SeaTable refused the toast with ${response.status}${response.redirectNote}`,
-      { details: [`status ${response.status}`, `url ${url}`, ...(reason ? [`SeaTable: ${reason}`] : [])] },
+      { details: [...refusal(response.status, seatableReason(response.text)), `url ${url}`] },
     );
   }
   return { delivered: true, url, status: response.status };
@@ -142,12 +141,17 @@ function upstreamError(error: unknown): AdapterError {
   if (error instanceof BaseTokenError && error.status !== undefined) {
     return new AdapterError('upstream_refused', error.message, {
       cause: error,
-      details: [`status ${error.status}`, ...(error.reason ? [`SeaTable: ${error.reason}`] : [])],
+      details: refusal(error.status, error.reason),
     });
   }
   return new AdapterError('upstream_unreachable', `SeaTable could not be reached: ${describe(error)}`, {
     cause: error,
   });
+}
+
+/** What an API error repeats of a SeaTable refusal: its status and SeaTable's own message, never a body. */
+function refusal(status: number, reason: string | undefined): string[] {
+  return [`status ${status}`, ...(reason ? [`SeaTable: ${reason}`] : [])];
 }
 
 function invalidInput(details: FieldError[]): AdapterError {

@@ -180,9 +180,7 @@ export class DeliveryOutcomes {
               { err: error, outcomes: batch.length },
               'outcome batch refused, writing one by one',
             );
-            for (const pending of batch) {
-              await this.write([pending]).catch((e: unknown) => pending.reject(e));
-            }
+            for (const pending of batch) await this.write([pending]).catch((e: unknown) => pending.reject(e));
           }
         }
         if (this.queue.length > 0 && this.queue.length < OUTCOMES_WORTH_A_STATEMENT) {
@@ -197,10 +195,9 @@ export class DeliveryOutcomes {
   /** `write`, retried with backoff while the database is unreachable, for up to OUTCOME_RETRY_MS. */
   private async writeRetrying(batch: PendingOutcome[]): Promise<void> {
     const giveUpAt = performance.now() + OUTCOME_RETRY_MS;
-    let delayMs = 100;
     // A try after a failed one may come after or during that one's commit (its answer lost on the way
     // back): the statement stores no attempt twice (see OUTCOMES_STATEMENT).
-    for (;;) {
+    for (let delayMs = 100; ; delayMs = Math.min(delayMs * 2, OUTCOME_RETRY_MAX_DELAY_MS)) {
       try {
         return await this.write(batch);
       } catch (error) {
@@ -209,7 +206,6 @@ export class DeliveryOutcomes {
         }
       }
       await sleep(delayMs);
-      delayMs = Math.min(delayMs * 2, OUTCOME_RETRY_MAX_DELAY_MS);
     }
   }
 
