@@ -215,28 +215,63 @@ describe('the last admin key', () => {
 
   it('prints a generated admin key once it listens; a start that cannot listen neither prints nor keeps one', async () => {
     const databaseUrl = await createTestDatabase();
-    const taken = createServer();
-    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-    try {
-      const failed = spawnGatewayProcess(
-        { DATABASE_URL: databaseUrl },
-        (taken.address() as AddressInfo).port,
-      );
-      expect(await failed.exited).toBe(1);
-      expect(failed.output()).toContain('EADDRINUSE');
-      expect(failed.output()).not.toContain('Herald admin API key');
-    } finally {
-      taken.close();
-    }
-    const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl });
-    try {
-      const token = /Herald admin API key \(shown once[^:]*\): (hrld_\S+)/.exec(gateway.output())?.[1];
+    /** A start whose port is taken: it fails after the key is made, before it listens. */
+    const startOnTakenPort = async () => {
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+      try {
+        const failed = spawnGatewayProcess(
+          { DATABASE_URL: databaseUrl },
+          (taken.address() as AddressInfo).port,
+        );
+        expect(await failed.exited).toBe(1);
+        expect(failed.output()).toContain('EADDRINUSE');
+        return failed.output();
+      } finally {
+        taken.close();
+      }
+    };
+    const printedKey = (output: string) =>
+      /Herald admin API key \(shown once[^:]*\): (hrld_\S+)/.exec(output)?.[1];
+    /** Runs Herald on the database until `check` is done with its URL and output. */
+    const running = async (check: (baseUrl: string, output: string) => Promise<void>) => {
+      const gateway = await startGatewayProcess({ DATABASE_URL: databaseUrl });
+      try {
+        await check(gateway.baseUrl, gateway.output());
+      } finally {
+        gateway.child.kill('SIGTERM');
+        await gateway.exited;
+      }
+    };
+
+    expect(await startOnTakenPort()).not.toContain('Herald admin API key');
+    await running(async (baseUrl, output) => {
+      const token = printedKey(output);
       expect(token).toBeDefined();
-      const keys = await apiClient(gateway.baseUrl, token)('GET', '/v1/api-keys');
+      const keys = await apiClient(baseUrl, token)('GET', '/v1/api-keys');
       expect(keys.body.data).toEqual([expect.objectContaining({ name: 'bootstrap-admin' })]);
+    });
+
+    // A key that cannot be withdrawn (the database refuses, as one gone away would) is printed after
+    // all: kept unprinted, it would lock the operator out.
+    const db = new pg.Client({ connectionString: databaseUrl });
+    await db.connect();
+    try {
+      await db.query('DELETE FROM api_keys');
+      await db.query(`CREATE FUNCTION test_keep_keys() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
+      await db.query(
+        'CREATE TRIGGER test_keep_keys BEFORE DELETE ON api_keys FOR EACH ROW EXECUTE FUNCTION test_keep_keys()',
+      );
+      const output = await startOnTakenPort();
+      expect(output).toContain('could not withdraw the generated admin API key');
+      const kept = printedKey(output);
+      expect(kept).toBeDefined();
+      await running(async (baseUrl) => {
+        expect((await apiClient(baseUrl, kept)('GET', '/v1/api-keys')).status).toBe(200);
+      });
     } finally {
-      gateway.child.kill('SIGTERM');
-      await gateway.exited;
+      await db.end();
     }
   });
 });
