@@ -12,6 +12,7 @@ import { AppModule } from './app.module.js';
 import { ClusterBus } from './cluster/cluster-bus.js';
 import { ClusterIoAdapter } from './cluster/cluster-io-adapter.js';
 import { ANSWER_HEADERS } from './common/answer-headers.js';
+import { refuseUnreadableBodies } from './common/body-encoding.js';
 import { assertJsonDepth } from './common/json-depth.js';
 import { pinoLoggerService, quietBootLogger } from './common/quiet-boot-logger.js';
 import { RAW_BODY_ROUTE } from './common/raw-body-route.js';
@@ -260,6 +261,7 @@ export async function createApp(
   app.useLogger(quietBootLogger(app.get(NestPinoLogger)));
   app.useWebSocketAdapter(new ClusterIoAdapter(app, app.get(ClusterBus)));
   registerBodyParsers(app, config.maxBodyBytes);
+  refuseUnreadableBodies(app.getHttpAdapter().getInstance());
   setAnswerHeaders(app);
   closeUnusedConnectionsWithIdleOnes(app);
   count = countRequests(app);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { gzipSync } from 'node:zlib';
 import { EndpointRepository } from '../src/endpoints/endpoint.repository.js';
 import { apiClient } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
@@ -207,6 +208,28 @@ describe('endpoints (/v1/endpoints)', () => {
         type,
         status: 415,
         code: 'unsupported_media_type',
+      });
+    }
+  });
+
+  it('refuses a compressed or UTF-16 JSON body with 415, never as malformed JSON', async () => {
+    const body = JSON.stringify({ url: 'https://example.com/encoded' });
+    for (const [headers, bytes, detail] of [
+      [{ 'content-encoding': 'gzip' }, gzipSync(body), 'Content-Encoding: gzip'],
+      [
+        { 'content-type': 'application/json;charset=utf-16le' },
+        Buffer.from(body, 'utf16le'),
+        'charset=utf-16le',
+      ],
+    ] as const) {
+      const refused = await admin('POST', '/v1/endpoints', {
+        rawBody: bytes,
+        headers: { 'content-type': 'application/json', ...headers },
+      });
+      expect({ status: refused.status, code: refused.body.code, detail: refused.body.detail }).toEqual({
+        status: 415,
+        code: 'unsupported_media_type',
+        detail: expect.stringContaining(detail),
       });
     }
   });

@@ -9,6 +9,7 @@ import {
 import { computeSignature, SIGNATURE_HEADER } from '@herald/seatable';
 import { buildSeatableWebhook, seatableWebhookOfText } from '@herald/seatable/testing';
 import pg from 'pg';
+import { gzipSync } from 'node:zlib';
 import { apiClient, rawExchange, splitRawAnswer } from './support/http.js';
 import { postWebhook, seatableRowData } from './support/seatable-webhooks.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
@@ -366,6 +367,37 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       const unsigned = buildSeatableWebhook({ event: 'x' } as never, { secret });
       expect((await post(source.ingestUrl, unsigned.body, unsigned.headers)).body.code).toBe('invalid_body');
       expect(await eventCount(source.id)).toBe(before);
+    });
+
+    it('refuses compressed and non-UTF-8 bodies with 415 naming the header, rather than misreading them', async () => {
+      const webhook = buildSeatableWebhook({ ...seatableRowData, op_time: 1649922999.7 }, { secret });
+      const gzipped = gzipSync(webhook.body);
+      const compressed = await post(source.ingestUrl, gzipped, {
+        ...webhook.headers,
+        'content-encoding': 'gzip',
+      });
+      expect(compressed.status).toBe(415);
+      expect(compressed.headers.get('accept-encoding')).toBe('identity');
+      expect(compressed.body).toMatchObject({
+        code: 'unsupported_media_type',
+        detail: expect.stringContaining('Content-Encoding: gzip'),
+        errors: [{ field: 'content-encoding', message: 'must be identity or absent' }],
+      });
+      const utf16 = Buffer.from(webhook.text, 'utf16le');
+      await refusedStoringNothing(
+        source,
+        utf16,
+        { ...webhook.headers, 'content-type': 'application/json; charset=UTF-16' },
+        { status: 415, code: 'unsupported_media_type', detail: 'charset=utf-16' },
+      );
+      // What Herald reads as it is still passes: identity, utf-8 in any spelling.
+      for (const extra of [
+        { 'content-encoding': 'identity' },
+        { 'content-type': 'application/json; charset="UTF-8"' },
+      ]) {
+        const accepted = await post(source.ingestUrl, webhook.body, { ...webhook.headers, ...extra });
+        expect(accepted.status).toBe(202);
+      }
     });
 
     it('refuses an empty body with 400 empty_body, as for every provider, signed or not', async () => {
