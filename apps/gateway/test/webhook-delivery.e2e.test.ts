@@ -134,6 +134,12 @@ describe('outbound webhook delivery', () => {
     receiver = await startWebhookReceiver(() => ({ status: 500, body: 'x'.repeat(5_000) }));
     const endpoint = await endpointFor(receiver.url, ['retry.me']);
     const event = await publish('retry.me');
+    // Between attempts it is pending, due after the one it just made.
+    const retrying = await eventually(async () => {
+      const [waiting] = await deliveries(endpoint.id, 'pending');
+      return waiting?.attemptCount > 0 && waiting;
+    });
+    expect(Date.parse(retrying.nextAttemptAt)).toBeGreaterThan(Date.parse(retrying.lastAttemptAt));
     const delivery = await settledDelivery(endpoint.id, 'failed');
 
     expect(receiver.received).toHaveLength(SCHEDULE.length);
@@ -340,6 +346,8 @@ describe('outbound webhook delivery', () => {
     expect(failed.map((d) => d.attemptCount)).toEqual(Array(answered).fill(1));
     const waiting = await deliveries(endpoint.id, 'pending');
     expect(waiting.map((d) => d.attemptCount)).toEqual(Array(burst - answered).fill(0));
+    // They wait for the endpoint, not for a time that has passed.
+    expect(new Set(waiting.map((d) => d.nextAttemptAt))).toEqual(new Set([null]));
     receiver.respond(() => ({ status: 204 }));
     await admin('PATCH', `/v1/endpoints/${endpoint.id}`, { body: { enabled: true } });
     await eventually(async () => (await deliveries(endpoint.id, 'delivered')).length === burst - answered);

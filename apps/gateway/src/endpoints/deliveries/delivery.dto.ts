@@ -6,7 +6,7 @@ import type { AttemptRow, DeliveryRow, DeliveryStatus } from './delivery.reposit
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'delivering', 'delivered', 'failed'];
 
 const STATUS_DESCRIPTION =
-  '`pending`: waiting for its next attempt (see nextAttemptAt); `delivering`: an attempt is in flight; ' +
+  '`pending`: waiting for its next attempt (see nextAttemptAt), or for its endpoint to be enabled again; `delivering`: an attempt is in flight; ' +
   '`delivered`: the endpoint answered 2xx; `failed`: the retry schedule is spent or the endpoint was disabled';
 
 export class ListDeliveriesQueryDto extends PageQueryDto {
@@ -39,7 +39,15 @@ export class DeliveryDto {
   @ApiProperty() eventType: string;
   @ApiProperty({ enum: DELIVERY_STATUSES, description: STATUS_DESCRIPTION }) status: DeliveryStatus;
   @ApiProperty({ type: 'integer', description: 'Attempts made so far' }) attemptCount: number;
-  @ApiProperty({ type: String, format: 'date-time', nullable: true }) nextAttemptAt: string | null;
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description:
+      'When a pending delivery is attempted next; null otherwise, and while its endpoint is disabled ' +
+      '(enabling it makes the delivery due at this time again, or at once when it has passed)',
+  })
+  nextAttemptAt: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) lastAttemptAt: string | null;
   @ApiProperty({ type: 'integer', nullable: true }) lastResponseStatus: number | null;
   @ApiProperty({ type: String, nullable: true }) lastError: string | null;
@@ -61,7 +69,8 @@ export function mapDelivery(row: DeliveryRow): DeliveryDto {
     eventType: row.event_type,
     status: row.status,
     attemptCount: row.attempt_count,
-    nextAttemptAt: row.status === 'pending' ? (row.next_attempt_at?.toISOString() ?? null) : null,
+    nextAttemptAt:
+      row.status === 'pending' && row.endpoint_enabled ? (row.next_attempt_at?.toISOString() ?? null) : null,
     lastAttemptAt: row.last_attempt_at?.toISOString() ?? null,
     lastResponseStatus: row.last_response_status,
     lastError: row.last_error,

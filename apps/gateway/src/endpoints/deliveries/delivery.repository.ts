@@ -35,6 +35,8 @@ export interface DeliveryRow {
   last_error: string | null;
   created_at: Date;
   updated_at: Date;
+  /** A pending delivery of a disabled endpoint waits for it, not for its next_attempt_at. */
+  endpoint_enabled: boolean;
 }
 
 export interface AttemptRow {
@@ -107,7 +109,8 @@ const ASYNC_COMMIT = `set_config('synchronous_commit', 'off', true)`;
 
 const DELIVERY_COLUMNS = `d.id, d.endpoint_id, d.event_id, d.event_seq, ev.type AS event_type, d.status,
   d.attempt_count, d.next_attempt_at, d.last_attempt_at, d.last_response_status, d.last_error,
-  d.created_at, d.updated_at`;
+  d.created_at, d.updated_at, e.enabled AS endpoint_enabled`;
+const DELIVERY_SOURCE = `deliveries d JOIN events ev ON ev.seq = d.event_seq JOIN endpoints e ON e.id = d.endpoint_id`;
 
 /** The deliveries statistics are refreshed at most this often per instance (see `refreshStatistics`). */
 const STATISTICS_REFRESH_MS = 10_000;
@@ -550,7 +553,7 @@ export class DeliveryRepository {
   /** An endpoint's deliveries, newest first. */
   page(endpointId: string, status: DeliveryStatus | undefined, before: string | undefined, limit: number) {
     return this.dataSource.query(
-      `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events ev ON ev.seq = d.event_seq
+      `SELECT ${DELIVERY_COLUMNS} FROM ${DELIVERY_SOURCE}
        WHERE d.endpoint_id = $1 AND ($2::text IS NULL OR d.status = $2) AND ($3::uuid IS NULL OR d.id < $3)
        ORDER BY d.id DESC LIMIT $4`,
       [endpointId, status ?? null, before ?? null, limit],
@@ -559,7 +562,7 @@ export class DeliveryRepository {
 
   async findById(id: string): Promise<DeliveryRow | undefined> {
     const rows: DeliveryRow[] = await this.dataSource.query(
-      `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events ev ON ev.seq = d.event_seq WHERE d.id = $1`,
+      `SELECT ${DELIVERY_COLUMNS} FROM ${DELIVERY_SOURCE} WHERE d.id = $1`,
       [id],
     );
     return rows[0];
