@@ -134,7 +134,14 @@ describe('the delivery claim and its outcomes with statistics that predate the b
     const othersLease = `status = 'delivering', locked_by = 'another-instance', locked_until = now() + interval '10 seconds'`;
     await db.query(`UPDATE deliveries SET ${othersLease} WHERE status = 'pending'`);
     const now = new Date();
-    const attempt = { attemptedAt: now, responseStatus: 204, responseBody: '', durationMs: 1, error: null };
+    const attempt = {
+      url: 'https://example.com/plan',
+      attemptedAt: now,
+      responseStatus: 204,
+      responseBody: '',
+      durationMs: 1,
+      error: null,
+    };
     const outcomes = ids.map((id) => ({
       id,
       attemptsBefore: 0,

@@ -394,7 +394,7 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       for (const extra of [
         { 'content-encoding': 'identity' },
         { 'content-type': 'application/json; charset="UTF-8"' },
-      ]) {
+      ] as Array<Record<string, string>>) {
         const accepted = await post(source.ingestUrl, webhook.body, { ...webhook.headers, ...extra });
         expect(accepted.status).toBe(202);
       }

@@ -94,7 +94,21 @@ describe('migrations', () => {
       )
     ).map((row: { day: string }) => row.day);
 
+  const attemptColumns = async () =>
+    (
+      await db.query(
+        `SELECT column_name FROM information_schema.columns
+         WHERE table_name = 'delivery_attempts' AND column_name = 'url'`,
+      )
+    ).map((row: { column_name: string }) => row.column_name);
+
   // The newest first, as `undoLastMigration` takes them; the last test applies them all again.
+  it('reverts AttemptUrls, dropping the URL each attempt was sent to', async () => {
+    expect(await attemptColumns()).toEqual(['url']);
+    await db.undoLastMigration({ transaction: 'each' });
+    expect(await attemptColumns()).toEqual([]);
+  });
+
   it('reverts AttemptsStoredOnce to attempts indexed by delivery and id, which lets one be stored twice', async () => {
     expect(await attemptIndexes()).toEqual(['delivery_attempts_once', 'delivery_attempts_pkey']);
     await db.undoLastMigration({ transaction: 'each' });
@@ -207,9 +221,11 @@ describe('migrations', () => {
       'GoneAnswersIndex1795450600000',
       'ShortTokenPrefixes1795450700000',
       'AttemptsStoredOnce1795450800000',
+      'AttemptUrls1795450900000',
     ]);
     expect(await attemptIndexes()).toEqual(['delivery_attempts_once', 'delivery_attempts_pkey']);
     expect(await oldAttempts()).toEqual(['2020-01-01', '2020-01-02']);
+    expect(await attemptColumns()).toEqual(['url']);
     expect(await prefixOf(OLD_BOOTSTRAP_KEY)).toBe('shor');
     // Herald's own tokens keep theirs.
     const [own] = await db.query(`SELECT token_prefix FROM api_keys WHERE id <> $1`, [OLD_BOOTSTRAP_KEY]);

@@ -123,7 +123,7 @@ describe('outbound webhook delivery', () => {
       eventType: 'orders.created',
       status: 'delivered',
       attemptCount: 1,
-      attempts: [{ responseStatus: 204, error: null, durationMs: expect.any(Number) }],
+      attempts: [{ url: receiver.url, responseStatus: 204, error: null, durationMs: expect.any(Number) }],
     });
     // The invoice did not match the filter: one delivery only.
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -733,6 +733,13 @@ describe('outbound webhook delivery', () => {
       await eventually(async () => (await deliveries(endpoint.id, 'delivered')).length === backlog);
       expect(receiver.received).toHaveLength(PER_ENDPOINT_CONCURRENCY);
       expect(moved.received).toHaveLength(backlog - PER_ENDPOINT_CONCURRENCY);
+      // Each attempt says where it went.
+      const delivered = await deliveries(endpoint.id, 'delivered');
+      const sentTo = await Promise.all(
+        delivered.map(async ({ id }) => (await admin('GET', `/v1/deliveries/${id}`)).body.attempts[0].url),
+      );
+      expect(sentTo.filter((url) => url === receiver.url)).toHaveLength(PER_ENDPOINT_CONCURRENCY);
+      expect(sentTo.filter((url) => url === moved.url)).toHaveLength(backlog - PER_ENDPOINT_CONCURRENCY);
     } finally {
       await moved.close();
     }

@@ -11,6 +11,7 @@ import { MonotonicDeliveryIds1795450500000 } from './1795450500000-MonotonicDeli
 import { GoneAnswersIndex1795450600000 } from './1795450600000-GoneAnswersIndex.js';
 import { ShortTokenPrefixes1795450700000 } from './1795450700000-ShortTokenPrefixes.js';
 import { AttemptsStoredOnce1795450800000 } from './1795450800000-AttemptsStoredOnce.js';
+import { AttemptUrls1795450900000 } from './1795450900000-AttemptUrls.js';
 
 /** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
 export const migrations = [
@@ -27,4 +28,5 @@ export const migrations = [
   GoneAnswersIndex1795450600000,
   ShortTokenPrefixes1795450700000,
   AttemptsStoredOnce1795450800000,
+  AttemptUrls1795450900000,
 ];

@@ -124,6 +124,7 @@ export class DeliveryOutcomes {
       id: delivery.id,
       attemptsBefore: delivery.attemptCount,
       attempt: {
+        url: delivery.url,
         attemptedAt,
         responseStatus: result.status,
         responseBody: result.body,

@@ -17,6 +17,13 @@ export class ListDeliveriesQueryDto extends PageQueryDto {
 }
 
 export class DeliveryAttemptDto {
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description:
+      "Where it was sent (the endpoint's URL then); null for attempts made before Herald recorded URLs",
+  })
+  url: string | null;
   @ApiProperty() attemptedAt: string;
   @ApiProperty({ type: 'integer', nullable: true, description: 'HTTP status; null when no answer came' })
   responseStatus: number | null;
@@ -81,6 +88,7 @@ export function mapDelivery(row: DeliveryRow): DeliveryDto {
 
 export function mapAttempt(row: AttemptRow): DeliveryAttemptDto {
   return {
+    url: row.url,
     attemptedAt: row.attempted_at.toISOString(),
     responseStatus: row.response_status,
     responseBody: row.response_body,

@@ -40,6 +40,8 @@ export interface DeliveryRow {
 }
 
 export interface AttemptRow {
+  /** Null for attempts made before Herald recorded it. */
+  url: string | null;
   attempted_at: Date;
   response_status: number | null;
   response_body: string | null;
@@ -89,6 +91,8 @@ export interface Claim {
 }
 
 export interface AttemptRecord {
+  /** Where it was sent: the endpoint's URL may have changed since. */
+  url: string;
   attemptedAt: Date;
   responseStatus: number | null;
   responseBody: string | null;
@@ -211,13 +215,14 @@ export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
  * meanwhile) is stored all the same.
  */
 export const OUTCOMES_STATEMENT = `WITH outcome AS MATERIALIZED (
-     SELECT o.id, o.attempts_before, to_timestamp(o.attempted_at_ms / 1000) AS attempted_at, o.response_status,
-            o.response_body, o.duration_ms, o.error, o.next_status, o.retry_in, o.report_failure, o.ord
-     FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS (id uuid, attempts_before int, attempted_at_ms float8,
+     SELECT o.id, o.attempts_before, o.url, to_timestamp(o.attempted_at_ms / 1000) AS attempted_at,
+            o.response_status, o.response_body, o.duration_ms, o.error, o.next_status, o.retry_in, o.report_failure,
+            o.ord
+     FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS (id uuid, attempts_before int, url text, attempted_at_ms float8,
                      response_status int, response_body text, duration_ms int, error text, next_status text,
                      retry_in float8, report_failure boolean))
-          WITH ORDINALITY AS o(id, attempts_before, attempted_at_ms, response_status, response_body, duration_ms,
-                               error, next_status, retry_in, report_failure, ord)
+          WITH ORDINALITY AS o(id, attempts_before, url, attempted_at_ms, response_status, response_body,
+                               duration_ms, error, next_status, retry_in, report_failure, ord)
    ), moved AS (
      UPDATE deliveries d SET status = o.next_status, attempt_count = d.attempt_count + 1, locked_by = NULL,
             locked_until = NULL, updated_at = now(), last_attempt_at = o.attempted_at,
@@ -229,8 +234,8 @@ export const OUTCOMES_STATEMENT = `WITH outcome AS MATERIALIZED (
        AND d.attempt_count = o.attempts_before
      RETURNING d.id, d.endpoint_id, o.next_status = 'delivered' AS ok, o.ord
    ), attempt AS (
-     INSERT INTO delivery_attempts (delivery_id, attempted_at, response_status, response_body, duration_ms, error)
-     SELECT o.id, o.attempted_at, o.response_status, o.response_body, o.duration_ms, o.error
+     INSERT INTO delivery_attempts (delivery_id, url, attempted_at, response_status, response_body, duration_ms, error)
+     SELECT o.id, o.url, o.attempted_at, o.response_status, o.response_body, o.duration_ms, o.error
      FROM outcome o WHERE o.id IN (SELECT d.id FROM deliveries d WHERE d.id = ANY(ARRAY(SELECT id FROM outcome)))
      ORDER BY o.ord
      ON CONFLICT (delivery_id, attempted_at) DO NOTHING
@@ -252,6 +257,7 @@ export const OUTCOMES_STATEMENT = `WITH outcome AS MATERIALIZED (
 interface OutcomeJson {
   id: string;
   attempts_before: number;
+  url: string;
   attempted_at_ms: number;
   response_status: number | null;
   response_body: string | null;
@@ -309,6 +315,7 @@ export function outcomeParameters(instanceId: string, outcomes: readonly Outcome
   const json = outcomes.map(({ id, attemptsBefore, attempt, next, reportFailure }): OutcomeJson => ({
     id,
     attempts_before: attemptsBefore,
+    url: attempt.url,
     attempted_at_ms: attempt.attemptedAt.getTime(),
     response_status: attempt.responseStatus,
     response_body: attempt.responseBody,
@@ -570,7 +577,7 @@ export class DeliveryRepository {
 
   attempts(deliveryId: string): Promise<AttemptRow[]> {
     return this.dataSource.query(
-      `SELECT attempted_at, response_status, response_body, duration_ms, error
+      `SELECT url, attempted_at, response_status, response_body, duration_ms, error
        FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempted_at, id`,
       [deliveryId],
     );
