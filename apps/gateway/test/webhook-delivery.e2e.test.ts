@@ -943,6 +943,18 @@ describe('outbound webhook delivery', () => {
       nextCursor: null,
     });
     expect((await admin('GET', `/v1/endpoints/${endpoint.id}/deliveries?status=lost`)).status).toBe(400);
+    // The cursor is for this endpoint's delivered ones: not for all of them, nor for another endpoint's.
+    const other = await endpointFor(receiver.url, ['listed.other']);
+    for (const path of [
+      `/v1/endpoints/${endpoint.id}/deliveries?limit=2&cursor=${first.body.nextCursor}`,
+      `/v1/endpoints/${other.id}/deliveries?limit=2&status=delivered&cursor=${first.body.nextCursor}`,
+    ]) {
+      const refused = await admin('GET', path);
+      expect({ status: refused.status, code: refused.body.code }).toEqual({
+        status: 400,
+        code: 'invalid_cursor',
+      });
+    }
   });
 
   it('exports delivery metrics', async () => {

@@ -112,9 +112,9 @@ export class ApiKeyService implements OnModuleInit, OnApplicationBootstrap {
   }
 
   async list(limit = DEFAULT_PAGE_SIZE, cursor?: string): Promise<Page<ApiKeyDto>> {
-    const after = cursor === undefined ? undefined : decodeCursor('api-keys', cursor);
+    const after = cursor === undefined ? undefined : decodeCursor({ kind: 'api-keys' }, cursor);
     const rows = await this.repository.page(after, limit + 1);
-    return toPage(rows, limit, mapApiKey, (k) => k.id, 'api-keys');
+    return toPage(rows, limit, mapApiKey, (k) => k.id, { kind: 'api-keys' });
   }
 
   /** Deletes a key; every instance forgets it and cuts off its sockets (through the cluster bus). */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { applyDecorators, type Type as Class } from '@nestjs/common';
 import { ApiExtraModels, ApiOkResponse, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
@@ -18,7 +19,10 @@ export class PageQueryDto {
   @Max(MAX_PAGE_SIZE)
   limit?: number;
 
-  @ApiPropertyOptional({ description: "Opaque cursor from a previous page's nextCursor" })
+  @ApiPropertyOptional({
+    description:
+      "Opaque cursor from a previous page's nextCursor, sent with the same filters as that page (other filters: 400 invalid_cursor)",
+  })
   @IsOptional()
   @IsString()
   @MaxLength(512)
@@ -51,36 +55,69 @@ export const ApiPageResponse = (item: Class<unknown>, description: string) =>
     }),
   );
 
-/** Cursors are opaque to clients: base64url JSON with a kind tag, so one list's cursor fails on another. */
-export function encodeCursor(kind: string, position: string): string {
-  return Buffer.from(JSON.stringify([kind, position])).toString('base64url');
+/**
+ * A list and the filters its pages were asked with. A cursor is a position in one such pair: sent with
+ * other filters, or alone, it would page through another selection from a position chosen for the
+ * first, skipping and mixing rows without a word, so it is refused instead.
+ */
+export interface PagedList {
+  kind: string;
+  /** Values as the query means them (normalized, so equal selections compare equal); undefined ones are left out. */
+  filters?: Record<string, unknown>;
 }
 
+/** 48 bits of a hash of the filters: the cursor only has to tell one selection from another. */
+const filterTag = (filters: Record<string, unknown> = {}): string =>
+  createHash('sha256').update(JSON.stringify(filters)).digest('base64url').slice(0, 8);
+
 /**
- * The position inside a cursor of list `kind`. `isPosition` checks what a crafted cursor could put
- * there (by default an id), so it fails here as `invalid_cursor` rather than in the query.
+ * Cursors are opaque to clients: base64url JSON of the list's kind (so one list's cursor fails on
+ * another), the position, and the filters' tag.
+ */
+export function encodeCursor(list: PagedList, position: string): string {
+  return Buffer.from(JSON.stringify([list.kind, position, filterTag(list.filters)])).toString('base64url');
+}
+
+const unrecognised = () =>
+  new HeraldException(ErrorCode.InvalidCursor, 'The cursor is not one this list returned.', [
+    { field: 'cursor', message: 'unrecognised cursor' },
+  ]);
+
+/**
+ * The position inside a cursor of `list`. `isPosition` checks what a crafted cursor could put there (by
+ * default an id), so it fails here as `invalid_cursor` rather than in the query. Cursors made before
+ * they carried a filter tag (two elements) are taken as they are.
  */
 export function decodeCursor(
-  kind: string,
+  list: PagedList,
   cursor: string,
   isPosition: (position: string) => boolean = isUuid,
 ): string {
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(parsed) &&
-      parsed[0] === kind &&
-      typeof parsed[1] === 'string' &&
-      isPosition(parsed[1])
-    ) {
-      return parsed[1];
-    }
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    // fall through to the one error below
+    throw unrecognised();
   }
-  throw new HeraldException(ErrorCode.InvalidCursor, 'The cursor is not one this list returned.', [
-    { field: 'cursor', message: 'unrecognised cursor' },
-  ]);
+  if (
+    !Array.isArray(parsed) ||
+    parsed[0] !== list.kind ||
+    typeof parsed[1] !== 'string' ||
+    !isPosition(parsed[1]) ||
+    (parsed.length !== 2 && parsed.length !== 3)
+  ) {
+    throw unrecognised();
+  }
+  if (parsed.length === 3 && parsed[2] !== filterTag(list.filters)) {
+    const names = Object.keys(list.filters ?? {});
+    throw new HeraldException(
+      ErrorCode.InvalidCursor,
+      `The cursor belongs to a page asked with other filters: send it with the same ${names.join(', ')} ` +
+        'as that page, or start again without a cursor.',
+      [{ field: 'cursor', message: 'from a page with other filters' }],
+    );
+  }
+  return parsed[1];
 }
 
 /** Builds a page from `limit + 1` fetched rows: the extra row only says whether more exist. */
@@ -89,10 +126,10 @@ export function toPage<R, T>(
   limit: number,
   map: (row: R) => T,
   position: (row: R) => string,
-  kind: string,
+  list: PagedList,
 ): Page<T> {
   const hasMore = rows.length > limit;
   const pageRows = hasMore ? rows.slice(0, limit) : rows;
   const last = pageRows[pageRows.length - 1];
-  return { data: pageRows.map(map), nextCursor: hasMore && last ? encodeCursor(kind, position(last)) : null };
+  return { data: pageRows.map(map), nextCursor: hasMore && last ? encodeCursor(list, position(last)) : null };
 }

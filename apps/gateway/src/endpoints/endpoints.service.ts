@@ -73,14 +73,14 @@ export class EndpointsService {
   }
 
   async list(limit = DEFAULT_PAGE_SIZE, cursor?: string): Promise<Page<EndpointDto>> {
-    const after = cursor === undefined ? undefined : decodeCursor('endpoints', cursor);
+    const after = cursor === undefined ? undefined : decodeCursor({ kind: 'endpoints' }, cursor);
     const rows = await this.repository.page(after, limit + 1);
     return toPage(
       rows,
       limit,
       (e) => mapEndpoint(e),
       (e) => e.id,
-      'endpoints',
+      { kind: 'endpoints' },
     );
   }
 

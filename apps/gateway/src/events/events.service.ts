@@ -13,7 +13,7 @@ import type { Principal } from '../common/auth/scope.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException } from '../common/errors/herald-exception.js';
 import { storableJson } from '../common/storable.js';
-import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
+import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, type PagedList, toPage } from '../common/pagination.js';
 import { type CursorResolution, CursorResolver, cursorRefusal } from './cursor-resolver.js';
 import { toEnvelope } from './event-record.js';
 import { newEventId } from './new-event.js';
@@ -103,15 +103,25 @@ export class EventsService {
     const since = query.since ? new Date(query.since) : undefined;
     const until = query.until ? new Date(query.until) : undefined;
     if (since && until && until <= since) throw HeraldException.emptyTimeRange();
+    // `after` is not among them: it may be repeated with every page, and moves the start (startAfter).
+    const list = {
+      kind: 'events',
+      filters: {
+        type: query.type && [...query.type].sort(),
+        source: query.source && [...query.source].map((id) => id.toLowerCase()).sort(),
+        since: since?.toISOString(),
+        until: until?.toISOString(),
+      },
+    };
     const rows = await this.repository.query({
-      afterSeq: await this.startAfter(query.after, query.cursor),
+      afterSeq: await this.startAfter(list, query.after, query.cursor),
       typeRegexes: this.typeRegexes(query.type),
       sourceIds: this.sourceIds(query.source),
       since,
       until,
       limit: limit + 1,
     });
-    return toPage(rows, limit, toEnvelope, (row) => row.seq, 'events');
+    return toPage(rows, limit, toEnvelope, (row) => row.seq, list);
   }
 
   /** `after` is an event id or a seq; an id must name a stored event. Refused as `field` otherwise. */
@@ -130,12 +140,13 @@ export class EventsService {
    * events it removed without a word.
    */
   private async startAfter(
+    list: PagedList,
     after: string | undefined,
     cursor: string | undefined,
   ): Promise<string | undefined> {
     if (cursor === undefined) return this.resolveAfter(after);
     // A seq or an event id, checked like any `after`.
-    const page = await this.cursors.resolve(decodeCursor('events', cursor, () => true));
+    const page = await this.cursors.resolve(decodeCursor(list, cursor, () => true));
     if (page.kind !== 'ok') throw refusedCursor(page, 'cursor');
     // The usual case, the first page's seq repeated, cannot move the page: no second lookup.
     if (after === undefined || (/^\d+$/.test(after) && BigInt(after) <= page.seq)) return String(page.seq);

@@ -53,14 +53,14 @@ export class SourcesService {
   }
 
   async list(origin: string, limit = DEFAULT_PAGE_SIZE, cursor?: string): Promise<Page<SourceDto>> {
-    const after = cursor === undefined ? undefined : decodeCursor('sources', cursor);
+    const after = cursor === undefined ? undefined : decodeCursor({ kind: 'sources' }, cursor);
     const rows = await this.repository.page(after, limit + 1);
     return toPage(
       rows,
       limit,
       (s) => this.toDto(s, origin),
       (s) => s.id,
-      'sources',
+      { kind: 'sources' },
     );
   }
 

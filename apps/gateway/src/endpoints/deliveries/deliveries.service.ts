@@ -22,9 +22,14 @@ export class DeliveriesService {
   async listForEndpoint(endpointId: string, query: ListDeliveriesQueryDto): Promise<Page<DeliveryDto>> {
     await this.endpoints.load(endpointId);
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-    const before = query.cursor === undefined ? undefined : decodeCursor('deliveries', query.cursor);
+    // One endpoint's list: its id is a filter like the status.
+    const list = {
+      kind: 'deliveries',
+      filters: { endpoint: endpointId.toLowerCase(), status: query.status },
+    };
+    const before = query.cursor === undefined ? undefined : decodeCursor(list, query.cursor);
     const rows = await this.repository.page(endpointId, query.status, before, limit + 1);
-    return toPage(rows, limit, mapDelivery, (row) => row.id, 'deliveries');
+    return toPage(rows, limit, mapDelivery, (row) => row.id, list);
   }
 
   async get(id: string): Promise<DeliveryWithAttemptsDto> {
