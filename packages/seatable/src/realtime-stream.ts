@@ -59,6 +59,8 @@ export class SeatableRealtimeStream implements StreamSource {
   /** The newest op version stored before this run, read before the first socket can receive an op. */
   private checkpoint: Promise<number | undefined> | undefined;
   private authFailures = 0;
+  /** In the base's room: the socket has what it needs, whatever becomes of the token. */
+  private joined = false;
   private emitQueue: Promise<void> = Promise.resolve();
   private readonly backoff: Backoff;
   private readonly abort = new AbortController();
@@ -177,6 +179,7 @@ export class SeatableRealtimeStream implements StreamSource {
   private onJoined(ack: Record<string, unknown>): void {
     this.backoff.reset();
     this.authFailures = 0;
+    this.joined = true;
     this.report('connected');
     const version = ack.dtable_version;
     if (typeof version !== 'number' || !Number.isInteger(version)) return;
@@ -350,8 +353,16 @@ export class SeatableRealtimeStream implements StreamSource {
       this.ctx.logger.info({}, 'SeaTable base token renewed');
     } catch (error) {
       if (!this.running) return;
-      if (error instanceof BaseTokenError && error.isAuthRefusal) return this.onTokenFailure(error);
-      this.ctx.logger.warn({ err: describe(error) }, 'SeaTable base token renewal failed');
+      const refused = error instanceof BaseTokenError && error.isAuthRefusal;
+      // SeaTable checks the token at join-room only, so a refused renewal does not end a joined socket
+      // (a passing refusal would otherwise stop a healthy stream): the next join, which needs a token, decides.
+      if (refused && !this.joined) return this.onTokenFailure(error);
+      this.ctx.logger.warn(
+        { err: describe(error) },
+        refused
+          ? 'SeaTable refused to renew the base token; the joined socket goes on'
+          : 'SeaTable base token renewal failed',
+      );
       this.refreshTimer = this.ctx.clock.setTimeout(() => {
         this.refreshTimer = undefined;
         this.run('token refresh', () => this.refreshToken());
@@ -402,6 +413,7 @@ export class SeatableRealtimeStream implements StreamSource {
   private closeSocket(): void {
     const socket = this.socket;
     this.socket = undefined;
+    this.joined = false;
     socket?.off();
     socket?.disconnect();
   }

@@ -354,6 +354,33 @@ describe('SeaTable realtime stream', () => {
     expect(server.counters).toMatchObject({ tokenRequests: 2, joinAttempts: 2, joins: 2 });
   });
 
+  it('keeps a joined socket when a renewal is refused, and renews once SeaTable takes the API token again', async () => {
+    const clock = new FakeClock();
+    await server.close();
+    server = await FakeSeatableServer.start({ now: () => clock.now() });
+    const ctx = new RecordingContext(clock);
+    startStream(ctx, { ...FAST, tokenRefreshMarginMs: 60 * 60 * 1000, tokenRefreshRetryMs: 60_000 });
+    await connected(ctx);
+    server.apiTokens.delete('fake-api-token');
+    clock.advance(3 * DAY_MS - 60 * 60 * 1000);
+    await eventually(() =>
+      expect(ctx.logs).toContainEqual(
+        expect.objectContaining({ msg: 'SeaTable refused to renew the base token; the joined socket goes on' }),
+      ),
+    );
+    expect(ctx.lastState?.state).toBe('connected');
+    server.broadcastOp(ops.deleteRowOp);
+    await eventually(() => expect(ctx.events.map((event) => event.type)).toEqual(['seatable.row.deleted']));
+
+    server.apiTokens.add('fake-api-token');
+    clock.advance(60_000);
+    await eventually(() =>
+      expect(ctx.logs.some((entry) => entry.msg === 'SeaTable base token renewed')).toBe(true),
+    );
+    expect(server.counters).toMatchObject({ tokenRequests: 3, joins: 1 });
+    expect(ctx.states.map((change) => change.state)).toEqual(['connecting', 'connected']);
+  });
+
   it('treats an unanswered join-room as a failed connection', async () => {
     server.answerJoins = false;
     const ctx = new RecordingContext();
