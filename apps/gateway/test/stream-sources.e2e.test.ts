@@ -147,13 +147,51 @@ describe('stream sources run by the gateway', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(seatable.counters.tokenRequests).toBe(requests);
     await eventually(async () => expect(await typesOf(id)).toEqual(['herald.source.failed']));
-    expect((await eventsOf(id))[0]!.data.retrying).toBe(false);
+    // Started again later (HERALD_STREAM_AUTH_RETRY, 300 s here), and at once for a new config.
+    expect((await eventsOf(id))[0]!.data).toMatchObject({ retrying: true, retryInSeconds: 300 });
 
     await admin('PATCH', `/v1/sources/${id}`, {
       body: { config: { serverUrl: seatable.url, apiToken: 'good-api-token' } },
     });
     await eventually(async () => expect((await statusOf(id)).state).toBe('connected'));
     await admin('DELETE', `/v1/sources/${id}`);
+  });
+
+  it('starts an auth-failed stream again after a wait that doubles, reporting the refusals once', async () => {
+    const retrying = await startTestApp({ HERALD_STREAM_AUTH_RETRY: '1' });
+    const api = apiClient(retrying.baseUrl, retrying.adminToken);
+    const refusedBefore = seatable.counters.unknownApiTokens;
+    try {
+      const created = await api('POST', '/v1/sources', {
+        body: {
+          name: 'refused for a while',
+          provider: 'seatable',
+          mode: 'stream',
+          config: { serverUrl: seatable.url, apiToken: 'late-api-token' },
+        },
+      });
+      const id: string = created.body.id;
+      const status = async () => (await api('GET', `/v1/sources/${id}/status`)).body;
+      // Refused at once and after 1 s; the next start comes 2 s later.
+      await eventually(
+        async () => expect(seatable.counters.unknownApiTokens - refusedBefore).toBe(2),
+        10_000,
+      );
+      expect((await status()).state).toBe('auth_failed');
+      seatable.apiTokens.add('late-api-token');
+      await eventually(async () => expect((await status()).state).toBe('connected'), 10_000);
+      expect(seatable.counters.unknownApiTokens - refusedBefore).toBe(2);
+      expect((await status()).reconnects).toBe(2);
+      const events = (await api('GET', `/v1/events?source=${id}`)).body.data;
+      expect(events.map((e: { type: string }) => e.type)).toEqual([
+        'herald.source.failed',
+        'herald.source.connected',
+      ]);
+      expect(events[0].data).toMatchObject({ retrying: true, retryInSeconds: 1 });
+    } finally {
+      seatable.apiTokens.delete('late-api-token');
+      await retrying.close();
+    }
   });
 
   it('reports a source that cannot connect from the start, once, while it keeps retrying', async () => {

@@ -126,7 +126,13 @@ describe('SeaTable realtime stream', () => {
     expect(ctx.stateNames).toEqual(afterTwoBackoffs('auth_failed'));
     const settled = { ...server.counters };
     // One token, then one renewal per connection; two join attempts per connection.
-    expect(settled).toEqual({ tokenRequests: 4, connections: 3, joinAttempts: 6, joins: 0 });
+    expect(settled).toEqual({
+      tokenRequests: 4,
+      connections: 3,
+      joinAttempts: 6,
+      joins: 0,
+      unknownApiTokens: 0,
+    });
 
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(server.counters).toEqual(settled);
@@ -365,7 +371,9 @@ describe('SeaTable realtime stream', () => {
     clock.advance(3 * DAY_MS - 60 * 60 * 1000);
     await eventually(() =>
       expect(ctx.logs).toContainEqual(
-        expect.objectContaining({ msg: 'SeaTable refused to renew the base token; the joined socket goes on' }),
+        expect.objectContaining({
+          msg: 'SeaTable refused to renew the base token; the joined socket goes on',
+        }),
       ),
     );
     expect(ctx.lastState?.state).toBe('connected');

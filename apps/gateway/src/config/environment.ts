@@ -153,6 +153,11 @@ export class Environment {
   HERALD_REQUEST_TIMEOUT?: number;
 
   @IsOptional()
+  @Transform(toInt)
+  @IsIntegerIn(1, 86_400, 'a whole number of seconds')
+  HERALD_STREAM_AUTH_RETRY?: number;
+
+  @IsOptional()
   @Transform(toBoolean)
   @IsBoolean({ message: 'must be true or false' })
   HERALD_TRUST_PROXY?: boolean;

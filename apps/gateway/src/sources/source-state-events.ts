@@ -14,6 +14,10 @@ export interface StreamRun {
   reconnects: number;
   /** Whether it has been connected at all since it started on this instance. */
   connectedOnce: boolean;
+  /** Refusals of its credentials since it was last connected (each starts it again later). */
+  authFailures: number;
+  /** The wait before the start after the latest refusal. */
+  authRetryMs: number;
 }
 
 /**
@@ -44,8 +48,14 @@ export function sourceStateEvent(
     };
   }
   const reason = change.reason ?? null;
-  if (change.state === 'auth_failed' && previous !== 'auth_failed') {
-    return { type: 'herald.source.failed', subject, data: { ...base, reason, retrying: false } };
+  // The first refusal in a row is reported, not each start again after it.
+  if (change.state === 'auth_failed' && previous !== 'auth_failed' && run.authFailures === 0) {
+    const retryInSeconds = Math.round(run.authRetryMs / 1000);
+    return {
+      type: 'herald.source.failed',
+      subject,
+      data: { ...base, reason, retrying: true, retryInSeconds },
+    };
   }
   // A source that never gets through (a wrong URL, a server down) would otherwise say nothing: its first
   // attempt's failure is reported, once; the status counts the retries.

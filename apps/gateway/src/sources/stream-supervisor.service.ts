@@ -29,6 +29,12 @@ const RECONCILE_INTERVAL_MS = 3_000;
 /** How long a stream source may take to stop (its last events and state stored) before it is left. */
 export const STREAM_STOP_TIMEOUT_MS = 10_000;
 
+/**
+ * The waits before an auth-failed stream is started again double up to this (or to the configured
+ * first wait, when that is longer).
+ */
+const AUTH_RETRY_MAX_MS = 3_600_000;
+
 /** How the connection holding stream sources' leadership locks names itself (`pg_stat_activity`). */
 export const STREAMS_APPLICATION_NAME = 'herald-streams';
 
@@ -51,7 +57,12 @@ interface RunningStream extends StreamRun {
   stopped: boolean;
   /** State writes and state events, chained so they land in the order the transitions happened. */
   recording: Promise<void>;
+  /** The start again after a refusal of its credentials (see `onState`). */
+  authRetry: NodeJS.Timeout | undefined;
 }
+
+/** What a stream started again after a refusal of its credentials keeps of the run before. */
+type CarriedRun = Pick<StreamRun, 'reconnects' | 'connectedOnce' | 'authFailures'>;
 
 /**
  * Runs every enabled stream source on exactly one instance. Leadership is a session advisory lock per
@@ -164,7 +175,7 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     }
   }
 
-  private startStream(source: SourceEntity): void {
+  private startStream(source: SourceEntity, carried?: CarriedRun): void {
     const adapter = this.adapters.find(source.provider);
     if (!adapter?.createStream) {
       this.logger.error({ sourceId: source.id, provider: source.provider }, 'provider has no stream mode');
@@ -177,6 +188,9 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
       state: 'stopped',
       reconnects: 0,
       connectedOnce: false,
+      authFailures: 0,
+      authRetryMs: 0,
+      ...carried,
       connectedSince: null,
       lastError: null,
       stopped: false,
@@ -201,6 +215,7 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     if (!entry) return;
     this.running.delete(id);
     entry.stopped = true;
+    clearTimeout(entry.authRetry);
     const timeout = new Promise((resolve) => setTimeout(resolve, STREAM_STOP_TIMEOUT_MS).unref());
     await Promise.race([
       entry.stream
@@ -239,6 +254,8 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     const previous = entry.state;
     entry.state = change.state;
     if (change.state === 'connecting' && previous === 'backoff') entry.reconnects++;
+    if (change.state === 'connected') entry.authFailures = 0;
+    if (change.state === 'auth_failed' && previous !== 'auth_failed') this.retryRefused(entry);
     if (change.state === 'connected') entry.connectedSince = new Date();
     else if (previous === 'connected') entry.connectedSince = null;
     // `connecting` gives no reason: while it retries, the status still says why the last attempt failed.
@@ -247,6 +264,7 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     this.updateGauge();
     const stateEvent = sourceStateEvent(entry, previous, change);
     if (change.state === 'connected') entry.connectedOnce = true;
+    if (change.state === 'auth_failed') entry.authFailures++;
     // The events an operator is told of are logged too, for whoever watches logs rather than events.
     if (stateEvent && stateEvent.type !== 'herald.source.connected') {
       this.logger.warn(
@@ -273,6 +291,33 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
       .catch((error) =>
         this.logger.warn({ err: error, sourceId: entry.source.id }, 'could not record a stream state change'),
       );
+  }
+
+  /**
+   * Starts an auth-failed stream again after a wait that doubles with each refusal in a row: a
+   * provider's refusal can pass (SeaTable's token service down, a token replaced a moment late), and
+   * a source left failed would stay unwatched until an operator noticed; a slow retry does not hammer
+   * the provider as a reconnect loop would. A new config restarts it at once (reconcile).
+   */
+  private retryRefused(entry: RunningStream): void {
+    const first = this.config.streamAuthRetryMs;
+    entry.authRetryMs = Math.min(first * 2 ** entry.authFailures, Math.max(AUTH_RETRY_MAX_MS, first));
+    entry.authRetry = setTimeout(() => {
+      this.reconciling = this.reconciling
+        .then(async () => {
+          // Stopped, restarted for a new config, or deleted meanwhile: nothing to retry.
+          if (this.shuttingDown || this.running.get(entry.source.id) !== entry) return;
+          await this.stopStream(entry.source.id, false);
+          const { connectedOnce, authFailures } = entry;
+          this.startStream(entry.source, { reconnects: entry.reconnects + 1, connectedOnce, authFailures });
+        })
+        .catch((error) =>
+          this.logger.warn(
+            { err: error, sourceId: entry.source.id },
+            'could not start a stream source again',
+          ),
+        );
+    }, entry.authRetryMs);
   }
 
   private updateGauge(): void {

@@ -43,6 +43,8 @@ export interface RecordedToast {
 
 export interface FakeSeatableCounters {
   tokenRequests: number;
+  /** Token exchanges answered 401 for an API token the server does not know. */
+  unknownApiTokens: number;
   /** Socket.IO connections accepted. */
   connections: number;
   joinAttempts: number;
@@ -60,7 +62,13 @@ interface IssuedToken {
  * `new-notification`, server-side disconnects) and the `ui-toasts` endpoints.
  */
 export class FakeSeatableServer {
-  readonly counters: FakeSeatableCounters = { tokenRequests: 0, connections: 0, joinAttempts: 0, joins: 0 };
+  readonly counters: FakeSeatableCounters = {
+    tokenRequests: 0,
+    unknownApiTokens: 0,
+    connections: 0,
+    joinAttempts: 0,
+    joins: 0,
+  };
   readonly toasts: RecordedToast[] = [];
   readonly apiTokens: Set<string>;
   readonly dtableUuid: string;
@@ -213,7 +221,10 @@ export class FakeSeatableServer {
     this.counters.tokenRequests++;
     if (this.tokenRefusal) return replyText(response, this.tokenRefusal.status, this.tokenRefusal.body ?? '');
     const apiToken = /^(?:Token|Bearer) (.+)$/.exec(request.headers.authorization ?? '')?.[1];
-    if (!apiToken || !this.apiTokens.has(apiToken)) return reply(response, 401, { detail: 'Invalid token' });
+    if (!apiToken || !this.apiTokens.has(apiToken)) {
+      this.counters.unknownApiTokens++;
+      return reply(response, 401, { detail: 'Invalid token' });
+    }
     reply(response, 200, {
       app_name: 'herald-test',
       access_token: this.issueBaseToken(),
