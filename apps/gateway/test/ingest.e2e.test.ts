@@ -10,6 +10,7 @@ import { computeSignature, SIGNATURE_HEADER } from '@herald/seatable';
 import { buildSeatableWebhook, seatableWebhookOfText } from '@herald/seatable/testing';
 import pg from 'pg';
 import { gzipSync } from 'node:zlib';
+import { CUT_TOO_DEEP } from '../src/common/storable.js';
 import { apiClient, rawExchange, splitRawAnswer } from './support/http.js';
 import { postWebhook, seatableRowData } from './support/seatable-webhooks.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
@@ -436,7 +437,7 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect((await post(paused.ingestUrl, webhook.body, webhook.headers)).status).toBe(202);
     });
 
-    it('refuses a webhook nested deeper than 64 levels with 400, storing nothing', async () => {
+    it('stores a webhook nested deeper than 64 levels with the deep part cut and its raw body whole', async () => {
       const shallow = buildSeatableWebhook(
         {
           ...seatableRowData,
@@ -447,11 +448,23 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       );
       const deep = `${'{"a": '.repeat(5_000)}"bottom"${'}'.repeat(5_000)}`;
       const webhook = seatableWebhookOfText(shallow.text.replace('"DEEP"', deep), { secret });
-      await refusedStoringNothing(source, webhook.body, webhook.headers, {
-        status: 400,
-        code: 'validation_failed',
-        detail: '64',
-      });
+      const response = await post(source.ingestUrl, webhook.body, webhook.headers);
+      expect(response.status).toBe(202);
+      const stored = (await admin('GET', `/v1/events/${response.body.ids[0]}?include=raw`)).body;
+      expect(stored.type).toBe('seatable.row.modified');
+      expect(stored.raw).toBe(webhook.text);
+      // Kept down to the 64th level of the event's data, the rest named.
+      let level = stored.data.changes ?? stored.data;
+      const path: string[] = [];
+      while (typeof level === 'object' && level !== null) {
+        const key = Object.keys(level).find(
+          (k) => typeof level[k] === 'object' || level[k] === CUT_TOO_DEEP,
+        )!;
+        path.push(key);
+        level = level[key];
+      }
+      expect(level).toBe(CUT_TOO_DEEP);
+      expect(path.length).toBeLessThanOrEqual(64);
     });
 
     it('answers a malformed ingest URL, or one opened with GET, with a problem that does not repeat the token', async () => {
@@ -577,6 +590,25 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect(room).toMatchObject({ subject: 'rooms/r\ufffdn', data: { roomId: 'r\ufffdn' } });
       expect(Buffer.from(room.raw, 'base64')).toEqual(Buffer.from(messages[0]!));
       expect(peer.data.metadata).toEqual({ 'k\ufffd': 'v\ufffd' });
+    });
+
+    it('stores every notification of a batch when a peer sets metadata nested deeper than 64 levels', async () => {
+      const deep = `${'['.repeat(70)}${']'.repeat(70)}`;
+      const messages = [
+        encodeServerMessage({ case: 'roomCreated', value: { roomId: 'deep-before' } }),
+        encodeServerMessage({
+          case: 'peerMetadataUpdated',
+          value: { roomId: 'deep', peerId: 'p', metadata: deep },
+        }),
+        encodeServerMessage({ case: 'roomDeleted', value: { roomId: 'deep-after' } }),
+      ];
+      const response = await post(plain.ingestUrl, encodeNotificationBatch(messages), protobuf);
+      expect(response.status).toBe(202);
+      expect(response.body.accepted).toBe(3);
+      const peer = (await admin('GET', `/v1/events/${response.body.ids[1]}?include=raw`)).body;
+      expect(peer.type).toBe('jellyfish.peer.metadata_updated');
+      expect(JSON.stringify(peer.data.metadata)).toContain(JSON.stringify(CUT_TOO_DEEP));
+      expect(Buffer.from(peer.raw, 'base64')).toEqual(Buffer.from(messages[1]!));
     });
 
     it('accepts v0.3 JSON bodies', async () => {

@@ -32,10 +32,11 @@ export interface EventOrigin {
  * An adapter's event, stamped with Herald's id and times: received when the adapter says it arrived,
  * else `receivedNow`; its time is the provider's when it is a writable instant, else the received one.
  * Herald's own types keep provider `herald`.
- * Provider text is made storable here (and data nested deeper than MAX_JSON_DEPTH refused with 400,
- * in the same walk), the one way provider events take into the store: a provider
- * cannot fix what it sent (SeaTable never retries, a Fishjam batch would be lost whole), so a NUL is
- * replaced rather than refused. `raw` keeps the exact bytes (bytea has no such limit).
+ * Provider text is made storable here (and data nested deeper than MAX_JSON_DEPTH cut, in the same
+ * walk), the one way provider events take into the store: a provider cannot fix what it sent
+ * (SeaTable never retries, a Fishjam batch would be lost whole, a stream's event would be dropped,
+ * and a browser peer sets Jellyfish metadata to anything), so a NUL is replaced and a too-deep value
+ * cut rather than refused. `raw` keeps the exact bytes (bytea has no such limit).
  */
 export function fromNormalized(event: NormalizedEvent, origin: EventOrigin, receivedNow: Date): NewEvent {
   const receivedAt = validDate(event.receivedAt) ?? receivedNow;
@@ -47,7 +48,7 @@ export function fromNormalized(event: NormalizedEvent, origin: EventOrigin, rece
     subject: event.subject === undefined ? null : storableText(event.subject),
     time: validDate(event.time) ?? receivedAt,
     receivedAt,
-    data: storableJson(event.data, 'data'),
+    data: storableJson(event.data, 'data', 'cut'),
     raw: event.raw
       ? Buffer.from(event.raw.body.buffer, event.raw.body.byteOffset, event.raw.body.byteLength)
       : null,
