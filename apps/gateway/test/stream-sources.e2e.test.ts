@@ -257,6 +257,27 @@ describe('stream sources run by the gateway', () => {
     await eventually(() => expect(jellyfish.openSockets).toBe(0));
   });
 
+  it('stores the disconnected event after every notification received before the socket closed', async () => {
+    const created = await createStream('ordered', 'jellyfish', {
+      serverUrl: jellyfish.url,
+      serverApiToken: 'server-token',
+    });
+    const id = created.body.id;
+    await eventually(async () => expect((await statusOf(id)).state).toBe('connected'));
+    // A room deleted with its peers: one burst, then the server goes away.
+    for (let i = 0; i < 100; i++) {
+      jellyfish.pushNotification({ case: 'peerDisconnected', value: { roomId: 'gone', peerId: `p${i}` } });
+    }
+    jellyfish.closeAll(1001, 'going away');
+    await eventually(async () => expect(await typesOf(id)).toContain('herald.source.disconnected'), 15_000);
+    const types = await typesOf(id);
+    expect(types.filter((type) => type === 'jellyfish.peer.disconnected')).toHaveLength(100);
+    expect(types.indexOf('herald.source.disconnected')).toBeGreaterThan(
+      types.lastIndexOf('jellyfish.peer.disconnected'),
+    );
+    await admin('DELETE', `/v1/sources/${id}`);
+  });
+
   it('stamps stream events with their arrival time, not the commit time, when the store holds them up', async () => {
     const media = (
       await createStream('held media', 'jellyfish', {

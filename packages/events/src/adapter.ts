@@ -121,6 +121,11 @@ export interface StreamSource {
   start(): void;
   /** Closes the connection and cancels every timer; the source reports `stopped`. */
   stop(): Promise<void>;
+  /**
+   * Settles (never rejects) once every event received before the call has been handed to `emit` and
+   * that emit has settled: the gateway stores a state change's own event after them.
+   */
+  settled(): Promise<void>;
 }
 
 export interface ActionContext {

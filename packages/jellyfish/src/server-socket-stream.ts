@@ -228,6 +228,10 @@ export class ServerSocketStream implements StreamSource {
     });
   }
 
+  settled(): Promise<void> {
+    return this.emitted;
+  }
+
   /** Emits keep arrival order: each waits for the previous commit; a failed commit is logged, not retried. */
   private emit(events: NormalizedEvent[]): void {
     stampArrival(events, this.context.clock);

@@ -296,6 +296,10 @@ export class SeatableRealtimeStream implements StreamSource {
     });
   }
 
+  settled(): Promise<void> {
+    return this.emitQueue;
+  }
+
   /** Emits in arrival order (see `queue`). */
   private enqueue(events: NormalizedEvent[]): void {
     stampArrival(events, this.ctx.clock);

@@ -275,6 +275,9 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
       );
     }
     const stateEvents = stampArrival(stateEvent ? [stateEvent] : [], systemClock);
+    // What the stream received before the change is stored before the change's event: a `disconnected`
+    // committed ahead of them would tell a subscriber that re-syncs on it that they came after.
+    const received = stateEvent ? entry.stream.settled() : undefined;
     const state = {
       sourceId: entry.source.id,
       state: change.state,
@@ -286,7 +289,10 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     entry.recording = entry.recording
       .then(async () => {
         await this.repository.saveState(state);
-        if (stateEvents.length > 0) await this.store(entry, stateEvents);
+        if (received) {
+          await received;
+          await this.store(entry, stateEvents);
+        }
       })
       .catch((error) =>
         this.logger.warn({ err: error, sourceId: entry.source.id }, 'could not record a stream state change'),
