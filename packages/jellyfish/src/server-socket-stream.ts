@@ -161,7 +161,7 @@ export class ServerSocketStream implements StreamSource {
 
   private onSubscribed(connection: Connection): void {
     connection.handshake = 'connected';
-    this.backoff.reset();
+    this.backoff.connected(this.context.clock.now());
     this.context.setState({ state: 'connected' });
     this.schedulePing(connection);
   }
@@ -204,7 +204,7 @@ export class ServerSocketStream implements StreamSource {
 
   private reconnectLater(reason: string): void {
     if (this.phase !== 'running') return;
-    const delayMs = this.backoff.next();
+    const delayMs = this.backoff.next(this.context.clock.now());
     this.context.logger.warn({ reason, delayMs }, 'jellyfish stream disconnected');
     this.context.setState({ state: 'backoff', reason });
     this.reconnectTimer = this.context.clock.setTimeout(() => {

@@ -144,6 +144,24 @@ describe('jellyfish server-socket stream', () => {
     });
   });
 
+  it('keeps the delays growing while a server drops each connection right after its handshake', async () => {
+    const recording = recordingContext();
+    const delays: number[] = [];
+    const { logger } = recording.context;
+    (recording.context as { logger: typeof logger }).logger = {
+      ...logger,
+      warn: (entry: { delayMs?: number }) => void (entry.delayMs !== undefined && delays.push(entry.delayMs)),
+    };
+    const source = startStream({}, recording);
+    for (let times = 1; times <= 3; times++) {
+      await connected(source, times);
+      server.closeAll(1011, 'flapping');
+    }
+    await connected(source, 4);
+    // 20, 40, 80 ms ceilings at the harness's 0.5 jitter; a start over at every connection made each 15.
+    expect(delays).toEqual([15, 30, 60]);
+  });
+
   it('keeps retrying an unreachable server with backoff', async () => {
     const stopped = server;
     server = await FakeJellyfishServer.start(); // a live one for afterEach to close

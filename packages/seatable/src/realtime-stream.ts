@@ -177,7 +177,7 @@ export class SeatableRealtimeStream implements StreamSource {
   }
 
   private onJoined(ack: Record<string, unknown>): void {
-    this.backoff.reset();
+    this.backoff.connected(this.ctx.clock.now());
     this.authFailures = 0;
     this.joined = true;
     this.report('connected');
@@ -397,7 +397,7 @@ export class SeatableRealtimeStream implements StreamSource {
 
   private scheduleReconnect(reason: string): void {
     if (!this.running || this.reconnectTimer !== undefined) return;
-    const delay = this.backoff.next();
+    const delay = this.backoff.next(this.ctx.clock.now());
     this.report('backoff', reason);
     this.reconnectTimer = this.ctx.clock.setTimeout(() => {
       this.reconnectTimer = undefined;
