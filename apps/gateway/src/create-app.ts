@@ -16,6 +16,8 @@ import { refuseUnreadableBodies } from './common/body-encoding.js';
 import { assertJsonDepth } from './common/json-depth.js';
 import { pinoLoggerService, quietBootLogger } from './common/quiet-boot-logger.js';
 import { RAW_BODY_ROUTE } from './common/raw-body-route.js';
+import { documentScopes } from './common/auth/scope-docs.js';
+import { closeRequestSchemas } from './common/closed-request-schemas.js';
 import { answerClientError } from './common/errors/client-error-answer.js';
 import { HeraldException, type ProblemFieldError } from './common/errors/herald-exception.js';
 import { RouteMethods } from './common/routing/route-methods.js';
@@ -166,6 +168,8 @@ function registerDocs(app: NestFastifyApplication, config: HeraldConfig): void {
   );
   documentIngestRoute(document);
   documentSourceActions(document, app.get(AdapterRegistry).all);
+  documentScopes(document);
+  closeRequestSchemas(document);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
 }
 

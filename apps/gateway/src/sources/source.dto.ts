@@ -52,10 +52,17 @@ export class CreateSourceDto {
  * patch (RFC 7396) of the stored one: keys left out are kept, a key set to null is removed; a new
  * `serverUrl` needs its token given again, and a masked value as GET shows it is refused.
  */
-export class UpdateSourceDto extends PartialType(OmitType(CreateSourceDto, ['provider', 'mode'] as const), {
+export class UpdateSourceDto extends PartialType(
+  OmitType(CreateSourceDto, ['provider', 'mode', 'enabled'] as const),
   // `null` is validated: only silentAfterSeconds gives it a meaning (its own @IsOptional says so).
-  skipNullProperties: false,
-}) {}
+  { skipNullProperties: false },
+) {
+  // Without the create's `default: true`, which generated clients fill in: a rename re-enabled a source.
+  @ApiPropertyOptional({ description: 'Left out: unchanged' })
+  @IsOmittable()
+  @IsBoolean()
+  enabled?: boolean;
+}
 
 export class SourceDto {
   @ApiProperty() id: string;
@@ -80,7 +87,12 @@ export class SourceDto {
 export class SourceStatusDto {
   @ApiProperty() id: string;
   @ApiProperty({ enum: ['webhook', 'stream'] }) mode: SourceMode;
-  @ApiProperty({ enum: ['connecting', 'connected', 'backoff', 'auth_failed', 'stopped'], nullable: true })
+  @ApiProperty({
+    // null among the values too: OpenAPI 3.0 validators check an enum before `nullable`.
+    enum: ['connecting', 'connected', 'backoff', 'auth_failed', 'stopped', null],
+    nullable: true,
+    description: 'null for a webhook source',
+  })
   state: StreamState | null;
   @ApiProperty({ type: String, nullable: true }) lastError: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) lastEventAt: string | null;

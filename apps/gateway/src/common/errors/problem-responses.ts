@@ -33,6 +33,7 @@ export class ProblemDto implements Problem {
  */
 const AUTHENTICATED_ROUTE_CODES = [
   ErrorCode.ValidationFailed,
+  ErrorCode.InvalidJson,
   ErrorCode.Unauthorized,
   ErrorCode.Forbidden,
   ErrorCode.NotFound,
