@@ -210,11 +210,6 @@ export class SeatableRealtimeStream implements StreamSource {
   private onOperation(operation: unknown, version: unknown): void {
     if (!this.running || !this.token) return;
     const text = typeof operation === 'string' ? operation : JSON.stringify(operation);
-    const op = parseJsonObject(text);
-    if (!op) {
-      this.ctx.logger.warn({ operation: text?.slice(0, 200) }, 'SeaTable op is not a JSON object');
-      return;
-    }
     const events: NormalizedEvent[] = [];
     const opVersion = typeof version === 'number' && Number.isInteger(version) ? version : null;
     if (opVersion !== null) {
@@ -227,15 +222,36 @@ export class SeatableRealtimeStream implements StreamSource {
       }
       this.lastVersion = opVersion;
     }
-    const event = normalizeSocketOperation({
-      dtableUuid: this.token.dtableUuid,
-      op,
-      version: opVersion,
-      raw: encoder.encode(text),
-    });
+    const op = parseJsonObject(text);
+    const raw = encoder.encode(text ?? '');
+    const event =
+      op && normalizeSocketOperation({ dtableUuid: this.token.dtableUuid, op, version: opVersion, raw });
     if (event) events.push(event);
-    else this.ctx.logger.warn({ opType: op.op_type }, 'SeaTable op without a usable op_type');
-    if (events.length > 0) this.enqueue(events);
+    else {
+      this.ctx.logger.warn(
+        op ? { opType: op.op_type } : { operation: text?.slice(0, 200) },
+        op ? 'SeaTable op without a usable op_type' : 'SeaTable op is not a JSON object',
+      );
+      events.push(
+        this.undecodableOp(opVersion, { body: raw, contentType: op ? 'application/json' : 'text/plain' }),
+      );
+    }
+    this.enqueue(events);
+  }
+
+  /**
+   * An op received but not understood is still a change to the base that no event describes: a gap
+   * of one, with the op's bytes, rather than a log line only (and, for one that is not JSON, a later
+   * `version_jump` calling it never received).
+   */
+  private undecodableOp(version: number | null, raw: NonNullable<NormalizedEvent['raw']>): NormalizedEvent {
+    const at = version ?? this.lastVersion ?? 0;
+    const gap = this.gapEvent(version === null ? at : at - 1, at, 1, 'undecodable');
+    return {
+      ...gap,
+      dedupKey: `${gap.dedupKey}:undecodable`,
+      raw,
+    };
   }
 
   private onNotification(notification: unknown): void {

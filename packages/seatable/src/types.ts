@@ -120,9 +120,11 @@ export interface SeatableGapData {
   /**
    * `version_jump`: consecutive `update-dtable` versions skipped; `rejoin`: the base moved on while
    * disconnected; `resume`: it moved on while no Herald instance held the stream (a restart, a
-   * takeover, the source stopped), judged against the newest version stored.
+   * takeover, the source stopped), judged against the newest version stored; `undecodable`: the op
+   * of `toVersion` arrived but is not a JSON object or has no usable `op_type` (its bytes are the
+   * event's raw).
    */
-  reason: 'version_jump' | 'rejoin' | 'resume';
+  reason: 'version_jump' | 'rejoin' | 'resume' | 'undecodable';
 }
 
 export type ToastType = 'success' | 'warning' | 'danger';

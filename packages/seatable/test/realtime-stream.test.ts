@@ -403,13 +403,38 @@ describe('SeaTable realtime stream', () => {
     await connected(ctx);
   });
 
-  it('skips and logs ops that are not JSON objects or lack an op_type', async () => {
+  it('reports an op that is not a JSON object or lacks an op_type as a gap of one, with its bytes', async () => {
     const ctx = new RecordingContext();
     startStream(ctx);
     await connected(ctx);
-    server.broadcastOp({ table_id: '0000' });
+    const noType = server.broadcastOp({ table_id: '0000' });
+    const notJson = server.broadcastOp('{"op_type": "modify_row", ');
     server.broadcastOp(ops.deleteRowOp);
-    await eventually(() => expect(ctx.events.map((event) => event.type)).toEqual(['seatable.row.deleted']));
+    await eventually(() => expect(ctx.events).toHaveLength(3));
+    expect(ctx.events.map((event) => [event.type, event.data])).toEqual([
+      [
+        'herald.source.gap',
+        expect.objectContaining({
+          fromVersion: noType - 1,
+          toVersion: noType,
+          missing: 1,
+          reason: 'undecodable',
+        }),
+      ],
+      [
+        'herald.source.gap',
+        expect.objectContaining({
+          fromVersion: notJson - 1,
+          toVersion: notJson,
+          missing: 1,
+          reason: 'undecodable',
+        }),
+      ],
+      // No version_jump after them: they were received.
+      ['seatable.row.deleted', expect.anything()],
+    ]);
+    expect(new TextDecoder().decode(ctx.events[1]!.raw!.body)).toBe('{"op_type": "modify_row", ');
+    expect(ctx.events[1]!.raw!.contentType).toBe('text/plain');
     expect(ctx.logs).toContainEqual(
       expect.objectContaining({ level: 'warn', msg: 'SeaTable op without a usable op_type' }),
     );

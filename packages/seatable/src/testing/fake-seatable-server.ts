@@ -135,9 +135,12 @@ export class FakeSeatableServer {
    * Broadcasts one op to the base's room as `update-dtable` (JSON string, version) and returns the
    * version. `skipVersions` advances the version first, as if other ops were missed.
    */
-  broadcastOp(op: Record<string, unknown>, options: { skipVersions?: number } = {}): number {
+  /** Sends an op (a string as it is, e.g. one that is not JSON) at the next version; returns it. */
+  broadcastOp(op: Record<string, unknown> | string, options: { skipVersions?: number } = {}): number {
     this.version += (options.skipVersions ?? 0) + 1;
-    this.io.to(this.dtableUuid).emit('update-dtable', JSON.stringify(op), this.version);
+    this.io
+      .to(this.dtableUuid)
+      .emit('update-dtable', typeof op === 'string' ? op : JSON.stringify(op), this.version);
     return this.version;
   }
 
