@@ -17,7 +17,7 @@ export const DELETE_EXPIRED_BATCH = `WITH expired AS (
     DELETE FROM events WHERE seq IN (
       SELECT seq FROM events WHERE received_at < $1 ORDER BY received_at LIMIT $2
     ) RETURNING seq
-  ), ${deleteDeliveries('expired_deliveries', 'd.event_seq IN (SELECT seq FROM expired)')}
+  ), ${deleteDeliveries('expired_deliveries', 'd.event_seq = ANY(ARRAY(SELECT seq FROM expired))')}
   SELECT seq FROM expired`;
 
 /** Raises the expiry watermark to `$1` (the highest seq removed): cursors below it get `cursor_expired`. */
