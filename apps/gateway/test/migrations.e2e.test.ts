@@ -102,7 +102,20 @@ describe('migrations', () => {
       )
     ).map((row: { column_name: string }) => row.column_name);
 
+  const typeIndexes = async () =>
+    (
+      await db.query(
+        `SELECT indexname FROM pg_indexes WHERE tablename = 'events' AND indexname LIKE 'events_type%' ORDER BY 1`,
+      )
+    ).map((row: { indexname: string }) => row.indexname);
+
   // The newest first, as `undoLastMigration` takes them; the last test applies them all again.
+  it('reverts EventTypesByPattern to types indexed in the collation of the database', async () => {
+    expect(await typeIndexes()).toEqual(['events_type_pattern']);
+    await db.undoLastMigration({ transaction: 'each' });
+    expect(await typeIndexes()).toEqual(['events_type_seq']);
+  });
+
   it('reverts AttemptUrls, dropping the URL each attempt was sent to', async () => {
     expect(await attemptColumns()).toEqual(['url']);
     await db.undoLastMigration({ transaction: 'each' });
@@ -222,10 +235,12 @@ describe('migrations', () => {
       'ShortTokenPrefixes1795450700000',
       'AttemptsStoredOnce1795450800000',
       'AttemptUrls1795450900000',
+      'EventTypesByPattern1795451000000',
     ]);
     expect(await attemptIndexes()).toEqual(['delivery_attempts_once', 'delivery_attempts_pkey']);
     expect(await oldAttempts()).toEqual(['2020-01-01', '2020-01-02']);
     expect(await attemptColumns()).toEqual(['url']);
+    expect(await typeIndexes()).toEqual(['events_type_pattern']);
     expect(await prefixOf(OLD_BOOTSTRAP_KEY)).toBe('shor');
     // Herald's own tokens keep theirs.
     const [own] = await db.query(`SELECT token_prefix FROM api_keys WHERE id <> $1`, [OLD_BOOTSTRAP_KEY]);

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { EVENT_COLUMNS, type EventRow } from './event-record.js';
+import { typeMatches } from './type-matches.sql.js';
 
 /** Read-side query over the event log; every condition is optional. */
 export interface EventQuery {
@@ -56,23 +57,26 @@ export class EventRepository {
 
   /** Events in seq order. Commits are seq-ordered, so what a query sees is always a prefix of the log. */
   query(query: EventQuery): Promise<EventRow[]> {
-    const conditions: string[] = [];
-    const params: unknown[] = [];
-    const add = (sql: (placeholder: string) => string, value: unknown) => {
-      params.push(value);
-      conditions.push(sql(`$${params.length}`));
-    };
-    if (query.afterSeq !== undefined) add((p) => `seq > ${p}::bigint`, query.afterSeq);
-    if (query.throughSeq !== undefined) add((p) => `seq <= ${p}::bigint`, query.throughSeq);
-    if (query.typeRegexes?.length) add((p) => `type ~ ANY(${p}::text[])`, query.typeRegexes);
-    if (query.sourceIds?.length) add((p) => `source_id = ANY(${p}::uuid[])`, query.sourceIds);
-    if (query.since) add((p) => `time >= ${p}`, query.since);
-    if (query.until) add((p) => `time < ${p}`, query.until);
-    params.push(query.limit);
-    const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
-    return this.dataSource.query(
-      `SELECT ${EVENT_COLUMNS} FROM events ${where} ORDER BY seq LIMIT $${params.length}`,
-      params,
-    );
+    const { sql, params } = eventQueryStatement(query);
+    return this.dataSource.query(sql, params);
   }
+}
+
+/** `EventRepository.query`'s statement and its parameters. */
+export function eventQueryStatement(query: EventQuery): { sql: string; params: unknown[] } {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  const placeholder = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  if (query.afterSeq !== undefined) conditions.push(`seq > ${placeholder(query.afterSeq)}::bigint`);
+  if (query.throughSeq !== undefined) conditions.push(`seq <= ${placeholder(query.throughSeq)}::bigint`);
+  if (query.typeRegexes?.length) conditions.push(typeMatches('type', query.typeRegexes, placeholder));
+  if (query.sourceIds?.length) conditions.push(`source_id = ANY(${placeholder(query.sourceIds)}::uuid[])`);
+  if (query.since) conditions.push(`time >= ${placeholder(query.since)}`);
+  if (query.until) conditions.push(`time < ${placeholder(query.until)}`);
+  const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+  const limit = placeholder(query.limit);
+  return { sql: `SELECT ${EVENT_COLUMNS} FROM events ${where} ORDER BY seq LIMIT ${limit}`, params };
 }

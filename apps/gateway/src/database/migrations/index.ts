@@ -12,6 +12,7 @@ import { GoneAnswersIndex1795450600000 } from './1795450600000-GoneAnswersIndex.
 import { ShortTokenPrefixes1795450700000 } from './1795450700000-ShortTokenPrefixes.js';
 import { AttemptsStoredOnce1795450800000 } from './1795450800000-AttemptsStoredOnce.js';
 import { AttemptUrls1795450900000 } from './1795450900000-AttemptUrls.js';
+import { EventTypesByPattern1795451000000 } from './1795451000000-EventTypesByPattern.js';
 
 /** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
 export const migrations = [
@@ -29,4 +30,5 @@ export const migrations = [
   ShortTokenPrefixes1795450700000,
   AttemptsStoredOnce1795450800000,
   AttemptUrls1795450900000,
+  EventTypesByPattern1795451000000,
 ];
