@@ -1,4 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { EVENT_LOG_READS } from '../src/events/event-log-reads.js';
+import { EventRepository } from '../src/events/event.repository.js';
 import { apiClient, type ApiResponse } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
@@ -16,6 +18,39 @@ describe('event log (/v1/events)', () => {
     publisherKeyId = key.body.id;
   });
   afterAll(() => herald.close());
+
+  it('reads the log for at most a few list requests at once, key by key in turn, and publishing goes on', async () => {
+    const slowKey = (
+      await admin('POST', '/v1/api-keys', { body: { name: 'slow lists', scopes: ['subscribe'] } })
+    ).body.token;
+    const otherKey = (await admin('POST', '/v1/api-keys', { body: { name: 'other', scopes: ['subscribe'] } }))
+      .body.token;
+    const events = herald.app.get(EventRepository);
+    const query = events.query.bind(events);
+    let reading = 0;
+    let mostReading = 0;
+    // Every read takes 100 ms, as a list over a large log may.
+    jest.spyOn(events, 'query').mockImplementation(async (options) => {
+      mostReading = Math.max(mostReading, ++reading);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return query(options).finally(() => reading--);
+    });
+    try {
+      const flood = Promise.all(
+        Array.from({ length: 24 }, () => apiClient(herald.baseUrl, slowKey)('GET', '/v1/events?limit=1')),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      // Publishing does not wait for the lists; another key's list waits for a few of them, not all 24.
+      const started = Date.now();
+      expect((await publisher('POST', '/v1/events', { body: { type: 'during.lists' } })).status).toBe(201);
+      expect((await apiClient(herald.baseUrl, otherKey)('GET', '/v1/events?limit=1')).status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect((await flood).every((answer) => answer.status === 200)).toBe(true);
+      expect(mostReading).toBe(EVENT_LOG_READS);
+    } finally {
+      jest.restoreAllMocks();
+    }
+  });
 
   it('publishes an event and returns the stored CloudEvents envelope', async () => {
     const published = await publisher('POST', '/v1/events', {

@@ -9,7 +9,7 @@ import { CursorResolver } from '../src/events/cursor-resolver.js';
 import { EventRepository } from '../src/events/event.repository.js';
 import { DrainState } from '../src/health/drain-state.js';
 import { RevokedKeySweep } from '../src/subscriptions/revoked-key-sweep.service.js';
-import { SUBSCRIBER_READS } from '../src/subscriptions/subscription-hub.service.js';
+import { EVENT_LOG_READS } from '../src/events/event-log-reads.js';
 
 describe('subscriber socket (/events)', () => {
   let herald: TestApp;
@@ -243,7 +243,7 @@ describe('subscriber socket (/events)', () => {
         expect(await subscribe(other, { types: ['flood.**'], after: '0' })).toMatchObject({ ok: true });
         const readsBeforeOther = readsDone;
         expect((await answers).every((answer) => answer.ok)).toBe(true);
-        expect(mostReading).toBe(SUBSCRIBER_READS);
+        expect(mostReading).toBe(EVENT_LOG_READS);
         expect(readsBeforeOther).toBeLessThan(100);
       } finally {
         jest.restoreAllMocks();

@@ -55,8 +55,11 @@ export class EventsController {
   @Get()
   @RequireScope('subscribe')
   @ApiPageResponse(EventDto, 'Matching events in seq order')
-  list(@Query() query: ListEventsQueryDto): Promise<Page<HeraldEvent>> {
-    return this.service.list(query);
+  list(
+    @Query() query: ListEventsQueryDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<Page<HeraldEvent>> {
+    return this.service.list(query, principal);
   }
 
   @Get(':id')

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { CursorResolver } from './cursor-resolver.js';
+import { EventLogReads } from './event-log-reads.js';
 import { EventRepository } from './event.repository.js';
 import { EventWriter } from './event-writer.js';
 import { EventsController } from './events.controller.js';
@@ -7,7 +8,7 @@ import { EventsService } from './events.service.js';
 
 @Module({
   controllers: [EventsController],
-  providers: [EventRepository, EventWriter, EventsService, CursorResolver],
-  exports: [EventRepository, EventWriter, EventsService, CursorResolver],
+  providers: [EventRepository, EventWriter, EventsService, CursorResolver, EventLogReads],
+  exports: [EventRepository, EventWriter, EventsService, CursorResolver, EventLogReads],
 })
 export class EventsModule {}

@@ -18,6 +18,7 @@ import { type CursorResolution, CursorResolver, cursorRefusal } from './cursor-r
 import { toEnvelope } from './event-record.js';
 import { newEventId } from './new-event.js';
 import type { EventWithRawDto, GetEventQueryDto, ListEventsQueryDto, PublishEventDto } from './event.dto.js';
+import { EventLogReads } from './event-log-reads.js';
 import { EventRepository } from './event.repository.js';
 import { type AppendedEvent, EventWriter } from './event-writer.js';
 
@@ -42,6 +43,7 @@ export class EventsService {
     private readonly repository: EventRepository,
     private readonly writer: EventWriter,
     private readonly cursors: CursorResolver,
+    private readonly reads: EventLogReads,
   ) {}
 
   /** Stores a custom event; a repeated Idempotency-Key returns the event stored the first time. */
@@ -98,7 +100,7 @@ export class EventsService {
     return event;
   }
 
-  async list(query: ListEventsQueryDto): Promise<Page<HeraldEvent>> {
+  async list(query: ListEventsQueryDto, principal: Principal): Promise<Page<HeraldEvent>> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     const since = query.since ? new Date(query.since) : undefined;
     const until = query.until ? new Date(query.until) : undefined;
@@ -113,14 +115,20 @@ export class EventsService {
         until: until?.toISOString(),
       },
     };
-    const rows = await this.repository.query({
-      afterSeq: await this.startAfter(list, query.after, query.cursor),
+    const selection = {
       typeRegexes: this.typeRegexes(query.type),
       sourceIds: this.sourceIds(query.source),
       since,
       until,
       limit: limit + 1,
-    });
+    };
+    // Under the same limit as subscriptions' reads: a slow list must not take the whole pool.
+    const rows = await this.reads.run(principal.keyId, async () =>
+      this.repository.query({
+        ...selection,
+        afterSeq: await this.startAfter(list, query.after, query.cursor),
+      }),
+    );
     return toPage(rows, limit, toEnvelope, (row) => row.seq, list);
   }
 

@@ -19,9 +19,9 @@ import type { Socket } from 'socket.io';
 import { v7 as uuidv7 } from 'uuid';
 import { apiKeyRoom } from '../cluster/api-key-room.js';
 import type { Principal } from '../common/auth/scope.js';
-import { ConcurrencyLimit } from '../common/concurrency-limit.js';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
 import { CursorResolver, cursorRefusal } from '../events/cursor-resolver.js';
+import { EventLogReads } from '../events/event-log-reads.js';
 import { toEnvelope } from '../events/event-record.js';
 import { EventRepository } from '../events/event.repository.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -42,13 +42,6 @@ interface Session {
 }
 
 const REPLAY_PAGE = 500;
-/**
- * Database reads for subscriptions (cursor lookups, replay pages) running at once on this instance; the
- * rest wait their turn, taken by API key in turn. Unbounded, one subscribe-only key opening 300 sockets of
- * 100 replaying subscriptions each took every pooled connection: publishes answered 503 and delivery
- * leases lapsed. The pool (20) keeps the rest for ingest, deliveries and the API.
- */
-export const SUBSCRIBER_READS = 4;
 const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
 /**
  * How often subscriptions whose position moved on without an event are told it (`position`). Rarely
@@ -78,13 +71,13 @@ export class SubscriptionHub
 {
   private readonly sessions = new Map<string, Session>();
   private readonly packets = new EventPacketEncoder();
-  private readonly reads = new ConcurrencyLimit(SUBSCRIBER_READS);
   private positionTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly tail: EventLogTail,
     private readonly events: EventRepository,
     private readonly cursors: CursorResolver,
+    private readonly reads: EventLogReads,
     private readonly metrics: MetricsService,
     @Inject(HERALD_CONFIG) private readonly config: HeraldConfig,
     @InjectPinoLogger(SubscriptionHub.name) private readonly logger: PinoLogger,
