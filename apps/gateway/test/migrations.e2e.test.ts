@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
 import { DataSource } from 'typeorm';
-import { apiClient } from './support/http.js';
+import { migrate } from '../src/database/migrate.js';
+import { apiClient, eventually } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 const OLD_BOOTSTRAP_KEY = '01a20908-12fe-72dd-bcfb-85f9c4aed6b5';
@@ -108,6 +110,43 @@ describe('migrations', () => {
         `SELECT indexname FROM pg_indexes WHERE tablename = 'events' AND indexname LIKE 'events_type%' ORDER BY 1`,
       )
     ).map((row: { indexname: string }) => row.indexname);
+
+  it('gives a migration up when it waits long for a lock, so writes are not held behind it, and tries again', async () => {
+    // AttemptUrls to apply again: its ALTER TABLE needs the attempts table to itself.
+    await db.undoLastMigration({ transaction: 'each' });
+    await db.undoLastMigration({ transaction: 'each' });
+    const reader = new pg.Client({ connectionString: herald.databaseUrl });
+    const writer = new pg.Client({ connectionString: herald.databaseUrl });
+    await Promise.all([reader.connect(), writer.connect()]);
+    try {
+      // A long read of the attempts table.
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM delivery_attempts');
+      const warnings: string[] = [];
+      const logger = {
+        info: () => undefined,
+        warn: (_: unknown, message: string) => void warnings.push(message),
+      };
+      const migrating = migrate(db, logger, { timeoutMs: 200, retryMs: 100 });
+      await eventually(() => warnings.length >= 2);
+      // An attempt write meanwhile waits for a lock timeout at most, not for the reader.
+      const started = Date.now();
+      await writer.query(
+        `INSERT INTO delivery_attempts (delivery_id, attempted_at, duration_ms) VALUES (gen_random_uuid(), now(), 1)`,
+      );
+      expect(Date.now() - started).toBeLessThan(1_000);
+      await reader.query('COMMIT');
+      await migrating;
+      expect(warnings[0]).toContain('waited too long for a lock');
+      expect(await attemptColumns()).toEqual(['url']);
+      expect(await typeIndexes()).toEqual(['events_type_pattern']);
+      await writer.query(
+        `DELETE FROM delivery_attempts WHERE url IS NULL AND duration_ms = 1 AND attempted_at > now() - interval '1 minute'`,
+      );
+    } finally {
+      await Promise.all([reader.end(), writer.end()]);
+    }
+  });
 
   // The newest first, as `undoLastMigration` takes them; the last test applies them all again.
   it('reverts EventTypesByPattern to types indexed in the collation of the database', async () => {

@@ -1,19 +1,59 @@
-import type { DataSource } from 'typeorm';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff } from '@herald/events';
+import { type DataSource, MigrationExecutor } from 'typeorm';
 import type { Logger } from 'pino';
 import { AdvisoryLock } from './advisory-locks.js';
+
+/** SQLSTATE of a statement that gave up waiting for a lock (`lock_timeout`). */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+export interface MigrationLockWait {
+  /** How long one statement may wait for a lock before the migration is given up and tried again. */
+  timeoutMs: number;
+  /** The first wait before trying again; it doubles up to 30 s. */
+  retryMs: number;
+}
+
+const DEFAULT_LOCK_WAIT: MigrationLockWait = { timeoutMs: 5_000, retryMs: 1_000 };
 
 /**
  * Runs pending migrations while holding a session advisory lock, so several instances starting at
  * once apply each migration exactly once and the others wait for a finished schema.
+ * A statement waits at most `timeoutMs` for a lock: a lock request queued behind a long reader holds
+ * off everything after it, and every event write touches `deliveries` (fan-out), so an `ALTER TABLE`
+ * stuck behind a 6 s read stalled ingest on every replica for those 6 s. The migration is rolled back
+ * and tried again later, until it gets its lock; the instance is not ready meanwhile.
  */
-export async function migrate(dataSource: DataSource, logger: Pick<Logger, 'info'>): Promise<void> {
+export async function migrate(
+  dataSource: DataSource,
+  logger: Pick<Logger, 'info' | 'warn'>,
+  lockWait: MigrationLockWait = DEFAULT_LOCK_WAIT,
+): Promise<void> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {
     await runner.query('SELECT pg_advisory_lock($1)', [AdvisoryLock.migrations]);
-    const applied = await dataSource.runMigrations({ transaction: 'each' });
-    if (applied.length > 0) logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
+    await runner.query(`SET lock_timeout = ${Math.round(lockWait.timeoutMs)}`);
+    const executor = new MigrationExecutor(dataSource, runner);
+    executor.transaction = 'each';
+    const backoff = new Backoff({ initialMs: lockWait.retryMs, maxMs: 30_000 });
+    for (;;) {
+      try {
+        const applied = await executor.executePendingMigrations();
+        if (applied.length > 0) logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
+        return;
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== LOCK_NOT_AVAILABLE) throw error;
+        const retryInMs = backoff.next();
+        logger.warn(
+          { err: error, lockTimeoutMs: lockWait.timeoutMs, retryInMs },
+          'a migration waited too long for a lock (a long transaction holds it); trying again',
+        );
+        await sleep(retryInMs);
+      }
+    }
   } finally {
+    await runner.query('RESET lock_timeout').catch(() => undefined);
     await runner.query('SELECT pg_advisory_unlock($1)', [AdvisoryLock.migrations]).catch(() => undefined);
     await runner.release();
   }
