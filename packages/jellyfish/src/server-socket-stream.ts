@@ -34,6 +34,13 @@ export const DEFAULT_SERVER_SOCKET_TIMING: ServerSocketTiming = {
   backoff: { initialMs: 1_000, maxMs: 30_000 },
 };
 
+/**
+ * The largest frame taken from the server. Notifications are a few hundred bytes and a metrics report a
+ * few kilobytes; ws's default of 100 MiB let one garbage frame of 30 MB take the gateway from 131 to
+ * 739 MB. A larger frame closes the connection ("Max payload size exceeded"), which is then opened again.
+ */
+export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
+
 /** Jellyfish closes with 1000 for both a normal close and a bad token, so the reason tells them apart. */
 const INVALID_TOKEN_CLOSE = { code: 1000, reason: 'invalid token' };
 
@@ -92,7 +99,7 @@ export class ServerSocketStream implements StreamSource {
     this.context.setState({ state: 'connecting' });
     let socket: WebSocket;
     try {
-      socket = new WebSocket(this.url);
+      socket = new WebSocket(this.url, { maxPayload: MAX_FRAME_BYTES });
     } catch (error) {
       this.reconnectLater(`cannot connect: ${(error as Error).message}`);
       return;

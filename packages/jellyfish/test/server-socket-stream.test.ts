@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { StreamSource } from '@herald/events';
 import { createJellyfishAdapter } from '../src/index.js';
+import { MAX_FRAME_BYTES } from '../src/server-socket-stream.js';
 import { FakeJellyfishServer, ServerMessage_EventType } from '../src/testing/index.js';
 import { eventually } from './support/eventually.js';
 import { SDK_IDS, SDK_NOTIFICATIONS } from './support/sdk-notifications.js';
@@ -160,6 +161,18 @@ describe('jellyfish server-socket stream', () => {
     await connected(source, 4);
     // 20, 40, 80 ms ceilings at the harness's 0.5 jitter; a start over at every connection made each 15.
     expect(delays).toEqual([15, 30, 60]);
+  });
+
+  it('closes a connection that sends a frame over 8 MiB, rather than holding it, and connects again', async () => {
+    const source = startStream();
+    await connected(source);
+    server.pushNotification(new Uint8Array(MAX_FRAME_BYTES + 1));
+    await connected(source, 2);
+    expect(source.states[2]).toEqual({
+      state: 'backoff',
+      reason: expect.stringContaining('Max payload size exceeded'),
+    });
+    expect(source.events).toEqual([]);
   });
 
   it('keeps retrying an unreachable server with backoff', async () => {
