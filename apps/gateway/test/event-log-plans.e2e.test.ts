@@ -2,13 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { typePatternToRegex } from '@herald/events';
 import pg from 'pg';
-import { eventQueryStatement } from '../src/events/event.repository.js';
+import {
+  DEDUP_KEY_LOOKBACK,
+  eventQueryStatement,
+  EventRepository,
+  LAST_DEDUP_KEY_STATEMENT,
+} from '../src/events/event.repository.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 const LOG = 200_000;
 
 interface PlanNode {
   'Actual Loops': number;
+  'Actual Rows': number;
   'Rows Removed by Filter'?: number;
   'Rows Removed by Index Recheck'?: number;
   'Index Name'?: string;
@@ -24,7 +30,7 @@ function* nodes(plan: PlanNode): Generator<PlanNode> {
  * A type filter reads the events of its types by index, not the whole log with the filter applied to
  * each row. Work is counted in rows read and thrown away, not timed.
  */
-describe('the event list filtered by a rare type, on a large log', () => {
+describe('reads of a large event log', () => {
   let herald: TestApp;
   let db: pg.Client;
   const source = randomUUID();
@@ -81,6 +87,19 @@ describe('the event list filtered by a rare type, on a large log', () => {
     expect(read.rows).toBe(LOG / 10_000);
     expect(read.discarded).toBeLessThan(1_000);
     expect(read.indexes).toContain('events_type_pattern');
+  });
+
+  it("looks for a stream's checkpoint among the source's last events only", async () => {
+    const [row] = (
+      await db.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${LAST_DEDUP_KEY_STATEMENT}`, [source, 'base:'])
+    ).rows;
+    const read = Math.max(
+      ...[...nodes(row['QUERY PLAN'][0].Plan)].map((node) => node['Actual Rows'] * node['Actual Loops']),
+    );
+    expect(read).toBeLessThanOrEqual(DEDUP_KEY_LOOKBACK);
+    // One among them is found.
+    await db.query(`UPDATE events SET dedup_key = 'base:v7' WHERE seq = (SELECT max(seq) - 5 FROM events)`);
+    expect(await herald.app.get(EventRepository).lastDedupKey(source, 'base:')).toBe('base:v7');
   });
 
   it('pages on from a cursor the same way', async () => {

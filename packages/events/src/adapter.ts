@@ -102,7 +102,8 @@ export interface StreamContext {
   emit(events: NormalizedEvent[]): Promise<void>;
   /**
    * The dedup key of the newest event this source has stored whose key starts with `prefix`, from any
-   * earlier run or instance (null when none is kept). The stored events are the stream's checkpoint:
+   * earlier run or instance, looked for among its last 10,000 events (null when none is). The stored
+   * events are the stream's checkpoint:
    * a provider that numbers its changes can tell what it missed while nobody held the stream.
    */
   lastDedupKey(prefix: string): Promise<string | null>;

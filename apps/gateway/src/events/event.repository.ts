@@ -33,13 +33,12 @@ export class EventRepository {
     return rows[0]?.seq;
   }
 
-  /** The newest stored dedup key of a source that starts with `prefix` (walks events_source_seq backwards). */
+  /** The newest stored dedup key of a source that starts with `prefix`, if it is among its last events. */
   async lastDedupKey(sourceId: string, prefix: string): Promise<string | null> {
-    const rows: Array<{ dedup_key: string }> = await this.dataSource.query(
-      `SELECT dedup_key FROM events WHERE source_id = $1 AND starts_with(dedup_key, $2)
-       ORDER BY seq DESC LIMIT 1`,
-      [sourceId, prefix],
-    );
+    const rows: Array<{ dedup_key: string }> = await this.dataSource.query(LAST_DEDUP_KEY_STATEMENT, [
+      sourceId,
+      prefix,
+    ]);
     return rows[0]?.dedup_key ?? null;
   }
 
@@ -61,6 +60,20 @@ export class EventRepository {
     return this.dataSource.query(sql, params);
   }
 }
+
+/** How many of a source's newest events `lastDedupKey` looks through. */
+export const DEDUP_KEY_LOOKBACK = 10_000;
+
+/**
+ * Walks the source's events newest first (events_source_seq) for a key with the prefix, through its
+ * last DEDUP_KEY_LOOKBACK only: a stream's checkpoint is among its last few events, and when none has
+ * the prefix (a base Herald has not followed before) the unbounded walk read every event of the source,
+ * 11 s at 3 million, before the stream could connect.
+ */
+export const LAST_DEDUP_KEY_STATEMENT = `SELECT dedup_key FROM (
+    SELECT dedup_key, seq FROM events WHERE source_id = $1 ORDER BY seq DESC LIMIT ${DEDUP_KEY_LOOKBACK}
+  ) newest
+  WHERE starts_with(dedup_key, $2) ORDER BY seq DESC LIMIT 1`;
 
 /** `EventRepository.query`'s statement and its parameters. */
 export function eventQueryStatement(query: EventQuery): { sql: string; params: unknown[] } {
