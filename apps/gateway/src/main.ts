@@ -84,15 +84,26 @@ function databaseTarget(url: string | undefined): string | undefined {
   return `${host ?? 'localhost'}:${port ?? '5432'}/${database ?? ''}`;
 }
 
+/**
+ * Ends the process without the rest of its graceful stop. The embedded Postgres is told to stop, not
+ * waited for: left running without Herald, it held the data directory against the next start.
+ */
+function forceExit(reason: string): void {
+  logger.error(reason);
+  embedded?.abandon();
+  process.exit(1);
+}
+
 async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
+  // A second signal (a second Ctrl-C) is an operator who will not wait.
+  if (stopping) return forceExit(`${signal} during the shutdown; exiting without waiting for it`);
   stopping = true;
   logger.info({ signal }, 'shutting down');
-  const forceExit = setTimeout(() => {
-    logger.error(`graceful shutdown took longer than ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting`);
-    process.exit(1);
-  }, SHUTDOWN_DEADLINE_MS);
-  forceExit.unref();
+  const deadline = setTimeout(
+    () => forceExit(`graceful shutdown took longer than ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting`),
+    SHUTDOWN_DEADLINE_MS,
+  );
+  deadline.unref();
   try {
     // A signal during start-up waits for it, so what it started (an embedded Postgres above all) is
     // stopped rather than left running without its parent.

@@ -11,8 +11,9 @@ function fakeDatabase() {
   let die!: (exit: PostmasterExit) => void;
   const exited = new Promise<PostmasterExit>((resolve) => (die = resolve));
   const stop = jest.fn(async () => die({ pid: 1, code: 0, signal: null }));
-  const database: EmbeddedDatabase = { url: DATABASE_URL, exited, stop };
-  return { database, stop, die: () => die({ pid: 1, code: null, signal: 'SIGKILL' }) };
+  const abandon = jest.fn(() => undefined);
+  const database: EmbeddedDatabase = { url: DATABASE_URL, exited, stop, abandon };
+  return { database, stop, abandon, die: () => die({ pid: 1, code: null, signal: 'SIGKILL' }) };
 }
 
 function keeper(start: () => Promise<EmbeddedDatabase>, overrides: Partial<KeeperOptions> = {}) {

@@ -166,6 +166,36 @@ describe('gateway process with embedded Postgres', () => {
     }
   });
 
+  it('exits 1 at once on a second SIGTERM during a slow shutdown, and its embedded Postgres stops too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-data-'));
+    const token = 'impatient-admin-token-0123456789';
+    const env = { HERALD_DATA_DIR: dir, HERALD_ADMIN_TOKEN: token, HERALD_ALLOW_PRIVATE_TARGETS: 'true' };
+    // An attempt that runs 20 s: the graceful stop waits for it.
+    const receiver = await startWebhookReceiver(() => ({ status: 200, delayMs: 20_000 }));
+    const gateway = await startGatewayProcess(env);
+    const postmaster = Number(readFileSync(join(dir, 'pgdata', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    try {
+      const admin = apiClient(gateway.baseUrl, token);
+      await admin('POST', '/v1/endpoints', { body: { url: receiver.url } });
+      await admin('POST', '/v1/events', { body: { type: 'slow.bye' } });
+      await eventually(() => receiver.received.length === 1);
+      gateway.child.kill('SIGTERM');
+      await eventually(() => gateway.output().includes('shutting down'));
+      const again = Date.now();
+      gateway.child.kill('SIGTERM');
+      expect(await gateway.exited).toBe(1);
+      expect(Date.now() - again).toBeLessThan(2_000);
+      expect(gateway.output()).toContain('SIGTERM during the shutdown; exiting without waiting for it');
+      // Not left running without Herald, holding the data directory.
+      await eventually(() => !existsSync(`/proc/${postmaster}`), 15_000, 50);
+    } finally {
+      gateway.child.kill('SIGKILL');
+      if (existsSync(`/proc/${postmaster}`)) process.kill(postmaster, 'SIGKILL');
+      await receiver.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('stops its embedded Postgres when SIGTERM comes during start-up', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'herald-data-'));
     const pidFile = join(dir, 'pgdata', 'postmaster.pid');

@@ -62,6 +62,12 @@ export class EmbeddedPostgresKeeper {
     return this.current.url;
   }
 
+  /** See `EmbeddedDatabase.abandon`; no restart follows. */
+  abandon(): void {
+    this.stopped = true;
+    this.current.abandon();
+  }
+
   /** Stops the database for good; a restart that is due is dropped, one under way is waited for. */
   async stop(): Promise<void> {
     this.stopped = true;

@@ -22,6 +22,12 @@ export interface EmbeddedDatabase {
   /** Settles when the postmaster exits, whatever ended it: stop(), a signal, a crash. */
   exited: Promise<PostmasterExit>;
   stop(): Promise<void>;
+  /**
+   * Asks the postmaster for a fast shutdown and does not wait for it: for a process about to exit
+   * without its graceful stop, so the server does not run on without it (and hold the data directory
+   * against the next start).
+   */
+  abandon(): void;
 }
 
 export interface EmbeddedPostgresOptions {
@@ -219,5 +225,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
   await ensureDatabase(url, database);
   logger?.info({ dataDir, port }, 'embedded Postgres started');
-  return { url, exited, stop: () => stopServer(postmaster, options) };
+  return {
+    url,
+    exited,
+    stop: () => stopServer(postmaster, options),
+    abandon: () => {
+      if (postmaster.exitCode === null && postmaster.signalCode === null) postmaster.kill('SIGINT');
+    },
+  };
 }

@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff } from '@herald/events';
 import { type DataSource, MigrationExecutor } from 'typeorm';
-import type { Logger } from 'pino';
 import { AdvisoryLock } from './advisory-locks.js';
 
 /** SQLSTATE of a statement that gave up waiting for a lock (`lock_timeout`). */
@@ -12,6 +11,12 @@ export interface MigrationLockWait {
   timeoutMs: number;
   /** The first wait before trying again; it doubles up to 30 s. */
   retryMs: number;
+}
+
+/** What `migrate` logs through (a pino logger is one). */
+export interface MigrationLogger {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
 }
 
 const DEFAULT_LOCK_WAIT: MigrationLockWait = { timeoutMs: 5_000, retryMs: 1_000 };
@@ -26,7 +31,7 @@ const DEFAULT_LOCK_WAIT: MigrationLockWait = { timeoutMs: 5_000, retryMs: 1_000 
  */
 export async function migrate(
   dataSource: DataSource,
-  logger: Pick<Logger, 'info' | 'warn'>,
+  logger: MigrationLogger,
   lockWait: MigrationLockWait = DEFAULT_LOCK_WAIT,
 ): Promise<void> {
   const runner = dataSource.createQueryRunner();
