@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 
-/** Docs and endpoints disagree on dashes in the uuid; correlation keys use one form. */
-export function baseKey(dtableUuid: string): string {
+/**
+ * A base's uuid in one form, 32 lower-case hex digits: webhooks send it so, the token exchange (and so
+ * the socket's ops) with dashes. Every event's data and every dedup key carry this form, so one base's
+ * events correlate whichever way they came; the socket is still addressed with the form SeaTable gave.
+ */
+export function canonicalUuid(dtableUuid: string): string {
   return dtableUuid.replaceAll('-', '').toLowerCase();
 }
 

@@ -1,4 +1,5 @@
 import type { NormalizedEvent } from '@herald/events';
+import { canonicalUuid } from './dedup-keys.js';
 import type { SeatableNotificationData } from './types.js';
 
 /** A `new-notification` payload (already JSON-parsed) → `seatable.notification`. */
@@ -11,10 +12,11 @@ export function normalizeNotification(
     return typeof value === 'string' && value !== '' ? value : null;
   };
   const id = notification.id;
+  const uuid = field('dtable_uuid');
   const data: SeatableNotificationData = {
     id: typeof id === 'number' || typeof id === 'string' ? id : null,
     username: field('username'),
-    dtableUuid: field('dtable_uuid'),
+    dtableUuid: uuid === null ? null : canonicalUuid(uuid),
     msgType: field('msg_type'),
     createdAt: field('created_at'),
     detail: notification.detail ?? null,

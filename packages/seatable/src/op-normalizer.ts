@@ -16,7 +16,7 @@ import type {
   SeatableSocketRowEntry,
   SeatableSocketRowsData,
 } from './types.js';
-import { baseKey, bodyDigest } from './dedup-keys.js';
+import { canonicalUuid, bodyDigest } from './dedup-keys.js';
 
 export interface SocketOperation {
   dtableUuid: string;
@@ -42,7 +42,7 @@ export function normalizeSocketOperation({
 }: SocketOperation): NormalizedEvent | undefined {
   const opType = op.op_type;
   if (typeof opType !== 'string' || !isNameableOpType(opType)) return undefined;
-  const base: SeatableSocketOpBase = { dtableUuid, opType, version };
+  const base: SeatableSocketOpBase = { dtableUuid: canonicalUuid(dtableUuid), opType, version };
   const event =
     rowOpEvent(op, base) ?? linkOpEvent(op, base) ?? otherOpEvent(op, base, `seatable.op.${opType}`);
   return {
@@ -57,7 +57,7 @@ export function normalizeSocketOperation({
 
 /** Dedup keys of socket ops are this prefix, the base version after the op, and more (see above). */
 export function versionKeyPrefix(dtableUuid: string): string {
-  return `${baseKey(dtableUuid)}:v`;
+  return `${canonicalUuid(dtableUuid)}:v`;
 }
 
 /** The base version a socket op's dedup key names (keys stored before the digest was added end there). */
@@ -71,7 +71,7 @@ export function versionOfKey(key: string, dtableUuid: string): number | undefine
  * stored op, so it must not move the checkpoint that `versionKeyPrefix` keys are read as.
  */
 export function gapKey(dtableUuid: string, toVersion: number): string {
-  return `${baseKey(dtableUuid)}:gap:${toVersion}`;
+  return `${canonicalUuid(dtableUuid)}:gap:${toVersion}`;
 }
 
 type EventBody = Pick<NormalizedEvent, 'type' | 'subject' | 'data'>;

@@ -12,6 +12,7 @@ import { io, type Socket } from 'socket.io-client';
 import { BaseTokenError, describe, fetchBaseToken, type BaseToken } from './base-token-client.js';
 import type { SeatableStreamConfig } from './config.js';
 import { normalizeNotification } from './notification-normalizer.js';
+import { canonicalUuid } from './dedup-keys.js';
 import { gapKey, normalizeSocketOperation, versionKeyPrefix, versionOfKey } from './op-normalizer.js';
 import { isRecord } from './op-types.js';
 import type { SeatableGapData } from './types.js';
@@ -272,7 +273,13 @@ export class SeatableRealtimeStream implements StreamSource {
     reason: SeatableGapData['reason'],
   ) {
     const dtableUuid = this.token?.dtableUuid ?? '';
-    const data: SeatableGapData = { dtableUuid, fromVersion, toVersion, missing, reason };
+    const data: SeatableGapData = {
+      dtableUuid: canonicalUuid(dtableUuid),
+      fromVersion,
+      toVersion,
+      missing,
+      reason,
+    };
     this.ctx.logger.warn(data, 'SeaTable base versions were missed');
     // A restart with no new ops finds the same gap again: the key makes storing it twice a no-op.
     return {

@@ -1,6 +1,6 @@
 import { AdapterError, type NormalizedEvent, type WebhookRequest } from '@herald/events';
 import type { SeatableWebhookConfig } from './config.js';
-import { baseKey, bodyDigest } from './dedup-keys.js';
+import { canonicalUuid, bodyDigest } from './dedup-keys.js';
 import { FieldReader } from './field-reader.js';
 import {
   camelCaseKeys,
@@ -26,7 +26,7 @@ export function parseSeatableWebhook(
   const issues: string[] = [];
   const reader = new FieldReader(data, 'data', issues);
   const opType = reader.string('op_type');
-  const dtableUuid = reader.string('dtable_uuid');
+  const dtableUuid = canonicalUuid(reader.string('dtable_uuid'));
   const opTime = reader.number('op_time');
   if (opType && !isNameableOpType(opType)) issues.push('data.op_type must match [a-z0-9_-]+');
   if (issues.length > 0) throw invalidBody(issues);
@@ -46,7 +46,7 @@ export function parseSeatableWebhook(
       raw: { body: request.body, contentType: 'application/json' },
       // SeaTable signs no id or timestamp, so the body is its identity: two edits of one row can share
       // a millisecond, and only their bodies tell them apart. Base, row, op and time make it readable.
-      dedupKey: `${baseKey(dtableUuid)}:${identity.join(':')}:${opType}:${opTimeMs}:${bodyDigest(request.body)}`,
+      dedupKey: `${canonicalUuid(dtableUuid)}:${identity.join(':')}:${opType}:${opTimeMs}:${bodyDigest(request.body)}`,
     },
   ];
 }

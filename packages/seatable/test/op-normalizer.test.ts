@@ -3,6 +3,8 @@ import { normalizeNotification, normalizeSocketOperation } from '../src/index.js
 import * as ops from './fixtures/socket-ops.js';
 
 const dtableUuid = '7c2a1f6e-3b4d-4e5f-8a9b-0c1d2e3f4a5b';
+/** As webhooks send it: events carry this form whichever way they came. */
+const canonical = '7c2a1f6e3b4d4e5f8a9b0c1d2e3f4a5b';
 const raw = new Uint8Array();
 const normalize = (op: Record<string, unknown>, version: number | null = 7) =>
   normalizeSocketOperation({ dtableUuid, op, version, raw });
@@ -13,7 +15,7 @@ describe('socket op normalization', () => {
       type: 'seatable.row.inserted',
       subject: 'tables/0000/rows/RngJuRa0SMGXyiA-SHDiAw',
       data: {
-        dtableUuid,
+        dtableUuid: canonical,
         tableId: '0000',
         opType: 'insert_row',
         version: 7,
@@ -79,7 +81,7 @@ describe('socket op normalization', () => {
         columnKey: 'k9Qz',
         newColumnName: 'Priority',
         oldColumnName: 'Prio',
-        dtableUuid,
+        dtableUuid: canonical,
         version: null,
       },
       raw: { body: raw, contentType: 'application/json' },

@@ -197,7 +197,7 @@ describe('SeaTable realtime stream', () => {
     // Like Herald's other herald.source.* events, it names the source.
     expect(ctx.events[1]?.subject).toBe('sources/src-test');
     expect(ctx.events[1]?.data).toEqual({
-      dtableUuid: server.dtableUuid,
+      dtableUuid: server.dtableUuid.replaceAll('-', ''),
       fromVersion: first,
       toVersion: jumped,
       missing: 3,
@@ -268,7 +268,7 @@ describe('SeaTable realtime stream', () => {
     await eventually(() => expect(ctx.events).toHaveLength(2));
     expect(ctx.events.map((event) => event.type)).toEqual(['herald.source.gap', 'seatable.row.inserted']);
     expect(ctx.events[0]?.data).toEqual({
-      dtableUuid: server.dtableUuid,
+      dtableUuid: server.dtableUuid.replaceAll('-', ''),
       fromVersion: 7,
       toVersion: 12,
       missing: 5,
