@@ -8,6 +8,7 @@ import {
   EventRepository,
   LAST_DEDUP_KEY_STATEMENT,
 } from '../src/events/event.repository.js';
+import { DELIVERY_PAGE_STATEMENT } from '../src/endpoints/deliveries/delivery.repository.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 const LOG = 200_000;
@@ -100,6 +101,34 @@ describe('reads of a large event log', () => {
     // One among them is found.
     await db.query(`UPDATE events SET dedup_key = 'base:v7' WHERE seq = (SELECT max(seq) - 5 FROM events)`);
     expect(await herald.app.get(EventRepository).lastDedupKey(source, 'base:')).toBe('base:v7');
+  });
+
+  it("lists an endpoint's failed deliveries by index among many delivered ones", async () => {
+    const endpoint = randomUUID();
+    await db.query(
+      `INSERT INTO endpoints (id, url, secret) VALUES ($1, 'http://127.0.0.1:9/x', 'whsec_' || repeat('A', 43))`,
+      [endpoint],
+    );
+    await db.query(
+      `INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
+       SELECT $1, seq, id, CASE WHEN seq % 20000 = 0 THEN 'failed' ELSE 'delivered' END, now()
+       FROM events`,
+      [endpoint],
+    );
+    await db.query('ANALYZE deliveries');
+    const [row] = (
+      await db.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${DELIVERY_PAGE_STATEMENT}`, [
+        endpoint,
+        'failed',
+        null,
+        100,
+      ])
+    ).rows;
+    const all = [...nodes(row['QUERY PLAN'][0].Plan)];
+    expect(all.map((node) => node['Index Name']).filter(Boolean)).toContain('deliveries_failed');
+    expect(
+      all.reduce((sum, node) => sum + (node['Rows Removed by Filter'] ?? 0) * node['Actual Loops'], 0),
+    ).toBeLessThan(1_000);
   });
 
   it('pages on from a cursor the same way', async () => {

@@ -111,10 +111,19 @@ describe('migrations', () => {
       )
     ).map((row: { indexname: string }) => row.indexname);
 
+  const failedIndex = async () =>
+    (await db.query(`SELECT to_regclass('deliveries_failed') AS name`))[0].name as string | null;
+  const vacuumSettings = async () =>
+    (
+      await db.query(
+        `SELECT relname, reloptions FROM pg_class
+         WHERE relname IN ('events', 'deliveries', 'delivery_attempts') AND reloptions IS NOT NULL ORDER BY relname`,
+      )
+    ).map((row: { relname: string }) => row.relname);
+
   it('gives a migration up when it waits long for a lock, so writes are not held behind it, and tries again', async () => {
-    // AttemptUrls to apply again: its ALTER TABLE needs the attempts table to itself.
-    await db.undoLastMigration({ transaction: 'each' });
-    await db.undoLastMigration({ transaction: 'each' });
+    // Back to before AttemptUrls, to apply it again: its ALTER TABLE needs the attempts table to itself.
+    for (let newer = 0; newer < 4; newer++) await db.undoLastMigration({ transaction: 'each' });
     const reader = new pg.Client({ connectionString: herald.databaseUrl });
     const writer = new pg.Client({ connectionString: herald.databaseUrl });
     await Promise.all([reader.connect(), writer.connect()]);
@@ -140,6 +149,7 @@ describe('migrations', () => {
       expect(warnings[0]).toContain('waited too long for a lock');
       expect(await attemptColumns()).toEqual(['url']);
       expect(await typeIndexes()).toEqual(['events_type_pattern']);
+      expect(await failedIndex()).toBe('deliveries_failed');
       await writer.query(
         `DELETE FROM delivery_attempts WHERE url IS NULL AND duration_ms = 1 AND attempted_at > now() - interval '1 minute'`,
       );
@@ -149,6 +159,18 @@ describe('migrations', () => {
   });
 
   // The newest first, as `undoLastMigration` takes them; the last test applies them all again.
+  it('reverts FailedDeliveriesByEndpoint, dropping the index of failed deliveries', async () => {
+    expect(await failedIndex()).toBe('deliveries_failed');
+    await db.undoLastMigration({ transaction: 'each' });
+    expect(await failedIndex()).toBeNull();
+  });
+
+  it('reverts VacuumLargeTablesSooner to the default autovacuum thresholds', async () => {
+    expect(await vacuumSettings()).toEqual(['deliveries', 'delivery_attempts', 'events']);
+    await db.undoLastMigration({ transaction: 'each' });
+    expect(await vacuumSettings()).toEqual([]);
+  });
+
   it('reverts EventTypesByPattern to types indexed in the collation of the database', async () => {
     expect(await typeIndexes()).toEqual(['events_type_pattern']);
     await db.undoLastMigration({ transaction: 'each' });
@@ -275,11 +297,15 @@ describe('migrations', () => {
       'AttemptsStoredOnce1795450800000',
       'AttemptUrls1795450900000',
       'EventTypesByPattern1795451000000',
+      'VacuumLargeTablesSooner1795451100000',
+      'FailedDeliveriesByEndpoint1795451200000',
     ]);
     expect(await attemptIndexes()).toEqual(['delivery_attempts_once', 'delivery_attempts_pkey']);
     expect(await oldAttempts()).toEqual(['2020-01-01', '2020-01-02']);
     expect(await attemptColumns()).toEqual(['url']);
     expect(await typeIndexes()).toEqual(['events_type_pattern']);
+    expect(await failedIndex()).toBe('deliveries_failed');
+    expect(await vacuumSettings()).toEqual(['deliveries', 'delivery_attempts', 'events']);
     expect(await prefixOf(OLD_BOOTSTRAP_KEY)).toBe('shor');
     // Herald's own tokens keep theirs.
     const [own] = await db.query(`SELECT token_prefix FROM api_keys WHERE id <> $1`, [OLD_BOOTSTRAP_KEY]);

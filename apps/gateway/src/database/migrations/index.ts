@@ -13,6 +13,8 @@ import { ShortTokenPrefixes1795450700000 } from './1795450700000-ShortTokenPrefi
 import { AttemptsStoredOnce1795450800000 } from './1795450800000-AttemptsStoredOnce.js';
 import { AttemptUrls1795450900000 } from './1795450900000-AttemptUrls.js';
 import { EventTypesByPattern1795451000000 } from './1795451000000-EventTypesByPattern.js';
+import { VacuumLargeTablesSooner1795451100000 } from './1795451100000-VacuumLargeTablesSooner.js';
+import { FailedDeliveriesByEndpoint1795451200000 } from './1795451200000-FailedDeliveriesByEndpoint.js';
 
 /** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
 export const migrations = [
@@ -31,4 +33,6 @@ export const migrations = [
   AttemptsStoredOnce1795450800000,
   AttemptUrls1795450900000,
   EventTypesByPattern1795451000000,
+  VacuumLargeTablesSooner1795451100000,
+  FailedDeliveriesByEndpoint1795451200000,
 ];

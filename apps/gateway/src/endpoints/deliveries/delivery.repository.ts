@@ -117,6 +117,14 @@ const DELIVERY_COLUMNS = `d.id, d.endpoint_id, d.event_id, d.event_seq, ev.type 
   d.created_at, d.updated_at, e.enabled AS endpoint_enabled`;
 const DELIVERY_SOURCE = `deliveries d JOIN events ev ON ev.seq = d.event_seq JOIN endpoints e ON e.id = d.endpoint_id`;
 
+/**
+ * A page of endpoint $1's deliveries, newest first: of status $2 (null: any), before id $3, $4 of them.
+ * Failed ones come from their own index (`deliveries_failed`).
+ */
+export const DELIVERY_PAGE_STATEMENT = `SELECT ${DELIVERY_COLUMNS} FROM ${DELIVERY_SOURCE}
+  WHERE d.endpoint_id = $1 AND ($2::text IS NULL OR d.status = $2) AND ($3::uuid IS NULL OR d.id < $3)
+  ORDER BY d.id DESC LIMIT $4`;
+
 /** The deliveries statistics are refreshed at most this often per instance (see `refreshStatistics`). */
 const STATISTICS_REFRESH_MS = 10_000;
 
@@ -560,12 +568,12 @@ export class DeliveryRepository {
 
   /** An endpoint's deliveries, newest first. */
   page(endpointId: string, status: DeliveryStatus | undefined, before: string | undefined, limit: number) {
-    return this.dataSource.query(
-      `SELECT ${DELIVERY_COLUMNS} FROM ${DELIVERY_SOURCE}
-       WHERE d.endpoint_id = $1 AND ($2::text IS NULL OR d.status = $2) AND ($3::uuid IS NULL OR d.id < $3)
-       ORDER BY d.id DESC LIMIT $4`,
-      [endpointId, status ?? null, before ?? null, limit],
-    ) as Promise<DeliveryRow[]>;
+    return this.dataSource.query(DELIVERY_PAGE_STATEMENT, [
+      endpointId,
+      status ?? null,
+      before ?? null,
+      limit,
+    ]) as Promise<DeliveryRow[]>;
   }
 
   async findById(id: string): Promise<DeliveryRow | undefined> {
