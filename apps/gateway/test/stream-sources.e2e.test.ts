@@ -278,6 +278,28 @@ describe('stream sources run by the gateway', () => {
     await admin('DELETE', `/v1/sources/${id}`);
   });
 
+  it('says on the first connection after a stop that events may have been missed meanwhile', async () => {
+    const created = await createStream('paused media', 'jellyfish', {
+      serverUrl: jellyfish.url,
+      serverApiToken: 'server-token',
+    });
+    const id = created.body.id;
+    await eventually(async () => expect((await statusOf(id)).state).toBe('connected'));
+    await admin('PATCH', `/v1/sources/${id}`, { body: { enabled: false } });
+    await eventually(async () => expect((await statusOf(id)).state).toBe('stopped'));
+    await admin('PATCH', `/v1/sources/${id}`, { body: { enabled: true } });
+    await eventually(async () =>
+      expect((await eventsOf(id)).filter((e) => e.type === 'herald.source.connected')).toHaveLength(2),
+    );
+    const connected = (await eventsOf(id)).filter((e) => e.type === 'herald.source.connected');
+    // The first run followed none; the second began after the first had ended, with nobody listening.
+    expect(connected.map((e) => [e.data.resumed, e.data.mayHaveMissedEvents])).toEqual([
+      [false, false],
+      [true, true],
+    ]);
+    await admin('DELETE', `/v1/sources/${id}`);
+  });
+
   it('stamps stream events with their arrival time, not the commit time, when the store holds them up', async () => {
     const media = (
       await createStream('held media', 'jellyfish', {

@@ -18,6 +18,12 @@ export interface StreamRun {
   authFailures: number;
   /** The wait before the start after the latest refusal. */
   authRetryMs: number;
+  /**
+   * An earlier run of this source ended before this one began: on this instance or another (a
+   * restart, a crash, a lost database session, a takeover), or before the source was disabled or
+   * changed. Nothing was received in between.
+   */
+  followsEarlierRun: boolean;
 }
 
 /**
@@ -33,7 +39,15 @@ export function sourceStateEvent(
   const base = { sourceId: source.id, sourceName: source.name, provider: source.provider };
   const subject = sourceSubject(source.id);
   if (change.state === 'connected' && previous !== 'connected') {
-    return { type: 'herald.source.connected', subject, data: { ...base, reconnects } };
+    // The first connection of a run that follows another: whatever the provider sent while no run held
+    // the source is lost to a provider that keeps no replay, and no `disconnected` could say so (a
+    // crashed holder stores nothing).
+    const resumed = !run.connectedOnce && run.followsEarlierRun;
+    return {
+      type: 'herald.source.connected',
+      subject,
+      data: { ...base, reconnects, resumed, mayHaveMissedEvents: resumed && adapter.disconnectMayLoseEvents },
+    };
   }
   if (previous === 'connected' && (change.state === 'backoff' || change.state === 'connecting')) {
     return {

@@ -62,7 +62,7 @@ interface RunningStream extends StreamRun {
 }
 
 /** What a stream started again after a refusal of its credentials keeps of the run before. */
-type CarriedRun = Pick<StreamRun, 'reconnects' | 'connectedOnce' | 'authFailures'>;
+type CarriedRun = Pick<StreamRun, 'reconnects' | 'connectedOnce' | 'authFailures' | 'followsEarlierRun'>;
 
 /**
  * Runs every enabled stream source on exactly one instance. Leadership is a session advisory lock per
@@ -171,17 +171,19 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
         'SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked',
         [STREAM_LOCK_NAMESPACE, source.id],
       );
-      if (rows[0]?.locked) this.startStream(source);
+      if (rows[0]?.locked) await this.startStream(source);
     }
   }
 
-  private startStream(source: SourceEntity, carried?: CarriedRun): void {
+  private async startStream(source: SourceEntity, carried?: CarriedRun): Promise<void> {
     const adapter = this.adapters.find(source.provider);
     if (!adapter?.createStream) {
       this.logger.error({ sourceId: source.id, provider: source.provider }, 'provider has no stream mode');
       return;
     }
     const logger = this.logger.logger.child({ sourceId: source.id, provider: source.provider });
+    // Read before this run records its first state over it.
+    const earlierRun = carried ? null : await this.repository.findState(source.id).catch(() => null);
     const entry = {
       source,
       adapter,
@@ -190,6 +192,7 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
       connectedOnce: false,
       authFailures: 0,
       authRetryMs: 0,
+      followsEarlierRun: earlierRun !== null,
       ...carried,
       connectedSince: null,
       lastError: null,
@@ -315,7 +318,12 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
           if (this.shuttingDown || this.running.get(entry.source.id) !== entry) return;
           await this.stopStream(entry.source.id, false);
           const { connectedOnce, authFailures } = entry;
-          this.startStream(entry.source, { reconnects: entry.reconnects + 1, connectedOnce, authFailures });
+          await this.startStream(entry.source, {
+            reconnects: entry.reconnects + 1,
+            connectedOnce,
+            authFailures,
+            followsEarlierRun: true,
+          });
         })
         .catch((error) =>
           this.logger.warn(
