@@ -212,6 +212,30 @@ describe('endpoints (/v1/endpoints)', () => {
     }
   });
 
+  it('rotates to a secret of your own, refusing the current one and unknown fields', async () => {
+    const created = (
+      await admin('POST', '/v1/endpoints', { body: { url: 'https://example.com/own', secret: SECRET } })
+    ).body;
+    const next = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
+    const rotated = await admin('POST', `/v1/endpoints/${created.id}/rotate-secret`, {
+      body: { secret: next },
+    });
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.secret).toBe(next);
+    for (const [body, field] of [
+      [{ secret: next }, 'secret'],
+      [{ secret: 'whsec_short' }, 'secret'],
+      [{ secret: next.replace('CQk', 'CQj'), bogus: 1 }, 'bogus'],
+    ] as const) {
+      const refused = await admin('POST', `/v1/endpoints/${created.id}/rotate-secret`, { body });
+      expect({ status: refused.status, field: refused.body.errors?.[0]?.field }).toEqual({
+        status: 400,
+        field,
+      });
+    }
+    expect((await admin('GET', `/v1/endpoints/${created.id}`)).body.secretPrefix).toBe(next.slice(0, 10));
+  });
+
   it('refuses a compressed or UTF-16 JSON body with 415, never as malformed JSON', async () => {
     const body = JSON.stringify({ url: 'https://example.com/encoded' });
     for (const [headers, bytes, detail] of [

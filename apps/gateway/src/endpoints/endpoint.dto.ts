@@ -96,6 +96,18 @@ export class UpdateEndpointDto {
   enabled?: boolean;
 }
 
+/** The body of a rotation, which may be left out (an empty object too). */
+export class RotateSecretDto {
+  @ApiPropertyOptional({
+    description:
+      'Your own new `whsec_` secret (24 to 64 bytes); generated when absent. It must differ from the current one',
+  })
+  @IsOmittable()
+  @IsString()
+  @MaxLength(200)
+  secret?: string;
+}
+
 export class ReplayEndpointDto {
   @ApiPropertyOptional({
     description:

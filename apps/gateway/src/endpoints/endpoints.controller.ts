@@ -19,6 +19,7 @@ import {
   EndpointWithSecretDto,
   ReplayEndpointDto,
   ReplayResultDto,
+  RotateSecretDto,
   UpdateEndpointDto,
 } from './endpoint.dto.js';
 import { EndpointsService } from './endpoints.service.js';
@@ -73,8 +74,9 @@ export class EndpointsController {
     type: EndpointWithSecretDto,
     description: 'The endpoint with its new full secret; the old one keeps signing for 24 h',
   })
-  rotateSecret(@ResourceId() id: string): Promise<EndpointWithSecretDto> {
-    return this.service.rotateSecret(id);
+  rotateSecret(@ResourceId() id: string, @Body() dto?: RotateSecretDto): Promise<EndpointWithSecretDto> {
+    // Without a body the pipe hands over nothing (a rotation by curl -X POST).
+    return this.service.rotateSecret(id, dto ?? {});
   }
 
   @Post(':id/replay')

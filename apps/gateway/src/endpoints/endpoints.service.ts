@@ -17,6 +17,7 @@ import {
   mapEndpointWithSecret,
   type ReplayEndpointDto,
   type ReplayResultDto,
+  type RotateSecretDto,
   type UpdateEndpointDto,
 } from './endpoint.dto.js';
 import type { EndpointEntity } from './endpoint.entity.js';
@@ -119,14 +120,20 @@ export class EndpointsService {
    * A new secret; the current one keeps signing (as another signature) for ROTATION_OVERLAP_MS, and so
    * do those earlier rotations retired that are still within theirs.
    */
-  async rotateSecret(id: string): Promise<EndpointWithSecretDto> {
+  async rotateSecret(id: string, dto: RotateSecretDto): Promise<EndpointWithSecretDto> {
+    const chosen = dto.secret === undefined ? undefined : checkSecret(dto.secret);
     const rotated = await this.write(id, (endpoint) => {
+      if (chosen === endpoint.secret) {
+        throw HeraldException.validation('The new secret is the current one; a rotation needs another.', [
+          { field: 'secret', message: 'must differ from the current secret' },
+        ]);
+      }
       const now = Date.now();
       const retiredSecrets = [
         { secret: endpoint.secret, expiresAt: new Date(now + ROTATION_OVERLAP_MS).toISOString() },
         ...endpoint.retiredSecrets.filter((retired) => Date.parse(retired.expiresAt) > now),
       ].slice(0, MAX_RETIRED_SECRETS);
-      return { secret: generateSecret(), retiredSecrets };
+      return { secret: chosen ?? generateSecret(), retiredSecrets };
     });
     return mapEndpointWithSecret(rotated);
   }
