@@ -145,8 +145,19 @@ function checkSignature(request: WebhookRequest, secret: string): void {
     !isValidSignature(secret, request.body, header) &&
     !(trimmed !== secret && isValidSignature(trimmed, request.body, header))
   ) {
-    throw new AdapterError('invalid_signature', 'X-SeaTable-Signature does not match the request body');
+    throw new AdapterError('invalid_signature', signatureMismatch(header));
   }
+}
+
+/** A bare SHA-1 hex digest: how SeaTable signed before April 2022 (`sha1(secret)`, not of the body). */
+const LEGACY_SIGNATURE = /^[0-9a-f]{40}$/i;
+
+function signatureMismatch(header: string): string {
+  return LEGACY_SIGNATURE.test(header.trim())
+    ? 'X-SeaTable-Signature is a bare SHA-1 digest, the scheme of SeaTable before April 2022, which signs ' +
+        'nothing of the body: update SeaTable (it now sends sha256=<HMAC of the body>), or remove the ' +
+        "source's secret to take its webhooks unsigned"
+    : 'X-SeaTable-Signature does not match the request body';
 }
 
 function decodeJson(body: Uint8Array): unknown {

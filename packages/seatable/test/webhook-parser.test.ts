@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { AdapterError, type WebhookRequest } from '@herald/events';
 import { describe, expect, it } from '@jest/globals';
 import { computeSignature, seatableAdapter } from '../src/index.js';
@@ -65,6 +66,16 @@ describe('webhook signatures', () => {
       parse({ ...request, headers: { ...request.headers, 'x-seatable-signature': reserialized } }),
     );
     expect(error.code).toBe('invalid_signature');
+  });
+
+  it("says so when the signature is the pre-2022 scheme's bare SHA-1", () => {
+    const request = buildSeatableWebhook(deletedRowExample.data);
+    const legacy = createHash('sha1').update(SECRET).digest('hex');
+    const error = adapterErrorOf(() =>
+      parse({ ...request, headers: { ...request.headers, 'x-seatable-signature': legacy } }),
+    );
+    expect(error.code).toBe('invalid_signature');
+    expect(error.message).toContain('before April 2022');
   });
 
   it('requires the signature header when the source has a secret, and ignores it otherwise', () => {
