@@ -513,6 +513,31 @@ describe('provider webhooks (/v1/ingest/:sourceId/:token)', () => {
       expect((await post(rotated.body.ingestUrl, webhook.body, webhook.headers)).status).toBe(202);
       source = rotated.body;
     });
+
+    it('keeps the old URL working for the overlap a rotation asks for, and no longer', async () => {
+      const before = source;
+      const rotated = await admin('POST', `/v1/sources/${source.id}/rotate-ingest-token`, {
+        body: { previousValidForSeconds: 1 },
+      });
+      expect(rotated.status).toBe(200);
+      const during = buildSeatableWebhook({ ...seatableRowData, op_time: 1649923100 }, { secret });
+      expect((await post(before.ingestUrl, during.body, during.headers)).status).toBe(202);
+      expect((await post(rotated.body.ingestUrl, during.body, during.headers)).status).toBe(202);
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const after = buildSeatableWebhook({ ...seatableRowData, op_time: 1649923200 }, { secret });
+      expect((await post(before.ingestUrl, after.body, after.headers)).status).toBe(401);
+      // A longer one than a day is refused; another rotation ends an overlap.
+      const tooLong = await admin('POST', `/v1/sources/${source.id}/rotate-ingest-token`, {
+        body: { previousValidForSeconds: 86_401 },
+      });
+      expect(tooLong.status).toBe(400);
+      const again = await admin('POST', `/v1/sources/${source.id}/rotate-ingest-token`, {
+        body: { previousValidForSeconds: 60 },
+      });
+      await admin('POST', `/v1/sources/${source.id}/rotate-ingest-token`);
+      expect((await post(again.body.ingestUrl, after.body, after.headers)).status).toBe(401);
+      source = (await admin('POST', `/v1/sources/${source.id}/rotate-ingest-token`)).body;
+    });
   });
 
   describe('Jellyfish', () => {

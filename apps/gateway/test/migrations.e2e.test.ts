@@ -111,6 +111,13 @@ describe('migrations', () => {
       )
     ).map((row: { indexname: string }) => row.indexname);
 
+  const previousTokenColumns = async () =>
+    (
+      await db.query(
+        `SELECT column_name FROM information_schema.columns
+         WHERE table_name = 'sources' AND column_name LIKE 'previous_ingest_token%' ORDER BY 1`,
+      )
+    ).length;
   const failedIndex = async () =>
     (await db.query(`SELECT to_regclass('deliveries_failed') AS name`))[0].name as string | null;
   const vacuumSettings = async () =>
@@ -123,7 +130,7 @@ describe('migrations', () => {
 
   it('gives a migration up when it waits long for a lock, so writes are not held behind it, and tries again', async () => {
     // Back to before AttemptUrls, to apply it again: its ALTER TABLE needs the attempts table to itself.
-    for (let newer = 0; newer < 4; newer++) await db.undoLastMigration({ transaction: 'each' });
+    for (let newer = 0; newer < 5; newer++) await db.undoLastMigration({ transaction: 'each' });
     const reader = new pg.Client({ connectionString: herald.databaseUrl });
     const writer = new pg.Client({ connectionString: herald.databaseUrl });
     await Promise.all([reader.connect(), writer.connect()]);
@@ -159,6 +166,12 @@ describe('migrations', () => {
   });
 
   // The newest first, as `undoLastMigration` takes them; the last test applies them all again.
+  it('reverts PreviousIngestTokens, dropping the overlap of a rotated ingest token', async () => {
+    expect(await previousTokenColumns()).toBe(2);
+    await db.undoLastMigration({ transaction: 'each' });
+    expect(await previousTokenColumns()).toBe(0);
+  });
+
   it('reverts FailedDeliveriesByEndpoint, dropping the index of failed deliveries', async () => {
     expect(await failedIndex()).toBe('deliveries_failed');
     await db.undoLastMigration({ transaction: 'each' });
@@ -299,6 +312,7 @@ describe('migrations', () => {
       'EventTypesByPattern1795451000000',
       'VacuumLargeTablesSooner1795451100000',
       'FailedDeliveriesByEndpoint1795451200000',
+      'PreviousIngestTokens1795451300000',
     ]);
     expect(await attemptIndexes()).toEqual(['delivery_attempts_once', 'delivery_attempts_pkey']);
     expect(await oldAttempts()).toEqual(['2020-01-01', '2020-01-02']);
@@ -306,6 +320,7 @@ describe('migrations', () => {
     expect(await typeIndexes()).toEqual(['events_type_pattern']);
     expect(await failedIndex()).toBe('deliveries_failed');
     expect(await vacuumSettings()).toEqual(['deliveries', 'delivery_attempts', 'events']);
+    expect(await previousTokenColumns()).toBe(2);
     expect(await prefixOf(OLD_BOOTSTRAP_KEY)).toBe('shor');
     // Herald's own tokens keep theirs.
     const [own] = await db.query(`SELECT token_prefix FROM api_keys WHERE id <> $1`, [OLD_BOOTSTRAP_KEY]);

@@ -64,6 +64,21 @@ export class UpdateSourceDto extends PartialType(
   enabled?: boolean;
 }
 
+export class RotateIngestTokenDto {
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 0,
+    maximum: 86_400,
+    description:
+      'How long the old ingest URL keeps working, to give the provider the new one first (SeaTable switches a webhook off after five refusals); 0 or absent: it stops at once',
+  })
+  @IsOmittable()
+  @IsInt()
+  @Min(0)
+  @Max(86_400)
+  previousValidForSeconds?: number;
+}
+
 export class SourceDto {
   @ApiProperty() id: string;
   @ApiProperty() name: string;

@@ -26,6 +26,13 @@ export class SourceEntity {
   @Column('text', { name: 'ingest_token_prefix', nullable: true })
   ingestTokenPrefix: string | null;
 
+  /** The token a rotation replaced, still taken until `previousIngestTokenExpiresAt`. */
+  @Column('bytea', { name: 'previous_ingest_token_hash', nullable: true })
+  previousIngestTokenHash: Buffer | null;
+
+  @Column('timestamptz', { name: 'previous_ingest_token_expires_at', nullable: true })
+  previousIngestTokenExpiresAt: Date | null;
+
   @Column('boolean')
   enabled: boolean;
 

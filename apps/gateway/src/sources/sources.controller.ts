@@ -11,7 +11,13 @@ import { ErrorCode } from '../common/errors/error-code.js';
 import { ApiProblemResponses } from '../common/errors/problem-responses.js';
 import { ApiPageResponse, PageQueryDto, type Page } from '../common/pagination.js';
 import { RequestOrigin } from '../common/request-origin.decorator.js';
-import { CreateSourceDto, SourceDto, SourceStatusDto, UpdateSourceDto } from './source.dto.js';
+import {
+  CreateSourceDto,
+  RotateIngestTokenDto,
+  SourceDto,
+  SourceStatusDto,
+  UpdateSourceDto,
+} from './source.dto.js';
 import { SourcesService } from './sources.service.js';
 
 @ApiTags('sources')
@@ -69,10 +75,15 @@ export class SourcesController {
   @HttpCode(200)
   @ApiOkResponse({
     type: SourceDto,
-    description: 'The source with its new full ingestUrl; the old one stops working',
+    description:
+      'The source with its new full ingestUrl; the old one stops working, at once or after previousValidForSeconds',
   })
-  rotateIngestToken(@ResourceId() id: string, @RequestOrigin() origin: string): Promise<SourceDto> {
-    return this.service.rotateIngestToken(id, origin);
+  rotateIngestToken(
+    @ResourceId() id: string,
+    @RequestOrigin() origin: string,
+    @Body() dto?: RotateIngestTokenDto,
+  ): Promise<SourceDto> {
+    return this.service.rotateIngestToken(id, origin, dto ?? {});
   }
 
   /** Provider actions, e.g. SeaTable's `POST /v1/sources/:id/toasts {toUser, message, type}`. */

@@ -12,7 +12,13 @@ import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException } from '../common/errors/herald-exception.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../common/pagination.js';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
-import type { CreateSourceDto, SourceDto, SourceStatusDto, UpdateSourceDto } from './source.dto.js';
+import type {
+  CreateSourceDto,
+  RotateIngestTokenDto,
+  SourceDto,
+  SourceStatusDto,
+  UpdateSourceDto,
+} from './source.dto.js';
 import type { SourceEntity } from './source.entity.js';
 import { SourceCatalog } from './source-catalog.js';
 import { type SourceChanges, SourceRepository } from './source.repository.js';
@@ -48,6 +54,8 @@ export class SourcesService {
       silentAfterSeconds: dto.silentAfterSeconds ?? null,
       ingestTokenHash: token ? hashToken(token) : null,
       ingestTokenPrefix: token ? tokenPrefix(token) : null,
+      previousIngestTokenHash: null,
+      previousIngestTokenExpiresAt: null,
     });
     return this.toDto(source, origin, token);
   }
@@ -96,13 +104,22 @@ export class SourcesService {
     this.catalog.invalidate(id);
   }
 
-  /** A new ingest URL; the old one stops working at once. */
-  async rotateIngestToken(id: string, origin: string): Promise<SourceDto> {
+  /**
+   * A new ingest URL. The old one stops working at once, or after `previousValidForSeconds`: time to
+   * give the provider the new one before the old is refused. A rotation ends any earlier overlap.
+   */
+  async rotateIngestToken(id: string, origin: string, dto: RotateIngestTokenDto): Promise<SourceDto> {
     const token = newToken(INGEST_TOKEN_PREFIX, 24);
+    const overlapMs = (dto.previousValidForSeconds ?? 0) * 1000;
     const saved = await this.write(id, (source) => {
       if (source.mode !== 'webhook')
         throw HeraldException.validation('Only webhook sources have an ingest URL.');
-      return { ingestTokenHash: hashToken(token), ingestTokenPrefix: tokenPrefix(token) };
+      return {
+        ingestTokenHash: hashToken(token),
+        ingestTokenPrefix: tokenPrefix(token),
+        previousIngestTokenHash: overlapMs > 0 ? source.ingestTokenHash : null,
+        previousIngestTokenExpiresAt: overlapMs > 0 ? new Date(Date.now() + overlapMs) : null,
+      };
     });
     return this.toDto(saved, origin, token);
   }
@@ -150,7 +167,7 @@ export class SourcesService {
     if (!source || source.mode !== 'webhook' || !source.ingestTokenHash) {
       throw HeraldException.notFound('Webhook source', id);
     }
-    if (!timingSafeEqual(hashToken(token), source.ingestTokenHash)) {
+    if (!acceptsIngestToken(source, hashToken(token))) {
       throw new HeraldException(ErrorCode.Unauthorized, 'The ingest token in the URL is wrong.');
     }
     if (!source.enabled) {
@@ -265,4 +282,14 @@ function refuseMaskedSecrets(
       message: 'is the masked value GET shows: give the secret itself, or leave it out to keep it',
     }));
   if (masked.length > 0) throw HeraldException.validation('The config sends back a masked secret.', masked);
+}
+
+/** The current token, or the one a rotation replaced while its overlap lasts. */
+function acceptsIngestToken(source: SourceEntity, hash: Buffer): boolean {
+  if (source.ingestTokenHash && timingSafeEqual(hash, source.ingestTokenHash)) return true;
+  const previous = source.previousIngestTokenHash;
+  const until = source.previousIngestTokenExpiresAt;
+  return (
+    previous !== null && until !== null && until.getTime() > Date.now() && timingSafeEqual(hash, previous)
+  );
 }

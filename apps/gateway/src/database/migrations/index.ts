@@ -15,6 +15,7 @@ import { AttemptUrls1795450900000 } from './1795450900000-AttemptUrls.js';
 import { EventTypesByPattern1795451000000 } from './1795451000000-EventTypesByPattern.js';
 import { VacuumLargeTablesSooner1795451100000 } from './1795451100000-VacuumLargeTablesSooner.js';
 import { FailedDeliveriesByEndpoint1795451200000 } from './1795451200000-FailedDeliveriesByEndpoint.js';
+import { PreviousIngestTokens1795451300000 } from './1795451300000-PreviousIngestTokens.js';
 
 /** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
 export const migrations = [
@@ -35,4 +36,5 @@ export const migrations = [
   EventTypesByPattern1795451000000,
   VacuumLargeTablesSooner1795451100000,
   FailedDeliveriesByEndpoint1795451200000,
+  PreviousIngestTokens1795451300000,
 ];
