@@ -102,6 +102,12 @@ function crossInstanceSuite(transport: Transport, env: () => Record<string, stri
   afterAll(async () => {
     for (const socket of sockets) socket.close();
     await listener?.end();
+    // A gateway that died mid-suite fails whatever test came next with a bare ECONNREFUSED: say why.
+    if (cluster.a && (cluster.a.child.exitCode !== null || cluster.a.child.signalCode !== null)) {
+      console.error(
+        `gateway A exited early (${cluster.a.child.exitCode ?? cluster.a.child.signalCode}):\n${cluster.a.output()}`,
+      );
+    }
     cluster.a?.child.kill('SIGTERM');
     await cluster.a?.exited;
     await cluster.b?.close();
