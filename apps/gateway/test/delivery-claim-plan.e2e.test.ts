@@ -7,40 +7,15 @@ import {
   outcomeParameters,
 } from '../src/endpoints/deliveries/delivery.repository.js';
 import { apiClient, eventually } from './support/http.js';
+import { type PlanNode, rowsDiscarded, rowsProduced } from './support/query-plans.js';
 import { startTestApp } from './support/test-app.js';
 
 const BACKLOG = 20_000;
 const LIMIT = 512;
 const PER_ENDPOINT = 256;
 
-interface PlanNode {
-  'Node Type': string;
-  'Actual Rows': number;
-  'Actual Loops': number;
-  'Rows Removed by Join Filter'?: number;
-  'Rows Removed by Filter'?: number;
-  Plans?: PlanNode[];
-}
-
-function* nodes(plan: PlanNode): Generator<PlanNode> {
-  yield plan;
-  for (const child of plan.Plans ?? []) yield* nodes(child);
-}
-
 /** Rows the plan threw away after reading them, and rows its nodes produced, over all their loops. */
-function work(plan: PlanNode): { discarded: number; produced: number } {
-  const all = [...nodes(plan)];
-  return {
-    discarded: all.reduce(
-      (sum, node) =>
-        sum +
-        ((node['Rows Removed by Join Filter'] ?? 0) + (node['Rows Removed by Filter'] ?? 0)) *
-          node['Actual Loops'],
-      0,
-    ),
-    produced: all.reduce((sum, node) => sum + node['Actual Rows'] * node['Actual Loops'], 0),
-  };
-}
+const work = (plan: PlanNode) => ({ discarded: rowsDiscarded(plan), produced: rowsProduced(plan) });
 
 /**
  * The claim runs right after a burst of new deliveries, before autovacuum has analysed them, and the
