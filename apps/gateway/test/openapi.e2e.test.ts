@@ -90,6 +90,11 @@ describe('the OpenAPI document', () => {
       });
     }
     expect(schemas.CreateSourceDto.properties.config.additionalProperties).toBe(true);
+    // The headers the answers carry.
+    const list = document.paths['/v1/sources']!.get!.responses as Record<string, { headers?: object }>;
+    expect(Object.keys(list['401']!.headers!)).toEqual(['WWW-Authenticate']);
+    expect(Object.keys(list['405']!.headers!)).toEqual(['Allow']);
+    expect(Object.keys(list['503']!.headers!)).toEqual(['Retry-After']);
     // Every route with a JSON body names the answer to one that is not JSON.
     expect(document.paths['/v1/api-keys']!.post!.responses['400']!.description).toContain('invalid_json');
   });

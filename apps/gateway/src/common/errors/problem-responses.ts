@@ -44,6 +44,19 @@ const AUTHENTICATED_ROUTE_CODES = [
   ErrorCode.Internal,
 ];
 
+const header = (description: string) => ({ description, schema: { type: 'string' as const } });
+
+/** The headers an answer of a status carries, as the guard, the router and the filter set them. */
+const STATUS_HEADERS: Record<number, ResponseObject['headers']> = {
+  401: {
+    'WWW-Authenticate': header('`Bearer`, or `Bearer error="invalid_token"` for a key that is not one'),
+  },
+  405: { Allow: header('The methods the path takes') },
+  503: {
+    'Retry-After': header('With `database_unavailable` from the API: seconds to wait before trying again'),
+  },
+};
+
 /** `codes` as OpenAPI responses, one per status, each naming its codes; the status comes from the code table. */
 export function problemResponses(codes: readonly ErrorCode[]): Record<string, ResponseObject> {
   const byStatus = new Map<number, ErrorCode[]>();
@@ -56,6 +69,7 @@ export function problemResponses(codes: readonly ErrorCode[]): Record<string, Re
     responses[status] = {
       description: `problem+json; \`code\`: ${withStatus.map((code) => `\`${code}\``).join(', ')}`,
       content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: getSchemaPath(ProblemDto) } } },
+      ...(STATUS_HEADERS[status] && { headers: STATUS_HEADERS[status] }),
     };
   }
   return responses;
