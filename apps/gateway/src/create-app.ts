@@ -151,6 +151,22 @@ function countRequests(app: NestFastifyApplication): AnswerCounters {
   return counters;
 }
 
+/**
+ * CORS answers for the origins an operator names (`HERALD_CORS_ORIGINS`), so an admin tool served
+ * from another origin can call the REST API from a browser; none by default. Keys travel in the
+ * `Authorization` header, never in cookies, so no credentials are allowed.
+ */
+function allowBrowserOrigins(app: NestFastifyApplication, origins: string[]): void {
+  if (origins.length === 0) return;
+  app.enableCors({
+    origin: origins.includes('*') ? '*' : origins,
+    methods: ['GET', 'POST', 'PATCH', 'DELETE'],
+    allowedHeaders: ['authorization', 'content-type', 'idempotency-key'],
+    exposedHeaders: ['idempotent-replayed', 'retry-after', 'www-authenticate', 'allow'],
+    maxAge: 600,
+  });
+}
+
 function registerDocs(app: NestFastifyApplication, config: HeraldConfig): void {
   const document = SwaggerModule.createDocument(
     app,
@@ -283,6 +299,7 @@ export async function createApp(
     }),
   );
   app.useGlobalFilters(new ProblemDetailsFilter(logger, routes));
+  allowBrowserOrigins(app, config.corsOrigins);
   registerDocs(app, config);
   return app;
 }

@@ -110,6 +110,11 @@ describe('loadConfig', () => {
     ['HERALD_SOCKET_MAX_BUFFER', '5', 'must be an integer from 10 to 1000000'],
     ['HERALD_REQUEST_TIMEOUT', '0', 'must be a whole number of seconds from 1 to 3600'],
     ['HERALD_STREAM_AUTH_RETRY', '86401', 'must be a whole number of seconds from 1 to 86400'],
+    [
+      'HERALD_CORS_ORIGINS',
+      'https://admin.example.com/app',
+      'must be * or comma-separated origins such as https://admin.example.com (no path)',
+    ],
     // Number() reads both as integers: 8080 and 1000.
     ['PORT', '0x1F90', 'must be an integer port from 1 to 65535'],
     ['PORT', '1e3', 'must be an integer port from 1 to 65535'],

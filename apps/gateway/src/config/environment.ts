@@ -103,6 +103,13 @@ export class Environment {
 
   @IsOptional()
   @Transform(emptyToUndefined)
+  @Matches(/^\s*(\*|https?:\/\/[^/?#\s,]+)(\s*,\s*https?:\/\/[^/?#\s,]+)*\s*$/, {
+    message: 'must be * or comma-separated origins such as https://admin.example.com (no path)',
+  })
+  HERALD_CORS_ORIGINS?: string;
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
   @Matches(/^\S+$/, { message: 'must be a host name or address, without spaces' })
   HOST?: string;
 

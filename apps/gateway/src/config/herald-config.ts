@@ -28,6 +28,8 @@ export interface HeraldConfig {
    * (otherwise any client picks the host of the ingest URLs it is shown).
    */
   trustProxy: boolean;
+  /** Origins whose browser pages may call the REST API (`*`: any); empty: no CORS answers. */
+  corsOrigins: string[];
   /** Set: instances signal each other through Redis (socket.io Redis Streams adapter) instead of NOTIFY. */
   redisUrl?: string;
 }
@@ -67,6 +69,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, version = '0.1.
     streamAuthRetryMs: (e.HERALD_STREAM_AUTH_RETRY ?? 300) * 1000,
     trustProxy: e.HERALD_TRUST_PROXY ?? false,
     redisUrl: e.REDIS_URL,
+    corsOrigins: e.HERALD_CORS_ORIGINS ? e.HERALD_CORS_ORIGINS.split(',').map((origin) => origin.trim()) : [],
   };
   return config;
 }
