@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { rawExchange, splitRawAnswer } from './support/http.js';
+import pg from 'pg';
+import { apiClient, rawExchange, splitRawAnswer } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 describe('GET /metrics on a fresh instance', () => {
@@ -7,6 +8,20 @@ describe('GET /metrics on a fresh instance', () => {
 
   beforeAll(async () => {
     herald = await startTestApp();
+    // Three deliveries waiting for a disabled endpoint, before the first scrape counts them.
+    const admin = apiClient(herald.baseUrl, herald.adminToken);
+    const endpoint = (
+      await admin('POST', '/v1/endpoints', { body: { url: 'https://example.com/paused', enabled: false } })
+    ).body;
+    const event = (await admin('POST', '/v1/events', { body: { type: 'waiting.one' } })).body;
+    const db = new pg.Client({ connectionString: herald.databaseUrl });
+    await db.connect();
+    await db.query(
+      `INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
+       SELECT $1, $2, $3, 'pending', now() FROM generate_series(1, 3)`,
+      [endpoint.id, event.seq, event.id],
+    );
+    await db.end();
   });
   afterAll(() => herald.close());
 
@@ -32,6 +47,11 @@ describe('GET /metrics on a fresh instance', () => {
     for (const state of ['connecting', 'connected', 'backoff', 'auth_failed', 'stopped']) {
       expect(metrics).toContain(`herald_stream_sources{state="${state}"} 0`);
     }
+  });
+
+  it('counts the pending deliveries of the whole cluster when scraped', async () => {
+    const metrics = await fetch(`${herald.baseUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toContain('herald_deliveries_pending 3');
   });
 
   it('counts HTTP answers by route pattern and status, never by URL', async () => {

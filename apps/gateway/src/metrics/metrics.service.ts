@@ -77,11 +77,28 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** Counts pending deliveries for a scrape (see `countPendingWith`); none until the worker says how. */
+  private countPending: (() => Promise<number>) | undefined;
+
   readonly deliveriesPending = new Gauge({
     name: 'herald_deliveries_pending',
-    help: 'Deliveries waiting for an attempt (whole cluster, sampled by this instance)',
+    help: 'Deliveries waiting for an attempt (whole cluster, counted at most every 15 s, when scraped)',
     registers: [this.registry],
+    collect: async () => {
+      // A count that fails (the database away) leaves the last one: the scrape itself must answer.
+      const count = await this.countPending?.().catch(() => undefined);
+      if (count !== undefined) this.deliveriesPending.set(count);
+    },
   });
+
+  /**
+   * How `herald_deliveries_pending` is counted, at scrape time: it reads every pending delivery's index
+   * entry (34–75 ms at 500,000 pending), and counting it every 2 s whether anyone scraped or not cost a
+   * core a few percent for nothing.
+   */
+  countPendingWith(count: () => Promise<number>): void {
+    this.countPending = count;
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });

@@ -37,6 +37,8 @@ const REFILL_SHARE = 0.5;
 const LEASE_SECONDS = 10;
 const HEARTBEAT_MS = 3_000;
 const REAPER_MS = 2_000;
+/** `herald_deliveries_pending` is counted at most this often, however often it is scraped. */
+const PENDING_COUNT_MS = 15_000;
 /** How often pending deliveries of deleted endpoints are swept (see `sweepStrays`). */
 const STRAY_SWEEP_MS = 60_000;
 /** Safety net under LISTEN/NOTIFY (lost connection, retries scheduled by other instances). */
@@ -96,6 +98,13 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   ) {}
 
   onApplicationBootstrap(): void {
+    let counted: { at: number; count: Promise<number> } | undefined;
+    this.metrics.countPendingWith(() => {
+      const now = Date.now();
+      if (!counted || now - counted.at >= PENDING_COUNT_MS)
+        counted = { at: now, count: this.deliveries.countPending() };
+      return counted.count;
+    });
     // The payload names an endpoint that changed (this instance's own changes come back this way too).
     this.listener.on(Channel.deliveries, (endpointId) => {
       if (endpointId) this.endpointChanged(endpointId);
@@ -406,7 +415,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     try {
       const reaped = await this.deliveries.reapExpiredLeases();
       if (reaped > 0) this.logger.warn({ reaped }, 'made deliveries with expired leases due again');
-      this.metrics.deliveriesPending.set(await this.deliveries.countPending());
     } catch (error) {
       this.logger.warn({ err: error }, 'delivery reaper failed');
     }
