@@ -42,7 +42,8 @@ export type JellyfishMetricsReportData = { metrics: unknown };
 
 /**
  * `jellyfish.unknown`, with the bytes kept as `raw`:
- * - `unknown_content`: a notification kind newer than Herald's schema (the oneof decoded empty);
+ * - `unknown_content`: a notification kind newer than Herald's schema (the oneof decoded empty); `fields`
+ *   are the `ServerMessage` field numbers Herald's schema does not know, the kind's among them;
  * - `no_herald_type`: a Fishjam Cloud notification Herald decodes but has no type name for (`kind` is the
  *   oneof case, `message` its protobuf-JSON form);
  * - `undecodable`: a websocket frame that is not a protobuf `ServerMessage` (`error` says why).
@@ -50,6 +51,7 @@ export type JellyfishMetricsReportData = { metrics: unknown };
 export type JellyfishUnknownData = {
   reason: 'unknown_content' | 'no_herald_type' | 'undecodable';
   kind?: string;
+  fields?: number[];
   message?: JsonValue;
   error?: string;
 };

@@ -104,7 +104,11 @@ function describe({ message }: EncodedNotification): EventWithoutRaw | undefined
         message: toJson(ServerMessageSchema, message),
       });
     case undefined:
-      return unknownData({ reason: 'unknown_content' });
+      // The field numbers say which newer kind it was (34: RecordingStatusChanged), without decoding `raw`.
+      return unknownData({
+        reason: 'unknown_content',
+        fields: (message.$unknown ?? []).map((field) => field.no),
+      });
     default:
       return assertNever(content);
   }

@@ -56,7 +56,7 @@ describe('jellyfish webhooks: application/x-protobuf', () => {
     expect(parse(request(body))).toEqual([
       {
         type: 'jellyfish.unknown',
-        data: { reason: 'unknown_content' },
+        data: { reason: 'unknown_content', fields: [34] },
         raw: { body, contentType: 'application/x-protobuf' },
       },
     ]);
