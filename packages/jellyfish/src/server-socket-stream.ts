@@ -197,7 +197,7 @@ export class ServerSocketStream implements StreamSource {
       return;
     }
     const detail = connection.lastError?.message ?? (reason || 'no reason');
-    this.reconnectLater(`connection closed (code ${code}): ${detail}`);
+    this.reconnectLater(`connection closed (code ${code}): ${detail}${whileSubscribing(connection)}`);
   }
 
   /** Gives up on a connection that stopped answering; its eventual 'close' is ignored. */
@@ -280,4 +280,20 @@ function frameBytes(data: RawData): Uint8Array {
   if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
   // A copy, so stored events do not pin ws's pooled receive buffers.
   return new Uint8Array(Array.isArray(data) ? Buffer.concat(data) : data);
+}
+
+/**
+ * Where a close during the subscribe step came: a server without metrics (Fishjam Cloud) drops the
+ * connection at the METRICS subscription with no reason, and a source with `metrics: true` then
+ * reconnected for ever saying only "no reason".
+ */
+function whileSubscribing(connection: Connection): string {
+  if (connection.handshake !== 'subscribing') return '';
+  const awaited = [...connection.awaitedSubscriptions]
+    .map((type) => ServerMessage_EventType[type])
+    .join(', ');
+  const metrics = connection.awaitedSubscriptions.has(ServerMessage_EventType.METRICS)
+    ? '; a server without metrics does this: set metrics to false'
+    : '';
+  return ` (while subscribing to ${awaited}${metrics})`;
 }

@@ -80,6 +80,15 @@ describe('jellyfish server-socket stream', () => {
     }
   });
 
+  it('says, when a server drops the metrics subscription, that it may have no metrics', async () => {
+    server.offersMetrics = false;
+    const source = startStream({ metrics: true });
+    await eventually(() => expect(stateNames(source.states)).toContain('backoff'));
+    expect(source.states.find((change) => change.state === 'backoff')?.reason).toMatch(
+      /code 1006.*while subscribing to .*METRICS.*set metrics to false/,
+    );
+  });
+
   it('subscribes to metrics only when asked', async () => {
     const withMetrics = startStream({ metrics: true });
     const withoutMetrics = startStream();

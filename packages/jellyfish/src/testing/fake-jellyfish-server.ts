@@ -38,6 +38,8 @@ export class FakeJellyfishServer {
    * SubscribeResponse, no pong. Models a hung server for handshake and dead-connection timeouts.
    */
   unresponsive = false;
+  /** When false, a METRICS subscription drops the connection without a reason, as Fishjam Cloud does. */
+  offersMetrics = true;
   private readonly clients = new Map<WebSocket, ClientState>();
 
   private constructor(
@@ -167,7 +169,10 @@ export class FakeJellyfishServer {
       return;
     }
     const { eventType } = content.value;
-    if (eventType === ServerMessage_EventType.UNSPECIFIED) {
+    if (
+      eventType === ServerMessage_EventType.UNSPECIFIED ||
+      (eventType === ServerMessage_EventType.METRICS && !this.offersMetrics)
+    ) {
       socket.terminate();
       return;
     }
