@@ -46,6 +46,16 @@ export function serverSocketUrl(serverUrl: string): string {
   return url.toString();
 }
 
+/**
+ * One spelling per server (host in lower case, no trailing slash): a source's token goes with its
+ * server, and `http://jellyfish:5002/` read as a move from `http://jellyfish:5002` asked for it again.
+ */
+function normalizedServerUrl(serverUrl: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = url.pathname.replace(/\/+$/, '');
+  return url.toString().replace(/\/$/, '');
+}
+
 function parseWebhookConfig(fields: Record<string, unknown>): ConfigCheck {
   const errors = unknownFieldErrors(fields, ['signingSecret']);
   const { signingSecret } = fields;
@@ -81,7 +91,7 @@ function parseStreamConfig(fields: Record<string, unknown>): ConfigCheck {
   }
   if (errors.length > 0) return { ok: false, errors };
   const config: StreamSourceConfig = {
-    serverUrl: serverUrl as string,
+    serverUrl: normalizedServerUrl(serverUrl as string),
     serverApiToken: serverApiToken as string,
     metrics: metrics as boolean,
   };

@@ -71,6 +71,19 @@ describe('jellyfish stream config', () => {
     });
   });
 
+  it('spells a server one way, so a slash or a capital is no move to another server', () => {
+    for (const serverUrl of ['http://JF:5002/', 'http://jf:5002//', 'http://jf:5002']) {
+      const check = jellyfishAdapter.parseConfig('stream', { serverUrl, serverApiToken: 'development' });
+      expect(check).toMatchObject({ ok: true, config: { serverUrl: 'http://jf:5002' } });
+    }
+    // A base path (Fishjam Cloud) is kept, without its trailing slash.
+    const cloud = jellyfishAdapter.parseConfig('stream', {
+      serverUrl: 'https://fishjam.io/api/v1/connect/abc/',
+      serverApiToken: 't',
+    });
+    expect(cloud).toMatchObject({ config: { serverUrl: 'https://fishjam.io/api/v1/connect/abc' } });
+  });
+
   it('refuses credentials in the server URL, which would be shown unmasked', () => {
     expect(
       jellyfishAdapter.parseConfig('stream', {
