@@ -43,6 +43,13 @@ describe('GET /metrics on a fresh instance', () => {
         `herald_cluster_signals_received_total{signal="${signal}",transport="postgres"} 0`,
       );
     }
+    for (const provider of ['seatable', 'jellyfish']) {
+      for (const outcome of ['stored', 'failed']) {
+        expect(metrics).toContain(
+          `herald_stream_events_total{provider="${provider}",outcome="${outcome}"} 0`,
+        );
+      }
+    }
     // An instance that holds no stream source still reports the series.
     for (const state of ['connecting', 'connected', 'backoff', 'auth_failed', 'stopped']) {
       expect(metrics).toContain(`herald_stream_sources{state="${state}"} 0`);

@@ -25,6 +25,14 @@ describe('stream sources run by the gateway', () => {
   const typesOf = async (sourceId: string) => (await eventsOf(sourceId)).map((e) => e.type);
   const createStream = (name: string, provider: string, config: Record<string, unknown>) =>
     admin('POST', '/v1/sources', { body: { name, provider, mode: 'stream', config } });
+  const streamEventsStored = async (provider: string) => {
+    const metrics = await fetch(`${herald.baseUrl}/metrics`).then((r) => r.text());
+    const line = new RegExp(
+      `^herald_stream_events_total\\{provider="${provider}",outcome="stored"\\} (\\d+)$`,
+      'm',
+    );
+    return Number(line.exec(metrics)?.[1]);
+  };
   const statusOf = async (sourceId: string) => (await admin('GET', `/v1/sources/${sourceId}/status`)).body;
   /** A SeaTable stream source on the fake server, once connected; returns its id. */
   const connectedSeatable = async (name: string): Promise<string> => {
@@ -67,6 +75,7 @@ describe('stream sources run by the gateway', () => {
     expect(created.body.ingestUrl).toBeUndefined();
     expect(JSON.stringify(created.body)).not.toContain('good-api-token');
     const id = created.body.id;
+    const storedBefore = await streamEventsStored('seatable');
     await eventually(async () =>
       expect(await statusOf(id)).toMatchObject({ state: 'connected', connectedSince: expect.any(String) }),
     );
@@ -98,6 +107,8 @@ describe('stream sources run by the gateway', () => {
     );
     const gap = (await eventsOf(id)).find((e) => e.type === 'herald.source.gap')!;
     expect(gap.data).toMatchObject({ missing: 3 });
+    // What the stream received (its ops and the gap it found), counted for operators.
+    expect((await streamEventsStored('seatable')) - storedBefore).toBe(4);
 
     const toast = await admin('POST', `/v1/sources/${id}/toasts`, {
       body: { toUser: 'u@auth.local', message: 'Hi', type: 'success' },

@@ -8,6 +8,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 export const DELIVERY_OUTCOMES = ['delivered', 'rejected', 'error'] as const;
 export const INGEST_OUTCOMES = ['accepted', 'refused', 'failed'] as const;
 export const CLUSTER_SIGNALS = ['events_committed', 'api_key_revoked'] as const;
+export const STREAM_EVENT_OUTCOMES = ['stored', 'failed'] as const;
 /** What an ingest request for a source that does not exist is counted under, for lack of a provider. */
 export const UNKNOWN_PROVIDER = 'unknown';
 
@@ -46,6 +47,13 @@ export class MetricsService {
     name: 'herald_cluster_signals_received_total',
     help: 'Signals from gateway instances (events committed, API key revoked) by transport: postgres (NOTIFY) or redis',
     labelNames: ['signal', 'transport'] as const,
+    registers: [this.registry],
+  });
+
+  readonly streamEvents = new Counter({
+    name: 'herald_stream_events_total',
+    help: 'Events received from stream sources, by provider and outcome (stored; failed: the store refused them, lost)',
+    labelNames: ['provider', 'outcome'] as const,
     registers: [this.registry],
   });
 
@@ -108,6 +116,13 @@ export class MetricsService {
   /** The signal series of the transport the instances share, at zero (see DELIVERY_OUTCOMES). */
   startClusterSignalSeries(transport: string): void {
     for (const signal of CLUSTER_SIGNALS) this.clusterSignals.inc({ signal, transport }, 0);
+  }
+
+  /** The stream event series of these providers, at zero (see DELIVERY_OUTCOMES). */
+  startStreamEventSeries(providers: readonly string[]): void {
+    for (const provider of providers) {
+      for (const outcome of STREAM_EVENT_OUTCOMES) this.streamEvents.inc({ provider, outcome }, 0);
+    }
   }
 
   /** The ingest series of these providers and of UNKNOWN_PROVIDER, at zero (see DELIVERY_OUTCOMES). */

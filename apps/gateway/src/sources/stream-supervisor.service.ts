@@ -94,6 +94,9 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
   onApplicationBootstrap(): void {
     // Zero in every state from the start: a replica holding no stream still reports the series.
     this.updateGauge();
+    this.metrics.startStreamEventSeries(
+      this.adapters.all.filter((a) => a.createStream).map((a) => a.provider),
+    );
     void this.connect();
   }
 
@@ -201,7 +204,7 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     } as Omit<RunningStream, 'stream'> as RunningStream;
     entry.stream = adapter.createStream(source.config, {
       sourceId: source.id,
-      emit: (events) => this.store(entry, events),
+      emit: (events) => this.storeReceived(entry, events),
       lastDedupKey: (prefix) => this.events.lastDedupKey(source.id, prefix),
       setState: (change) => this.onState(entry, change),
       logger,
@@ -232,6 +235,21 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
       await this.connection
         .query('SELECT pg_advisory_unlock($1, hashtext($2))', [STREAM_LOCK_NAMESPACE, id])
         .catch(() => undefined);
+    }
+  }
+
+  /**
+   * Stores what the stream received, counted by outcome: a refusal other than an outage loses the
+   * events (the adapter logs it and goes on), and the count is where an operator sees that happen.
+   */
+  private async storeReceived(entry: RunningStream, events: NormalizedEvent[]): Promise<void> {
+    const provider = entry.source.provider;
+    try {
+      await this.store(entry, events);
+      this.metrics.streamEvents.inc({ provider, outcome: 'stored' }, events.length);
+    } catch (error) {
+      this.metrics.streamEvents.inc({ provider, outcome: 'failed' }, events.length);
+      throw error;
     }
   }
 
