@@ -67,11 +67,21 @@ export function versionOfKey(key: string, dtableUuid: string): number | undefine
 }
 
 /**
- * Dedup key of a `herald.source.gap` ending at `toVersion`. Outside the op prefix: a gap is no
- * stored op, so it must not move the checkpoint that `versionKeyPrefix` keys are read as.
+ * Dedup key of a `herald.source.gap` ending at `toVersion`, outside the op prefix: the checkpoint
+ * reads the two apart (`gapKeyPrefix`).
  */
 export function gapKey(dtableUuid: string, toVersion: number): string {
-  return `${canonicalUuid(dtableUuid)}:gap:${toVersion}`;
+  return `${gapKeyPrefix(dtableUuid)}${toVersion}`;
+}
+
+export function gapKeyPrefix(dtableUuid: string): string {
+  return `${canonicalUuid(dtableUuid)}:gap:`;
+}
+
+/** The version a gap's dedup key ends at. */
+export function versionOfGapKey(key: string, dtableUuid: string): number | undefined {
+  const version = Number(key.slice(gapKeyPrefix(dtableUuid).length).split(':', 1)[0]);
+  return Number.isInteger(version) ? version : undefined;
 }
 
 type EventBody = Pick<NormalizedEvent, 'type' | 'subject' | 'data'>;

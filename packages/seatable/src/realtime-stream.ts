@@ -13,7 +13,14 @@ import { BaseTokenError, describe, fetchBaseToken, type BaseToken } from './base
 import type { SeatableStreamConfig } from './config.js';
 import { normalizeNotification } from './notification-normalizer.js';
 import { canonicalUuid } from './dedup-keys.js';
-import { gapKey, normalizeSocketOperation, versionKeyPrefix, versionOfKey } from './op-normalizer.js';
+import {
+  gapKey,
+  gapKeyPrefix,
+  normalizeSocketOperation,
+  versionKeyPrefix,
+  versionOfGapKey,
+  versionOfKey,
+} from './op-normalizer.js';
 import { isRecord } from './op-types.js';
 import type { SeatableGapData } from './types.js';
 
@@ -290,10 +297,21 @@ export class SeatableRealtimeStream implements StreamSource {
     };
   }
 
+  /**
+   * The newest version accounted for: stored as an op, or reported missing by a gap. From the op alone,
+   * a `resume` gap counted again the versions a `rejoin` gap had reported just before.
+   */
   private async readCheckpoint(dtableUuid: string): Promise<number | undefined> {
     try {
-      const key = await this.ctx.lastDedupKey(versionKeyPrefix(dtableUuid));
-      return key === null ? undefined : versionOfKey(key, dtableUuid);
+      const [op, gap] = await Promise.all([
+        this.ctx.lastDedupKey(versionKeyPrefix(dtableUuid)),
+        this.ctx.lastDedupKey(gapKeyPrefix(dtableUuid)),
+      ]);
+      const versions = [
+        op === null ? undefined : versionOfKey(op, dtableUuid),
+        gap === null ? undefined : versionOfGapKey(gap, dtableUuid),
+      ].filter((version) => version !== undefined);
+      return versions.length === 0 ? undefined : Math.max(...versions);
     } catch (error) {
       this.ctx.logger.warn({ err: error }, 'could not read the newest stored SeaTable base version');
       return undefined;

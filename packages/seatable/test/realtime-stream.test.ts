@@ -278,6 +278,23 @@ describe('SeaTable realtime stream', () => {
     expect(ctx.events[0]?.dedupKey).toBe(`${server.dtableUuid.replaceAll('-', '')}:gap:12`);
   });
 
+  it('counts a resume gap from the last version a gap already reported, not only from the last op', async () => {
+    const ctx = new RecordingContext();
+    const base = server.dtableUuid.replaceAll('-', '');
+    // Ops up to 120 were stored, then a rejoin found 121 missing; the base is at 122 now.
+    server.advanceVersion(122 - server.version);
+    ctx.storedKeys.push(`${base}:v120:digest`, `${base}:gap:121`);
+    startStream(ctx);
+    await connected(ctx);
+    await eventually(() => expect(ctx.events).toHaveLength(1));
+    expect(ctx.events[0]?.data).toMatchObject({
+      fromVersion: 121,
+      toVersion: 122,
+      missing: 1,
+      reason: 'resume',
+    });
+  });
+
   it('still reports the resume gap when an op beats the first join ack, without counting that op', async () => {
     const ctx = new RecordingContext();
     server.advanceVersion(12 - server.version);
