@@ -165,6 +165,33 @@ describe('migrations', () => {
     }
   });
 
+  it('lets a CONCURRENTLY index build wait out a long transaction, rather than giving it up and building again', async () => {
+    // Back to before FailedDeliveriesByEndpoint, whose build waits for every older transaction.
+    for (let newer = 0; newer < 2; newer++) await db.undoLastMigration({ transaction: 'each' });
+    const reader = new pg.Client({ connectionString: herald.databaseUrl });
+    await reader.connect();
+    try {
+      await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await reader.query('SELECT count(*) FROM events');
+      const warnings: string[] = [];
+      const logger = {
+        info: () => undefined,
+        warn: (_: unknown, message: string) => void warnings.push(message),
+      };
+      let done = false;
+      const migrating = migrate(db, logger, { timeoutMs: 200, retryMs: 100 }).then(() => (done = true));
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect({ done, warnings }).toEqual({ done: false, warnings: [] });
+      await reader.query('COMMIT');
+      await migrating;
+      expect(warnings).toEqual([]);
+      expect(await failedIndex()).toBe('deliveries_failed');
+      expect(await previousTokenColumns()).toBe(2);
+    } finally {
+      await reader.end();
+    }
+  });
+
   // The newest first, as `undoLastMigration` takes them; the last test applies them all again.
   it('reverts PreviousIngestTokens, dropping the overlap of a rotated ingest token', async () => {
     expect(await previousTokenColumns()).toBe(2);

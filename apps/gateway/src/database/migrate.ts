@@ -19,15 +19,16 @@ export interface MigrationLogger {
   warn(details: object, message: string): void;
 }
 
-const DEFAULT_LOCK_WAIT: MigrationLockWait = { timeoutMs: 5_000, retryMs: 1_000 };
+const DEFAULT_LOCK_WAIT: MigrationLockWait = { timeoutMs: 2_000, retryMs: 1_000 };
 
 /**
  * Runs pending migrations while holding a session advisory lock, so several instances starting at
  * once apply each migration exactly once and the others wait for a finished schema.
  * A statement waits at most `timeoutMs` for a lock: a lock request queued behind a long reader holds
  * off everything after it, and every event write touches `deliveries` (fan-out), so an `ALTER TABLE`
- * stuck behind a 6 s read stalled ingest on every replica for those 6 s. The migration is rolled back
- * and tried again later, until it gets its lock; the instance is not ready meanwhile.
+ * stuck behind a 6 s read stalled ingest on every replica for those 6 s; now writes wait at most
+ * `timeoutMs` per try. The migration is rolled back and tried again later, until it gets its lock; the
+ * instance is not ready meanwhile. CONCURRENTLY builds run without the timeout (`withoutLockTimeout`).
  */
 export async function migrate(
   dataSource: DataSource,

@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { withoutLockTimeout } from './without-lock-timeout.js';
 
 /**
  * An attempt is stored once per delivery and start time. An outcome write tried again after a lost
@@ -20,11 +21,13 @@ export class AttemptsStoredOnce1795450800000 implements MigrationInterface {
     await db.query(`
       DELETE FROM delivery_attempts a USING delivery_attempts b
       WHERE a.delivery_id = b.delivery_id AND a.attempted_at = b.attempted_at AND a.id > b.id`);
-    await db.query(`DROP INDEX CONCURRENTLY IF EXISTS delivery_attempts_once`);
-    await db.query(
-      `CREATE UNIQUE INDEX CONCURRENTLY delivery_attempts_once ON delivery_attempts (delivery_id, attempted_at)`,
-    );
-    await db.query(`DROP INDEX CONCURRENTLY IF EXISTS delivery_attempts_delivery`);
+    await withoutLockTimeout(db, async () => {
+      await db.query(`DROP INDEX CONCURRENTLY IF EXISTS delivery_attempts_once`);
+      await db.query(
+        `CREATE UNIQUE INDEX CONCURRENTLY delivery_attempts_once ON delivery_attempts (delivery_id, attempted_at)`,
+      );
+      await db.query(`DROP INDEX CONCURRENTLY IF EXISTS delivery_attempts_delivery`);
+    });
   }
 
   // Run in a transaction by TypeORM's undo whatever this class says, so no CONCURRENTLY here.

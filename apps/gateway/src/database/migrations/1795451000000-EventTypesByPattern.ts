@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { withoutLockTimeout } from './without-lock-timeout.js';
 
 /**
  * Type filters are anchored regexes (`typePatternToRegex`). Postgres makes an anchored regex's fixed
@@ -13,12 +14,15 @@ export class EventTypesByPattern1795451000000 implements MigrationInterface {
   transaction = false;
 
   async up(db: QueryRunner): Promise<void> {
-    await db.query(`DROP INDEX CONCURRENTLY IF EXISTS events_type_pattern`);
-    await db.query(`CREATE INDEX CONCURRENTLY events_type_pattern ON events (type text_pattern_ops, seq)`);
-    await db.query(`DROP INDEX CONCURRENTLY IF EXISTS events_type_seq`);
+    await withoutLockTimeout(db, async () => {
+      await db.query(`DROP INDEX CONCURRENTLY IF EXISTS events_type_pattern`);
+      await db.query(`CREATE INDEX CONCURRENTLY events_type_pattern ON events (type text_pattern_ops, seq)`);
+      await db.query(`DROP INDEX CONCURRENTLY IF EXISTS events_type_seq`);
+    });
   }
 
-  // Run in a transaction by TypeORM's undo whatever this class says, so no CONCURRENTLY here.
+  // Run in a transaction by TypeORM's undo whatever this class says, so no CONCURRENTLY here: the build
+  // holds off event writes for as long as it reads the table (minutes at tens of millions of events).
   async down(db: QueryRunner): Promise<void> {
     await db.query(`CREATE INDEX events_type_seq ON events (type, seq)`);
     await db.query(`DROP INDEX events_type_pattern`);

@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { withoutLockTimeout } from './without-lock-timeout.js';
 
 /**
  * `GET /v1/endpoints/:id/deliveries?status=failed` walked every delivery of the endpoint newest first
@@ -12,10 +13,12 @@ export class FailedDeliveriesByEndpoint1795451200000 implements MigrationInterfa
   transaction = false;
 
   async up(db: QueryRunner): Promise<void> {
-    await db.query(`DROP INDEX CONCURRENTLY IF EXISTS deliveries_failed`);
-    await db.query(
-      `CREATE INDEX CONCURRENTLY deliveries_failed ON deliveries (endpoint_id, id) WHERE status = 'failed'`,
-    );
+    await withoutLockTimeout(db, async () => {
+      await db.query(`DROP INDEX CONCURRENTLY IF EXISTS deliveries_failed`);
+      await db.query(
+        `CREATE INDEX CONCURRENTLY deliveries_failed ON deliveries (endpoint_id, id) WHERE status = 'failed'`,
+      );
+    });
   }
 
   async down(db: QueryRunner): Promise<void> {
