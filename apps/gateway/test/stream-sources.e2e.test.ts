@@ -268,6 +268,26 @@ describe('stream sources run by the gateway', () => {
     await eventually(() => expect(jellyfish.openSockets).toBe(0));
   });
 
+  it('takes a config PATCH of a source stored before its server URL was normalized, without asking for the token', async () => {
+    const created = await createStream('older', 'jellyfish', {
+      serverUrl: jellyfish.url,
+      serverApiToken: 'server-token',
+    });
+    const id = created.body.id;
+    // As an earlier build stored it: as written, in capitals, with a trailing slash.
+    const db = new pg.Client({ connectionString: herald.databaseUrl });
+    await db.connect();
+    const spelled = `${jellyfish.url.replace('http://', 'HTTP://')}/`;
+    await db.query(
+      `UPDATE sources SET config = jsonb_set(config, '{serverUrl}', to_jsonb($2::text)) WHERE id = $1`,
+      [id, spelled],
+    );
+    await db.end();
+    const patched = await admin('PATCH', `/v1/sources/${id}`, { body: { config: { metrics: false } } });
+    expect(patched.status).toBe(200);
+    await admin('DELETE', `/v1/sources/${id}`);
+  });
+
   it('stores the disconnected event after every notification received before the socket closed', async () => {
     const created = await createStream('ordered', 'jellyfish', {
       serverUrl: jellyfish.url,

@@ -92,9 +92,13 @@ export class SourcesService {
       const adapter = this.adapterFor(source.provider);
       refuseMaskedSecrets(adapter.redactConfig(source.mode, source.config), source.config, dto.config);
       const config = this.parseConfig(adapter, source.mode, applyMergePatch(source.config, dto.config));
-      refuseMovedSecrets(adapter.secretsSentTo(source.mode), source.config, config, dto.config);
+      // Compared as the adapter reads the stored one today: one stored before it normalized a field
+      // (Jellyfish's serverUrl) would otherwise look moved, and changed, by a PATCH of anything else.
+      const reread = adapter.parseConfig(source.mode, source.config);
+      const current = reread.ok ? reread.config : source.config;
+      refuseMovedSecrets(adapter.secretsSentTo(source.mode), current, config, dto.config);
       // Unchanged, it is left alone: a new config restarts the source's stream, which may lose events.
-      if (!isDeepStrictEqual(config, source.config)) changes.config = config;
+      if (!isDeepStrictEqual(config, current)) changes.config = config;
     }
     return changes;
   }
