@@ -164,6 +164,9 @@ function allowBrowserOrigins(app: NestFastifyApplication, origins: string[]): vo
     allowedHeaders: ['authorization', 'content-type', 'idempotency-key'],
     exposedHeaders: ['idempotent-replayed', 'retry-after', 'www-authenticate', 'allow'],
     maxAge: 600,
+    // An OPTIONS that is no preflight (no Origin) gets an empty 204 naming no origin, not the plugin's
+    // plain-text 400, which no client of a problem-document API expects.
+    strictPreflight: false,
   });
 }
 

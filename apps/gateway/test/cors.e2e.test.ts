@@ -38,6 +38,13 @@ describe('browser origins (HERALD_CORS_ORIGINS)', () => {
     expect(listed.status).toBe(200);
     expect(listed.headers.get('access-control-allow-origin')).toBe('https://admin.example.com');
 
+    // An OPTIONS that is no preflight (no Origin) gets an empty 204 naming no origin, not a plain-text 400.
+    const bare = await fetch(`${open.baseUrl}/v1/sources`, { method: 'OPTIONS' });
+    expect({ status: bare.status, origin: bare.headers.get('access-control-allow-origin') }).toEqual({
+      status: 204,
+      origin: null,
+    });
+
     const other = await fetch(`${open.baseUrl}/v1/sources`, {
       headers: { origin: 'https://evil.example', authorization: `Bearer ${open.adminToken}` },
     });

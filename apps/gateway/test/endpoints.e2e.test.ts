@@ -224,6 +224,8 @@ describe('endpoints (/v1/endpoints)', () => {
     expect(rotated.body.secret).toBe(next);
     for (const [body, field] of [
       [{ secret: next }, 'secret'],
+      // The one it replaced still signs for 24 h: not a new secret either.
+      [{ secret: SECRET }, 'secret'],
       [{ secret: 'whsec_short' }, 'secret'],
       [{ secret: next.replace('CQk', 'CQj'), bogus: 1 }, 'bogus'],
     ] as const) {

@@ -12,7 +12,7 @@ import { io, type Socket } from 'socket.io-client';
 import { BaseTokenError, describe, fetchBaseToken, type BaseToken } from './base-token-client.js';
 import type { SeatableStreamConfig } from './config.js';
 import { normalizeNotification } from './notification-normalizer.js';
-import { canonicalUuid } from './dedup-keys.js';
+import { bodyDigest, canonicalUuid } from './dedup-keys.js';
 import {
   gapKey,
   gapKeyPrefix,
@@ -257,7 +257,8 @@ export class SeatableRealtimeStream implements StreamSource {
     const gap = this.gapEvent(version === null ? at : at - 1, at, 1, 'undecodable');
     return {
       ...gap,
-      dedupKey: `${gap.dedupKey}:undecodable`,
+      // Its bytes tell two such ops apart when neither has a version (the same `at`).
+      dedupKey: `${gap.dedupKey}:undecodable:${bodyDigest(raw.body)}`,
       raw,
     };
   }

@@ -451,6 +451,9 @@ describe('SeaTable realtime stream', () => {
       ['seatable.row.deleted', expect.anything()],
     ]);
     expect(new TextDecoder().decode(ctx.events[1]!.raw!.body)).toBe('{"op_type": "modify_row", ');
+    // Keyed by their bytes too: two at one version (or none) are both kept.
+    expect(ctx.events[0]!.dedupKey).not.toBe(ctx.events[1]!.dedupKey);
+    expect(ctx.events[1]!.dedupKey).toMatch(new RegExp(`:gap:${notJson}:undecodable:[\\w-]{16}$`));
     expect(ctx.events[1]!.raw!.contentType).toBe('text/plain');
     expect(ctx.logs).toContainEqual(
       expect.objectContaining({ level: 'warn', msg: 'SeaTable op without a usable op_type' }),

@@ -123,10 +123,14 @@ export class EndpointsService {
   async rotateSecret(id: string, dto: RotateSecretDto): Promise<EndpointWithSecretDto> {
     const chosen = dto.secret === undefined ? undefined : checkSecret(dto.secret);
     const rotated = await this.write(id, (endpoint) => {
-      if (chosen === endpoint.secret) {
-        throw HeraldException.validation('The new secret is the current one; a rotation needs another.', [
-          { field: 'secret', message: 'must differ from the current secret' },
-        ]);
+      if (
+        chosen === endpoint.secret ||
+        endpoint.retiredSecrets.some((retired) => retired.secret === chosen)
+      ) {
+        throw HeraldException.validation(
+          'The new secret is the current one or a retired one; a rotation needs another.',
+          [{ field: 'secret', message: 'must differ from the current and the retired secrets' }],
+        );
       }
       const now = Date.now();
       const retiredSecrets = [
