@@ -84,7 +84,10 @@ export type StreamState = 'connecting' | 'connected' | 'backoff' | 'auth_failed'
 
 export interface StreamStateChange {
   state: StreamState;
-  /** Why, for `backoff` and `auth_failed` (shown as the status's `lastError`). */
+  /**
+   * Why, for `backoff` and `auth_failed`; for `connected`, a warning about the connection that holds
+   * (a refused token renewal), cleared by the next `connected` without one. Shown as the status's `lastError`.
+   */
   reason?: string;
 }
 

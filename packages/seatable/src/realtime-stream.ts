@@ -77,6 +77,10 @@ export class SeatableRealtimeStream implements StreamSource {
   private readonly maxAuthFailures: number;
   private readonly refreshMarginMs: number;
   private readonly refreshRetryMs: number;
+  /** Waits between failed renewals: from `refreshRetryMs` up to an hour, so a revoked token is not asked every minute for ever. */
+  private readonly renewalBackoff: Backoff;
+  /** The last renewal was refused while the socket went on: the status says so until one succeeds. */
+  private renewalRefused = false;
 
   constructor(
     private readonly config: SeatableStreamConfig,
@@ -89,6 +93,7 @@ export class SeatableRealtimeStream implements StreamSource {
     this.maxAuthFailures = options.maxAuthFailures ?? 3;
     this.refreshMarginMs = options.tokenRefreshMarginMs ?? 6 * HOUR_MS;
     this.refreshRetryMs = options.tokenRefreshRetryMs ?? 60_000;
+    this.renewalBackoff = new Backoff({ initialMs: this.refreshRetryMs, maxMs: 3_600_000 }, ctx.random);
   }
 
   start(): void {
@@ -397,6 +402,9 @@ export class SeatableRealtimeStream implements StreamSource {
     try {
       await this.baseToken(true);
       this.ctx.logger.info({}, 'SeaTable base token renewed');
+      this.renewalBackoff.reset();
+      if (this.renewalRefused && this.joined) this.report('connected');
+      this.renewalRefused = false;
     } catch (error) {
       if (!this.running) return;
       const refused = error instanceof BaseTokenError && error.isAuthRefusal;
@@ -409,10 +417,18 @@ export class SeatableRealtimeStream implements StreamSource {
           ? 'SeaTable refused to renew the base token; the joined socket goes on'
           : 'SeaTable base token renewal failed',
       );
+      if (refused) {
+        // Still connected, but the status says what the next connection will meet.
+        this.renewalRefused = true;
+        this.report(
+          'connected',
+          `SeaTable refused to renew the base token (HTTP ${error.status}); the joined socket goes on, but a reconnect needs a token SeaTable takes`,
+        );
+      }
       this.refreshTimer = this.ctx.clock.setTimeout(() => {
         this.refreshTimer = undefined;
         this.run('token refresh', () => this.refreshToken());
-      }, this.refreshRetryMs);
+      }, this.renewalBackoff.next());
     }
   }
 

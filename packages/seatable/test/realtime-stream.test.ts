@@ -403,7 +403,16 @@ describe('SeaTable realtime stream', () => {
       expect(ctx.logs.some((entry) => entry.msg === 'SeaTable base token renewed')).toBe(true),
     );
     expect(server.counters).toMatchObject({ tokenRequests: 3, joins: 1 });
-    expect(ctx.states.map((change) => change.state)).toEqual(['connecting', 'connected']);
+    // Connected throughout; the status said meanwhile what a reconnect would meet.
+    expect(ctx.states).toEqual([
+      { state: 'connecting' },
+      { state: 'connected' },
+      {
+        state: 'connected',
+        reason: expect.stringContaining('SeaTable refused to renew the base token (HTTP 401)'),
+      },
+      { state: 'connected' },
+    ]);
   });
 
   it('treats an unanswered join-room as a failed connection', async () => {

@@ -277,10 +277,12 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     if (change.state === 'connecting' && previous === 'backoff') entry.reconnects++;
     if (change.state === 'connected') entry.authFailures = 0;
     if (change.state === 'auth_failed' && previous !== 'auth_failed') this.retryRefused(entry);
-    if (change.state === 'connected') entry.connectedSince = new Date();
-    else if (previous === 'connected') entry.connectedSince = null;
+    if (change.state === 'connected') {
+      if (previous !== 'connected') entry.connectedSince = new Date();
+    } else if (previous === 'connected') entry.connectedSince = null;
     // `connecting` gives no reason: while it retries, the status still says why the last attempt failed.
-    if (change.state === 'connected') entry.lastError = null;
+    // A connected stream may report one too (a refused token renewal), cleared by the next report.
+    if (change.state === 'connected') entry.lastError = change.reason ?? null;
     else if (change.reason !== undefined) entry.lastError = change.reason;
     this.updateGauge();
     const stateEvent = sourceStateEvent(entry, previous, change);
