@@ -128,6 +128,16 @@ describe('migrations', () => {
       )
     ).map((row: { relname: string }) => row.relname);
 
+  /** A logger for `migrate` that keeps the messages of its warnings. */
+  const warningsKept = () => {
+    const warnings: string[] = [];
+    const logger = {
+      info: () => undefined,
+      warn: (_: unknown, message: string) => void warnings.push(message),
+    };
+    return { warnings, logger };
+  };
+
   it('gives a migration up when it waits long for a lock, so writes are not held behind it, and tries again', async () => {
     // Back to before AttemptUrls, to apply it again: its ALTER TABLE needs the attempts table to itself.
     for (let newer = 0; newer < 5; newer++) await db.undoLastMigration({ transaction: 'each' });
@@ -138,11 +148,7 @@ describe('migrations', () => {
       // A long read of the attempts table.
       await reader.query('BEGIN');
       await reader.query('SELECT count(*) FROM delivery_attempts');
-      const warnings: string[] = [];
-      const logger = {
-        info: () => undefined,
-        warn: (_: unknown, message: string) => void warnings.push(message),
-      };
+      const { warnings, logger } = warningsKept();
       const migrating = migrate(db, logger, { timeoutMs: 200, retryMs: 100 });
       await eventually(() => warnings.length >= 2);
       // An attempt write meanwhile waits for a lock timeout at most, not for the reader.
@@ -173,11 +179,7 @@ describe('migrations', () => {
     try {
       await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
       await reader.query('SELECT count(*) FROM events');
-      const warnings: string[] = [];
-      const logger = {
-        info: () => undefined,
-        warn: (_: unknown, message: string) => void warnings.push(message),
-      };
+      const { warnings, logger } = warningsKept();
       let done = false;
       const migrating = migrate(db, logger, { timeoutMs: 200, retryMs: 100 }).then(() => (done = true));
       await new Promise((resolve) => setTimeout(resolve, 1_000));
