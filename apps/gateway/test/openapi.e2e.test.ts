@@ -77,6 +77,13 @@ describe('the OpenAPI document', () => {
     }
   });
 
+  it('says in a line what every operation does', () => {
+    const unsummarized = operations()
+      .filter(({ operation }) => !(operation as { summary?: string }).summary)
+      .map(({ method, path }) => `${method} ${path}`);
+    expect(unsummarized).toEqual([]);
+  });
+
   it('describes request bodies as the validation pipe takes them', () => {
     const { schemas } = document.components;
     // No default on a PATCH: generated clients fill defaults in, and a rename re-enabled a source.

@@ -5,6 +5,7 @@ import {
   ApiCreatedResponse,
   ApiNoContentResponse,
   ApiOkResponse,
+  ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
 import { ErrorCode } from '../common/errors/error-code.js';
@@ -34,6 +35,7 @@ export class EndpointsController {
     private readonly deliveries: DeliveriesService,
   ) {}
 
+  @ApiOperation({ summary: 'Register an outbound webhook endpoint' })
   @Post()
   @ApiCreatedResponse({
     type: EndpointWithSecretDto,
@@ -43,24 +45,28 @@ export class EndpointsController {
     return this.service.create(dto);
   }
 
+  @ApiOperation({ summary: 'List endpoints' })
   @Get()
   @ApiPageResponse(EndpointDto, 'Endpoints, oldest first, secrets masked')
   list(@Query() query: PageQueryDto): Promise<Page<EndpointDto>> {
     return this.service.list(query.limit, query.cursor);
   }
 
+  @ApiOperation({ summary: 'Get an endpoint' })
   @Get(':id')
   @ApiOkResponse({ type: EndpointDto, description: 'The endpoint, secret masked' })
   get(@ResourceId() id: string): Promise<EndpointDto> {
     return this.service.get(id);
   }
 
+  @ApiOperation({ summary: 'Change an endpoint' })
   @Patch(':id')
   @ApiOkResponse({ type: EndpointDto, description: 'The endpoint as changed' })
   update(@ResourceId() id: string, @Body() dto: UpdateEndpointDto): Promise<EndpointDto> {
     return this.service.update(id, dto);
   }
 
+  @ApiOperation({ summary: 'Delete an endpoint with its deliveries' })
   @Delete(':id')
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'Deleted, with its deliveries' })
@@ -68,6 +74,7 @@ export class EndpointsController {
     return this.service.delete(id);
   }
 
+  @ApiOperation({ summary: "Rotate an endpoint's signing secret" })
   @Post(':id/rotate-secret')
   @HttpCode(200)
   @ApiOkResponse({
@@ -79,6 +86,7 @@ export class EndpointsController {
     return this.service.rotateSecret(id, dto ?? {});
   }
 
+  @ApiOperation({ summary: 'Queue stored events for an endpoint again' })
   @Post(':id/replay')
   @HttpCode(202)
   @ApiAcceptedResponse({
@@ -89,6 +97,7 @@ export class EndpointsController {
     return this.service.replay(id, dto);
   }
 
+  @ApiOperation({ summary: "List an endpoint's deliveries" })
   @Get(':id/deliveries')
   @ApiPageResponse(DeliveryDto, 'The endpoint’s deliveries, newest first')
   listDeliveries(

@@ -1,6 +1,13 @@
 import { ResourceId } from '../common/resource-id.js';
 import { Body, Controller, Get, Headers, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { HeraldEvent } from '@herald/events';
 import type { FastifyReply } from 'fastify';
 import { CurrentPrincipal, RequireScope } from '../common/auth/auth.decorators.js';
@@ -32,6 +39,7 @@ export class EventsController {
   constructor(private readonly service: EventsService) {}
 
   /** 201 with the stored envelope; 200 with `idempotent-replayed: true` when the key was seen before. */
+  @ApiOperation({ summary: 'Publish a custom event' })
   @Post()
   @RequireScope('publish')
   @ApiHeader({ name: 'Idempotency-Key', required: false })
@@ -52,6 +60,7 @@ export class EventsController {
     return event;
   }
 
+  @ApiOperation({ summary: 'List stored events' })
   @Get()
   @RequireScope('subscribe')
   @ApiPageResponse(EventDto, 'Matching events in seq order')
@@ -62,6 +71,7 @@ export class EventsController {
     return this.service.list(query, principal);
   }
 
+  @ApiOperation({ summary: 'Get an event' })
   @Get(':id')
   @RequireScope('subscribe')
   @ApiOkResponse({

@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Inject } from '@nestjs/common';
-import { ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
 import { ClusterBus, type ClusterBusStatus } from '../cluster/cluster-bus.js';
 import { Public } from '../common/auth/auth.decorators.js';
@@ -40,6 +40,7 @@ export class HealthController {
   ) {}
 
   /** Liveness: the process answers. */
+  @ApiOperation({ summary: 'Liveness: the process answers' })
   @Get('healthz')
   @HttpCode(200)
   @ApiOkResponse({
@@ -58,6 +59,7 @@ export class HealthController {
    * decide: with Redis (or the LISTEN connection) down, this instance still serves every event from
    * Postgres through its poll, only up to a second later, so taking it out of rotation would cost more.
    */
+  @ApiOperation({ summary: 'Readiness: the database answers and no migration is pending' })
   @Get('readyz')
   @ApiOkResponse({
     description: 'Ready for traffic: the database answers and no migration is pending.',

@@ -5,6 +5,7 @@ import {
   ApiCreatedResponse,
   ApiNoContentResponse,
   ApiOkResponse,
+  ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
 import { ErrorCode } from '../common/errors/error-code.js';
@@ -27,6 +28,7 @@ import { SourcesService } from './sources.service.js';
 export class SourcesController {
   constructor(private readonly service: SourcesService) {}
 
+  @ApiOperation({ summary: 'Create a source' })
   @Post()
   @ApiCreatedResponse({
     type: SourceDto,
@@ -36,18 +38,21 @@ export class SourcesController {
     return this.service.create(dto, origin);
   }
 
+  @ApiOperation({ summary: 'List sources' })
   @Get()
   @ApiPageResponse(SourceDto, 'Sources, oldest first, secrets masked')
   list(@Query() query: PageQueryDto, @RequestOrigin() origin: string): Promise<Page<SourceDto>> {
     return this.service.list(origin, query.limit, query.cursor);
   }
 
+  @ApiOperation({ summary: 'Get a source' })
   @Get(':id')
   @ApiOkResponse({ type: SourceDto, description: 'The source, secrets masked' })
   get(@ResourceId() id: string, @RequestOrigin() origin: string): Promise<SourceDto> {
     return this.service.get(id, origin);
   }
 
+  @ApiOperation({ summary: 'Change a source' })
   @Patch(':id')
   @ApiOkResponse({ type: SourceDto, description: 'The source as changed' })
   update(
@@ -58,6 +63,7 @@ export class SourcesController {
     return this.service.update(id, dto, origin);
   }
 
+  @ApiOperation({ summary: 'Delete a source' })
   @Delete(':id')
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'Deleted; a stream source is stopped' })
@@ -65,12 +71,14 @@ export class SourcesController {
     return this.service.delete(id);
   }
 
+  @ApiOperation({ summary: "A source's connection status" })
   @Get(':id/status')
   @ApiOkResponse({ type: SourceStatusDto, description: 'Where the source stands' })
   status(@ResourceId() id: string): Promise<SourceStatusDto> {
     return this.service.status(id);
   }
 
+  @ApiOperation({ summary: "Rotate a webhook source's ingest URL" })
   @Post(':id/rotate-ingest-token')
   @HttpCode(200)
   @ApiOkResponse({
@@ -87,6 +95,7 @@ export class SourcesController {
   }
 
   /** Provider actions, e.g. SeaTable's `POST /v1/sources/:id/toasts {toUser, message, type}`. */
+  @ApiOperation({ summary: "Run a provider action on a source (SeaTable's toasts)" })
   @Post(':id/:action')
   @HttpCode(200)
   @ApiOkResponse({

@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Post } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { ApiProblemResponses } from '../../common/errors/problem-responses.js';
 import { ResourceId } from '../../common/resource-id.js';
@@ -13,12 +13,14 @@ import { DeliveryWithAttemptsDto } from './delivery.dto.js';
 export class DeliveriesController {
   constructor(private readonly service: DeliveriesService) {}
 
+  @ApiOperation({ summary: 'Get a delivery with its attempts' })
   @Get(':id')
   @ApiOkResponse({ type: DeliveryWithAttemptsDto, description: 'The delivery and every attempt' })
   get(@ResourceId() id: string): Promise<DeliveryWithAttemptsDto> {
     return this.service.get(id);
   }
 
+  @ApiOperation({ summary: 'Make a delivery due now' })
   @Post(':id/retry')
   @HttpCode(202)
   @ApiAcceptedResponse({
