@@ -84,6 +84,23 @@ describe('the OpenAPI document', () => {
     expect(unsummarized).toEqual([]);
   });
 
+  it('names on each route the errors that route can answer', () => {
+    const statuses = (method: string, path: string) => Object.keys(document.paths[path]![method]!.responses);
+    expect(statuses('post', '/v1/events')).toContain('409');
+    expect(statuses('get', '/v1/events')).not.toContain('409');
+    expect(document.paths['/v1/events']!.get!.responses['400']!.description).toContain('invalid_filter');
+    expect(statuses('delete', '/v1/api-keys/{id}')).toContain('409');
+    expect(statuses('get', '/v1/api-keys')).not.toContain('409');
+    expect(statuses('post', '/v1/sources/{id}/{action}')).toEqual(expect.arrayContaining(['502', '504']));
+    expect(statuses('get', '/v1/sources')).not.toContain('502');
+    expect(statuses('post', '/v1/deliveries/{id}/retry')).toContain('409');
+    expect(statuses('get', '/v1/deliveries/{id}')).not.toContain('409');
+    // The common ones stay on every keyed route.
+    expect(statuses('get', '/v1/events/{id}')).toEqual(
+      expect.arrayContaining(['400', '401', '403', '404', '503']),
+    );
+  });
+
   it('describes request bodies as the validation pipe takes them', () => {
     const { schemas } = document.components;
     // No default on a PATCH: generated clients fill defaults in, and a rename re-enabled a source.

@@ -15,7 +15,7 @@ import { ApiKeyService } from './api-key.service.js';
 
 @ApiTags('api-keys')
 @ApiBearerAuth()
-@ApiProblemResponses(ErrorCode.InvalidCursor, ErrorCode.LastAdminKey)
+@ApiProblemResponses()
 @Controller('v1/api-keys')
 export class ApiKeysController {
   constructor(private readonly service: ApiKeyService) {}
@@ -28,6 +28,7 @@ export class ApiKeysController {
   }
 
   @ApiOperation({ summary: 'List API keys' })
+  @ApiProblemResponses(ErrorCode.InvalidCursor)
   @Get()
   @ApiPageResponse(ApiKeyDto, 'API keys, oldest first, without their tokens')
   list(@Query() query: PageQueryDto): Promise<Page<ApiKeyDto>> {
@@ -35,6 +36,7 @@ export class ApiKeysController {
   }
 
   @ApiOperation({ summary: 'Delete an API key (its sockets are cut off)' })
+  @ApiProblemResponses(ErrorCode.LastAdminKey)
   @Delete(':id')
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'Deleted; its sockets are disconnected on every instance' })

@@ -26,20 +26,14 @@ import { EventsService } from './events.service.js';
 
 @ApiTags('events')
 @ApiBearerAuth()
-@ApiProblemResponses(
-  ErrorCode.InvalidJson,
-  ErrorCode.InvalidFilter,
-  ErrorCode.InvalidCursor,
-  ErrorCode.IdempotencyConflict,
-  ErrorCode.CursorExpired,
-  ErrorCode.UnsupportedMediaType,
-)
+@ApiProblemResponses()
 @Controller('v1/events')
 export class EventsController {
   constructor(private readonly service: EventsService) {}
 
   /** 201 with the stored envelope; 200 with `idempotent-replayed: true` when the key was seen before. */
   @ApiOperation({ summary: 'Publish a custom event' })
+  @ApiProblemResponses(ErrorCode.IdempotencyConflict)
   @Post()
   @RequireScope('publish')
   @ApiHeader({ name: 'Idempotency-Key', required: false })
@@ -61,6 +55,7 @@ export class EventsController {
   }
 
   @ApiOperation({ summary: 'List stored events' })
+  @ApiProblemResponses(ErrorCode.InvalidFilter, ErrorCode.InvalidCursor, ErrorCode.CursorExpired)
   @Get()
   @RequireScope('subscribe')
   @ApiPageResponse(EventDto, 'Matching events in seq order')

@@ -23,7 +23,7 @@ import { SourcesService } from './sources.service.js';
 
 @ApiTags('sources')
 @ApiBearerAuth()
-@ApiProblemResponses(ErrorCode.InvalidCursor, ErrorCode.UpstreamRefused, ErrorCode.UpstreamUnreachable)
+@ApiProblemResponses()
 @Controller('v1/sources')
 export class SourcesController {
   constructor(private readonly service: SourcesService) {}
@@ -39,6 +39,7 @@ export class SourcesController {
   }
 
   @ApiOperation({ summary: 'List sources' })
+  @ApiProblemResponses(ErrorCode.InvalidCursor)
   @Get()
   @ApiPageResponse(SourceDto, 'Sources, oldest first, secrets masked')
   list(@Query() query: PageQueryDto, @RequestOrigin() origin: string): Promise<Page<SourceDto>> {
@@ -96,6 +97,7 @@ export class SourcesController {
 
   /** Provider actions, e.g. SeaTable's `POST /v1/sources/:id/toasts {toUser, message, type}`. */
   @ApiOperation({ summary: "Run a provider action on a source (SeaTable's toasts)" })
+  @ApiProblemResponses(ErrorCode.UpstreamRefused, ErrorCode.UpstreamUnreachable)
   @Post(':id/:action')
   @HttpCode(200)
   @ApiOkResponse({

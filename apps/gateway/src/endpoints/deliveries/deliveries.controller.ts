@@ -8,7 +8,7 @@ import { DeliveryWithAttemptsDto } from './delivery.dto.js';
 
 @ApiTags('endpoints')
 @ApiBearerAuth()
-@ApiProblemResponses(ErrorCode.Conflict)
+@ApiProblemResponses()
 @Controller('v1/deliveries')
 export class DeliveriesController {
   constructor(private readonly service: DeliveriesService) {}
@@ -21,6 +21,7 @@ export class DeliveriesController {
   }
 
   @ApiOperation({ summary: 'Make a delivery due now' })
+  @ApiProblemResponses(ErrorCode.Conflict)
   @Post(':id/retry')
   @HttpCode(202)
   @ApiAcceptedResponse({
