@@ -1,4 +1,5 @@
 import {
+  type Backoff,
   sourceSubject,
   type NormalizedEvent,
   type ProviderAdapter,
@@ -14,8 +15,11 @@ export interface StreamRun {
   reconnects: number;
   /** Whether it has been connected at all since it started on this instance. */
   connectedOnce: boolean;
-  /** Refusals of its credentials since it was last connected (each starts it again later). */
-  authFailures: number;
+  /**
+   * The waits before it is started again after refusals of its credentials; its `attempts` count the
+   * refusals since it was last connected, the one being reported included.
+   */
+  authRetry: Backoff;
   /** The wait before the start after the latest refusal. */
   authRetryMs: number;
   /**
@@ -63,7 +67,7 @@ export function sourceStateEvent(
   }
   const reason = change.reason ?? null;
   // The first refusal in a row is reported, not each start again after it.
-  if (change.state === 'auth_failed' && previous !== 'auth_failed' && run.authFailures === 0) {
+  if (change.state === 'auth_failed' && previous !== 'auth_failed' && run.authRetry.attempts === 1) {
     const retryInSeconds = Math.round(run.authRetryMs / 1000);
     return {
       type: 'herald.source.failed',

@@ -57,12 +57,12 @@ interface RunningStream extends StreamRun {
   stopped: boolean;
   /** State writes and state events, chained so they land in the order the transitions happened. */
   recording: Promise<void>;
-  /** The start again after a refusal of its credentials (see `onState`). */
-  authRetry: NodeJS.Timeout | undefined;
+  /** The start again after a refusal of its credentials (see `retryRefused`). */
+  authRetryTimer: NodeJS.Timeout | undefined;
 }
 
 /** What a stream started again after a refusal of its credentials keeps of the run before. */
-type CarriedRun = Pick<StreamRun, 'reconnects' | 'connectedOnce' | 'authFailures' | 'followsEarlierRun'>;
+type CarriedRun = Pick<StreamRun, 'reconnects' | 'connectedOnce' | 'authRetry' | 'followsEarlierRun'>;
 
 /**
  * Runs every enabled stream source on exactly one instance. Leadership is a session advisory lock per
@@ -193,7 +193,14 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
       state: 'stopped',
       reconnects: 0,
       connectedOnce: false,
-      authFailures: 0,
+      // Doubling without jitter: a refusal is one source's, not a fleet's reconnecting at once.
+      authRetry: new Backoff(
+        {
+          initialMs: this.config.streamAuthRetryMs,
+          maxMs: Math.max(AUTH_RETRY_MAX_MS, this.config.streamAuthRetryMs),
+        },
+        () => 1,
+      ),
       authRetryMs: 0,
       followsEarlierRun: earlierRun !== null,
       ...carried,
@@ -221,7 +228,7 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     if (!entry) return;
     this.running.delete(id);
     entry.stopped = true;
-    clearTimeout(entry.authRetry);
+    clearTimeout(entry.authRetryTimer);
     const timeout = new Promise((resolve) => setTimeout(resolve, STREAM_STOP_TIMEOUT_MS).unref());
     await Promise.race([
       entry.stream
@@ -275,7 +282,7 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     const previous = entry.state;
     entry.state = change.state;
     if (change.state === 'connecting' && previous === 'backoff') entry.reconnects++;
-    if (change.state === 'connected') entry.authFailures = 0;
+    if (change.state === 'connected') entry.authRetry.reset();
     if (change.state === 'auth_failed' && previous !== 'auth_failed') this.retryRefused(entry);
     if (change.state === 'connected') {
       if (previous !== 'connected') entry.connectedSince = new Date();
@@ -287,7 +294,6 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     this.updateGauge();
     const stateEvent = sourceStateEvent(entry, previous, change);
     if (change.state === 'connected') entry.connectedOnce = true;
-    if (change.state === 'auth_failed') entry.authFailures++;
     // The events an operator is told of are logged too, for whoever watches logs rather than events.
     if (stateEvent && stateEvent.type !== 'herald.source.connected') {
       this.logger.warn(
@@ -329,19 +335,18 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
    * the provider as a reconnect loop would. A new config restarts it at once (reconcile).
    */
   private retryRefused(entry: RunningStream): void {
-    const first = this.config.streamAuthRetryMs;
-    entry.authRetryMs = Math.min(first * 2 ** entry.authFailures, Math.max(AUTH_RETRY_MAX_MS, first));
-    entry.authRetry = setTimeout(() => {
+    entry.authRetryMs = entry.authRetry.next();
+    entry.authRetryTimer = setTimeout(() => {
       this.reconciling = this.reconciling
         .then(async () => {
           // Stopped, restarted for a new config, or deleted meanwhile: nothing to retry.
           if (this.shuttingDown || this.running.get(entry.source.id) !== entry) return;
           await this.stopStream(entry.source.id, false);
-          const { connectedOnce, authFailures } = entry;
+          const { connectedOnce, authRetry } = entry;
           await this.startStream(entry.source, {
             reconnects: entry.reconnects + 1,
             connectedOnce,
-            authFailures,
+            authRetry,
             followsEarlierRun: true,
           });
         })
