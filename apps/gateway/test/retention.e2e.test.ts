@@ -94,6 +94,95 @@ describe('retention', () => {
     expect(recent.seq < newer.seq).toBe(true);
   });
 
+  describe('when retention removes events a reader has not reached', () => {
+    let slow: TestApp;
+    let api: ReturnType<typeof apiClient>;
+    const publish = async (type: string, data: object = {}) =>
+      (await api('POST', '/v1/events', { body: { type, data } })).body as { id: string; seq: string };
+    const expireByReceiveTime = async (ids: string[]) => {
+      await slow.app
+        .get(DataSource)
+        .query(`UPDATE events SET received_at = now() - interval '40 days' WHERE id = ANY($1)`, [ids]);
+      expect(await slow.app.get(RetentionService).purge()).toBe(ids.length);
+    };
+
+    beforeAll(async () => {
+      slow = await startTestApp({ HERALD_RETENTION_DAYS: '30', HERALD_SOCKET_MAX_BUFFER: '10' });
+      api = apiClient(slow.baseUrl, slow.adminToken);
+    });
+    afterAll(() => slow.close());
+
+    it('expires the id of a kept event that a removed later one passed (removal goes by receive time)', async () => {
+      const kept = await publish('edge.kept');
+      const removed = await publish('edge.removed');
+      await expireByReceiveTime([removed.id]);
+      expect((await api('GET', `/v1/events/${kept.id}`)).status).toBe(200);
+
+      const listed = await api('GET', `/v1/events?after=${kept.id}`);
+      expect(listed.status).toBe(410);
+      expect(listed.body.code).toBe('cursor_expired');
+      const socket = await connectSocket(slow.baseUrl, slow.adminToken);
+      try {
+        expect(await subscribe(socket, { after: kept.id })).toMatchObject({
+          ok: false,
+          error: { code: 'cursor_expired' },
+        });
+      } finally {
+        socket.close();
+      }
+    });
+
+    it('closes a replay that retention overtook, rather than going on without what it removed', async () => {
+      const start = await publish('overtaken.start');
+      const blob = 'x'.repeat(50_000);
+      const published: Array<{ id: string; seq: string }> = [];
+      for (let round = 0; round < 150; round++) {
+        published.push(
+          ...(await Promise.all(Array.from({ length: 8 }, (_, i) => publish('overtaken.tick', { i, blob })))),
+        );
+      }
+      published.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1));
+      const socket = await connectSocket(slow.baseUrl, slow.adminToken);
+      try {
+        const received: string[] = [];
+        socket.on('event', ({ event }) => received.push(event.id));
+        const closing = new Promise<{ code: string }>((resolve) => socket.once('closing', resolve));
+        const disconnected = new Promise<string>((resolve) => socket.once('disconnect', resolve));
+        // The request goes out; the client reads nothing more, so the replay waits inside its first page
+        // (60 MB of events: far more than the kernel buffers of a loopback connection).
+        const subscribed = subscribe(socket, { types: ['overtaken.*'], after: start.id });
+        const tcp = (
+          socket.io.engine.transport as unknown as { ws: { _socket: { pause(): void; resume(): void } } }
+        ).ws._socket;
+        tcp.pause();
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        // Removed by receive time: the newest events, which the replay's first page does not hold.
+        const removed = published.slice(-200);
+        await expireByReceiveTime(removed.map((event) => event.id));
+        tcp.resume();
+
+        expect(await subscribed).toMatchObject({ ok: true });
+        expect(await closing).toMatchObject({ code: 'cursor_expired' });
+        expect(await disconnected).toBe('io server disconnect');
+        // What the first page held came through, in order; nothing after the cursor was passed over.
+        expect(received.length).toBeGreaterThan(0);
+        expect(received).toEqual(published.slice(0, received.length).map((event) => event.id));
+        expect(received.length).toBeLessThan(published.length - removed.length);
+        const resumed = await connectSocket(slow.baseUrl, slow.adminToken);
+        try {
+          expect(await subscribe(resumed, { types: ['overtaken.*'], after: received.at(-1) })).toMatchObject({
+            ok: false,
+            error: { code: 'cursor_expired' },
+          });
+        } finally {
+          resumed.close();
+        }
+      } finally {
+        socket.close();
+      }
+    }, 60_000);
+  });
+
   it('runs soon after a start, not only ten minutes in', async () => {
     // An event already past retention when the gateway starts.
     const earlier = await startTestApp({ HERALD_RETENTION_DAYS: '30' });

@@ -49,9 +49,13 @@ export interface PositionMessage {
   seq: string;
 }
 
-/** Why the server is about to close a connection (sent just before it disconnects). */
+/**
+ * Why the server is about to close a connection (sent just before it disconnects). `cursor_expired`:
+ * retention removed events after a replaying subscription's position before they were sent; subscribing
+ * again from that position is refused with `cursor_expired`.
+ */
 export interface ClosingMessage {
-  code: 'slow_consumer' | 'unauthorized' | 'shutting_down';
+  code: 'slow_consumer' | 'unauthorized' | 'shutting_down' | 'cursor_expired';
   message: string;
 }
 

@@ -1,7 +1,7 @@
 import { isUuid } from '../common/resource-id.js';
 import { Inject, Injectable } from '@nestjs/common';
 import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
-import { EventRepository } from './event.repository.js';
+import { EventRepository, expiredBy } from './event.repository.js';
 
 export type CursorResolution =
   | { kind: 'ok'; seq: bigint }
@@ -33,14 +33,16 @@ export class CursorResolver {
     if (SEQ.test(after)) {
       const seq = BigInt(after);
       const { purgedThrough, lastIssued } = await this.events.seqBounds();
-      if (seq > 0n && seq < purgedThrough) return { kind: 'expired' };
+      if (expiredBy(seq, purgedThrough)) return { kind: 'expired' };
       // The sequence is shared by every instance, so an event another one committed is never ahead.
       if (seq > lastIssued) return { kind: 'ahead', lastSeq: lastIssued };
       return { kind: 'ok', seq };
     }
     if (!isUuid(after)) return { kind: 'unknown' };
-    const seq = await this.events.seqOf(after);
-    if (seq !== undefined) return { kind: 'ok', seq: BigInt(seq) };
+    // Retention removes by receive time, so an event it kept may sit below events it removed: the id
+    // of a kept event is expired too when a purge passed it.
+    const { seq, purgedThrough } = await this.events.positionOf(after);
+    if (seq !== undefined) return expiredBy(seq, purgedThrough) ? { kind: 'expired' } : { kind: 'ok', seq };
     const retentionStart = Date.now() - this.config.retentionDays * 86_400_000;
     return uuidv7Time(after) < retentionStart ? { kind: 'expired' } : { kind: 'unknown' };
   }

@@ -16,6 +16,18 @@ export interface EventQuery {
   limit: number;
 }
 
+/** A page of the log and retention's watermark when it was read. */
+export interface EventPage {
+  rows: EventRow[];
+  /** The highest seq retention had removed: a page after a lower seq may lack events it removed. */
+  purgedThrough: bigint;
+}
+
+/** True when events after `afterSeq` may have been removed by retention (`0`: from the oldest kept). */
+export function expiredBy(afterSeq: bigint, purgedThrough: bigint): boolean {
+  return afterSeq > 0n && afterSeq < purgedThrough;
+}
+
 @Injectable()
 export class EventRepository {
   constructor(private readonly dataSource: DataSource) {}
@@ -26,11 +38,16 @@ export class EventRepository {
     return rows[0];
   }
 
-  async seqOf(id: string): Promise<string | undefined> {
-    const rows: Array<{ seq: string }> = await this.dataSource.query('SELECT seq FROM events WHERE id = $1', [
-      id,
-    ]);
-    return rows[0]?.seq;
+  /** The event's seq (undefined when no such event is stored) and retention's watermark, read together. */
+  async positionOf(id: string): Promise<{ seq: bigint | undefined; purgedThrough: bigint }> {
+    const rows: Array<{ seq: string | null; purged: string }> = await this.dataSource.query(
+      `SELECT events.seq, retention.purged_through_seq AS purged
+       FROM event_log_retention retention LEFT JOIN events ON events.id = $1
+       WHERE retention.id = 1`,
+      [id],
+    );
+    const seq = rows[0]?.seq;
+    return { seq: seq == null ? undefined : BigInt(seq), purgedThrough: BigInt(rows[0]?.purged ?? 0) };
   }
 
   /** The newest stored dedup key of a source that starts with `prefix`, if it is among its last events. */
@@ -54,10 +71,18 @@ export class EventRepository {
     return { purgedThrough: BigInt(rows[0]?.purged ?? 0), lastIssued: BigInt(rows[0]?.issued ?? 0) };
   }
 
-  /** Events in seq order. Commits are seq-ordered, so what a query sees is always a prefix of the log. */
-  query(query: EventQuery): Promise<EventRow[]> {
+  /**
+   * Events in seq order. Commits are seq-ordered, so what a query sees is always a prefix of the log.
+   * With retention's watermark as of the same snapshot: a page that starts below it may have lost events
+   * to a purge, however recent (see `EventPage`).
+   */
+  async query(query: EventQuery): Promise<EventPage> {
     const { sql, params } = eventQueryStatement(query);
-    return this.dataSource.query(sql, params);
+    const rows: Array<EventRow & { purged_through: string }> = await this.dataSource.query(sql, params);
+    return {
+      rows: rows[0]?.seq == null ? [] : rows,
+      purgedThrough: BigInt(rows[0]?.purged_through ?? 0),
+    };
   }
 }
 
@@ -91,5 +116,12 @@ export function eventQueryStatement(query: EventQuery): { sql: string; params: u
   if (query.until) conditions.push(`time < ${placeholder(query.until)}`);
   const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
   const limit = placeholder(query.limit);
-  return { sql: `SELECT ${EVENT_COLUMNS} FROM events ${where} ORDER BY seq LIMIT ${limit}`, params };
+  // One row of nulls but the watermark when the page is empty.
+  return {
+    sql: `SELECT page.*, retention.purged_through_seq AS purged_through
+      FROM event_log_retention retention
+      LEFT JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM events ${where} ORDER BY seq LIMIT ${limit}) page ON true
+      WHERE retention.id = 1 ORDER BY page.seq`,
+    params,
+  };
 }

@@ -19,7 +19,7 @@ import { toEnvelope } from './event-record.js';
 import { newEventId } from './new-event.js';
 import type { EventWithRawDto, GetEventQueryDto, ListEventsQueryDto, PublishEventDto } from './event.dto.js';
 import { EventLogReads } from './event-log-reads.js';
-import { EventRepository } from './event.repository.js';
+import { EventRepository, expiredBy } from './event.repository.js';
 import { type AppendedEvent, EventWriter } from './event-writer.js';
 
 const TEXT_CONTENT = /^(application\/([a-z0-9.+-]*\+)?json|text\/.*)$/;
@@ -123,12 +123,15 @@ export class EventsService {
       limit: limit + 1,
     };
     // Under the same limit as subscriptions' reads: a slow list must not take the whole pool.
-    const rows = await this.reads.run(principal.keyId, async () =>
-      this.repository.query({
-        ...selection,
-        afterSeq: await this.startAfter(list, query.after, query.cursor),
-      }),
-    );
+    const { rows } = await this.reads.run(principal.keyId, async () => {
+      const afterSeq = await this.startAfter(list, query.after, query.cursor);
+      const page = await this.repository.query({ ...selection, afterSeq });
+      // A purge between the cursor's check and the page would skip what it removed without a word.
+      if (afterSeq !== undefined && expiredBy(BigInt(afterSeq), page.purgedThrough)) {
+        throw refusedCursor({ kind: 'expired' }, query.cursor === undefined ? 'after' : 'cursor');
+      }
+      return page;
+    });
     return toPage(rows, limit, toEnvelope, (row) => row.seq, list);
   }
 

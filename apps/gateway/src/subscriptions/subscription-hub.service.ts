@@ -23,7 +23,7 @@ import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
 import { CursorResolver, cursorRefusal } from '../events/cursor-resolver.js';
 import { EventLogReads } from '../events/event-log-reads.js';
 import { toEnvelope } from '../events/event-record.js';
-import { EventRepository } from '../events/event.repository.js';
+import { EventRepository, expiredBy } from '../events/event.repository.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { writeTogether } from './coalesce-writes.js';
 import { EventLogTail } from './event-log-tail.service.js';
@@ -240,6 +240,16 @@ export class SubscriptionHub
     return true;
   }
 
+  /** Closes a socket one of whose replays retention overtook; resubscribing with its cursor is refused as expired. */
+  private expire({ socket, principal }: Session): void {
+    this.logger.info({ socketId: socket.id, keyId: principal.keyId }, 'retention overtook a replay');
+    socket.emit('closing', {
+      code: 'cursor_expired',
+      message: 'retention removed events after a subscription’s position before they were sent; resuming from it is refused as cursor_expired',
+    });
+    socket.disconnect(true);
+  }
+
   /**
    * Tells each subscription whose cursor passed events it did not match how far it has got, so that
    * a client resumes from there rather than from its last event, which retention may have removed.
@@ -263,7 +273,7 @@ export class SubscriptionHub
     try {
       while (!subscription.cancelled) {
         const bound = this.tail.position;
-        const rows = await this.reads.run(session.principal.keyId, () =>
+        const page = await this.reads.run(session.principal.keyId, () =>
           // A subscription cancelled while its page waited its turn needs it no more.
           subscription.cancelled
             ? Promise.resolve(undefined)
@@ -275,7 +285,11 @@ export class SubscriptionHub
                 limit: REPLAY_PAGE,
               }),
         );
-        if (!rows) return;
+        if (!page) return;
+        // Retention ran while the replay was under way (a slow reader far behind): what it removed
+        // after the cursor is gone, and the client is told so when it resumes.
+        if (expiredBy(subscription.cursor, page.purgedThrough)) return this.expire(session);
+        const { rows } = page;
         for (const row of rows) {
           await this.drained(session.socket);
           if (subscription.cancelled) return;
