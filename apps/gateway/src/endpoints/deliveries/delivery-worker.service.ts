@@ -14,6 +14,13 @@ import { ATTEMPT_TIMEOUT_MS, WebhookSender } from './webhook-sender.js';
 
 /** Deliveries one instance holds (waiting, sending or being recorded). */
 export const GLOBAL_CONCURRENCY = 512;
+/**
+ * Beyond GLOBAL_CONCURRENCY, deliveries an instance still takes for endpoints with none waiting for a
+ * slot, to send at once. Deliveries claimed ahead wait for their own endpoint's slots, so four endpoints
+ * whose receivers hang hold the whole limit with 64 requests in flight: without this, every other
+ * endpoint's new delivery waited for a hung attempt to time out (10-15 s, Svix-migrant review).
+ */
+export const OVERFLOW_CONCURRENCY = 128;
 /** Requests in flight to one endpoint from one instance. */
 export const PER_ENDPOINT_CONCURRENCY = 16;
 /**
@@ -49,6 +56,13 @@ const POLL_MS = 2_000;
  * would send it again; a rolling deploy would resend every attempt to a receiver slower than the grace.
  */
 export const SHUTDOWN_GRACE_MS = ATTEMPT_TIMEOUT_MS + 1_000;
+
+/** One claim's bounds: at most `limit` in all, and `perEndpoint` per endpoint less its `busy` count. */
+interface ClaimRound {
+  limit: number;
+  perEndpoint: number;
+  busy: Map<string, number>;
+}
 
 /**
  * Sends due deliveries. Claims come from Postgres (`FOR UPDATE SKIP LOCKED` + lease), so any number
@@ -221,20 +235,16 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     for (;;) {
       const free = GLOBAL_CONCURRENCY - this.inFlight.size;
       this.instanceFull = free <= 0;
-      if (this.stopping || free <= 0) return;
-      const busy = new Map(this.perEndpoint);
+      if (this.stopping) return;
+      const round = free > 0 ? this.aheadRound(free) : this.overflowRound();
+      if (!round) return;
+      const { limit, perEndpoint, busy } = round;
       this.changedDuringClaim.clear();
-      const claim = await this.deliveries.claim(
-        this.instanceId,
-        LEASE_SECONDS,
-        free,
-        CLAIM_AHEAD_PER_ENDPOINT,
-        busy,
-      );
+      const claim = await this.deliveries.claim(this.instanceId, LEASE_SECONDS, limit, perEndpoint, busy);
       const { nextDueInMs, deliveries, orphaned } = claim;
       // Not awaited: the claimed deliveries need not wait for it (`discard` catches its own errors).
       if (orphaned.length > 0) void this.discard(orphaned);
-      this.noteBacklogs(claim, busy);
+      this.noteBacklogs(claim, perEndpoint, busy);
       // A backlog (more due than the claim could take) is often a burst the planner's statistics predate
       // (see `DeliveryRepository.refreshStatistics`); refreshed in the background.
       if (claim.offeredMore || this.backlogged.size > 0) {
@@ -252,11 +262,29 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       if (unstarted.length > 0) await this.deliveries.release(this.instanceId, unstarted);
       if (this.stopping) return;
       if (unstarted.length > 0) this.pumpAgain = true;
-      if (deliveries.length + orphaned.length < free) {
+      if (deliveries.length + orphaned.length < limit) {
         this.wake(nextDueInMs === null ? POLL_MS : Math.min(nextDueInMs, POLL_MS));
         return;
       }
     }
+  }
+
+  /** Below GLOBAL_CONCURRENCY: each endpoint may be claimed for ahead of its free slots. */
+  private aheadRound(free: number): ClaimRound {
+    return { limit: free, perEndpoint: CLAIM_AHEAD_PER_ENDPOINT, busy: new Map(this.perEndpoint) };
+  }
+
+  /**
+   * At GLOBAL_CONCURRENCY: up to OVERFLOW_CONCURRENCY more, only to fill the free slots of endpoints
+   * with nothing waiting for one, so what is claimed here is sent at once; null when that is used up.
+   */
+  private overflowRound(): ClaimRound | null {
+    const limit = GLOBAL_CONCURRENCY + OVERFLOW_CONCURRENCY - this.inFlight.size;
+    if (limit <= 0) return null;
+    const busy = new Map(this.perEndpoint);
+    // Saturated, hence left out of the claim.
+    for (const endpointId of this.waiting.keys()) busy.set(endpointId, PER_ENDPOINT_CONCURRENCY);
+    return { limit, perEndpoint: PER_ENDPOINT_CONCURRENCY, busy };
   }
 
   /** Claimed deliveries with nothing to send (see `Claim.orphaned`); if this fails, the reaper returns them. */
@@ -307,9 +335,16 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     );
   }
 
-  /** Which endpoints may have more due than the claim gave them, `busy` being their counts before it. */
-  private noteBacklogs({ deliveries, offeredMore }: Claim, busy: ReadonlyMap<string, number>): void {
-    const share = (endpointId: string) => CLAIM_AHEAD_PER_ENDPOINT - (busy.get(endpointId) ?? 0);
+  /**
+   * Which endpoints may have more due than the claim gave them, `busy` being their counts before it and
+   * `perEndpoint` the claim's bound on each.
+   */
+  private noteBacklogs(
+    { deliveries, offeredMore }: Claim,
+    perEndpoint: number,
+    busy: ReadonlyMap<string, number>,
+  ): void {
+    const share = (endpointId: string) => perEndpoint - (busy.get(endpointId) ?? 0);
     const granted = new Map<string, number>();
     for (const { endpointId } of deliveries) granted.set(endpointId, (granted.get(endpointId) ?? 0) + 1);
     // A saturated endpoint was left out of the claim, so the claim says nothing about it.
