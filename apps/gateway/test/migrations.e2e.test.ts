@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
+import { AdvisoryLock } from '../src/database/advisory-locks.js';
 import { migrate } from '../src/database/migrate.js';
 import { apiClient, eventually } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
@@ -191,6 +192,31 @@ describe('migrations', () => {
       expect(await previousTokenColumns()).toBe(2);
     } finally {
       await reader.end();
+    }
+  });
+
+  it('waits for another instance’s migrations without a statement open, which its CONCURRENTLY build would wait for', async () => {
+    // Back to before FailedDeliveriesByEndpoint, so that migrations are pending while another holds the lock.
+    for (let newer = 0; newer < 2; newer++) await db.undoLastMigration({ transaction: 'each' });
+    const holder = new pg.Client({ connectionString: herald.databaseUrl });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1)', [AdvisoryLock.migrations]);
+      const told: string[] = [];
+      const logger = { info: (_: unknown, message: string) => void told.push(message), warn: () => undefined };
+      const migrating = migrate(db, logger);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The holder's own CONCURRENTLY build, as the instance applying migrations runs one: it waits for
+      // every statement running when it starts, and a waiting pg_advisory_lock would wait for it in turn.
+      await holder.query('CREATE INDEX CONCURRENTLY migration_lock_probe ON events (received_at)');
+      await holder.query('DROP INDEX migration_lock_probe');
+      await holder.query('SELECT pg_advisory_unlock($1)', [AdvisoryLock.migrations]);
+      await migrating;
+      expect(told).toEqual(['waiting for another instance to finish its migrations', 'migrations applied']);
+      expect(await failedIndex()).toBe('deliveries_failed');
+      expect(await previousTokenColumns()).toBe(2);
+    } finally {
+      await holder.end();
     }
   });
 

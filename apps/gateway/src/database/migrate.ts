@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff } from '@herald/events';
-import { type DataSource, MigrationExecutor } from 'typeorm';
+import { type DataSource, MigrationExecutor, type QueryRunner } from 'typeorm';
 import { AdvisoryLock } from './advisory-locks.js';
 
 /** SQLSTATE of a statement that gave up waiting for a lock (`lock_timeout`). */
@@ -21,6 +21,9 @@ export interface MigrationLogger {
 
 const DEFAULT_LOCK_WAIT: MigrationLockWait = { timeoutMs: 2_000, retryMs: 1_000 };
 
+/** How often an instance asks for the migration lock while another holds it. */
+const MIGRATION_LOCK_POLL_MS = 250;
+
 /**
  * Runs pending migrations while holding a session advisory lock, so several instances starting at
  * once apply each migration exactly once and the others wait for a finished schema.
@@ -37,8 +40,9 @@ export async function migrate(
 ): Promise<void> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
+  let locked = false;
   try {
-    await runner.query('SELECT pg_advisory_lock($1)', [AdvisoryLock.migrations]);
+    locked = await takeMigrationLock(runner, logger);
     await runner.query(`SET lock_timeout = ${Math.round(lockWait.timeoutMs)}`);
     const executor = new MigrationExecutor(dataSource, runner);
     executor.transaction = 'each';
@@ -60,7 +64,27 @@ export async function migrate(
     }
   } finally {
     await runner.query('RESET lock_timeout').catch(() => undefined);
-    await runner.query('SELECT pg_advisory_unlock($1)', [AdvisoryLock.migrations]).catch(() => undefined);
+    if (locked) {
+      await runner.query('SELECT pg_advisory_unlock($1)', [AdvisoryLock.migrations]).catch(() => undefined);
+    }
     await runner.release();
+  }
+}
+
+/**
+ * Takes the migration lock, asking again every MIGRATION_LOCK_POLL_MS while another instance holds it,
+ * rather than waiting inside `pg_advisory_lock`: a CONCURRENTLY build of the holder waits for every
+ * statement running when it starts, that wait included, which waits for the holder, and Postgres then
+ * aborts one of the two as a deadlock (replicas started together, as compose starts them: the build
+ * thrown away after minutes of reading, or the waiting instance's start failed).
+ */
+async function takeMigrationLock(runner: QueryRunner, logger: MigrationLogger): Promise<true> {
+  for (let asked = 0; ; asked++) {
+    const rows = (await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [
+      AdvisoryLock.migrations,
+    ])) as Array<{ locked: boolean }>;
+    if (rows[0]?.locked) return true;
+    if (asked === 0) logger.info({}, 'waiting for another instance to finish its migrations');
+    await sleep(MIGRATION_LOCK_POLL_MS);
   }
 }
