@@ -203,7 +203,10 @@ describe('migrations', () => {
     try {
       await holder.query('SELECT pg_advisory_lock($1)', [AdvisoryLock.migrations]);
       const told: string[] = [];
-      const logger = { info: (_: unknown, message: string) => void told.push(message), warn: () => undefined };
+      const logger = {
+        info: (_: unknown, message: string) => void told.push(message),
+        warn: () => undefined,
+      };
       const migrating = migrate(db, logger);
       await new Promise((resolve) => setTimeout(resolve, 300));
       // The holder's own CONCURRENTLY build, as the instance applying migrations runs one: it waits for
