@@ -96,28 +96,38 @@ describe('@herald/client resuming across retention', () => {
     expect(disconnects).toEqual(['shutting_down']);
   });
 
-  it('goes on live, reporting cursor_expired, when its resume point did expire', async () => {
+  it('goes on from the oldest event kept, reporting cursor_expired, when its resume point did expire', async () => {
     const { errors, received } = await subscribeClient(['lost.*']);
     const first = await publish('lost.first');
     await eventually(() => expect(received).toHaveLength(1));
 
-    // Gone while the client was away: the event after its resume point and every event before it.
+    // While the client was away: an event after its resume point that retention removed (with every
+    // event before it), and one after that it kept.
+    let kept!: string;
     await restart(async () => {
       const db = new pg.Client({ connectionString: databaseUrl });
       await db.connect();
-      const { rows } = await db
-        .query<{ seq: string }>(
+      const insert = (type: string) =>
+        db.query<{ seq: string; id: string }>(
           `INSERT INTO events (seq, id, type, source_id, provider, subject, time, received_at, data)
-           VALUES (nextval('event_seq'), gen_random_uuid(), 'lost.missed', gen_random_uuid(), 'herald',
-                   NULL, now(), now(), '{}') RETURNING seq`,
-        )
-        .finally(() => db.end());
-      await purgeThrough(rows[0]!.seq);
+           VALUES (nextval('event_seq'), gen_random_uuid(), $1, gen_random_uuid(), 'herald',
+                   NULL, now(), now(), '{}') RETURNING seq, id`,
+          [type],
+        );
+      try {
+        const missed = (await insert('lost.missed')).rows[0]!;
+        kept = (await insert('lost.kept')).rows[0]!.id;
+        await purgeThrough(missed.seq);
+      } finally {
+        await db.end();
+      }
     });
 
     await eventually(() => expect(errors.map((error) => error.code)).toContain('cursor_expired'), 15_000);
-    expect(errors.find((error) => error.code === 'cursor_expired')?.message).toMatch(/may have been missed/);
+    expect(errors.find((error) => error.code === 'cursor_expired')?.message).toMatch(
+      /may have been missed, continuing with the oldest event kept/,
+    );
     const later = await publish('lost.later');
-    await eventually(() => expect(received.map((e) => e.id)).toEqual([first.id, later.id]));
+    await eventually(() => expect(received.map((e) => e.id)).toEqual([first.id, kept, later.id]));
   });
 });

@@ -62,6 +62,11 @@ interface LocalSubscription {
    * after. Unknown until the first answer.
    */
   position?: string;
+  /**
+   * Retention removed events after `position`: the next subscribe asks for everything still kept
+   * (`after: '0'`), and `position` keeps out what the handler already had.
+   */
+  fromOldest?: boolean;
   /** The server's id for it on the current connection. */
   serverId?: string;
   /** Settles once the last `subscribe` sent for it has been answered (or has failed). */
@@ -277,7 +282,7 @@ export class HeraldClient {
   private establish(subscription: LocalSubscription): void {
     const { types, sources } = subscription.filter;
     const resuming = subscription.position !== undefined;
-    const after = subscription.position ?? subscription.after;
+    const after = subscription.fromOldest ? '0' : (subscription.position ?? subscription.after);
     const connection = this.socket.id;
     let answered!: () => void;
     subscription.answered = new Promise((resolve) => (answered = resolve));
@@ -323,6 +328,7 @@ export class HeraldClient {
         return;
       }
       subscription.retries = 0;
+      subscription.fromOldest = false;
       subscription.serverId = result.id;
       subscription.position ??= result.cursor;
       // With events of before a reset still waiting, the end of `handle` sets it (to `position`).
@@ -333,10 +339,12 @@ export class HeraldClient {
   }
 
   /**
-   * The server cannot resume the subscription where this client left it: retention removed the events
+   * The server cannot resume the subscription where this client left it: retention removed events
    * since (`cursor_expired`), or its log no longer reaches that far (`invalid_cursor`: its database was
    * restored from an older backup). Ending the subscription would leave the caller with a handler that
-   * silently gets nothing more; instead it says what happened and goes on from the server's present.
+   * silently gets nothing more; instead it says what happened and goes on: after an expiry from the
+   * oldest event the server still keeps (what retention left of the missed ones is not lost too), after
+   * a reset from the server's present.
    */
   private continueLive(subscription: LocalSubscription, refusal: SocketError): void {
     const expired = refusal.code === 'cursor_expired';
@@ -346,12 +354,16 @@ export class HeraldClient {
         expired ? 'cursor_expired' : 'cursor_reset',
         `could not resume after seq ${subscription.position}: ` +
           (expired
-            ? 'retention has removed events since; events may have been missed'
-            : 'the server’s log ends before it (its database was restored?); events may have been missed or come again') +
-          ', continuing with new events',
+            ? 'retention has removed events since; events may have been missed, continuing with the oldest event kept'
+            : 'the server’s log ends before it (its database was restored?); events may have been missed or come again, continuing with new events'),
         { cause: refusal, serverCode: refusal.code },
       ),
     );
+    if (expired) {
+      subscription.fromOldest = true;
+      this.establish(subscription);
+      return;
+    }
     subscription.position = undefined;
     subscription.after = undefined;
     subscription.handledThrough = undefined;
