@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { DeliveryClock } from '../src/endpoints/deliveries/delivery-clock.js';
+import { SUSTAINED_FAILURE_MS } from '../src/endpoints/deliveries/delivery-outcomes.js';
 import { EndpointRepository } from '../src/endpoints/endpoint.repository.js';
 import { apiClient, eventually } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
@@ -223,7 +224,9 @@ describe("Herald's own health events when their append is lost", () => {
     // 410 until the new answer is recorded, and a recovery round meanwhile must not take that 410 for new.
     receiver.respond(() => ({ status: 204, delayMs: 1_500 }));
     const missed = async () =>
-      (await instances[0]!.app.get(EndpointRepository).missedDisables(new Date(0))).map((m) => m.id);
+      (await instances[0]!.app.get(EndpointRepository).missedDisables(new Date(0), SUSTAINED_FAILURE_MS)).map(
+        (m) => m.id,
+      );
     const [gone] = (await admin('GET', `/v1/endpoints/${endpoint.id}/deliveries?status=failed`)).body.data;
     expect((await admin('POST', `/v1/deliveries/${gone.id}/retry`)).status).toBe(202);
     expect(await missed()).not.toContain(endpoint.id);

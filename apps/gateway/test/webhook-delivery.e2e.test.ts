@@ -4,6 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
 import { Channel, PgListener } from '../src/database/pg-listener.service.js';
 import { DeliveryClock } from '../src/endpoints/deliveries/delivery-clock.js';
+import { SUSTAINED_FAILURE_MS } from '../src/endpoints/deliveries/delivery-outcomes.js';
 import {
   DeliveryWorker,
   PER_ENDPOINT_CONCURRENCY,
@@ -14,6 +15,7 @@ import {
   outcomeParameters,
 } from '../src/endpoints/deliveries/delivery.repository.js';
 import { ATTEMPT_TIMEOUT_MS, WebhookSender } from '../src/endpoints/deliveries/webhook-sender.js';
+import { EndpointRepository } from '../src/endpoints/endpoint.repository.js';
 import { hookClaims } from './support/claim-hook.js';
 import { apiClient, eventually, publishConcurrently } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
@@ -377,6 +379,51 @@ describe('outbound webhook delivery', () => {
     );
     const disabled = await admin('GET', `/v1/events?type=herald.endpoint.disabled&source=${endpoint.id}`);
     expect(disabled.body.data).toHaveLength(1);
+  });
+
+  it('starts a failing streak over after a quiet day, and at a new url, rather than disabling on time alone', async () => {
+    receiver = await startWebhookReceiver(() => ({ status: 500 }));
+    const endpoint = await endpointFor(receiver.url, ['quiet.failing']);
+    await publish('quiet.failing');
+    await settledDelivery(endpoint.id, 'failed');
+    const streak = (await admin('GET', `/v1/endpoints/${endpoint.id}`)).body.failingSince;
+    expect(Date.parse(streak)).toBeGreaterThan(Date.now() - 60_000);
+
+    // Six days ago that was, and nothing was attempted since.
+    const db = herald.app.get(DataSource);
+    await db.query(`UPDATE endpoints SET failing_since = failing_since - interval '6 days' WHERE id = $1`, [
+      endpoint.id,
+    ]);
+    await db.query(
+      `UPDATE deliveries SET last_attempt_at = last_attempt_at - interval '6 days' WHERE endpoint_id = $1`,
+      [endpoint.id],
+    );
+    await db.query(
+      `UPDATE delivery_attempts SET attempted_at = attempted_at - interval '6 days'
+       WHERE delivery_id IN (SELECT id FROM deliveries WHERE endpoint_id = $1)`,
+      [endpoint.id],
+    );
+    // Recovery of lost disablings does not take the streak's age alone for five days of failures.
+    const missed = async () =>
+      (
+        await herald.app
+          .get(EndpointRepository)
+          .missedDisables(new Date(Date.now() - SUSTAINED_FAILURE_MS), SUSTAINED_FAILURE_MS)
+      ).map((m) => m.id);
+    expect(await missed()).not.toContain(endpoint.id);
+
+    // One more failure, after the quiet spell: a new streak, not a disabling.
+    await publish('quiet.failing');
+    await eventually(async () => (await deliveries(endpoint.id, 'failed')).length === 2);
+    const shown = (await admin('GET', `/v1/endpoints/${endpoint.id}`)).body;
+    expect(shown.enabled).toBe(true);
+    expect(Date.parse(shown.failingSince)).toBeGreaterThan(Date.now() - 60_000);
+
+    // Failures at the old address say nothing of a new one.
+    const moved = await admin('PATCH', `/v1/endpoints/${endpoint.id}`, {
+      body: { url: `${receiver.url}/v2` },
+    });
+    expect(moved.body.failingSince).toBeNull();
   });
 
   it('records every attempt of a burst, and a success ends the failing streak', async () => {

@@ -159,6 +159,15 @@ export class EndpointDto {
   @ApiProperty() enabled: boolean;
   @ApiProperty({ type: String, nullable: true, description: 'Why Herald disabled the endpoint, if it did' })
   disabledReason: string | null;
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description:
+      'When the current run of failed attempts began (null once an attempt succeeds): after 5 days of ' +
+      'failures with no pause of a day or more, Herald disables the endpoint. A new url starts it over.',
+  })
+  failingSince: string | null;
   @ApiProperty({ description: 'The first characters of the signing secret' }) secretPrefix: string;
   @ApiProperty({
     type: String,
@@ -196,6 +205,7 @@ export function mapEndpoint(endpoint: EndpointEntity, now = new Date()): Endpoin
     filter: { types: endpoint.filterTypes, sources: endpoint.sources },
     enabled: endpoint.enabled,
     disabledReason: endpoint.disabledReason,
+    failingSince: endpoint.failingSince?.toISOString() ?? null,
     secretPrefix: endpoint.secret.slice(0, SECRET_PREFIX_LENGTH),
     previousSecretExpiresAt: lastExpiry && Date.parse(lastExpiry) > now.getTime() ? lastExpiry : null,
     createdAt: endpoint.createdAt.toISOString(),

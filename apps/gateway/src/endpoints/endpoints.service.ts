@@ -99,7 +99,9 @@ export class EndpointsService {
     if (dto.description !== undefined) changes.description = dto.description;
     return mapEndpoint(
       await this.write(id, (endpoint) => {
-        if (dto.enabled === undefined || dto.enabled === endpoint.enabled) return changes;
+        // Failures at the old address say nothing of the new one.
+        const moved = url !== undefined && url !== endpoint.url ? { failingSince: null } : {};
+        if (dto.enabled === undefined || dto.enabled === endpoint.enabled) return { ...changes, ...moved };
         return {
           ...changes,
           enabled: dto.enabled,

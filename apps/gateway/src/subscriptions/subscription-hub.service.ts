@@ -245,7 +245,8 @@ export class SubscriptionHub
     this.logger.info({ socketId: socket.id, keyId: principal.keyId }, 'retention overtook a replay');
     socket.emit('closing', {
       code: 'cursor_expired',
-      message: 'retention removed events after a subscription’s position before they were sent; resuming from it is refused as cursor_expired',
+      message:
+        'retention removed events after a subscription’s position before they were sent; resuming from it is refused as cursor_expired',
     });
     socket.disconnect(true);
   }

@@ -21,11 +21,17 @@ import {
   deliveryFailingEvent,
   endpointDisabledEvent,
 } from './endpoint-health-events.js';
-import { nextRetryDelay, parseRetryAfter } from './retry-policy.js';
+import { nextRetryDelay, parseRetryAfter, RETRY_JITTER } from './retry-policy.js';
 import type { SendResult } from './webhook-sender.js';
 
 /** An endpoint whose every attempt failed for this long is disabled (contract §7). */
 export const SUSTAINED_FAILURE_MS = 5 * 24 * 60 * 60 * 1000;
+/**
+ * A streak of failures is broken by a pause of this long without attempts (or by the retry schedule's
+ * longest wait, stretched by its jitter, when that is longer): one failure after a quiet spell says
+ * nothing about the days before it, and disabled an endpoint that had failed once six days earlier.
+ */
+const STREAK_PAUSE_MS = 24 * 60 * 60 * 1000;
 
 /** Why Herald disabled an endpoint, as `disabledReason` and the report say. */
 export const disableReason = (cause: { gone: true } | { failingSince: Date }): string =>
@@ -224,7 +230,7 @@ export class DeliveryOutcomes {
   }
 
   private async followUp(
-    { delivery, result, outcome: { reportFailure } }: PendingOutcome,
+    { delivery, result, outcome: { reportFailure, attempt } }: PendingOutcome,
     streaks: ReadonlyMap<string, Date | null>,
     now: Date,
   ): Promise<void> {
@@ -238,7 +244,11 @@ export class DeliveryOutcomes {
     }
     if (result.status === 410) {
       await this.disable(delivery, disableReason({ gone: true }), now);
-    } else if (failingSince && now.getTime() - failingSince.getTime() >= SUSTAINED_FAILURE_MS) {
+    } else if (
+      failingSince &&
+      now.getTime() - failingSince.getTime() >= SUSTAINED_FAILURE_MS &&
+      (await this.streakHolds(delivery, failingSince, attempt.attemptedAt))
+    ) {
       await this.disable(
         delivery,
         disableReason({ failingSince }),
@@ -261,6 +271,30 @@ export class DeliveryOutcomes {
         ),
       );
     }
+  }
+
+  /**
+   * Whether the endpoint failed another attempt within the pause that breaks a streak before this one;
+   * if not, its streak starts over at this attempt (see STREAK_PAUSE_MS).
+   */
+  private async streakHolds(
+    delivery: ClaimedDelivery,
+    failingSince: Date,
+    attemptedAt: Date,
+  ): Promise<boolean> {
+    const pauseMs = Math.max(
+      STREAK_PAUSE_MS,
+      Math.max(...this.config.retrySchedule) * 1000 * (1 + RETRY_JITTER),
+    );
+    const since = new Date(attemptedAt.getTime() - pauseMs);
+    if (await this.endpoints.attemptedBetween(delivery.endpointId, delivery.id, since, attemptedAt))
+      return true;
+    await this.endpoints.restartStreak(delivery.endpointId, failingSince, attemptedAt);
+    this.logger.info(
+      { endpointId: delivery.endpointId, failingSince, pauseHours: pauseMs / 3_600_000 },
+      'failing endpoint had been quiet; its failing streak starts over',
+    );
+    return false;
   }
 
   private async disable(

@@ -89,7 +89,10 @@ export class HealthEventRecovery implements OnApplicationBootstrap, BeforeApplic
    * were new. A report that fails stays marked, for a later round.
    */
   private async disableMissed(now: Date): Promise<number> {
-    const missed = await this.endpoints.missedDisables(new Date(now.getTime() - SUSTAINED_FAILURE_MS));
+    const missed = await this.endpoints.missedDisables(
+      new Date(now.getTime() - SUSTAINED_FAILURE_MS),
+      SUSTAINED_FAILURE_MS,
+    );
     let stored = 0;
     for (const { id, gone, failingSince } of missed) {
       const reason = disableReason(gone ? { gone: true } : { failingSince: failingSince! });
