@@ -716,6 +716,39 @@ describe('outbound webhook delivery', () => {
     expect((await replay({ after: since })).body).toEqual({ deliveries: 3 });
   });
 
+  it('queues what an endpoint missed once, however many missedOnly replays ask at the same time', async () => {
+    receiver = await startWebhookReceiver();
+    const endpoint = await endpointFor(receiver.url, ['replayed.together']);
+    await admin('PATCH', `/v1/endpoints/${endpoint.id}`, { body: { enabled: false } });
+    const first = await publish('replayed.together');
+    await publishConcurrently(admin, 'replayed.together', 299);
+    await admin('PATCH', `/v1/endpoints/${endpoint.id}`, { body: { enabled: true } });
+
+    const after = String(BigInt(first.seq) - 1n);
+    // The four arrive while deliveries cannot be written, so that all of them are under way at once.
+    const db = new pg.Client({ connectionString: herald.databaseUrl });
+    await db.connect();
+    let replays;
+    try {
+      await db.query('BEGIN');
+      await db.query('LOCK TABLE deliveries IN SHARE MODE');
+      const asked = Promise.all(
+        Array.from({ length: 4 }, () =>
+          admin('POST', `/v1/endpoints/${endpoint.id}/replay`, { body: { after, missedOnly: true } }),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await db.query('COMMIT');
+      replays = await asked;
+    } finally {
+      await db.end();
+    }
+    expect(replays.map((r) => r.status)).toEqual([202, 202, 202, 202]);
+    expect(replays.map((r) => r.body.deliveries).sort((a, b) => b - a)).toEqual([300, 0, 0, 0]);
+    await eventually(async () => (await deliveries(endpoint.id, 'delivered')).length === 300);
+    expect(receiver.received).toHaveLength(300);
+  });
+
   it('sends a replay oldest first', async () => {
     receiver = await startWebhookReceiver();
     const since = new Date(Date.now() - 1_000).toISOString();

@@ -6,4 +6,6 @@ export const AdvisoryLock = {
   adminKeys: 0x48455203,
   retention: 0x48455204,
   silenceWatch: 0x48455205,
+  /** With the endpoint's `hashtext(id)` as second key: one replay of an endpoint at a time. */
+  endpointReplays: 0x48455206,
 } as const;

@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { HeldConnection, preparedQuery } from '../../database/pg-pool.js';
 import { EVENT_COLUMNS, type EventRow, toEnvelope } from '../../events/event-record.js';
 import { typeMatches } from '../../events/type-matches.sql.js';
+import { AdvisoryLock } from '../../database/advisory-locks.js';
 import { Channel } from '../../database/pg-listener.service.js';
 import { deleteDeliveries } from './delivery-deletion.sql.js';
 
@@ -304,6 +305,24 @@ export interface ReplaySelection {
   /** Only events with no delivery to the endpoint other than failed ones (none delivered, queued or in flight). */
   missedOnly: boolean;
 }
+
+/** `replay`'s statement; `ofTypes` is its type condition with the patterns as parameters after $5. */
+const REPLAY_STATEMENT = (ofTypes: string): string => `WITH queued AS (
+    INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
+    SELECT e.id, ev.seq, ev.id, 'pending', now()
+    FROM endpoints e JOIN events ev
+      ON ($2::timestamptz IS NULL OR ev.time >= $2) AND ($3::timestamptz IS NULL OR ev.time < $3)
+         AND ${MATCHES_ENDPOINT}
+         AND ($4::bigint IS NULL OR ev.seq > $4)
+    WHERE e.id = $1 ${ofTypes}
+      AND NOT ($5::boolean AND EXISTS (
+        SELECT 1 FROM deliveries d WHERE d.event_seq = ev.seq AND d.endpoint_id = e.id
+          AND d.status <> 'failed'))
+    ORDER BY ev.seq
+    RETURNING 1)
+  SELECT count(*)::int AS queued,
+         CASE WHEN count(*) > 0 THEN pg_notify('${DELIVERY_WAKE_CHANNEL}', '') END
+  FROM queued`;
 
 /** A failed delivery whose `herald.delivery.failing` may not be stored (see `failuresToReport`). */
 export interface FailureToReport {
@@ -624,25 +643,15 @@ export class DeliveryRepository {
     const placeholder = (value: unknown) => `$${params.push(value)}`;
     // Its own patterns as constants, which an index can serve (see `typeMatches`).
     const ofTypes = typeRegexes.length > 0 ? `AND ${typeMatches('ev.type', typeRegexes, placeholder)}` : '';
-    const rows: Array<{ queued: number }> = await this.dataSource.query(
-      `WITH queued AS (
-         INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
-         SELECT e.id, ev.seq, ev.id, 'pending', now()
-         FROM endpoints e JOIN events ev
-           ON ($2::timestamptz IS NULL OR ev.time >= $2) AND ($3::timestamptz IS NULL OR ev.time < $3)
-              AND ${MATCHES_ENDPOINT}
-              AND ($4::bigint IS NULL OR ev.seq > $4)
-         WHERE e.id = $1 ${ofTypes}
-           AND NOT ($5::boolean AND EXISTS (
-             SELECT 1 FROM deliveries d WHERE d.event_seq = ev.seq AND d.endpoint_id = e.id
-               AND d.status <> 'failed'))
-         ORDER BY ev.seq
-         RETURNING 1)
-       SELECT count(*)::int AS queued,
-              CASE WHEN count(*) > 0 THEN pg_notify('${DELIVERY_WAKE_CHANNEL}', '') END
-       FROM queued`,
-      params,
-    );
+    // One at a time per endpoint, each after the last committed: two `missedOnly` replays side by side
+    // (a double click, a client retrying through a load balancer) each queued every event again.
+    const rows: Array<{ queued: number }> = await this.dataSource.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+        AdvisoryLock.endpointReplays,
+        endpointId,
+      ]);
+      return tx.query(REPLAY_STATEMENT(ofTypes), params);
+    });
     const queued = rows[0]?.queued ?? 0;
     // A replay can add more rows at once than autovacuum has statistics for (see `refreshStatistics`).
     if (queued > 0) await this.refreshStatistics();
