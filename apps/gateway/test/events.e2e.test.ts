@@ -91,6 +91,16 @@ describe('event log (/v1/events)', () => {
     expect((await apiClient(herald.baseUrl)('GET', `/v1/events/${published.body.id}`)).status).toBe(401);
   });
 
+  it('keeps a far-future time to the millisecond, as stored and as its own bound', async () => {
+    const time = '5000-06-01T12:00:00.015Z';
+    const published = await publisher('POST', '/v1/events', { body: { type: 'far.future', time } });
+    expect(published.body.time).toBe(time);
+    expect((await admin('GET', `/v1/events/${published.body.id}`)).body.time).toBe(time);
+    const listed = await admin('GET', `/v1/events?type=far.future&since=${time}`);
+    expect(listed.body.data.map((e: { id: string }) => e.id)).toEqual([published.body.id]);
+    expect((await admin('GET', `/v1/events?type=far.future&until=${time}`)).body.data).toEqual([]);
+  });
+
   it('stores an Idempotency-Key once and replays the first answer', async () => {
     const body = { type: 'orders.created', data: { id: 7 } };
     const headers = { 'idempotency-key': 'order-7' };
@@ -467,6 +477,14 @@ describe('event log (/v1/events)', () => {
         `/v1/events?source=${source}&since=2030-01-02T00:00:00.000Z&until=2030-01-04T00:00:00.000Z`,
       );
       expect(window.body.data.map((e: { id: string }) => e.id)).toEqual(ids.slice(1, 3));
+    });
+
+    it('bounds time ranges finer than a millisecond as given, rounding none of them down', async () => {
+      // The first event's time is 2030-01-01T00:00:00.000Z: half a millisecond later is after it.
+      const since = await admin('GET', `/v1/events?source=${source}&since=2030-01-01T00:00:00.0005Z`);
+      expect(since.body.data.map((e: { id: string }) => e.id)).toEqual(ids.slice(1));
+      const until = await admin('GET', `/v1/events?source=${source}&until=2030-01-01T00:00:00.0005Z`);
+      expect(until.body.data.map((e: { id: string }) => e.id)).toEqual(ids.slice(0, 1));
     });
 
     it('refuses a since that is not before until, naming until', async () => {

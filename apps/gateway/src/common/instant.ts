@@ -13,3 +13,15 @@ export const IsInstant = (): PropertyDecorator =>
       message: '$property must be a date-time with its offset, e.g. 2026-12-07T12:00:00Z',
     }),
   );
+
+/**
+ * An `IsInstant` bound of a time range (`since`, `until`) at the millisecond, Herald's precision: a finer
+ * one is rounded up to the first millisecond at or after it, so `time >= since` and `time < until` mean
+ * what they say (`new Date` cut `.0005` down to `.000`, and `since` took in an event half a millisecond
+ * before it).
+ */
+export function rangeBound(instant: string): Date {
+  const date = new Date(instant);
+  const finer = /T[\d:]+\.\d{3}(\d+)/.exec(instant)?.[1];
+  return finer && /[1-9]/.test(finer) ? new Date(date.getTime() + 1) : date;
+}

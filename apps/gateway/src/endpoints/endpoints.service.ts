@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { generateSecret, SECRET_PREFIX, typePatternError, typePatternToRegex } from '@herald/events';
 import { v7 as uuidv7 } from 'uuid';
 import { checkTogether } from '../common/errors/check-together.js';
+import { rangeBound } from '../common/instant.js';
 import { EventsService } from '../events/events.service.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException, type ProblemFieldError } from '../common/errors/herald-exception.js';
@@ -146,10 +147,10 @@ export class EndpointsService {
 
   async replay(id: string, dto: ReplayEndpointDto): Promise<ReplayResultDto> {
     const endpoint = await this.load(id);
-    const since = dto.since === undefined ? null : new Date(dto.since);
+    const since = dto.since === undefined ? null : rangeBound(dto.since);
     // A time window ends now unless told otherwise; a replay by seq alone has no time bound at all (an
     // event may carry a `time` of the publisher's, ahead of the clock).
-    const until = dto.until ? new Date(dto.until) : since ? new Date() : null;
+    const until = dto.until ? rangeBound(dto.until) : since ? new Date() : null;
     if (since && until && until <= since) throw HeraldException.emptyTimeRange();
     const regexes = compileTypePatterns(dto.types ?? [], 'types');
     const afterSeq = (await this.events.resolveAfter(dto.after)) ?? null;

@@ -74,8 +74,17 @@ type WriteRow = { id: string; seq: string } & Record<`participant_${number}`, bo
  * wrote rows.
  * The batch's `data` goes as one JSON array and its times as epoch milliseconds: node-postgres builds
  * a `jsonb[]` literal by escaping every document (4.4 µs an event against 1.1 for one JSON text) and
- * formats each Date in JavaScript; `to_timestamp` is exact to the millisecond a Date carries.
+ * formats each Date in JavaScript (see `fromEpochMs`).
  */
+/**
+ * The timestamp of an `int8` of epoch milliseconds, exact at any date: whole seconds (exact in float8)
+ * plus the milliseconds. `to_timestamp(ms / 1000)` divided in float8, which from about the year 3000 on
+ * lands a microsecond short of some milliseconds, so the event read back a millisecond earlier than
+ * published, and `since` its own time left it out (data-integrity audit).
+ */
+const fromEpochMs = (column: string): string =>
+  `to_timestamp(${column} / 1000) + (${column} % 1000) * interval '1 millisecond'`;
+
 function writeStatement(
   participantStatements: readonly string[],
   notifications: ReadonlyArray<{ channel: string; payload: string }>,
@@ -90,9 +99,9 @@ function writeStatement(
     `WITH locked AS MATERIALIZED (SELECT ${locked}),`,
     ` inserted AS (INSERT INTO events (seq, id, type, source_id, provider, subject, time, received_at, data, raw, raw_content_type, dedup_key)`,
     `  SELECT nextval(CASE WHEN (SELECT count(*) FROM locked) = 1 THEN 'event_seq'::regclass END),`,
-    `         u.id, u.type, u.source_id, u.provider, u.subject, to_timestamp(u.time_ms / 1000),`,
-    `         to_timestamp(u.received_at_ms / 1000), u.data, u.raw, u.raw_content_type, u.dedup_key`,
-    `  FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::float8[], $7::float8[],`,
+    `         u.id, u.type, u.source_id, u.provider, u.subject, ${fromEpochMs('u.time_ms')},`,
+    `         ${fromEpochMs('u.received_at_ms')}, u.data, u.raw, u.raw_content_type, u.dedup_key`,
+    `  FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::int8[], $7::int8[],`,
     `              ARRAY(SELECT e.data FROM jsonb_array_elements($8::jsonb) WITH ORDINALITY AS e(data, n) ORDER BY n),`,
     `              $9::bytea[], $10::text[], $11::text[])`,
     `         AS u(id, type, source_id, provider, subject, time_ms, received_at_ms, data, raw, raw_content_type, dedup_key)`,

@@ -19,6 +19,7 @@ import { toEnvelope } from './event-record.js';
 import { newEventId } from './new-event.js';
 import type { EventWithRawDto, GetEventQueryDto, ListEventsQueryDto, PublishEventDto } from './event.dto.js';
 import { EventLogReads } from './event-log-reads.js';
+import { rangeBound } from '../common/instant.js';
 import { EventRepository, expiredBy } from './event.repository.js';
 import { type AppendedEvent, EventWriter } from './event-writer.js';
 
@@ -102,8 +103,8 @@ export class EventsService {
 
   async list(query: ListEventsQueryDto, principal: Principal): Promise<Page<HeraldEvent>> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-    const since = query.since ? new Date(query.since) : undefined;
-    const until = query.until ? new Date(query.until) : undefined;
+    const since = query.since ? rangeBound(query.since) : undefined;
+    const until = query.until ? rangeBound(query.until) : undefined;
     if (since && until && until <= since) throw HeraldException.emptyTimeRange();
     // `after` is not among them: it may be repeated with every page, and moves the start (startAfter).
     const list = {
