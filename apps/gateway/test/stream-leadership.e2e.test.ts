@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeJellyfishServer } from '@herald/jellyfish/testing';
+import pg from 'pg';
 import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.js';
 import { apiClient, eventually } from './support/http.js';
 import { createTestDatabase } from './support/test-database.js';
@@ -8,10 +9,11 @@ import { createTestDatabase } from './support/test-database.js';
 describe('stream-source leadership across three gateway processes', () => {
   let jellyfish: FakeJellyfishServer;
   let gateways: GatewayProcess[];
+  let databaseUrl: string;
   const adminToken = 'leadership-admin-token-0123456789';
 
   beforeAll(async () => {
-    const databaseUrl = await createTestDatabase();
+    databaseUrl = await createTestDatabase();
     jellyfish = await FakeJellyfishServer.start({ validTokens: ['server-token'] });
     const env = { DATABASE_URL: databaseUrl, HERALD_ADMIN_TOKEN: adminToken, LOG_LEVEL: 'warn' };
     // The first start runs the migrations; the other two start together against the migrated schema.
@@ -72,5 +74,45 @@ describe('stream-source leadership across three gateway processes', () => {
     expect(instances).toContain(taken.heldBy);
     await eventually(() => expect(jellyfish.openSockets).toBe(1));
     expect(jellyfish.counters.connections).toBe(2);
+  });
+
+  it('tells the other instances when a holder lets a source go, and names no holder of a stopped one', async () => {
+    const alive = gateways.filter((g) => g.child.exitCode === null && g.child.signalCode === null);
+    const admin = apiClient(alive[0]!.baseUrl, adminToken);
+    const [source] = (await admin('GET', '/v1/sources')).body.data;
+    const instances = await Promise.all(
+      alive.map(
+        async (g) => ((await apiClient(g.baseUrl)('GET', '/healthz')).body as { instance: string }).instance,
+      ),
+    );
+    const { heldBy } = (await admin('GET', `/v1/sources/${source.id}/status`)).body;
+    const holder = alive[instances.indexOf(heldBy)]!;
+    const survivor = alive.find((g) => g !== holder)!;
+    const listener = new pg.Client({ connectionString: databaseUrl });
+    await listener.connect();
+    try {
+      const released = new Promise<string>((resolve) =>
+        listener.on('notification', (message) => resolve(message.payload ?? '')),
+      );
+      await listener.query('LISTEN herald_source_changes');
+      holder.child.kill('SIGTERM');
+      // Announced as the lock goes, so the survivor need not wait for its next reconcile round.
+      expect(await released).toBe('');
+      await holder.exited;
+      const moved = apiClient(survivor.baseUrl, adminToken);
+      await eventually(async () => {
+        const s = (await moved('GET', `/v1/sources/${source.id}/status`)).body;
+        expect(s.state).toBe('connected');
+        expect(s.heldBy).not.toBe(heldBy);
+      }, 15_000);
+
+      expect((await moved('PATCH', `/v1/sources/${source.id}`, { body: { enabled: false } })).status).toBe(
+        200,
+      );
+      const stopped = (await moved('GET', `/v1/sources/${source.id}/status`)).body;
+      expect(stopped).toMatchObject({ state: 'stopped', heldBy: null });
+    } finally {
+      await listener.end();
+    }
   });
 });

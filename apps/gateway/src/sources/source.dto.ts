@@ -116,7 +116,8 @@ export class SourceStatusDto {
   @ApiProperty({
     type: String,
     nullable: true,
-    description: 'Instance id (see /healthz) of the gateway holding the stream',
+    description:
+      'Instance id (see /healthz) of the gateway holding the stream; null when stopped (disabled) or not held yet',
   })
   heldBy: string | null;
 }

@@ -144,7 +144,8 @@ export class SourcesService {
       lastEventAt: lastEventAt?.toISOString() ?? null,
       connectedSince: streamState === 'connected' ? (state?.connectedSince?.toISOString() ?? null) : null,
       reconnects: state?.reconnects ?? 0,
-      heldBy: streamState === null ? null : (state?.instanceId ?? null),
+      // A stopped stream is held by nobody: the instance that stopped it last is no news.
+      heldBy: streamState === null || streamState === 'stopped' ? null : (state?.instanceId ?? null),
     };
   }
 

@@ -239,8 +239,14 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     ]);
     this.updateGauge();
     if (releaseLock && this.connection) {
+      // Told at once, the other instances take the source over now rather than at their next reconcile
+      // (up to RECONCILE_INTERVAL_MS of events a rolling restart would lose; this instance's own
+      // reconcile runs too, and takes it back unless it is stopping or the source is disabled).
       await this.connection
-        .query('SELECT pg_advisory_unlock($1, hashtext($2))', [STREAM_LOCK_NAMESPACE, id])
+        .query(`SELECT pg_advisory_unlock($1, hashtext($2)), pg_notify('${SOURCE_CHANGES_CHANNEL}', '')`, [
+          STREAM_LOCK_NAMESPACE,
+          id,
+        ])
         .catch(() => undefined);
     }
   }
