@@ -15,6 +15,7 @@ import type {
   UnsubscribeResult,
 } from '@herald/events';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { isDatabaseUnavailable } from '../common/errors/problem.js';
 import type { Socket } from 'socket.io';
 import { v7 as uuidv7 } from 'uuid';
 import { apiKeyRoom } from '../cluster/api-key-room.js';
@@ -153,7 +154,10 @@ export class SubscriptionHub
       return { ok: true, id: subscription.id, cursor: String(start) };
     } catch (error) {
       if (error instanceof SubscribeRefused) return { ok: false, error: error.error };
-      this.logger.error({ err: error }, 'subscribe failed');
+      // An outage is expected and the client retries; anything else is a fault of ours.
+      if (isDatabaseUnavailable(error))
+        this.logger.warn({ err: error }, 'subscribe failed: the database is unavailable');
+      else this.logger.error({ err: error }, 'subscribe failed');
       return {
         ok: false,
         error: { code: 'internal', message: 'the subscription could not be set up; retry' },
