@@ -212,7 +212,10 @@ export class ServerSocketStream implements StreamSource {
   private reconnectLater(reason: string): void {
     if (this.phase !== 'running') return;
     const delayMs = this.backoff.next(this.context.clock.now());
-    this.context.logger.warn({ reason, delayMs }, 'jellyfish stream disconnected');
+    // Once per run of failures: a server that stays away would otherwise warn every 30 s for ever.
+    const retries = this.backoff.attempts - 1;
+    if (retries === 0) this.context.logger.warn({ reason, delayMs }, 'jellyfish stream disconnected');
+    else this.context.logger.info({ reason, delayMs, retries }, 'jellyfish stream still cannot connect');
     this.context.setState({ state: 'backoff', reason });
     this.reconnectTimer = this.context.clock.setTimeout(() => {
       this.reconnectTimer = undefined;

@@ -158,10 +158,9 @@ describe('jellyfish server-socket stream', () => {
     const recording = recordingContext();
     const delays: number[] = [];
     const { logger } = recording.context;
-    (recording.context as { logger: typeof logger }).logger = {
-      ...logger,
-      warn: (entry: { delayMs?: number }) => void (entry.delayMs !== undefined && delays.push(entry.delayMs)),
-    };
+    const delayOf = (entry: { delayMs?: number }) =>
+      void (entry.delayMs !== undefined && delays.push(entry.delayMs));
+    (recording.context as { logger: typeof logger }).logger = { ...logger, warn: delayOf, info: delayOf };
     const source = startStream({}, recording);
     for (let times = 1; times <= 3; times++) {
       await connected(source, times);
@@ -184,16 +183,24 @@ describe('jellyfish server-socket stream', () => {
     expect(source.events).toEqual([]);
   });
 
-  it('keeps retrying an unreachable server with backoff', async () => {
+  it('keeps retrying an unreachable server with backoff, warning once', async () => {
     const stopped = server;
     server = await FakeJellyfishServer.start(); // a live one for afterEach to close
     await stopped.close();
-    const source = startStream({ serverUrl: stopped.url });
+    const recording = recordingContext();
+    const warnings: string[] = [];
+    const { logger } = recording.context;
+    (recording.context as { logger: typeof logger }).logger = {
+      ...logger,
+      warn: (_: object, message?: string) => void warnings.push(message ?? ''),
+    };
+    const source = startStream({ serverUrl: stopped.url }, recording);
     await eventually(() =>
       expect(stateNames(source.states).filter((s) => s === 'backoff').length).toBeGreaterThan(1),
     );
     expect(source.states.find((change) => change.state === 'backoff')?.reason).toMatch(/ECONNREFUSED/);
     expect(stateNames(source.states)).not.toContain('connected');
+    expect(warnings).toEqual(['jellyfish stream disconnected']);
   });
 
   it('answers the server pings (ws pongs automatically)', async () => {
