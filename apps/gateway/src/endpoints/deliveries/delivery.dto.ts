@@ -6,8 +6,10 @@ import type { AttemptRow, DeliveryRow, DeliveryStatus } from './delivery.reposit
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'delivering', 'delivered', 'failed'];
 
 const STATUS_DESCRIPTION =
-  '`pending`: waiting for its next attempt (see nextAttemptAt), or for its endpoint to be enabled again; `delivering`: an attempt is in flight; ' +
-  '`delivered`: the endpoint answered 2xx; `failed`: the retry schedule is spent or the endpoint was disabled';
+  '`pending`: waiting for its next attempt (see nextAttemptAt), or for its endpoint to be enabled again; ' +
+  '`delivering`: claimed by a worker, its attempt in flight or waiting for one of the endpoint’s request slots; ' +
+  '`delivered`: the endpoint answered 2xx; `failed`: the retry schedule is spent, or this attempt got 410 Gone ' +
+  '(which disables the endpoint: its other deliveries stay `pending` until it is enabled again)';
 
 export class ListDeliveriesQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: DELIVERY_STATUSES, description: STATUS_DESCRIPTION })

@@ -47,6 +47,9 @@ function redirectNotFollowed(location: string | undefined): string | null {
   return `redirected${target}; Herald does not follow redirects: point the endpoint at the final URL`;
 }
 
+/** How much later than an attempt's deadline undici's own timeouts fire (they are a backstop). */
+const UNDICI_TIMEOUT_MARGIN_MS = 5_000;
+
 /**
  * POSTs signed webhook messages over keep-alive connections (one undici Agent for the process). Never
  * follows redirects: a 3xx is an answer, and a failure.
@@ -65,8 +68,10 @@ export class WebhookSender implements OnApplicationShutdown {
     this.agent = new Agent({
       connect: guardedConnector(config.allowPrivateTargets, { timeout: CONNECT_TIMEOUT_MS, allowH2: false }),
       keepAliveTimeout: 30_000,
-      headersTimeout: ATTEMPT_TIMEOUT_MS,
-      bodyTimeout: ATTEMPT_TIMEOUT_MS,
+      // Later than the attempt's own deadline, which says `timed out after 15 s`: at the same time, the
+      // two raced, and the same timeout was logged and stored under two texts.
+      headersTimeout: ATTEMPT_TIMEOUT_MS + UNDICI_TIMEOUT_MARGIN_MS,
+      bodyTimeout: ATTEMPT_TIMEOUT_MS + UNDICI_TIMEOUT_MARGIN_MS,
     });
   }
 
