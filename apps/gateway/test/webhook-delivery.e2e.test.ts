@@ -749,6 +749,39 @@ describe('outbound webhook delivery', () => {
     expect(receiver.received).toHaveLength(300);
   });
 
+  it('lists what became of one event: its deliveries to every endpoint, replays too', async () => {
+    receiver = await startWebhookReceiver();
+    const one = await endpointFor(receiver.url, ['traced.*']);
+    const other = await endpointFor(`${receiver.url}/other`, ['traced.event']);
+    const event = await publish('traced.event');
+    await eventually(async () => (await deliveries(other.id, 'delivered')).length === 1);
+    await admin('POST', `/v1/endpoints/${one.id}/replay`, {
+      body: { after: String(BigInt(event.seq) - 1n) },
+    });
+
+    const listed = await admin('GET', `/v1/deliveries?eventId=${event.id}`);
+    expect(listed.status).toBe(200);
+    expect(listed.body.data.map((d: { endpointId: string }) => d.endpointId).sort()).toEqual(
+      [one.id, one.id, other.id].sort(),
+    );
+    expect(new Set(listed.body.data.map((d: { eventId: string }) => d.eventId))).toEqual(new Set([event.id]));
+    // Paged like every list, newest first.
+    const first = await admin('GET', `/v1/deliveries?eventId=${event.id}&limit=2`);
+    const rest = await admin(
+      'GET',
+      `/v1/deliveries?eventId=${event.id}&limit=2&cursor=${first.body.nextCursor}`,
+    );
+    expect([...first.body.data, ...rest.body.data].map((d: { id: string }) => d.id)).toEqual(
+      listed.body.data.map((d: { id: string }) => d.id),
+    );
+    expect(rest.body.nextCursor).toBeNull();
+
+    const unknown = await admin('GET', '/v1/deliveries?eventId=00000000-0000-7000-8000-000000000000');
+    expect(unknown.status).toBe(404);
+    expect((await admin('GET', '/v1/deliveries?eventId=nope')).status).toBe(400);
+    expect((await admin('GET', '/v1/deliveries')).status).toBe(400);
+  });
+
   it('sends a replay oldest first', async () => {
     receiver = await startWebhookReceiver();
     const since = new Date(Date.now() - 1_000).toISOString();

@@ -1,10 +1,11 @@
-import { Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { ApiProblemResponses } from '../../common/errors/problem-responses.js';
 import { ResourceId } from '../../common/resource-id.js';
 import { DeliveriesService } from './deliveries.service.js';
-import { DeliveryWithAttemptsDto } from './delivery.dto.js';
+import { ApiPageResponse, type Page } from '../../common/pagination.js';
+import { DeliveryDto, DeliveryWithAttemptsDto, ListEventDeliveriesQueryDto } from './delivery.dto.js';
 
 @ApiTags('endpoints')
 @ApiBearerAuth()
@@ -12,6 +13,17 @@ import { DeliveryWithAttemptsDto } from './delivery.dto.js';
 @Controller('v1/deliveries')
 export class DeliveriesController {
   constructor(private readonly service: DeliveriesService) {}
+
+  @ApiOperation({ summary: "List an event's deliveries to every endpoint" })
+  @ApiProblemResponses(ErrorCode.InvalidCursor)
+  @Get()
+  @ApiPageResponse(
+    DeliveryDto,
+    'The event’s deliveries (one per matching endpoint, and any replays), newest first',
+  )
+  listForEvent(@Query() query: ListEventDeliveriesQueryDto): Promise<Page<DeliveryDto>> {
+    return this.service.listForEvent(query);
+  }
 
   @ApiOperation({ summary: 'Get a delivery with its attempts' })
   @Get(':id')

@@ -7,6 +7,7 @@ import {
   type DeliveryDto,
   type DeliveryWithAttemptsDto,
   type ListDeliveriesQueryDto,
+  type ListEventDeliveriesQueryDto,
   mapAttempt,
   mapDelivery,
 } from './delivery.dto.js';
@@ -29,6 +30,18 @@ export class DeliveriesService {
     };
     const before = query.cursor === undefined ? undefined : decodeCursor(list, query.cursor);
     const rows = await this.repository.page(endpointId, query.status, before, limit + 1);
+    return toPage(rows, limit, mapDelivery, (row) => row.id, list);
+  }
+
+  /** What became of one event: its deliveries to every endpoint; a 404 when no such event is stored. */
+  async listForEvent(query: ListEventDeliveriesQueryDto): Promise<Page<DeliveryDto>> {
+    const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+    const list = { kind: 'event-deliveries', filters: { event: query.eventId.toLowerCase() } };
+    const before = query.cursor === undefined ? undefined : decodeCursor(list, query.cursor);
+    const rows = await this.repository.pageOfEvent(query.eventId, before, limit + 1);
+    if (rows.length === 0 && before === undefined && !(await this.repository.eventExists(query.eventId))) {
+      throw HeraldException.notFound('Event', query.eventId);
+    }
     return toPage(rows, limit, mapDelivery, (row) => row.id, list);
   }
 

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional } from 'class-validator';
+import { IsIn, IsOptional, IsUUID } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination.js';
 import type { AttemptRow, DeliveryRow, DeliveryStatus } from './delivery.repository.js';
 
@@ -16,6 +16,12 @@ export class ListDeliveriesQueryDto extends PageQueryDto {
   @IsOptional()
   @IsIn(DELIVERY_STATUSES)
   status?: DeliveryStatus;
+}
+
+export class ListEventDeliveriesQueryDto extends PageQueryDto {
+  @ApiProperty({ format: 'uuid', description: 'The event whose deliveries to list, to every endpoint' })
+  @IsUUID('all')
+  eventId: string;
 }
 
 export class DeliveryAttemptDto {

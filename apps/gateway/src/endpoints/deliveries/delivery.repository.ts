@@ -126,6 +126,11 @@ export const DELIVERY_PAGE_STATEMENT = `SELECT ${DELIVERY_COLUMNS} FROM ${DELIVE
   WHERE d.endpoint_id = $1 AND ($2::text IS NULL OR d.status = $2) AND ($3::uuid IS NULL OR d.id < $3)
   ORDER BY d.id DESC LIMIT $4`;
 
+/** A page of event $1's deliveries (to any endpoint, replays too), newest first: before id $2, $3 of them. */
+const EVENT_DELIVERIES_STATEMENT = `SELECT ${DELIVERY_COLUMNS} FROM ${DELIVERY_SOURCE}
+  WHERE d.event_seq = (SELECT seq FROM events WHERE id = $1) AND ($2::uuid IS NULL OR d.id < $2)
+  ORDER BY d.id DESC LIMIT $3`;
+
 /** The deliveries statistics are refreshed at most this often per instance (see `refreshStatistics`). */
 const STATISTICS_REFRESH_MS = 10_000;
 
@@ -593,6 +598,15 @@ export class DeliveryRepository {
       before ?? null,
       limit,
     ]) as Promise<DeliveryRow[]>;
+  }
+
+  pageOfEvent(eventId: string, before: string | undefined, limit: number): Promise<DeliveryRow[]> {
+    return this.dataSource.query(EVENT_DELIVERIES_STATEMENT, [eventId, before ?? null, limit]);
+  }
+
+  async eventExists(eventId: string): Promise<boolean> {
+    const rows: unknown[] = await this.dataSource.query('SELECT 1 FROM events WHERE id = $1', [eventId]);
+    return rows.length > 0;
   }
 
   async findById(id: string): Promise<DeliveryRow | undefined> {
