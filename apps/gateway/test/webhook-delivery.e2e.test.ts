@@ -993,6 +993,26 @@ describe('outbound webhook delivery', () => {
     expect(() => new Webhook(again.body.secret).verify(twice!.body, onlyNewest)).not.toThrow();
   });
 
+  it('stops the secrets before a rotation at once, or after the overlap asked for', async () => {
+    receiver = await startWebhookReceiver();
+    const endpoint = await endpointFor(receiver.url, ['leaked.*']);
+    const rotate = (body: object) => admin('POST', `/v1/endpoints/${endpoint.id}/rotate-secret`, { body });
+    const shortly = await rotate({ previousValidForSeconds: 60 });
+    const expiry = Date.parse(shortly.body.previousSecretExpiresAt);
+    expect(Math.abs(expiry - (Date.now() + 60_000))).toBeLessThan(5_000);
+    // A leak: neither the secret just replaced nor the one still in its minute signs any more.
+    const leaked = await rotate({ previousValidForSeconds: 0 });
+    expect(leaked.body.previousSecretExpiresAt).toBeNull();
+    await publish('leaked.after');
+    await eventually(() => receiver.received.length === 1);
+    const [{ body, headers }] = receiver.received;
+    expect(String(headers['webhook-signature']).split(' ')).toHaveLength(1);
+    expect(() =>
+      new Webhook(leaked.body.secret).verify(body, headers as Record<string, string>),
+    ).not.toThrow();
+    expect((await rotate({ previousValidForSeconds: 86_401 })).status).toBe(400);
+  });
+
   it('keeps every replaced secret signing when rotations run concurrently', async () => {
     receiver = await startWebhookReceiver();
     const endpoint = await endpointFor(receiver.url, ['concurrent-rotate.*']);

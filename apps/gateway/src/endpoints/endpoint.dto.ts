@@ -14,6 +14,7 @@ import {
 } from 'class-validator';
 import { MAX_FILTER_PATTERNS } from '@herald/events';
 import { IsInstant } from '../common/instant.js';
+import { OverlapSeconds } from '../common/overlap-seconds.js';
 import { IsOmittable } from '../common/omittable.js';
 import type { EndpointEntity } from './endpoint.entity.js';
 import { MAX_ENDPOINT_URL_LENGTH } from './endpoint-url.js';
@@ -66,6 +67,12 @@ export class CreateEndpointDto {
   @IsString()
   @MaxLength(200)
   secret?: string;
+
+  @OverlapSeconds(
+    'How long the secrets before the new one keep signing (each webhook carries a signature per secret), ' +
+      'so receivers can switch without a gap; 0 stops them at once (a leaked secret). Absent: 86400, a day',
+  )
+  previousValidForSeconds?: number;
 }
 
 export class UpdateEndpointDto {
@@ -106,6 +113,12 @@ export class RotateSecretDto {
   @IsString()
   @MaxLength(200)
   secret?: string;
+
+  @OverlapSeconds(
+    'How long the secrets before the new one keep signing (each webhook carries a signature per secret), ' +
+      'so receivers can switch without a gap; 0 stops them at once (a leaked secret). Absent: 86400, a day',
+  )
+  previousValidForSeconds?: number;
 }
 
 export class ReplayEndpointDto {

@@ -3,6 +3,7 @@ import { generateSecret, SECRET_PREFIX, typePatternError, typePatternToRegex } f
 import { v7 as uuidv7 } from 'uuid';
 import { checkTogether } from '../common/errors/check-together.js';
 import { rangeBound } from '../common/instant.js';
+import { MAX_OVERLAP_SECONDS } from '../common/overlap-seconds.js';
 import { EventsService } from '../events/events.service.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException, type ProblemFieldError } from '../common/errors/herald-exception.js';
@@ -25,8 +26,11 @@ import type { EndpointEntity } from './endpoint.entity.js';
 import { EndpointRepository, type NewEndpoint } from './endpoint.repository.js';
 import { parseEndpointUrl } from './endpoint-url.js';
 
-/** During a rotation the old secret keeps signing this long, so receivers can switch without a gap. */
-export const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
+/**
+ * During a rotation the old secret keeps signing this long unless told otherwise, so receivers can
+ * switch without a gap.
+ */
+export const ROTATION_OVERLAP_MS = MAX_OVERLAP_SECONDS * 1000;
 /**
  * Retired secrets kept at most (each is one more signature on every webhook): a ninth rotation within
  * 24 h ends the overlap of the oldest early.
@@ -136,10 +140,17 @@ export class EndpointsService {
         );
       }
       const now = Date.now();
+      // No secret before the new one signs past the overlap asked for: after a leak, none at all.
+      const until = now + (dto.previousValidForSeconds ?? ROTATION_OVERLAP_MS / 1000) * 1000;
       const retiredSecrets = [
-        { secret: endpoint.secret, expiresAt: new Date(now + ROTATION_OVERLAP_MS).toISOString() },
-        ...endpoint.retiredSecrets.filter((retired) => Date.parse(retired.expiresAt) > now),
-      ].slice(0, MAX_RETIRED_SECRETS);
+        { secret: endpoint.secret, expiresAt: new Date(until).toISOString() },
+        ...endpoint.retiredSecrets.map((retired) => ({
+          ...retired,
+          expiresAt: new Date(Math.min(Date.parse(retired.expiresAt), until)).toISOString(),
+        })),
+      ]
+        .filter((retired) => Date.parse(retired.expiresAt) > now)
+        .slice(0, MAX_RETIRED_SECRETS);
       return { secret: chosen ?? generateSecret(), retiredSecrets };
     });
     return mapEndpointWithSecret(rotated);

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 import { IsOmittable } from '../common/omittable.js';
+import { OverlapSeconds } from '../common/overlap-seconds.js';
 import type { SourceMode, StreamState } from '@herald/events';
 
 export class CreateSourceDto {
@@ -65,17 +66,9 @@ export class UpdateSourceDto extends PartialType(
 }
 
 export class RotateIngestTokenDto {
-  @ApiPropertyOptional({
-    type: 'integer',
-    minimum: 0,
-    maximum: 86_400,
-    description:
-      'How long the old ingest URL keeps working, to give the provider the new one first (SeaTable switches a webhook off after five refusals); 0 or absent: it stops at once',
-  })
-  @IsOmittable()
-  @IsInt()
-  @Min(0)
-  @Max(86_400)
+  @OverlapSeconds(
+    'How long the old ingest URL keeps working, to give the provider the new one first (SeaTable switches a webhook off after five refusals); 0 or absent: it stops at once',
+  )
   previousValidForSeconds?: number;
 }
 
