@@ -18,7 +18,7 @@ import { ATTEMPT_TIMEOUT_MS, WebhookSender } from '../src/endpoints/deliveries/w
 import { EndpointRepository } from '../src/endpoints/endpoint.repository.js';
 import { hookClaims } from './support/claim-hook.js';
 import { apiClient, eventually, publishConcurrently } from './support/http.js';
-import { startTestApp, type TestApp } from './support/test-app.js';
+import { capturedLogs, startTestApp, type TestApp } from './support/test-app.js';
 import {
   type ReceiverAnswer,
   startWebhookReceiver,
@@ -40,8 +40,10 @@ describe('outbound webhook delivery', () => {
   let admin: ReturnType<typeof apiClient>;
   let receiver: WebhookReceiver;
 
+  const logs = capturedLogs();
+
   beforeAll(async () => {
-    herald = await startTestApp({ HERALD_RETRY_SCHEDULE: SCHEDULE.join(',') });
+    herald = await startTestApp({ HERALD_RETRY_SCHEDULE: SCHEDULE.join(',') }, undefined, 0, logs.logger);
     admin = apiClient(herald.baseUrl, herald.adminToken);
   });
   afterAll(() => herald.close());
@@ -899,6 +901,11 @@ describe('outbound webhook delivery', () => {
     // The attempts already sending are answered after 1 s; a slot they free would take the next one.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(receiver.received).toHaveLength(PER_ENDPOINT_CONCURRENCY);
+    // Their outcomes find no delivery left to move: said once for the endpoint, not once each.
+    const unmoved = logs.lines.filter(
+      (line) => line.endpointId === endpoint.id && String(line.msg).startsWith('delivery not moved'),
+    );
+    expect(unmoved).toHaveLength(1);
   });
 
   it('deletes an endpoint with its deliveries and their attempts', async () => {
@@ -1005,7 +1012,7 @@ describe('outbound webhook delivery', () => {
     expect(leaked.body.previousSecretExpiresAt).toBeNull();
     await publish('leaked.after');
     await eventually(() => receiver.received.length === 1);
-    const [{ body, headers }] = receiver.received;
+    const { body, headers } = receiver.received[0]!;
     expect(String(headers['webhook-signature']).split(' ')).toHaveLength(1);
     expect(() =>
       new Webhook(leaked.body.secret).verify(body, headers as Record<string, string>),

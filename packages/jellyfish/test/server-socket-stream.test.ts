@@ -31,6 +31,7 @@ describe('jellyfish server-socket stream', () => {
   function startStream(
     config: Record<string, unknown> = {},
     recording: RecordingContext = recordingContext(),
+    { createStream } = adapter,
   ): RecordingContext & { stream: StreamSource } {
     const checked = adapter.parseConfig('stream', {
       serverUrl: server.url,
@@ -38,7 +39,7 @@ describe('jellyfish server-socket stream', () => {
       ...config,
     });
     if (!checked.ok) throw new Error(checked.errors.join('; '));
-    const stream = adapter.createStream!(checked.config, recording.context);
+    const stream = createStream!(checked.config, recording.context);
     running.push(stream);
     stream.start();
     return { ...recording, stream };
@@ -172,7 +173,11 @@ describe('jellyfish server-socket stream', () => {
   });
 
   it('closes a connection that sends a frame over 8 MiB, rather than holding it, and connects again', async () => {
-    const source = startStream();
+    // Pings far apart: on a busy machine, sending 8 MiB took longer than FAST_TIMING's 100 ms pong wait.
+    const patient = createJellyfishAdapter({
+      streamTiming: { ...FAST_TIMING, pingIntervalMs: 10_000, pongTimeoutMs: 10_000 },
+    });
+    const source = startStream({}, recordingContext(), patient);
     await connected(source);
     server.pushNotification(new Uint8Array(MAX_FRAME_BYTES + 1));
     await connected(source, 2);

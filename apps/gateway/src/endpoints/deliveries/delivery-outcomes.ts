@@ -90,6 +90,7 @@ export class DeliveryOutcomes {
   private writing = false;
   private retrying = true;
   private readonly failureLog = new LogThrottle(FAILURE_LOG_WINDOW_MS, systemClock);
+  private readonly unmovedLog = new LogThrottle(FAILURE_LOG_WINDOW_MS, systemClock);
 
   constructor(
     private readonly deliveries: DeliveryRepository,
@@ -236,10 +237,14 @@ export class DeliveryOutcomes {
   ): Promise<void> {
     const failingSince = streaks.get(delivery.id);
     if (failingSince === undefined) {
-      this.logger.warn(
-        { deliveryId: delivery.id, endpointId: delivery.endpointId },
-        'delivery not moved by its attempt: deleted with its endpoint, its lease lapsed (it is due again), or moved by an earlier write whose answer was lost',
-      );
+      // Once per endpoint per window: deleting an endpoint with a backlog ends up to 128 attempts at once.
+      const admitted = this.unmovedLog.admit(delivery.endpointId);
+      if (admitted) {
+        this.logger.warn(
+          { deliveryId: delivery.id, endpointId: delivery.endpointId, ...admitted },
+          'delivery not moved by its attempt: deleted with its endpoint, its lease lapsed (it is due again), or moved by an earlier write whose answer was lost',
+        );
+      }
       return;
     }
     if (result.status === 410) {
