@@ -122,7 +122,7 @@ const RESUME_REFUSALS = new Set(['cursor_expired', 'invalid_cursor']);
 type ClientEvents = {
   error: (error: HeraldClientError) => void;
   connected: () => void;
-  /** `reason`: the server's code when it said why (`slow_consumer`, `shutting_down`), else socket.io's. */
+  /** `reason`: the server's code when it said why (`slow_consumer`, `shutting_down`, `cursor_expired`), else socket.io's. */
   disconnected: (reason: string) => void;
 };
 
@@ -146,7 +146,7 @@ export class HeraldClient {
   /** Connection attempts the server's middleware turned down in a row (see `connect_error`). */
   private refusedConnects = 0;
   private closed = false;
-  /** The code of the server's `closing` message on this connection (`slow_consumer`, `shutting_down`). */
+  /** The code of the server's `closing` message on this connection (`slow_consumer`, `shutting_down`, `cursor_expired`). */
   private closingCode: string | undefined;
   /** Why the client stopped: `closed` after `close()`, or the fatal error (`unauthorized`) that closed it. */
   private closedWith: HeraldClientError | undefined;

@@ -68,6 +68,8 @@ export class ServerSocketStream implements StreamSource {
   private reconnectTimer?: unknown;
   private emitted: Promise<void> = Promise.resolve();
   private readonly backoff: Backoff;
+  /** A disconnect was warned of since the last connection: the retries after it are logged at info. */
+  private warned = false;
   private readonly url: string;
 
   constructor(
@@ -168,6 +170,7 @@ export class ServerSocketStream implements StreamSource {
 
   private onSubscribed(connection: Connection): void {
     connection.handshake = 'connected';
+    this.warned = false;
     this.backoff.connected(this.context.clock.now());
     this.context.setState({ state: 'connected' });
     this.schedulePing(connection);
@@ -213,9 +216,9 @@ export class ServerSocketStream implements StreamSource {
     if (this.phase !== 'running') return;
     const delayMs = this.backoff.next(this.context.clock.now());
     // Once per run of failures: a server that stays away would otherwise warn every 30 s for ever.
-    const retries = this.backoff.attempts - 1;
-    if (retries === 0) this.context.logger.warn({ reason, delayMs }, 'jellyfish stream disconnected');
-    else this.context.logger.info({ reason, delayMs, retries }, 'jellyfish stream still cannot connect');
+    if (!this.warned) this.context.logger.warn({ reason, delayMs }, 'jellyfish stream disconnected');
+    else this.context.logger.info({ reason, delayMs }, 'jellyfish stream still cannot connect');
+    this.warned = true;
     this.context.setState({ state: 'backoff', reason });
     this.reconnectTimer = this.context.clock.setTimeout(() => {
       this.reconnectTimer = undefined;

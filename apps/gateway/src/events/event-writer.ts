@@ -66,6 +66,15 @@ interface PreparedWrite {
 type WriteRow = { id: string; seq: string } & Record<`participant_${number}`, boolean>;
 
 /**
+ * The timestamp of an `int8` of epoch milliseconds, exact at any date: whole seconds (exact in float8)
+ * plus the milliseconds. `to_timestamp(ms / 1000)` divided in float8, which from about the year 3000 on
+ * lands a microsecond short of some milliseconds, so the event read back a millisecond earlier than
+ * published, and `since` its own time left it out (data-integrity audit).
+ */
+const fromEpochMs = (column: string): string =>
+  `to_timestamp(${column} / 1000) + (${column} % 1000) * interval '1 millisecond'`;
+
+/**
  * The whole write as one statement, so one round trip and one implicit transaction (committed at the
  * end of the statement, before its result is sent). `locked` takes the cluster-wide lock (and queues the
  * NOTIFYs, which Postgres delivers at commit). `nextval`'s argument is computed from `locked`, so no seq
@@ -76,15 +85,6 @@ type WriteRow = { id: string; seq: string } & Record<`participant_${number}`, bo
  * a `jsonb[]` literal by escaping every document (4.4 µs an event against 1.1 for one JSON text) and
  * formats each Date in JavaScript (see `fromEpochMs`).
  */
-/**
- * The timestamp of an `int8` of epoch milliseconds, exact at any date: whole seconds (exact in float8)
- * plus the milliseconds. `to_timestamp(ms / 1000)` divided in float8, which from about the year 3000 on
- * lands a microsecond short of some milliseconds, so the event read back a millisecond earlier than
- * published, and `since` its own time left it out (data-integrity audit).
- */
-const fromEpochMs = (column: string): string =>
-  `to_timestamp(${column} / 1000) + (${column} % 1000) * interval '1 millisecond'`;
-
 function writeStatement(
   participantStatements: readonly string[],
   notifications: ReadonlyArray<{ channel: string; payload: string }>,

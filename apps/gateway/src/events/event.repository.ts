@@ -79,10 +79,11 @@ export class EventRepository {
   async query(query: EventQuery): Promise<EventPage> {
     const { sql, params } = eventQueryStatement(query);
     const rows: Array<EventRow & { purged_through: string }> = await this.dataSource.query(sql, params);
-    return {
-      rows: rows[0]?.seq == null ? [] : rows,
-      purgedThrough: BigInt(rows[0]?.purged_through ?? 0),
-    };
+    // An empty page has no row to carry the watermark, read after it instead: a purge since then can
+    // only have removed events the page's filters left out (retention removes old events, and the page
+    // saw none of its own after its start), which expires a cursor as any purge past it does.
+    const purged = rows[0]?.purged_through ?? (await this.seqBounds()).purgedThrough;
+    return { rows, purgedThrough: BigInt(purged) };
   }
 }
 
@@ -116,12 +117,11 @@ export function eventQueryStatement(query: EventQuery): { sql: string; params: u
   if (query.until) conditions.push(`time < ${placeholder(query.until)}`);
   const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
   const limit = placeholder(query.limit);
-  // One row of nulls but the watermark when the page is empty.
+  // Retention's watermark in the page's snapshot, computed once (an InitPlan), on every row.
   return {
-    sql: `SELECT page.*, retention.purged_through_seq AS purged_through
-      FROM event_log_retention retention
-      LEFT JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM events ${where} ORDER BY seq LIMIT ${limit}) page ON true
-      WHERE retention.id = 1 ORDER BY page.seq`,
+    sql: `SELECT ${EVENT_COLUMNS},
+        (SELECT purged_through_seq FROM event_log_retention WHERE id = 1) AS purged_through
+      FROM events ${where} ORDER BY seq LIMIT ${limit}`,
     params,
   };
 }

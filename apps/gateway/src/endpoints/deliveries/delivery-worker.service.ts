@@ -336,8 +336,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
    * regardless cost a claim that found nothing for each live delivery.
    */
   private needsRefill(endpointId: string): boolean {
+    // At the limit an endpoint holds at most its 16 slots (see `overflowRound`): half of those.
+    const share = this.instanceFull ? PER_ENDPOINT_CONCURRENCY : CLAIM_AHEAD_PER_ENDPOINT;
     return (
-      ((this.perEndpoint.get(endpointId) ?? 0) <= CLAIM_AHEAD_PER_ENDPOINT * REFILL_SHARE &&
+      ((this.perEndpoint.get(endpointId) ?? 0) <= share * REFILL_SHARE &&
         (this.offeredMore || this.backlogged.has(endpointId))) ||
       (this.instanceFull && this.inFlight.size <= GLOBAL_CONCURRENCY * REFILL_SHARE)
     );
