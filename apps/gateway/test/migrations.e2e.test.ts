@@ -119,6 +119,13 @@ describe('migrations', () => {
          WHERE table_name = 'sources' AND column_name LIKE 'previous_ingest_token%' ORDER BY 1`,
       )
     ).length;
+  const manualRetryColumns = async () =>
+    (
+      await db.query(
+        `SELECT column_name FROM information_schema.columns
+         WHERE table_name = 'deliveries' AND column_name = 'manual_retry'`,
+      )
+    ).length;
   const failedIndex = async () =>
     (await db.query(`SELECT to_regclass('deliveries_failed') AS name`))[0].name as string | null;
   const vacuumSettings = async () =>
@@ -141,7 +148,7 @@ describe('migrations', () => {
 
   it('gives a migration up when it waits long for a lock, so writes are not held behind it, and tries again', async () => {
     // Back to before AttemptUrls, to apply it again: its ALTER TABLE needs the attempts table to itself.
-    for (let newer = 0; newer < 5; newer++) await db.undoLastMigration({ transaction: 'each' });
+    for (let newer = 0; newer < 7; newer++) await db.undoLastMigration({ transaction: 'each' });
     const reader = new pg.Client({ connectionString: herald.databaseUrl });
     const writer = new pg.Client({ connectionString: herald.databaseUrl });
     await Promise.all([reader.connect(), writer.connect()]);
@@ -174,7 +181,7 @@ describe('migrations', () => {
 
   it('lets a CONCURRENTLY index build wait out a long transaction, rather than giving it up and building again', async () => {
     // Back to before FailedDeliveriesByEndpoint, whose build waits for every older transaction.
-    for (let newer = 0; newer < 2; newer++) await db.undoLastMigration({ transaction: 'each' });
+    for (let newer = 0; newer < 4; newer++) await db.undoLastMigration({ transaction: 'each' });
     const reader = new pg.Client({ connectionString: herald.databaseUrl });
     await reader.connect();
     try {
@@ -197,7 +204,7 @@ describe('migrations', () => {
 
   it('waits for another instance’s migrations without a statement open, which its CONCURRENTLY build would wait for', async () => {
     // Back to before FailedDeliveriesByEndpoint, so that migrations are pending while another holds the lock.
-    for (let newer = 0; newer < 2; newer++) await db.undoLastMigration({ transaction: 'each' });
+    for (let newer = 0; newer < 4; newer++) await db.undoLastMigration({ transaction: 'each' });
     const holder = new pg.Client({ connectionString: herald.databaseUrl });
     await holder.connect();
     try {
@@ -224,6 +231,24 @@ describe('migrations', () => {
   });
 
   // The newest first, as `undoLastMigration` takes them; the last test applies them all again.
+  it('reverts EndpointLastFailures, dropping when each endpoint last failed', async () => {
+    const columns = async () =>
+      (
+        await db.query(
+          `SELECT 1 FROM information_schema.columns WHERE table_name = 'endpoints' AND column_name = 'last_failed_at'`,
+        )
+      ).length;
+    expect(await columns()).toBe(1);
+    await db.undoLastMigration({ transaction: 'each' });
+    expect(await columns()).toBe(0);
+  });
+
+  it('reverts ManualRetries, dropping the mark of a delivery resent by hand', async () => {
+    expect(await manualRetryColumns()).toBe(1);
+    await db.undoLastMigration({ transaction: 'each' });
+    expect(await manualRetryColumns()).toBe(0);
+  });
+
   it('reverts PreviousIngestTokens, dropping the overlap of a rotated ingest token', async () => {
     expect(await previousTokenColumns()).toBe(2);
     await db.undoLastMigration({ transaction: 'each' });
@@ -371,6 +396,8 @@ describe('migrations', () => {
       'VacuumLargeTablesSooner1795451100000',
       'FailedDeliveriesByEndpoint1795451200000',
       'PreviousIngestTokens1795451300000',
+      'ManualRetries1795451400000',
+      'EndpointLastFailures1795451500000',
     ]);
     expect(await attemptIndexes()).toEqual(['delivery_attempts_once', 'delivery_attempts_pkey']);
     expect(await oldAttempts()).toEqual(['2020-01-01', '2020-01-02']);

@@ -368,6 +368,13 @@ describe('outbound webhook delivery', () => {
     const clock = herald.app.get(DeliveryClock);
     const realNow = clock.now;
     clock.now = () => new Date(Date.now() + 5 * DAY_MS + 60_000);
+    // The failures of the five days between: the last of them an hour before the fake now, no pause.
+    await herald.app
+      .get(DataSource)
+      .query(
+        `UPDATE endpoints SET last_failed_at = now() + interval '5 days' - interval '1 hour' WHERE id = $1`,
+        [endpoint.id],
+      );
     try {
       expect((await admin('POST', `/v1/deliveries/${failed.id}/retry`)).status).toBe(202);
       await eventually(
@@ -393,9 +400,11 @@ describe('outbound webhook delivery', () => {
 
     // Six days ago that was, and nothing was attempted since.
     const db = herald.app.get(DataSource);
-    await db.query(`UPDATE endpoints SET failing_since = failing_since - interval '6 days' WHERE id = $1`, [
-      endpoint.id,
-    ]);
+    await db.query(
+      `UPDATE endpoints SET failing_since = failing_since - interval '6 days',
+                            last_failed_at = last_failed_at - interval '6 days' WHERE id = $1`,
+      [endpoint.id],
+    );
     await db.query(
       `UPDATE deliveries SET last_attempt_at = last_attempt_at - interval '6 days' WHERE endpoint_id = $1`,
       [endpoint.id],
@@ -414,9 +423,10 @@ describe('outbound webhook delivery', () => {
       ).map((m) => m.id);
     expect(await missed()).not.toContain(endpoint.id);
 
-    // One more failure, after the quiet spell: a new streak, not a disabling.
-    await publish('quiet.failing');
-    await eventually(async () => (await deliveries(endpoint.id, 'failed')).length === 2);
+    // More failures after the quiet spell, several at once (their outcomes share batches): a new
+    // streak, not a disabling.
+    await publishConcurrently(admin, 'quiet.failing', 8);
+    await eventually(async () => (await deliveries(endpoint.id, 'failed')).length === 9);
     const shown = (await admin('GET', `/v1/endpoints/${endpoint.id}`)).body;
     expect(shown.enabled).toBe(true);
     expect(Date.parse(shown.failingSince)).toBeGreaterThan(Date.now() - 60_000);
@@ -648,6 +658,37 @@ describe('outbound webhook delivery', () => {
         claimedAgain,
       ]);
     }
+  });
+
+  it('resends a settled delivery once when retried by hand, and keeps a pending one on its schedule', async () => {
+    receiver = await startWebhookReceiver(() => ({ status: 200 }));
+    const endpoint = await endpointFor(receiver.url, ['resent.*']);
+    await publish('resent.once');
+    const delivered = await settledDelivery(endpoint.id, 'delivered');
+
+    // The receiver has it, and now fails: one attempt, no schedule after it, no failing report.
+    receiver.respond(() => ({ status: 500 }));
+    expect((await admin('POST', `/v1/deliveries/${delivered.id}/retry`)).status).toBe(202);
+    await eventually(
+      async () => (await admin('GET', `/v1/deliveries/${delivered.id}`)).body.status === 'failed',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2 * SCHEDULE.at(-1)! * 1000));
+    const resent = (await admin('GET', `/v1/deliveries/${delivered.id}`)).body;
+    expect(resent.attempts.map((a: { responseStatus: number }) => a.responseStatus)).toEqual([200, 500]);
+    expect(resent.nextAttemptAt).toBeNull();
+    const reports = await admin('GET', `/v1/events?type=herald.delivery.failing&source=${endpoint.id}`);
+    expect(reports.body.data).toEqual([]);
+
+    // A delivery still on its schedule only moves its next attempt forward: the schedule goes on.
+    const scheduled = await publish('resent.scheduled');
+    const pending = await eventually(
+      async () => (await deliveries(endpoint.id, 'pending')).find((d) => d.eventId === scheduled.id) ?? false,
+    );
+    // 409 when a claim took it in the meantime: the schedule goes on all the same.
+    expect([202, 409]).toContain((await admin('POST', `/v1/deliveries/${pending.id}/retry`)).status);
+    const settled = async () => (await admin('GET', `/v1/deliveries/${pending.id}`)).body;
+    await eventually(async () => (await settled()).status === 'failed');
+    expect((await settled()).attempts).toHaveLength(SCHEDULE.length);
   });
 
   it('retries a failed delivery on request and replays stored events', async () => {

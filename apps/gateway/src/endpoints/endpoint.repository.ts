@@ -133,44 +133,17 @@ export class EndpointRepository {
    * the old 410 until its new answer is recorded, but its newer `updated_at` says nothing new.
    */
   missedDisables(failingSince: Date, sustainedMs: number): Promise<MissedDisable[]> {
-    // A streak is only as long as its last attempt: time alone, with nothing attempted since the streak
+    // A streak is only as long as its last failure: time alone, with nothing attempted since the streak
     // began, disabled endpoints that had failed once and then had no traffic.
     return this.endpoints.query(
-      `SELECT * FROM (
-         SELECT e.id, e.failing_since AS "failingSince",
+      `SELECT m.id, m."failingSince", m.gone FROM (
+         SELECT e.id, e.failing_since AS "failingSince", e.last_failed_at,
                 EXISTS (SELECT 1 FROM deliveries d
                         WHERE d.endpoint_id = e.id AND d.last_response_status = 410
                           AND d.status = 'failed' AND d.updated_at > e.updated_at) AS gone
          FROM endpoints e WHERE e.enabled) m
-       WHERE m.gone OR (m."failingSince" <= $1 AND EXISTS (
-         SELECT 1 FROM deliveries d
-         WHERE d.endpoint_id = m.id AND d.last_attempt_at >= m."failingSince" + make_interval(secs => $2)))`,
+       WHERE m.gone OR (m."failingSince" <= $1 AND m.last_failed_at >= m."failingSince" + make_interval(secs => $2))`,
       [failingSince, sustainedMs / 1000],
-    );
-  }
-
-  /** Whether any attempt of the endpoint other than `deliveryId`'s latest one started in [since, before). */
-  async attemptedBetween(
-    endpointId: string,
-    deliveryId: string,
-    since: Date,
-    before: Date,
-  ): Promise<boolean> {
-    const rows: Array<{ attempted: boolean }> = await this.endpoints.query(
-      `SELECT EXISTS (SELECT 1 FROM deliveries d
-                      WHERE d.endpoint_id = $1 AND d.id <> $2 AND d.last_attempt_at >= $3)
-           OR EXISTS (SELECT 1 FROM delivery_attempts a
-                      WHERE a.delivery_id = $2 AND a.attempted_at >= $3 AND a.attempted_at < $4) AS attempted`,
-      [endpointId, deliveryId, since, before],
-    );
-    return rows[0]?.attempted ?? false;
-  }
-
-  /** Starts the endpoint's failing streak over at `at`, unless it changed since it was read as `from`. */
-  async restartStreak(endpointId: string, from: Date, at: Date): Promise<void> {
-    await this.endpoints.query(
-      `UPDATE endpoints SET failing_since = $3 WHERE id = $1 AND failing_since = $2`,
-      [endpointId, from, at],
     );
   }
 

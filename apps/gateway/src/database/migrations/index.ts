@@ -16,6 +16,8 @@ import { EventTypesByPattern1795451000000 } from './1795451000000-EventTypesByPa
 import { VacuumLargeTablesSooner1795451100000 } from './1795451100000-VacuumLargeTablesSooner.js';
 import { FailedDeliveriesByEndpoint1795451200000 } from './1795451200000-FailedDeliveriesByEndpoint.js';
 import { PreviousIngestTokens1795451300000 } from './1795451300000-PreviousIngestTokens.js';
+import { ManualRetries1795451400000 } from './1795451400000-ManualRetries.js';
+import { EndpointLastFailures1795451500000 } from './1795451500000-EndpointLastFailures.js';
 
 /** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
 export const migrations = [
@@ -37,4 +39,6 @@ export const migrations = [
   VacuumLargeTablesSooner1795451100000,
   FailedDeliveriesByEndpoint1795451200000,
   PreviousIngestTokens1795451300000,
+  ManualRetries1795451400000,
+  EndpointLastFailures1795451500000,
 ];

@@ -39,7 +39,9 @@ export class DeliveriesController {
   @ApiAcceptedResponse({
     type: DeliveryWithAttemptsDto,
     description:
-      'Due now, whatever its state (a failed delivery gets one more attempt); 409 while an attempt is in flight or the endpoint is disabled',
+      'Due now. A pending delivery keeps its retry schedule, only sooner; a delivered or failed one is resent once ' +
+      '(one attempt, then delivered or failed again: no retries after it, no herald.delivery.failing). ' +
+      '409 while an attempt is in flight or the endpoint is disabled',
   })
   retry(@ResourceId() id: string): Promise<DeliveryWithAttemptsDto> {
     return this.service.retry(id);

@@ -52,7 +52,7 @@ export class DeliveriesService {
     return { ...mapDelivery(row), attempts: attempts.map(mapAttempt) };
   }
 
-  /** Due now, whatever its state (a failed delivery gets one more attempt). */
+  /** Due now: a pending delivery sooner on its schedule, a settled one resent once (see `makeDue`). */
   async retry(id: string): Promise<DeliveryWithAttemptsDto> {
     const current = await this.get(id);
     const outcome = await this.repository.makeDue(id);

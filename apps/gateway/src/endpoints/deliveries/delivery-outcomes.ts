@@ -13,6 +13,7 @@ import { DeliveryClock } from './delivery-clock.js';
 import {
   type ClaimedDelivery,
   type DeliveryTransition,
+  DEFAULT_STREAK_PAUSE_SECONDS,
   DeliveryRepository,
   type Outcome,
 } from './delivery.repository.js';
@@ -26,12 +27,6 @@ import type { SendResult } from './webhook-sender.js';
 
 /** An endpoint whose every attempt failed for this long is disabled (contract §7). */
 export const SUSTAINED_FAILURE_MS = 5 * 24 * 60 * 60 * 1000;
-/**
- * A streak of failures is broken by a pause of this long without attempts (or by the retry schedule's
- * longest wait, stretched by its jitter, when that is longer): one failure after a quiet spell says
- * nothing about the days before it, and disabled an endpoint that had failed once six days earlier.
- */
-const STREAK_PAUSE_MS = 24 * 60 * 60 * 1000;
 
 /** Why Herald disabled an endpoint, as `disabledReason` and the report say. */
 export const disableReason = (cause: { gone: true } | { failingSince: Date }): string =>
@@ -109,8 +104,9 @@ export class DeliveryOutcomes {
    */
   record(delivery: ClaimedDelivery, result: SendResult, attemptedAt: Date): Promise<DeliveryTransition> {
     const succeeded = result.status !== null && result.status >= 200 && result.status < 300;
+    // A resend by hand is one attempt, not the rest of a schedule (see `DeliveryRepository.makeDue`).
     const retryIn =
-      succeeded || result.status === 410
+      succeeded || result.status === 410 || delivery.manualRetry
         ? undefined
         : nextRetryDelay(
             this.config.retrySchedule,
@@ -140,13 +136,28 @@ export class DeliveryOutcomes {
       },
       next,
       // A 410 is reported as the disabling it causes.
+      // Nor is a failed resend news: the operator who asked for it sees its answer.
       reportFailure:
-        next.status === 'failed' && result.status !== 410 && delivery.event.type !== DELIVERY_FAILING_TYPE,
+        next.status === 'failed' &&
+        result.status !== 410 &&
+        !delivery.manualRetry &&
+        delivery.event.type !== DELIVERY_FAILING_TYPE,
     };
     return new Promise((resolve, reject) => {
       this.queue.push({ delivery, result, outcome, resolve, reject });
       if (!this.writing) void this.writeQueued();
     });
+  }
+
+  /**
+   * A failing streak is broken by a pause of a day without failures, or by the retry schedule's longest
+   * wait (stretched by its jitter) when that is longer: a delivery waiting for its next retry is no pause.
+   */
+  private get streakPauseSeconds(): number {
+    return Math.max(
+      DEFAULT_STREAK_PAUSE_SECONDS,
+      Math.max(...this.config.retrySchedule) * (1 + RETRY_JITTER),
+    );
   }
 
   private logFailure(delivery: ClaimedDelivery, result: SendResult, next: DeliveryTransition): void {
@@ -224,6 +235,7 @@ export class DeliveryOutcomes {
       this.instanceId,
       batch.map((pending) => pending.outcome),
       now,
+      this.streakPauseSeconds,
     );
     for (const pending of batch) {
       pending.resolve(this.followUp(pending, streaks, now).then(() => pending.outcome.next));
@@ -231,7 +243,7 @@ export class DeliveryOutcomes {
   }
 
   private async followUp(
-    { delivery, result, outcome: { reportFailure, attempt } }: PendingOutcome,
+    { delivery, result, outcome: { reportFailure } }: PendingOutcome,
     streaks: ReadonlyMap<string, Date | null>,
     now: Date,
   ): Promise<void> {
@@ -249,11 +261,7 @@ export class DeliveryOutcomes {
     }
     if (result.status === 410) {
       await this.disable(delivery, disableReason({ gone: true }), now);
-    } else if (
-      failingSince &&
-      now.getTime() - failingSince.getTime() >= SUSTAINED_FAILURE_MS &&
-      (await this.streakHolds(delivery, failingSince, attempt.attemptedAt))
-    ) {
+    } else if (failingSince && now.getTime() - failingSince.getTime() >= SUSTAINED_FAILURE_MS) {
       await this.disable(
         delivery,
         disableReason({ failingSince }),
@@ -276,30 +284,6 @@ export class DeliveryOutcomes {
         ),
       );
     }
-  }
-
-  /**
-   * Whether the endpoint failed another attempt within the pause that breaks a streak before this one;
-   * if not, its streak starts over at this attempt (see STREAK_PAUSE_MS).
-   */
-  private async streakHolds(
-    delivery: ClaimedDelivery,
-    failingSince: Date,
-    attemptedAt: Date,
-  ): Promise<boolean> {
-    const pauseMs = Math.max(
-      STREAK_PAUSE_MS,
-      Math.max(...this.config.retrySchedule) * 1000 * (1 + RETRY_JITTER),
-    );
-    const since = new Date(attemptedAt.getTime() - pauseMs);
-    if (await this.endpoints.attemptedBetween(delivery.endpointId, delivery.id, since, attemptedAt))
-      return true;
-    await this.endpoints.restartStreak(delivery.endpointId, failingSince, attemptedAt);
-    this.logger.info(
-      { endpointId: delivery.endpointId, failingSince, pauseHours: pauseMs / 3_600_000 },
-      'failing endpoint had been quiet; its failing streak starts over',
-    );
-    return false;
   }
 
   private async disable(

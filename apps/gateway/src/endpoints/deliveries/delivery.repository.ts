@@ -55,6 +55,8 @@ export interface AttemptRow {
 export interface ClaimedDelivery {
   id: string;
   attemptCount: number;
+  /** Retried by hand after it had settled: this attempt is its only one (see `makeDue`). */
+  manualRetry: boolean;
   endpointId: string;
   url: string;
   /** Newest first; two while a rotation is in progress. */
@@ -192,9 +194,9 @@ export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
       CROSS JOIN LATERAL (SELECT d2.id, d2.status, d2.next_attempt_at FROM deliveries d2 WHERE d2.id = c.id
                           OFFSET 0 FOR UPDATE SKIP LOCKED) locked
       WHERE locked.status = 'pending' AND locked.next_attempt_at <= now()))
-    RETURNING d.id, d.endpoint_id, d.event_seq, d.attempt_count, d.next_attempt_at
+    RETURNING d.id, d.endpoint_id, d.event_seq, d.attempt_count, d.manual_retry, d.next_attempt_at
   )
-  SELECT clock.next_due_in_ms, clock.async_commit, clock.candidate_count, c.id AS delivery_id, c.attempt_count, c.endpoint_id, e.url,
+  SELECT clock.next_due_in_ms, clock.async_commit, clock.candidate_count, c.id AS delivery_id, c.attempt_count, c.manual_retry, c.endpoint_id, e.url,
          e.secret, CASE WHEN e.retired_secrets <> '[]' THEN
            (SELECT string_agg(r.secret ->> 'secret', ' ' ORDER BY r.n) FROM jsonb_array_elements(e.retired_secrets)
             WITH ORDINALITY AS r(secret, n) WHERE (r.secret ->> 'expiresAt')::timestamptz > now()) END AS retired_secrets,
@@ -239,7 +241,7 @@ export const OUTCOMES_STATEMENT = `WITH outcome AS MATERIALIZED (
           WITH ORDINALITY AS o(id, attempts_before, url, attempted_at_ms, response_status, response_body,
                                duration_ms, error, next_status, retry_in, report_failure, ord)
    ), moved AS (
-     UPDATE deliveries d SET status = o.next_status, attempt_count = d.attempt_count + 1, locked_by = NULL,
+     UPDATE deliveries d SET status = o.next_status, attempt_count = d.attempt_count + 1, manual_retry = false, locked_by = NULL,
             locked_until = NULL, updated_at = now(), last_attempt_at = o.attempted_at,
             last_response_status = o.response_status, last_error = o.error,
             next_attempt_at = CASE WHEN o.next_status = 'pending' THEN now() + make_interval(secs => o.retry_in) END,
@@ -257,16 +259,23 @@ export const OUTCOMES_STATEMENT = `WITH outcome AS MATERIALIZED (
    ), streak AS (
      SELECT v.endpoint_id,
             CASE WHEN v.last_ok THEN NULL WHEN v.any_ok THEN $3::timestamptz
-                 ELSE coalesce(e.failing_since, $3::timestamptz) END AS failing_since
+                 WHEN e.last_failed_at < $3::timestamptz - make_interval(secs => $4) THEN $3::timestamptz
+                 ELSE coalesce(e.failing_since, $3::timestamptz) END AS failing_since,
+            CASE WHEN v.last_ok THEN NULL ELSE $3::timestamptz END AS last_failed_at
      FROM (SELECT endpoint_id, bool_or(ok) AS any_ok, (array_agg(ok ORDER BY ord DESC))[1] AS last_ok
            FROM moved GROUP BY endpoint_id) v
      JOIN endpoints e ON e.id = v.endpoint_id
    ), kept AS (
-     UPDATE endpoints e SET failing_since = s.failing_since
-     FROM streak s WHERE e.id = s.endpoint_id AND e.failing_since IS DISTINCT FROM s.failing_since
+     UPDATE endpoints e SET failing_since = s.failing_since, last_failed_at = s.last_failed_at
+     FROM streak s
+     WHERE e.id = s.endpoint_id
+       AND (e.failing_since IS DISTINCT FROM s.failing_since OR e.last_failed_at IS DISTINCT FROM s.last_failed_at)
    )
    SELECT m.id, s.failing_since, ${ASYNC_COMMIT} AS async_commit
    FROM moved m JOIN streak s USING (endpoint_id)`;
+
+/** A failing streak's pause (see `OUTCOMES_STATEMENT`) unless the retry schedule waits longer: a day. */
+export const DEFAULT_STREAK_PAUSE_SECONDS = 86_400;
 
 /** One outcome as `OUTCOMES_STATEMENT` reads it (the keys are its column names). */
 interface OutcomeJson {
@@ -344,7 +353,12 @@ export interface FailureToReport {
 }
 
 /** `OUTCOMES_STATEMENT`'s parameters. */
-export function outcomeParameters(instanceId: string, outcomes: readonly Outcome[], now: Date): unknown[] {
+export function outcomeParameters(
+  instanceId: string,
+  outcomes: readonly Outcome[],
+  now: Date,
+  streakPauseSeconds = DEFAULT_STREAK_PAUSE_SECONDS,
+): unknown[] {
   const json = outcomes.map(({ id, attemptsBefore, attempt, next, reportFailure }): OutcomeJson => ({
     id,
     attempts_before: attemptsBefore,
@@ -358,7 +372,7 @@ export function outcomeParameters(instanceId: string, outcomes: readonly Outcome
     retry_in: next.status === 'pending' ? next.retryInSeconds : 0,
     ...(reportFailure && { report_failure: true }),
   }));
-  return [instanceId, JSON.stringify(json), now];
+  return [instanceId, JSON.stringify(json), now, streakPauseSeconds];
 }
 
 /**
@@ -427,6 +441,7 @@ export class DeliveryRepository {
         candidate_count: number;
         delivery_id: string | null;
         attempt_count: number;
+        manual_retry: boolean;
         endpoint_id: string;
         url: string;
         secret: string;
@@ -450,6 +465,7 @@ export class DeliveryRepository {
       deliveries.push({
         id: delivery_id,
         attemptCount: row.attempt_count,
+        manualRetry: row.manual_retry,
         endpointId: row.endpoint_id,
         url,
         // Text rather than an array: parsing a text[] per claimed row showed in profiles.
@@ -533,19 +549,24 @@ export class DeliveryRepository {
    * overwritten (its attempt is still stored); one deleted with its endpoint mid-attempt leaves nothing.
    * Each endpoint's failing streak follows its outcomes in batch order, as if recorded one by one: a
    * last success clears it, a failure after a success in the batch restarts it at `now`, failures
-   * alone start it at `now` when none runs. Returned per recorded delivery: its endpoint's streak
+   * alone start it at `now` when none runs, or when the endpoint's last failure (`last_failed_at`)
+   * was longer than `streakPauseSeconds` ago: one failure after a quiet spell says nothing of the days
+   * before it (an endpoint that had failed once six days earlier was disabled by its next failure).
+   * Decided here, where the endpoint's row is locked, so failures of one batch or of several instances
+   * see one streak. Returned per recorded delivery: its endpoint's streak
    * afterwards. The statement is `OUTCOMES_STATEMENT`.
    */
   async recordAttempts(
     instanceId: string,
     outcomes: readonly Outcome[],
     now: Date,
+    streakPauseSeconds: number,
   ): Promise<Map<string, Date | null>> {
     const rows: Array<{ id: string; failing_since: Date | null }> = await preparedQuery(
       this.dataSource,
       'herald_delivery_outcomes',
       OUTCOMES_STATEMENT,
-      outcomeParameters(instanceId, outcomes, now),
+      outcomeParameters(instanceId, outcomes, now, streakPauseSeconds),
     );
     return new Map(rows.map((row) => [row.id, row.failing_since]));
   }
@@ -628,7 +649,8 @@ export class DeliveryRepository {
   /**
    * Makes a delivery due now, whatever became of it before, unless its attempt is in flight or its
    * endpoint is disabled (claims skip those, so it would wait silently): says which, or `gone` when
-   * the delivery or its endpoint no longer exists.
+   * the delivery or its endpoint no longer exists. A settled one (delivered, failed) gets one attempt,
+   * a resend (`manual_retry`); a pending one keeps its schedule, only sooner.
    */
   async makeDue(id: string): Promise<'due' | 'in_flight' | 'endpoint_disabled' | 'gone'> {
     const rows: Array<{ status: string; enabled: boolean; due: boolean }> = await this.dataSource.query(
@@ -636,7 +658,8 @@ export class DeliveryRepository {
          SELECT d.id, d.status, e.enabled FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
          WHERE d.id = $1 FOR UPDATE OF d
        ), due AS (
-         UPDATE deliveries d SET status = 'pending', next_attempt_at = now(), updated_at = now()
+         UPDATE deliveries d SET status = 'pending', next_attempt_at = now(), updated_at = now(),
+                manual_retry = t.status IN ('delivered', 'failed')
          FROM target t WHERE d.id = t.id AND t.status <> 'delivering' AND t.enabled RETURNING d.id
        )
        SELECT t.status, t.enabled, EXISTS (SELECT 1 FROM due) AS due,
