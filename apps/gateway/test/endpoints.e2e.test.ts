@@ -17,6 +17,27 @@ describe('endpoints (/v1/endpoints)', () => {
   });
   afterAll(() => herald.close());
 
+  it('creates an endpoint once per Idempotency-Key, answering a repeat with it and a different request with 409', async () => {
+    const body = { url: 'https://hooks.example.com/once', filter: { types: ['once.*'] } };
+    const create = (key: string, given: object = body) =>
+      admin('POST', '/v1/endpoints', { body: given, headers: { 'idempotency-key': key } });
+    // Sent twice at once, as a client retrying a create whose answer it is still waiting for.
+    const [first, second] = await Promise.all([create('create-once-1'), create('create-once-1')]);
+    expect([first.status, second.status].sort()).toEqual([200, 201]);
+    expect(second.body.id).toBe(first.body.id);
+    expect(second.body.secret).toBe(first.body.secret);
+    const replayed = first.status === 200 ? first : second;
+    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+    const listed = (await admin('GET', '/v1/endpoints?limit=500')).body.data;
+    expect(listed.filter((e: { url: string }) => e.url === body.url)).toHaveLength(1);
+
+    const different = await create('create-once-1', { ...body, url: 'https://hooks.example.com/other' });
+    expect(different.status).toBe(409);
+    expect(different.body.code).toBe('idempotency_conflict');
+    expect((await create('')).status).toBe(400);
+    expect((await create('create-once-2')).status).toBe(201);
+  });
+
   it('creates an endpoint, shows its secret once, and never returns it in full again', async () => {
     const created = await admin('POST', '/v1/endpoints', {
       body: {

@@ -148,7 +148,7 @@ describe('migrations', () => {
 
   it('gives a migration up when it waits long for a lock, so writes are not held behind it, and tries again', async () => {
     // Back to before AttemptUrls, to apply it again: its ALTER TABLE needs the attempts table to itself.
-    for (let newer = 0; newer < 7; newer++) await db.undoLastMigration({ transaction: 'each' });
+    for (let newer = 0; newer < 8; newer++) await db.undoLastMigration({ transaction: 'each' });
     const reader = new pg.Client({ connectionString: herald.databaseUrl });
     const writer = new pg.Client({ connectionString: herald.databaseUrl });
     await Promise.all([reader.connect(), writer.connect()]);
@@ -181,7 +181,7 @@ describe('migrations', () => {
 
   it('lets a CONCURRENTLY index build wait out a long transaction, rather than giving it up and building again', async () => {
     // Back to before FailedDeliveriesByEndpoint, whose build waits for every older transaction.
-    for (let newer = 0; newer < 4; newer++) await db.undoLastMigration({ transaction: 'each' });
+    for (let newer = 0; newer < 5; newer++) await db.undoLastMigration({ transaction: 'each' });
     const reader = new pg.Client({ connectionString: herald.databaseUrl });
     await reader.connect();
     try {
@@ -204,7 +204,7 @@ describe('migrations', () => {
 
   it('waits for another instance’s migrations without a statement open, which its CONCURRENTLY build would wait for', async () => {
     // Back to before FailedDeliveriesByEndpoint, so that migrations are pending while another holds the lock.
-    for (let newer = 0; newer < 4; newer++) await db.undoLastMigration({ transaction: 'each' });
+    for (let newer = 0; newer < 5; newer++) await db.undoLastMigration({ transaction: 'each' });
     const holder = new pg.Client({ connectionString: herald.databaseUrl });
     await holder.connect();
     try {
@@ -231,6 +231,19 @@ describe('migrations', () => {
   });
 
   // The newest first, as `undoLastMigration` takes them; the last test applies them all again.
+  it('reverts EndpointIdempotencyKeys, dropping the keys endpoints were created with', async () => {
+    const keyed = async () =>
+      (
+        await db.query(
+          `SELECT 1 FROM information_schema.columns
+           WHERE table_name = 'endpoints' AND column_name IN ('idempotency_key', 'request_digest')`,
+        )
+      ).length;
+    expect(await keyed()).toBe(2);
+    await db.undoLastMigration({ transaction: 'each' });
+    expect(await keyed()).toBe(0);
+  });
+
   it('reverts EndpointLastFailures, dropping when each endpoint last failed', async () => {
     const columns = async () =>
       (
@@ -398,6 +411,7 @@ describe('migrations', () => {
       'PreviousIngestTokens1795451300000',
       'ManualRetries1795451400000',
       'EndpointLastFailures1795451500000',
+      'EndpointIdempotencyKeys1795451600000',
     ]);
     expect(await attemptIndexes()).toEqual(['delivery_attempts_once', 'delivery_attempts_pkey']);
     expect(await oldAttempts()).toEqual(['2020-01-01', '2020-01-02']);

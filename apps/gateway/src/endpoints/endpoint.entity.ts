@@ -51,6 +51,13 @@ export class EndpointEntity {
   @Column('timestamptz', { name: 'disable_report_due_at', nullable: true })
   disableReportDueAt: Date | null;
 
+  /** The `Idempotency-Key` the endpoint was created with, and a digest of that request (see `create`). */
+  @Column('text', { name: 'idempotency_key', nullable: true })
+  idempotencyKey: string | null;
+
+  @Column('text', { name: 'request_digest', nullable: true })
+  requestDigest: string | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

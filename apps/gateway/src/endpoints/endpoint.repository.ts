@@ -36,8 +36,22 @@ export class EndpointRepository {
     return query.getMany();
   }
 
-  insert(endpoint: NewEndpoint): Promise<EndpointEntity> {
-    return this.endpoints.save(this.endpoints.create(endpoint));
+  /**
+   * Stores a new endpoint, or answers the one created before with the same `idempotencyKey` (the
+   * unique index makes a concurrent second insert wait for the first and then fail): `created` says
+   * which.
+   */
+  async insert(endpoint: NewEndpoint): Promise<{ endpoint: EndpointEntity; created: boolean }> {
+    try {
+      return { endpoint: await this.endpoints.save(this.endpoints.create(endpoint)), created: true };
+    } catch (error) {
+      const key = endpoint.idempotencyKey;
+      if (key === null || (error as { driverError?: { code?: string } }).driverError?.code !== '23505')
+        throw error;
+      const earlier = await this.endpoints.findOneBy({ idempotencyKey: key });
+      if (!earlier) throw error;
+      return { endpoint: earlier, created: false };
+    }
   }
 
   /**

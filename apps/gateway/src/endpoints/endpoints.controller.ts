@@ -1,13 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Patch, Post, Query, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBearerAuth,
   ApiCreatedResponse,
+  ApiHeader,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { ApiProblemResponses } from '../common/errors/problem-responses.js';
 import { ResourceId } from '../common/resource-id.js';
@@ -36,13 +38,30 @@ export class EndpointsController {
   ) {}
 
   @ApiOperation({ summary: 'Register an outbound webhook endpoint' })
+  @ApiProblemResponses(ErrorCode.IdempotencyConflict)
   @Post()
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: 'Makes retries safe: a create repeated with it answers the endpoint the first one made',
+  })
   @ApiCreatedResponse({
     type: EndpointWithSecretDto,
     description: 'The endpoint, with its full signing secret: shown only here and on rotation',
   })
-  create(@Body() dto: CreateEndpointDto): Promise<EndpointWithSecretDto> {
-    return this.service.create(dto);
+  @ApiOkResponse({
+    type: EndpointWithSecretDto,
+    description: 'The Idempotency-Key was used before: the endpoint made then (`idempotent-replayed: true`)',
+  })
+  async create(
+    @Body() dto: CreateEndpointDto,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<EndpointWithSecretDto> {
+    const { endpoint, created } = await this.service.create(dto, idempotencyKey);
+    reply.code(created ? 201 : 200);
+    if (!created) reply.header('idempotent-replayed', 'true');
+    return endpoint;
   }
 
   @ApiOperation({ summary: 'List endpoints' })

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { generateSecret, SECRET_PREFIX, typePatternError, typePatternToRegex } from '@herald/events';
 import { v7 as uuidv7 } from 'uuid';
 import { checkTogether } from '../common/errors/check-together.js';
+import { checkIdempotencyKey } from '../common/idempotency-key.js';
 import { rangeBound } from '../common/instant.js';
 import { MAX_OVERLAP_SECONDS } from '../common/overlap-seconds.js';
 import { EventsService } from '../events/events.service.js';
@@ -57,13 +59,34 @@ export class EndpointsService {
     @Inject(HERALD_CONFIG) private readonly config: HeraldConfig,
   ) {}
 
-  async create(dto: CreateEndpointDto): Promise<EndpointWithSecretDto> {
+  /**
+   * A new endpoint; with an `Idempotency-Key` used before, the endpoint that request made (`created`
+   * false), or a 409 when this request differs from that one.
+   */
+  async create(
+    dto: CreateEndpointDto,
+    idempotencyKey?: string,
+  ): Promise<{ endpoint: EndpointWithSecretDto; created: boolean }> {
+    checkIdempotencyKey(idempotencyKey);
     const [url, filter, secret] = checkTogether(
       () => this.checkUrl(dto.url),
       () => this.filterColumns(dto.filter),
       () => (dto.secret === undefined ? generateSecret() : checkSecret(dto.secret)),
     );
-    const endpoint = await this.repository.insert({
+    // The request as given, in a fixed order: a retry sends the same.
+    const requestDigest = createHash('sha256')
+      .update(
+        JSON.stringify([
+          dto.url,
+          dto.description,
+          dto.filter?.types,
+          dto.filter?.sources,
+          dto.enabled,
+          dto.secret,
+        ]),
+      )
+      .digest('hex');
+    const { endpoint, created } = await this.repository.insert({
       id: uuidv7(),
       url,
       description: dto.description ?? '',
@@ -74,8 +97,16 @@ export class EndpointsService {
       retiredSecrets: [],
       failingSince: null,
       disableReportDueAt: null,
+      idempotencyKey: idempotencyKey ?? null,
+      requestDigest: idempotencyKey === undefined ? null : requestDigest,
     });
-    return mapEndpointWithSecret(endpoint);
+    if (!created && endpoint.requestDigest !== requestDigest) {
+      throw new HeraldException(
+        ErrorCode.IdempotencyConflict,
+        `Idempotency-Key "${idempotencyKey}" was already used to create a different endpoint (${endpoint.id}).`,
+      );
+    }
+    return { endpoint: mapEndpointWithSecret(endpoint), created };
   }
 
   async list(limit = DEFAULT_PAGE_SIZE, cursor?: string): Promise<Page<EndpointDto>> {

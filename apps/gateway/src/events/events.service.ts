@@ -19,6 +19,7 @@ import { toEnvelope } from './event-record.js';
 import { newEventId } from './new-event.js';
 import type { EventWithRawDto, GetEventQueryDto, ListEventsQueryDto, PublishEventDto } from './event.dto.js';
 import { EventLogReads } from './event-log-reads.js';
+import { checkIdempotencyKey } from '../common/idempotency-key.js';
 import { rangeBound } from '../common/instant.js';
 import { EventRepository, expiredBy } from './event.repository.js';
 import { type AppendedEvent, EventWriter } from './event-writer.js';
@@ -55,11 +56,7 @@ export class EventsService {
         [{ field: 'type', message: 'the herald., seatable. and jellyfish. namespaces are reserved' }],
       );
     }
-    if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
-      throw HeraldException.validation('Idempotency-Key must be 1 to 255 characters.', [
-        { field: 'Idempotency-Key', message: 'must be 1 to 255 characters' },
-      ]);
-    }
+    checkIdempotencyKey(idempotencyKey);
     const now = new Date();
     const data = dto.data ?? {};
     refuseUnstorable({ subject: dto.subject, data });

@@ -18,6 +18,7 @@ import { FailedDeliveriesByEndpoint1795451200000 } from './1795451200000-FailedD
 import { PreviousIngestTokens1795451300000 } from './1795451300000-PreviousIngestTokens.js';
 import { ManualRetries1795451400000 } from './1795451400000-ManualRetries.js';
 import { EndpointLastFailures1795451500000 } from './1795451500000-EndpointLastFailures.js';
+import { EndpointIdempotencyKeys1795451600000 } from './1795451600000-EndpointIdempotencyKeys.js';
 
 /** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
 export const migrations = [
@@ -41,4 +42,5 @@ export const migrations = [
   PreviousIngestTokens1795451300000,
   ManualRetries1795451400000,
   EndpointLastFailures1795451500000,
+  EndpointIdempotencyKeys1795451600000,
 ];
