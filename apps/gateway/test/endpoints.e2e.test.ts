@@ -35,6 +35,9 @@ describe('endpoints (/v1/endpoints)', () => {
     expect(different.status).toBe(409);
     expect(different.body.code).toBe('idempotency_conflict');
     expect((await create('')).status).toBe(400);
+    // The overlap of a secret rotation is not a field of creation.
+    const stray = await admin('POST', '/v1/endpoints', { body: { ...body, previousValidForSeconds: 0 } });
+    expect(stray.status).toBe(400);
     expect((await create('create-once-2')).status).toBe(201);
   });
 

@@ -67,12 +67,6 @@ export class CreateEndpointDto {
   @IsString()
   @MaxLength(200)
   secret?: string;
-
-  @OverlapSeconds(
-    'How long the secrets before the new one keep signing (each webhook carries a signature per secret), ' +
-      'so receivers can switch without a gap; 0 stops them at once (a leaked secret). Absent: 86400, a day',
-  )
-  previousValidForSeconds?: number;
 }
 
 export class UpdateEndpointDto {

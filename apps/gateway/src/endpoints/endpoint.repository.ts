@@ -46,8 +46,8 @@ export class EndpointRepository {
       return { endpoint: await this.endpoints.save(this.endpoints.create(endpoint)), created: true };
     } catch (error) {
       const key = endpoint.idempotencyKey;
-      if (key === null || (error as { driverError?: { code?: string } }).driverError?.code !== '23505')
-        throw error;
+      const violated = (error as { driverError?: { constraint?: string } }).driverError?.constraint;
+      if (key === null || violated !== 'endpoints_idempotency_key') throw error;
       const earlier = await this.endpoints.findOneBy({ idempotencyKey: key });
       if (!earlier) throw error;
       return { endpoint: earlier, created: false };

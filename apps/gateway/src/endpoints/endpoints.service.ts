@@ -29,11 +29,6 @@ import { EndpointRepository, type NewEndpoint } from './endpoint.repository.js';
 import { parseEndpointUrl } from './endpoint-url.js';
 
 /**
- * During a rotation the old secret keeps signing this long unless told otherwise, so receivers can
- * switch without a gap.
- */
-export const ROTATION_OVERLAP_MS = MAX_OVERLAP_SECONDS * 1000;
-/**
  * Retired secrets kept at most (each is one more signature on every webhook): a ninth rotation within
  * 24 h ends the overlap of the oldest early.
  */
@@ -73,19 +68,22 @@ export class EndpointsService {
       () => this.filterColumns(dto.filter),
       () => (dto.secret === undefined ? generateSecret() : checkSecret(dto.secret)),
     );
-    // The request as given, in a fixed order: a retry sends the same.
-    const requestDigest = createHash('sha256')
-      .update(
-        JSON.stringify([
-          dto.url,
-          dto.description,
-          dto.filter?.types,
-          dto.filter?.sources,
-          dto.enabled,
-          dto.secret,
-        ]),
-      )
-      .digest('hex');
+    // The request as given, in a fixed order (a retry sends the same), kept only with its key.
+    const requestDigest =
+      idempotencyKey === undefined
+        ? null
+        : createHash('sha256')
+            .update(
+              JSON.stringify([
+                dto.url,
+                dto.description,
+                dto.filter?.types,
+                dto.filter?.sources,
+                dto.enabled,
+                dto.secret,
+              ]),
+            )
+            .digest('hex');
     const { endpoint, created } = await this.repository.insert({
       id: uuidv7(),
       url,
@@ -98,7 +96,7 @@ export class EndpointsService {
       failingSince: null,
       disableReportDueAt: null,
       idempotencyKey: idempotencyKey ?? null,
-      requestDigest: idempotencyKey === undefined ? null : requestDigest,
+      requestDigest,
     });
     if (!created && endpoint.requestDigest !== requestDigest) {
       throw new HeraldException(
@@ -155,8 +153,8 @@ export class EndpointsService {
   }
 
   /**
-   * A new secret; the current one keeps signing (as another signature) for ROTATION_OVERLAP_MS, and so
-   * do those earlier rotations retired that are still within theirs.
+   * A new secret; the current one keeps signing (as another signature) for `previousValidForSeconds`
+   * (a day when absent), and so do those earlier rotations retired, within theirs and never longer.
    */
   async rotateSecret(id: string, dto: RotateSecretDto): Promise<EndpointWithSecretDto> {
     const chosen = dto.secret === undefined ? undefined : checkSecret(dto.secret);
@@ -171,8 +169,9 @@ export class EndpointsService {
         );
       }
       const now = Date.now();
-      // No secret before the new one signs past the overlap asked for: after a leak, none at all.
-      const until = now + (dto.previousValidForSeconds ?? ROTATION_OVERLAP_MS / 1000) * 1000;
+      // No secret before the new one signs past the overlap asked for (a day unless told otherwise, so
+      // receivers can switch without a gap): after a leak, none at all.
+      const until = now + (dto.previousValidForSeconds ?? MAX_OVERLAP_SECONDS) * 1000;
       const retiredSecrets = [
         { secret: endpoint.secret, expiresAt: new Date(until).toISOString() },
         ...endpoint.retiredSecrets.map((retired) => ({
