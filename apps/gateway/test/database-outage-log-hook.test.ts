@@ -47,6 +47,15 @@ describe(databaseOutageLogHook.name, () => {
     });
   });
 
+  it('writes a database outage logged as an error as a warning, and any other error as an error', () => {
+    root.error({ context: 'SubscriptionHub', err: connectionRefused() }, 'subscribe failed');
+    root.error({ context: 'SubscriptionHub', err: new Error('a bug') }, 'subscribe failed');
+    expect(lines.map((line) => [line.level, line.msg])).toEqual([
+      [40, 'subscribe failed'],
+      [50, 'subscribe failed'],
+    ]);
+  });
+
   it('passes every other line through, the same error from another cause included', () => {
     const failure = Object.assign(new Error('duplicate key value'), { code: '23505' });
     for (let i = 0; i < 5; i++) {

@@ -8,19 +8,25 @@ const WINDOW_MS = 60_000;
 
 type LogMethodHook = NonNullable<NonNullable<LoggerOptions['hooks']>['logMethod']>;
 
+/** pino's `error` level: lines from it up are faults of Herald's. */
+const ERROR_LEVEL = 50;
+
 /**
  * While the database is away, every component retrying against it (the event log reader, the delivery
  * claimer and reaper, the notification listener, the stream supervisor) logs each attempt: about 90
  * lines in 30 seconds, which bury the line that says why. This hook lets one line per message through
- * per window and counts the rest into the next (`suppressed`). Other lines pass untouched.
+ * per window and counts the rest into the next (`suppressed`). Such a line logged as an error is written
+ * as a warning: an outage is expected and each component waits it out, and an error line would page
+ * someone for it. Other lines pass untouched.
  */
 export function databaseOutageLogHook(clock: Pick<Clock, 'now'>): LogMethodHook {
   const throttle = new LogThrottle(WINDOW_MS, clock, 1_000);
-  return function logMethod(args, method) {
+  return function logMethod(args, method, level) {
     const [fields, message] = args as unknown[];
     if (typeof message !== 'string' || !isFieldsWithUnavailableDatabase(fields)) {
       return method.apply(this, args);
     }
+    if (level >= ERROR_LEVEL) return this.warn(...(args as Parameters<typeof this.warn>));
     const admitted = throttle.admit(`${String(fields.context ?? '')}\u0000${message}`);
     if (!admitted) return;
     const written = admitted.suppressed > 0 ? { ...fields, suppressed: admitted.suppressed } : fields;

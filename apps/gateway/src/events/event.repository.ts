@@ -16,11 +16,11 @@ export interface EventQuery {
   limit: number;
 }
 
-/** A page of the log and retention's watermark when it was read. */
+/** A page of the log, and whether retention had removed events after its start when it was read. */
 export interface EventPage {
   rows: EventRow[];
-  /** The highest seq retention had removed: a page after a lower seq may lack events it removed. */
-  purgedThrough: bigint;
+  /** Retention's watermark had passed `afterSeq`: the page may lack events it removed. */
+  expired: boolean;
 }
 
 /** True when events after `afterSeq` may have been removed by retention (`0`: from the oldest kept). */
@@ -41,9 +41,7 @@ export class EventRepository {
   /** The event's seq (undefined when no such event is stored) and retention's watermark, read together. */
   async positionOf(id: string): Promise<{ seq: bigint | undefined; purgedThrough: bigint }> {
     const rows: Array<{ seq: string | null; purged: string }> = await this.dataSource.query(
-      `SELECT events.seq, retention.purged_through_seq AS purged
-       FROM event_log_retention retention LEFT JOIN events ON events.id = $1
-       WHERE retention.id = 1`,
+      `SELECT (SELECT seq FROM events WHERE id = $1) AS seq, (${PURGED_THROUGH}) AS purged`,
       [id],
     );
     const seq = rows[0]?.seq;
@@ -65,8 +63,7 @@ export class EventRepository {
    */
   async seqBounds(): Promise<{ purgedThrough: bigint; lastIssued: bigint }> {
     const rows: Array<{ purged: string | null; issued: string | null }> = await this.dataSource.query(
-      `SELECT (SELECT purged_through_seq FROM event_log_retention WHERE id = 1) AS purged,
-              pg_sequence_last_value('event_seq') AS issued`,
+      `SELECT (${PURGED_THROUGH}) AS purged, pg_sequence_last_value('event_seq') AS issued`,
     );
     return { purgedThrough: BigInt(rows[0]?.purged ?? 0), lastIssued: BigInt(rows[0]?.issued ?? 0) };
   }
@@ -78,14 +75,20 @@ export class EventRepository {
    */
   async query(query: EventQuery): Promise<EventPage> {
     const { sql, params } = eventQueryStatement(query);
-    const rows: Array<EventRow & { purged_through: string }> = await this.dataSource.query(sql, params);
+    const rows: Array<EventRow & { purged_through?: string }> = await this.dataSource.query(sql, params);
+    const after = BigInt(query.afterSeq ?? 0);
+    // From the oldest kept event, nothing can have been passed over.
+    if (after === 0n) return { rows, expired: false };
     // An empty page has no row to carry the watermark, read after it instead: a purge since then can
     // only have removed events the page's filters left out (retention removes old events, and the page
     // saw none of its own after its start), which expires a cursor as any purge past it does.
     const purged = rows[0]?.purged_through ?? (await this.seqBounds()).purgedThrough;
-    return { rows, purgedThrough: BigInt(purged) };
+    return { rows, expired: expiredBy(after, BigInt(purged)) };
   }
 }
+
+/** The highest seq retention has removed (see `expiredBy`). */
+const PURGED_THROUGH = 'SELECT purged_through_seq FROM event_log_retention WHERE id = 1';
 
 /** How many of a source's newest events `lastDedupKey` looks through. */
 export const DEDUP_KEY_LOOKBACK = 10_000;
@@ -117,11 +120,10 @@ export function eventQueryStatement(query: EventQuery): { sql: string; params: u
   if (query.until) conditions.push(`time < ${placeholder(query.until)}`);
   const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
   const limit = placeholder(query.limit);
-  // Retention's watermark in the page's snapshot, computed once (an InitPlan), on every row.
+  // A page with a start carries retention's watermark in its own snapshot, computed once (an InitPlan).
+  const watermark = BigInt(query.afterSeq ?? 0) > 0n ? `, (${PURGED_THROUGH}) AS purged_through` : '';
   return {
-    sql: `SELECT ${EVENT_COLUMNS},
-        (SELECT purged_through_seq FROM event_log_retention WHERE id = 1) AS purged_through
-      FROM events ${where} ORDER BY seq LIMIT ${limit}`,
+    sql: `SELECT ${EVENT_COLUMNS}${watermark} FROM events ${where} ORDER BY seq LIMIT ${limit}`,
     params,
   };
 }

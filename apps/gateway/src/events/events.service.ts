@@ -21,7 +21,7 @@ import type { EventWithRawDto, GetEventQueryDto, ListEventsQueryDto, PublishEven
 import { EventLogReads } from './event-log-reads.js';
 import { checkIdempotencyKey } from '../common/idempotency-key.js';
 import { rangeBound } from '../common/instant.js';
-import { EventRepository, expiredBy } from './event.repository.js';
+import { EventRepository } from './event.repository.js';
 import { type AppendedEvent, EventWriter } from './event-writer.js';
 
 const TEXT_CONTENT = /^(application\/([a-z0-9.+-]*\+)?json|text\/.*)$/;
@@ -125,9 +125,8 @@ export class EventsService {
       const afterSeq = await this.startAfter(list, query.after, query.cursor);
       const page = await this.repository.query({ ...selection, afterSeq });
       // A purge between the cursor's check and the page would skip what it removed without a word.
-      if (afterSeq !== undefined && expiredBy(BigInt(afterSeq), page.purgedThrough)) {
+      if (page.expired)
         throw refusedCursor({ kind: 'expired' }, query.cursor === undefined ? 'after' : 'cursor');
-      }
       return page;
     });
     return toPage(rows, limit, toEnvelope, (row) => row.seq, list);

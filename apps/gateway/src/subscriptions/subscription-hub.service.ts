@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import type {
   ClientToServerEvents,
+  ClosingMessage,
   HeraldEvent,
   ServerToClientEvents,
   SocketError,
@@ -15,7 +16,6 @@ import type {
   UnsubscribeResult,
 } from '@herald/events';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
-import { isDatabaseUnavailable } from '../common/errors/problem.js';
 import type { Socket } from 'socket.io';
 import { v7 as uuidv7 } from 'uuid';
 import { apiKeyRoom } from '../cluster/api-key-room.js';
@@ -24,7 +24,7 @@ import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
 import { CursorResolver, cursorRefusal } from '../events/cursor-resolver.js';
 import { EventLogReads } from '../events/event-log-reads.js';
 import { toEnvelope } from '../events/event-record.js';
-import { EventRepository, expiredBy } from '../events/event.repository.js';
+import { EventRepository } from '../events/event.repository.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { writeTogether } from './coalesce-writes.js';
 import { EventLogTail } from './event-log-tail.service.js';
@@ -154,10 +154,8 @@ export class SubscriptionHub
       return { ok: true, id: subscription.id, cursor: String(start) };
     } catch (error) {
       if (error instanceof SubscribeRefused) return { ok: false, error: error.error };
-      // An outage is expected and the client retries; anything else is a fault of ours.
-      if (isDatabaseUnavailable(error))
-        this.logger.warn({ err: error }, 'subscribe failed: the database is unavailable');
-      else this.logger.error({ err: error }, 'subscribe failed');
+      // Written as a warning during a database outage (see databaseOutageLogHook).
+      this.logger.error({ err: error }, 'subscribe failed');
       return {
         ok: false,
         error: { code: 'internal', message: 'the subscription could not be set up; retry' },
@@ -225,15 +223,10 @@ export class SubscriptionHub
     const { socket } = session;
     if (!socket.connected) return false;
     if (backlog >= this.config.socketMaxBuffer) {
-      this.logger.info(
-        { socketId: socket.id, keyId: session.principal.keyId },
-        'disconnecting a slow subscriber',
-      );
-      socket.emit('closing', {
+      this.close(session, 'disconnecting a slow subscriber', {
         code: 'slow_consumer',
         message: `more than ${this.config.socketMaxBuffer} packets waiting; reconnect and resume with after`,
       });
-      socket.disconnect(true);
       return false;
     }
     const { data, options } = this.packets.encode(subscription, event);
@@ -245,13 +238,18 @@ export class SubscriptionHub
   }
 
   /** Closes a socket one of whose replays retention overtook; resubscribing with its cursor is refused as expired. */
-  private expire({ socket, principal }: Session): void {
-    this.logger.info({ socketId: socket.id, keyId: principal.keyId }, 'retention overtook a replay');
-    socket.emit('closing', {
+  private expire(session: Session): void {
+    this.close(session, 'retention overtook a replay', {
       code: 'cursor_expired',
       message:
         'retention removed events after a subscription’s position before they were sent; resuming from it is refused as cursor_expired',
     });
+  }
+
+  /** Says why, then disconnects: the client resumes each subscription with `after`. */
+  private close({ socket, principal }: Session, logged: string, closing: ClosingMessage): void {
+    this.logger.info({ socketId: socket.id, keyId: principal.keyId }, logged);
+    socket.emit('closing', closing);
     socket.disconnect(true);
   }
 
@@ -293,7 +291,7 @@ export class SubscriptionHub
         if (!page) return;
         // Retention ran while the replay was under way (a slow reader far behind): what it removed
         // after the cursor is gone, and the client is told so when it resumes.
-        if (expiredBy(subscription.cursor, page.purgedThrough)) return this.expire(session);
+        if (page.expired) return this.expire(session);
         const { rows } = page;
         for (const row of rows) {
           await this.drained(session.socket);

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { HeraldException } from '../../common/errors/herald-exception.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, type Page, toPage } from '../../common/pagination.js';
+import { EventRepository } from '../../events/event.repository.js';
 import { EndpointsService } from '../endpoints.service.js';
 import {
   type DeliveryDto,
@@ -18,6 +19,7 @@ export class DeliveriesService {
   constructor(
     private readonly repository: DeliveryRepository,
     private readonly endpoints: EndpointsService,
+    private readonly events: EventRepository,
   ) {}
 
   async listForEndpoint(endpointId: string, query: ListDeliveriesQueryDto): Promise<Page<DeliveryDto>> {
@@ -39,7 +41,7 @@ export class DeliveriesService {
     const list = { kind: 'event-deliveries', filters: { event: query.eventId.toLowerCase() } };
     const before = query.cursor === undefined ? undefined : decodeCursor(list, query.cursor);
     const rows = await this.repository.pageOfEvent(query.eventId, before, limit + 1);
-    if (rows.length === 0 && before === undefined && !(await this.repository.eventExists(query.eventId))) {
+    if (rows.length === 0 && before === undefined && !(await this.events.findById(query.eventId, false))) {
       throw HeraldException.notFound('Event', query.eventId);
     }
     return toPage(rows, limit, mapDelivery, (row) => row.id, list);

@@ -5,7 +5,6 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
-import { isDatabaseUnavailable } from '../../common/errors/problem.js';
 import { INSTANCE_ID } from '../../config/herald-config.js';
 import { Channel, PgListener } from '../../database/pg-listener.service.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
@@ -302,14 +301,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.occupy(delivery.endpointId, 1);
     const done = this.attempt(delivery)
       .catch((error) =>
-        // An outage past the outcome's retries is expected (the lease lapses and the delivery goes out
-        // again); anything else is a fault of ours.
-        isDatabaseUnavailable(error)
-          ? this.logger.warn(
-              { err: error, deliveryId: delivery.id },
-              'delivery attempt not recorded: the database is unavailable; it is sent again once its lease lapses',
-            )
-          : this.logger.error({ err: error, deliveryId: delivery.id }, 'delivery attempt crashed'),
+        // A warning when the database was away past the outcome's retries (see databaseOutageLogHook).
+        this.logger.error(
+          { err: error, deliveryId: delivery.id },
+          'delivery attempt ended without its outcome recorded; it is sent again once its lease lapses',
+        ),
       )
       .finally(() => {
         this.inFlight.delete(delivery.id);

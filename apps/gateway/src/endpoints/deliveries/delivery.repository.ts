@@ -625,11 +625,6 @@ export class DeliveryRepository {
     return this.dataSource.query(EVENT_DELIVERIES_STATEMENT, [eventId, before ?? null, limit]);
   }
 
-  async eventExists(eventId: string): Promise<boolean> {
-    const rows: unknown[] = await this.dataSource.query('SELECT 1 FROM events WHERE id = $1', [eventId]);
-    return rows.length > 0;
-  }
-
   async findById(id: string): Promise<DeliveryRow | undefined> {
     const rows: DeliveryRow[] = await this.dataSource.query(
       `SELECT ${DELIVERY_COLUMNS} FROM ${DELIVERY_SOURCE} WHERE d.id = $1`,
