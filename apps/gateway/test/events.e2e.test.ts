@@ -334,6 +334,14 @@ describe('event log (/v1/events)', () => {
       ],
       ['a limit over 500', () => admin('GET', '/v1/events?limit=501'), 400, 'validation_failed'],
       ['a limit that is not a number', () => admin('GET', '/v1/events?limit=ten'), 400, 'validation_failed'],
+      ...['1e2', '0x10', '%205', '5.0', '1&limit=2'].map(
+        (limit): BadInput => [
+          `a limit written ${decodeURIComponent(limit)}`,
+          () => admin('GET', `/v1/events?limit=${limit}`),
+          400,
+          'validation_failed',
+        ],
+      ),
       ['an unknown query parameter', () => admin('GET', '/v1/events?colour=red'), 400, 'validation_failed'],
       [
         'an unknown event id',

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { applyDecorators, type Type as Class } from '@nestjs/common';
 import { ApiExtraModels, ApiOkResponse, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { ErrorCode } from './errors/error-code.js';
 import { HeraldException } from './errors/herald-exception.js';
@@ -10,10 +10,17 @@ import { isUuid } from './resource-id.js';
 export const MAX_PAGE_SIZE = 500;
 export const DEFAULT_PAGE_SIZE = 100;
 
+/**
+ * Digits only: `Number()` also read `1e2`, `0x10` and ` 5` as page sizes, and a repeated `limit` as
+ * whatever its array became. Anything else is NaN, which IsInt refuses with a 400.
+ */
+const decimalDigits = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^[0-9]{1,9}$/.test(value) ? Number(value) : NaN;
+
 export class PageQueryDto {
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })
   @IsOptional()
-  @Type(() => Number)
+  @Transform(decimalDigits)
   @IsInt()
   @Min(1)
   @Max(MAX_PAGE_SIZE)
