@@ -127,6 +127,20 @@ describe('event log (/v1/events)', () => {
     expect((await publisher('POST', '/v1/events', nullSubject)).status).toBe(200);
   });
 
+  it('takes a repeated Idempotency-Key with another time as a different event', async () => {
+    const timed = (time?: string) => ({
+      body: { type: 'orders.shipped', data: { id: 9 }, ...(time && { time }) },
+      headers: { 'idempotency-key': 'ship-9' },
+    });
+    expect((await publisher('POST', '/v1/events', timed('2026-01-01T00:00:00.000Z'))).status).toBe(201);
+    // The same instant in another offset, and no time at all, are the same request.
+    expect((await publisher('POST', '/v1/events', timed('2026-01-01T01:00:00+01:00'))).status).toBe(200);
+    expect((await publisher('POST', '/v1/events', timed())).status).toBe(200);
+    const later = await publisher('POST', '/v1/events', timed('2026-01-02T00:00:00.000Z'));
+    expect(later.status).toBe(409);
+    expect(later.body.code).toBe('idempotency_conflict');
+  });
+
   it('publishes data of 80,000 keys in one object', async () => {
     // class-transformer's key dedup was quadratic: 75,000 keys held the event loop for 6–11 s (see
     // class-transformer-patch.test.ts, which counts rather than times it).
@@ -334,14 +348,12 @@ describe('event log (/v1/events)', () => {
       ],
       ['a limit over 500', () => admin('GET', '/v1/events?limit=501'), 400, 'validation_failed'],
       ['a limit that is not a number', () => admin('GET', '/v1/events?limit=ten'), 400, 'validation_failed'],
-      ...['1e2', '0x10', '%205', '5.0', '1&limit=2'].map(
-        (limit): BadInput => [
-          `a limit written ${decodeURIComponent(limit)}`,
-          () => admin('GET', `/v1/events?limit=${limit}`),
-          400,
-          'validation_failed',
-        ],
-      ),
+      ...['1e2', '0x10', '%205', '5.0', '1&limit=2'].map((limit): BadInput => [
+        `a limit written ${decodeURIComponent(limit)}`,
+        () => admin('GET', `/v1/events?limit=${limit}`),
+        400,
+        'validation_failed',
+      ]),
       ['an unknown query parameter', () => admin('GET', '/v1/events?colour=red'), 400, 'validation_failed'],
       [
         'an unknown event id',

@@ -200,9 +200,15 @@ function refusedCursor(
   );
 }
 
+/**
+ * Whether a repeated key comes with the request that stored `stored`. A `time` sent with the repeat must
+ * be the stored one; one left out cannot be told apart from the first request's default (its receive
+ * time), so it is taken as the same.
+ */
 function sameRequest(stored: HeraldEvent, dto: PublishEventDto, data: Record<string, unknown>): boolean {
   return (
     stored.type === dto.type &&
+    (dto.time === undefined || Date.parse(dto.time) === Date.parse(stored.time)) &&
     // A JSON null subject is stored as none, like an absent one.
     (stored.subject ?? null) === (dto.subject ?? null) &&
     isDeepStrictEqual(stored.data, data)
