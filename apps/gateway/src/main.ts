@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import { v7 as uuidv7 } from 'uuid';
 import { ApiKeyService } from './api-keys/api-key.service.js';
@@ -99,9 +100,10 @@ async function shutdown(signal: string): Promise<void> {
   if (stopping) return forceExit(`${signal} during the shutdown; exiting without waiting for it`);
   stopping = true;
   logger.info({ signal }, 'shutting down');
+  const deadlineMs = config.shutdownDelayMs + SHUTDOWN_DEADLINE_MS;
   const deadline = setTimeout(
-    () => forceExit(`graceful shutdown took longer than ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting`),
-    SHUTDOWN_DEADLINE_MS,
+    () => forceExit(`graceful shutdown took longer than ${deadlineMs / 1000} s; exiting`),
+    deadlineMs,
   );
   deadline.unref();
   try {
@@ -109,6 +111,13 @@ async function shutdown(signal: string): Promise<void> {
     // stopped rather than left running without its parent.
     await starting.catch(() => undefined);
     app?.get(DrainState).begin();
+    if (app && config.shutdownDelayMs > 0) {
+      logger.info(
+        { delaySeconds: config.shutdownDelayMs / 1000 },
+        'out of rotation (readiness 503); serving on until balancers have stopped routing here',
+      );
+      await sleep(config.shutdownDelayMs);
+    }
     await app?.close();
     await embedded?.stop();
   } catch (error) {

@@ -13,6 +13,7 @@ describe('loadConfig', () => {
       retrySchedule: DEFAULT_RETRY_SCHEDULE,
       maxBodyBytes: 1024 * 1024,
       dataDir: '/var/tmp/h',
+      shutdownDelayMs: 0,
     });
     expect(config.databaseUrl).toBeUndefined();
   });
@@ -27,8 +28,10 @@ describe('loadConfig', () => {
       HERALD_MAX_BODY: '2mib',
       HERALD_ADMIN_TOKEN: 'a-long-enough-admin-token',
       REDIS_URL: 'redis://:secret@redis:6379/2',
+      HERALD_SHUTDOWN_DELAY: '5',
     });
     expect(config).toMatchObject({
+      shutdownDelayMs: 5_000,
       databaseUrl: 'postgres://u:p@db:5432/herald',
       port: 9000,
       retentionDays: 7,
@@ -109,6 +112,7 @@ describe('loadConfig', () => {
     ['HERALD_RETENTION_DAYS', 'week', 'must be a whole number of days from 1 to 3650'],
     ['HERALD_SOCKET_MAX_BUFFER', '5', 'must be an integer from 10 to 1000000'],
     ['HERALD_REQUEST_TIMEOUT', '0', 'must be a whole number of seconds from 1 to 3600'],
+    ['HERALD_SHUTDOWN_DELAY', '121', 'must be a whole number of seconds from 0 to 120'],
     ['HERALD_STREAM_AUTH_RETRY', '86401', 'must be a whole number of seconds from 1 to 86400'],
     [
       'HERALD_CORS_ORIGINS',

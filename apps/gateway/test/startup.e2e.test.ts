@@ -125,6 +125,34 @@ describe('gateway process with embedded Postgres', () => {
     },
   );
 
+  it('with HERALD_SHUTDOWN_DELAY serves on out of rotation for that long after SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-data-'));
+    const token = 'delayed-stop-admin-token-0123456789';
+    const gateway = await startGatewayProcess({
+      HERALD_DATA_DIR: dir,
+      HERALD_ADMIN_TOKEN: token,
+      HERALD_SHUTDOWN_DELAY: '3',
+    });
+    const admin = apiClient(gateway.baseUrl, token);
+    try {
+      const signalled = Date.now();
+      gateway.child.kill('SIGTERM');
+      await eventually(async () => (await admin('GET', '/readyz')).status === 503);
+      // A balancer that has not caught up yet still gets its requests served, ingest included.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const published = await admin('POST', '/v1/events', { body: { type: 'late.arrival' } });
+      expect(published.status).toBe(201);
+      expect(published.headers.get('connection')).toBe('close');
+      expect(await gateway.exited).toBe(0);
+      expect(Date.now() - signalled).toBeGreaterThanOrEqual(3_000);
+      expect(gateway.output()).toContain('serving on until balancers have stopped routing here');
+    } finally {
+      gateway.child.kill('SIGTERM');
+      await gateway.exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('stops in seconds while a client has stopped reading its websocket (never answers the close)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'herald-data-'));
     const gateway = await startGatewayProcess({ HERALD_DATA_DIR: dir });

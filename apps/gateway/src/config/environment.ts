@@ -161,6 +161,11 @@ export class Environment {
 
   @IsOptional()
   @Transform(toInt)
+  @IsIntegerIn(0, 120, 'a whole number of seconds')
+  HERALD_SHUTDOWN_DELAY?: number;
+
+  @IsOptional()
+  @Transform(toInt)
   @IsIntegerIn(1, 86_400, 'a whole number of seconds')
   HERALD_STREAM_AUTH_RETRY?: number;
 

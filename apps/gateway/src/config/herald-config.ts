@@ -21,6 +21,11 @@ export interface HeraldConfig {
   socketMaxBuffer: number;
   /** How long a client may take to send a whole request, headers and body (408 after it). */
   requestTimeoutMs: number;
+  /**
+   * How long after SIGTERM the instance keeps serving, out of rotation, before it begins to close:
+   * balancers (Kubernetes endpoints above all) learn of a stopping instance only after it got the signal.
+   */
+  shutdownDelayMs: number;
   /** First wait before a stream source whose credentials the provider refused is started again. */
   streamAuthRetryMs: number;
   /**
@@ -66,6 +71,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, version = '0.1.
     maxBodyBytes: e.HERALD_MAX_BODY ? parseSize(e.HERALD_MAX_BODY) : 1024 * 1024,
     socketMaxBuffer: e.HERALD_SOCKET_MAX_BUFFER ?? 1_000,
     requestTimeoutMs: (e.HERALD_REQUEST_TIMEOUT ?? 30) * 1000,
+    shutdownDelayMs: (e.HERALD_SHUTDOWN_DELAY ?? 0) * 1000,
     streamAuthRetryMs: (e.HERALD_STREAM_AUTH_RETRY ?? 300) * 1000,
     trustProxy: e.HERALD_TRUST_PROXY ?? false,
     redisUrl: e.REDIS_URL,
