@@ -41,6 +41,63 @@ describe('endpoints (/v1/endpoints)', () => {
     expect((await create('create-once-2')).status).toBe(201);
   });
 
+  it('keeps headers to send, merges changes into them and masks credentials', async () => {
+    const created = await admin('POST', '/v1/endpoints', {
+      body: {
+        url: 'https://hooks.example.com/headers',
+        headers: { 'X-Team': 'billing', 'X-Api-Key': 'k-123', Authorization: 'Bearer token-1' },
+      },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.headers).toEqual({
+      'X-Team': 'billing',
+      'X-Api-Key': '****',
+      Authorization: 'Bear****',
+    });
+    const id = created.body.id;
+    // Names without regard to case: x-team replaces X-Team; null removes; the key is kept as it was.
+    const patched = await admin('PATCH', `/v1/endpoints/${id}`, {
+      body: { headers: { 'x-team': 'payments', authorization: null, 'X-Region': 'eu' } },
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.body.headers).toEqual({ 'x-team': 'payments', 'X-Api-Key': '****', 'X-Region': 'eu' });
+    expect((await admin('GET', `/v1/endpoints/${id}`)).body.headers).toEqual(patched.body.headers);
+    const stored = await herald.app.get(EndpointRepository).findById(id);
+    expect(stored?.headers).toEqual({ 'x-team': 'payments', 'X-Api-Key': 'k-123', 'X-Region': 'eu' });
+
+    const refused = async (headers: unknown, field: string, method: 'POST' | 'PATCH' = 'POST') => {
+      const response =
+        method === 'POST'
+          ? await admin('POST', '/v1/endpoints', { body: { url: 'https://hooks.example.com/h', headers } })
+          : await admin('PATCH', `/v1/endpoints/${id}`, { body: { headers } });
+      expect({ status: response.status, code: response.body.code }).toEqual({
+        status: 400,
+        code: 'validation_failed',
+      });
+      expect(response.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+    };
+    await refused({ 'Webhook-Signature': 'v1,x' }, 'headers.Webhook-Signature');
+    await refused({ 'Content-Type': 'text/plain' }, 'headers.Content-Type');
+    await refused({ Host: 'elsewhere' }, 'headers.Host');
+    await refused({ 'X Bad': 'v' }, 'headers.X Bad');
+    await refused({ 'X-Split': 'a\r\nInjected: yes' }, 'headers.X-Split');
+    await refused({ 'X-Empty': '' }, 'headers.X-Empty');
+    await refused({ 'X-Number': 7 }, 'headers.X-Number');
+    await refused({ 'X-A': '1', 'x-a': '2' }, 'headers.x-a');
+    await refused(['X-A'], 'headers');
+    // The headers as GET shows them, sent back whole: the masked key would replace the key.
+    await refused(patched.body.headers, 'headers.X-Api-Key', 'PATCH');
+    const many = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`X-H${i}`, 'v']));
+    await refused(many, 'headers');
+    // Three stored, so eighteen more are too many.
+    await refused(
+      Object.fromEntries(Array.from({ length: 18 }, (_, i) => [`X-H${i}`, 'v'])),
+      'headers',
+      'PATCH',
+    );
+    expect((await herald.app.get(EndpointRepository).findById(id))?.headers).toEqual(stored?.headers);
+  });
+
   it('creates an endpoint, shows its secret once, and never returns it in full again', async () => {
     const created = await admin('POST', '/v1/endpoints', {
       body: {

@@ -137,6 +137,15 @@ describe('migrations', () => {
     ).map((row: { relname: string }) => row.relname);
 
   /** A logger for `migrate` that keeps the messages of its warnings. */
+  /** Undoes the newest migrations down to `name`, that one included, so the next migrate runs them again. */
+  const undoThrough = async (name: string) => {
+    for (;;) {
+      const [last] = await db.query(`SELECT name FROM migrations ORDER BY timestamp DESC LIMIT 1`);
+      await db.undoLastMigration({ transaction: 'each' });
+      if (last.name === name) return;
+    }
+  };
+
   const warningsKept = () => {
     const warnings: string[] = [];
     const logger = {
@@ -148,7 +157,7 @@ describe('migrations', () => {
 
   it('gives a migration up when it waits long for a lock, so writes are not held behind it, and tries again', async () => {
     // Back to before AttemptUrls, to apply it again: its ALTER TABLE needs the attempts table to itself.
-    for (let newer = 0; newer < 8; newer++) await db.undoLastMigration({ transaction: 'each' });
+    await undoThrough('AttemptUrls1795450900000');
     const reader = new pg.Client({ connectionString: herald.databaseUrl });
     const writer = new pg.Client({ connectionString: herald.databaseUrl });
     await Promise.all([reader.connect(), writer.connect()]);
@@ -181,7 +190,7 @@ describe('migrations', () => {
 
   it('lets a CONCURRENTLY index build wait out a long transaction, rather than giving it up and building again', async () => {
     // Back to before FailedDeliveriesByEndpoint, whose build waits for every older transaction.
-    for (let newer = 0; newer < 5; newer++) await db.undoLastMigration({ transaction: 'each' });
+    await undoThrough('FailedDeliveriesByEndpoint1795451200000');
     const reader = new pg.Client({ connectionString: herald.databaseUrl });
     await reader.connect();
     try {
@@ -204,7 +213,7 @@ describe('migrations', () => {
 
   it('waits for another instance’s migrations without a statement open, which its CONCURRENTLY build would wait for', async () => {
     // Back to before FailedDeliveriesByEndpoint, so that migrations are pending while another holds the lock.
-    for (let newer = 0; newer < 5; newer++) await db.undoLastMigration({ transaction: 'each' });
+    await undoThrough('FailedDeliveriesByEndpoint1795451200000');
     const holder = new pg.Client({ connectionString: herald.databaseUrl });
     await holder.connect();
     try {
@@ -231,6 +240,18 @@ describe('migrations', () => {
   });
 
   // The newest first, as `undoLastMigration` takes them; the last test applies them all again.
+  it('reverts EndpointHeaders, dropping the headers endpoints send', async () => {
+    const headerColumns = async () =>
+      (
+        await db.query(
+          `SELECT 1 FROM information_schema.columns WHERE table_name = 'endpoints' AND column_name = 'headers'`,
+        )
+      ).length;
+    expect(await headerColumns()).toBe(1);
+    await db.undoLastMigration({ transaction: 'each' });
+    expect(await headerColumns()).toBe(0);
+  });
+
   it('reverts EndpointIdempotencyKeys, dropping the keys endpoints were created with', async () => {
     const keyed = async () =>
       (
@@ -412,6 +433,7 @@ describe('migrations', () => {
       'ManualRetries1795451400000',
       'EndpointLastFailures1795451500000',
       'EndpointIdempotencyKeys1795451600000',
+      'EndpointHeaders1795451700000',
     ]);
     expect(await attemptIndexes()).toEqual(['delivery_attempts_once', 'delivery_attempts_pkey']);
     expect(await oldAttempts()).toEqual(['2020-01-01', '2020-01-02']);
@@ -425,6 +447,8 @@ describe('migrations', () => {
     const [own] = await db.query(`SELECT token_prefix FROM api_keys WHERE id <> $1`, [OLD_BOOTSTRAP_KEY]);
     expect(own.token_prefix).toMatch(/^hrld_.{4}$/);
     expect(await goneIndex()).toBe('deliveries_gone');
+    // Endpoints made before EndpointHeaders send none of their own.
+    expect(await db.query(`SELECT DISTINCT headers FROM endpoints`)).toEqual([{ headers: {} }]);
     expect((await madeIds()).inOrder).toBe(true);
     expect(await deliveryKeys()).toEqual([]);
     expect(await dueIndex()).toContain('(endpoint_id, next_attempt_at)');

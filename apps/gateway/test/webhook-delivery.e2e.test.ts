@@ -134,6 +134,37 @@ describe('outbound webhook delivery', () => {
     expect(receiver.received).toHaveLength(1);
   });
 
+  it("sends the endpoint's own headers beside Herald's, and its changed ones from the next webhook on", async () => {
+    receiver = await startWebhookReceiver();
+    const created = await admin('POST', '/v1/endpoints', {
+      body: {
+        url: receiver.url,
+        filter: { types: ['headed.*'] },
+        headers: { 'X-Api-Key': 'k-123', 'X-Team': 'billing' },
+      },
+    });
+    await publish('headed.first');
+    await eventually(() => receiver.received.length === 1);
+    const first = receiver.received[0]!;
+    expect(first.headers).toMatchObject({
+      'x-api-key': 'k-123',
+      'x-team': 'billing',
+      'content-type': 'application/json',
+      'user-agent': 'Herald/0.1.0',
+    });
+    expect(() =>
+      new Webhook(created.body.secret).verify(first.body, first.headers as Record<string, string>),
+    ).not.toThrow();
+
+    await admin('PATCH', `/v1/endpoints/${created.body.id}`, {
+      body: { headers: { 'X-Team': null, 'X-Api-Key': 'k-456' } },
+    });
+    await publish('headed.second');
+    await eventually(() => receiver.received.length === 2);
+    expect(receiver.received[1]!.headers['x-api-key']).toBe('k-456');
+    expect(receiver.received[1]!.headers['x-team']).toBeUndefined();
+  });
+
   it('retries on the schedule with ±20 % jitter, stores every attempt, then fails', async () => {
     receiver = await startWebhookReceiver(() => ({ status: 500, body: 'x'.repeat(5_000) }));
     const endpoint = await endpointFor(receiver.url, ['retry.me']);

@@ -17,6 +17,7 @@ import { IsInstant } from '../common/instant.js';
 import { OverlapSeconds } from '../common/overlap-seconds.js';
 import { IsOmittable } from '../common/omittable.js';
 import type { EndpointEntity } from './endpoint.entity.js';
+import { MAX_ENDPOINT_HEADERS, shownHeaders } from './endpoint-headers.js';
 import { MAX_ENDPOINT_URL_LENGTH } from './endpoint-url.js';
 
 export class EndpointFilterDto {
@@ -67,6 +68,16 @@ export class CreateEndpointDto {
   @IsString()
   @MaxLength(200)
   secret?: string;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    example: { 'X-Api-Key': 'k-123', 'X-Team': 'billing' },
+    description: `Headers sent with every webhook to this endpoint (at most ${MAX_ENDPOINT_HEADERS}; not Herald's own, such as webhook-*, content-type or user-agent)`,
+  })
+  @IsOmittable()
+  @IsObject()
+  headers?: Record<string, string>;
 }
 
 export class UpdateEndpointDto {
@@ -95,6 +106,17 @@ export class UpdateEndpointDto {
   @IsOmittable()
   @IsBoolean()
   enabled?: boolean;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'string', nullable: true },
+    example: { 'X-Team': 'payments', 'X-Old': null },
+    description:
+      'Merged into the headers (names without regard to case): a name set to null is removed, the others keep their values',
+  })
+  @IsOmittable()
+  @IsObject()
+  headers?: Record<string, string | null>;
 }
 
 /** The body of a rotation, which may be left out (an empty object too). */
@@ -183,6 +205,13 @@ export class EndpointDto {
     description: 'While a rotation is in progress: when the last of the old secrets stops signing',
   })
   previousSecretExpiresAt: string | null;
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    description:
+      'Headers sent with every webhook; values of names that suggest credentials (authorization, *key*, *token*, …) masked',
+  })
+  headers: Record<string, string>;
   @ApiProperty() createdAt: string;
   @ApiProperty() updatedAt: string;
 }
@@ -215,6 +244,7 @@ export function mapEndpoint(endpoint: EndpointEntity, now = new Date()): Endpoin
     failingSince: endpoint.failingSince?.toISOString() ?? null,
     secretPrefix: endpoint.secret.slice(0, SECRET_PREFIX_LENGTH),
     previousSecretExpiresAt: lastExpiry && Date.parse(lastExpiry) > now.getTime() ? lastExpiry : null,
+    headers: shownHeaders(endpoint.headers),
     createdAt: endpoint.createdAt.toISOString(),
     updatedAt: endpoint.updatedAt.toISOString(),
   };

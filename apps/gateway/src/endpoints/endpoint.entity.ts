@@ -40,6 +40,10 @@ export class EndpointEntity {
   @Column('jsonb', { name: 'retired_secrets' })
   retiredSecrets: RetiredSecret[];
 
+  /** Sent with every webhook to the endpoint (see endpoint-headers.ts), names as the operator wrote them. */
+  @Column('jsonb')
+  headers: Record<string, string>;
+
   /** First failed attempt since the last success; five days of that disables the endpoint. */
   @Column('timestamptz', { name: 'failing_since', nullable: true })
   failingSince: Date | null;

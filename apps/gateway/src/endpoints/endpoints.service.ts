@@ -26,6 +26,7 @@ import {
 } from './endpoint.dto.js';
 import type { EndpointEntity } from './endpoint.entity.js';
 import { EndpointRepository, type NewEndpoint } from './endpoint.repository.js';
+import { mergeEndpointHeaders } from './endpoint-headers.js';
 import { parseEndpointUrl } from './endpoint-url.js';
 
 /**
@@ -63,10 +64,11 @@ export class EndpointsService {
     idempotencyKey?: string,
   ): Promise<{ endpoint: EndpointWithSecretDto; created: boolean }> {
     checkIdempotencyKey(idempotencyKey);
-    const [url, filter, secret] = checkTogether(
+    const [url, filter, secret, headers] = checkTogether(
       () => this.checkUrl(dto.url),
       () => this.filterColumns(dto.filter),
       () => (dto.secret === undefined ? generateSecret() : checkSecret(dto.secret)),
+      () => mergeEndpointHeaders({}, dto.headers ?? {}),
     );
     // The request as given, in a fixed order (a retry sends the same), kept only with its key.
     const requestDigest =
@@ -81,6 +83,7 @@ export class EndpointsService {
                 dto.filter?.sources,
                 dto.enabled,
                 dto.secret,
+                dto.headers,
               ]),
             )
             .digest('hex');
@@ -93,6 +96,7 @@ export class EndpointsService {
       disabledReason: null,
       secret,
       retiredSecrets: [],
+      headers,
       failingSince: null,
       disableReportDueAt: null,
       idempotencyKey: idempotencyKey ?? null,
@@ -127,6 +131,8 @@ export class EndpointsService {
     const [url, filter] = checkTogether(
       () => (dto.url === undefined ? undefined : this.checkUrl(dto.url)),
       () => (dto.filter === undefined ? undefined : this.filterColumns(dto.filter)),
+      // Each entry checked with the rest of the body; the count only against the stored headers, below.
+      () => dto.headers !== undefined && mergeEndpointHeaders({}, dto.headers),
     );
     const changes: Partial<NewEndpoint> = { ...filter };
     if (url !== undefined) changes.url = url;
@@ -135,9 +141,14 @@ export class EndpointsService {
       await this.write(id, (endpoint) => {
         // Failures at the old address say nothing of the new one.
         const moved = url !== undefined && url !== endpoint.url ? { failingSince: null } : {};
-        if (dto.enabled === undefined || dto.enabled === endpoint.enabled) return { ...changes, ...moved };
+        // Merged into the headers as they are under the row lock, so concurrent patches each keep theirs.
+        const headers =
+          dto.headers === undefined ? {} : { headers: mergeEndpointHeaders(endpoint.headers, dto.headers) };
+        if (dto.enabled === undefined || dto.enabled === endpoint.enabled)
+          return { ...changes, ...moved, ...headers };
         return {
           ...changes,
+          ...headers,
           enabled: dto.enabled,
           disabledReason: dto.enabled ? null : 'disabled by an operator',
           failingSince: null,

@@ -19,6 +19,7 @@ import { PreviousIngestTokens1795451300000 } from './1795451300000-PreviousInges
 import { ManualRetries1795451400000 } from './1795451400000-ManualRetries.js';
 import { EndpointLastFailures1795451500000 } from './1795451500000-EndpointLastFailures.js';
 import { EndpointIdempotencyKeys1795451600000 } from './1795451600000-EndpointIdempotencyKeys.js';
+import { EndpointHeaders1795451700000 } from './1795451700000-EndpointHeaders.js';
 
 /** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
 export const migrations = [
@@ -43,4 +44,5 @@ export const migrations = [
   ManualRetries1795451400000,
   EndpointLastFailures1795451500000,
   EndpointIdempotencyKeys1795451600000,
+  EndpointHeaders1795451700000,
 ];

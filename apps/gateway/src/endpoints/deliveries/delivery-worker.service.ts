@@ -410,6 +410,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       result = await this.sender.send({
         url: delivery.url,
         secrets: delivery.secrets,
+        headers: delivery.headers,
         id: delivery.event.id,
         body: delivery.body,
       });

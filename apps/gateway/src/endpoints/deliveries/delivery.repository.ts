@@ -61,6 +61,8 @@ export interface ClaimedDelivery {
   url: string;
   /** Newest first; two while a rotation is in progress. */
   secrets: string[];
+  /** The endpoint's own headers; null when it has none. */
+  headers: Record<string, string> | null;
   event: { id: string; type: string };
   /**
    * The event's envelope as JSON, the webhook's body. Serialized as the claim is read, so the row's
@@ -200,7 +202,7 @@ export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
          e.secret, CASE WHEN e.retired_secrets <> '[]' THEN
            (SELECT string_agg(r.secret ->> 'secret', ' ' ORDER BY r.n) FROM jsonb_array_elements(e.retired_secrets)
             WITH ORDINALITY AS r(secret, n) WHERE (r.secret ->> 'expiresAt')::timestamptz > now()) END AS retired_secrets,
-         ev.*
+         nullif(e.headers, '{}') AS headers, ev.*
   FROM (SELECT (extract(epoch FROM min(next.at) - now()) * 1000)::float8 AS next_due_in_ms,
                ${ASYNC_COMMIT} AS async_commit,
                (SELECT count(*) FROM candidates)::int AS candidate_count
@@ -447,6 +449,7 @@ export class DeliveryRepository {
         secret: string;
         /** Retired secrets still signing, newest first, space-separated (secrets hold no spaces). */
         retired_secrets: string | null;
+        headers: Record<string, string> | null;
       }
     > = await this.claims.query({
       name: 'herald_delivery_claim',
@@ -470,6 +473,7 @@ export class DeliveryRepository {
         url,
         // Text rather than an array: parsing a text[] per claimed row showed in profiles.
         secrets: retired_secrets === null ? [secret] : [secret, ...retired_secrets.split(' ')],
+        headers: row.headers,
         event: { id: row.id, type: row.type },
         // The row carries the claim's own columns too; toEnvelope reads only the event's.
         body: JSON.stringify(toEnvelope(row)),

@@ -16,6 +16,8 @@ export interface WebhookMessage {
   url: string;
   /** Newest first. */
   secrets: string[];
+  /** The endpoint's own headers, sent before Herald's (which they cannot name: see endpoint-headers.ts). */
+  headers: Record<string, string> | null;
   /** The `webhook-id`: the event id, the same on every attempt. */
   id: string;
   body: string;
@@ -130,6 +132,7 @@ export class WebhookSender implements OnApplicationShutdown {
   private async dispatch(message: WebhookMessage): Promise<AttemptEnd> {
     const timestamp = Math.floor(Date.now() / 1000);
     const headers = {
+      ...message.headers,
       'content-type': 'application/json',
       'user-agent': this.userAgent,
       ...(await signedHeaders(message.secrets, message.id, timestamp, message.body)),
