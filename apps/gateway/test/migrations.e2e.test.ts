@@ -240,6 +240,19 @@ describe('migrations', () => {
   });
 
   // The newest first, as `undoLastMigration` takes them; the last test applies them all again.
+  it('reverts EndpointRateLimits, dropping the limits and the reserved send times', async () => {
+    const rateColumns = async () =>
+      (
+        await db.query(
+          `SELECT 1 FROM information_schema.columns
+           WHERE table_name = 'endpoints' AND column_name IN ('rate_limit', 'next_send_at')`,
+        )
+      ).length;
+    expect(await rateColumns()).toBe(2);
+    await db.undoLastMigration({ transaction: 'each' });
+    expect(await rateColumns()).toBe(0);
+  });
+
   it('reverts EndpointHeaders, dropping the headers endpoints send', async () => {
     const headerColumns = async () =>
       (
@@ -434,6 +447,7 @@ describe('migrations', () => {
       'EndpointLastFailures1795451500000',
       'EndpointIdempotencyKeys1795451600000',
       'EndpointHeaders1795451700000',
+      'EndpointRateLimits1795451800000',
     ]);
     expect(await attemptIndexes()).toEqual(['delivery_attempts_once', 'delivery_attempts_pkey']);
     expect(await oldAttempts()).toEqual(['2020-01-01', '2020-01-02']);

@@ -109,6 +109,24 @@ describe('webhook delivery on graceful shutdown', () => {
       },
     ));
 
+  it('releases, unsent and uncounted, the deliveries waiting for their turn under a rate limit', () =>
+    withGateway(
+      () => ({ status: 204 }),
+      async ({ herald, receiver, admin, endpointId, deliveries }) => {
+        await admin('PATCH', `/v1/endpoints/${endpointId}`, { body: { rateLimit: 1 } });
+        for (let n = 0; n < 5; n++) await admin('POST', '/v1/events', { body: { type: 'bye.slowly' } });
+        await eventually(() => receiver.received.length === 1);
+
+        const started = Date.now();
+        await herald.close();
+
+        // The others waited up to 4 s for their turns; shutdown did not wait for them.
+        expect(Date.now() - started).toBeLessThan(2_000);
+        expect(receiver.received).toHaveLength(1);
+        expect(await deliveries()).toEqual([delivered, ...Array<typeof released>(4).fill(released)]);
+      },
+    ));
+
   it('waits for a claim in flight and releases what it leased, unsent', () =>
     withGateway(
       () => ({ status: 204 }),

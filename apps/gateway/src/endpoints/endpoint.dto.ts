@@ -5,10 +5,14 @@ import {
   IsArray,
   IsBoolean,
   IsDefined,
+  IsInt,
   IsObject,
+  IsOptional,
   IsString,
   IsUUID,
+  Max,
   MaxLength,
+  Min,
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
@@ -19,6 +23,9 @@ import { IsOmittable } from '../common/omittable.js';
 import type { EndpointEntity } from './endpoint.entity.js';
 import { MAX_ENDPOINT_HEADERS, shownHeaders } from './endpoint-headers.js';
 import { MAX_ENDPOINT_URL_LENGTH } from './endpoint-url.js';
+
+/** Attempts per second an endpoint may be limited to; above it, one Postgres round trip per attempt costs more than the limit saves. */
+export const MAX_RATE_LIMIT = 1_000;
 
 export class EndpointFilterDto {
   @ApiPropertyOptional({
@@ -78,6 +85,20 @@ export class CreateEndpointDto {
   @IsOmittable()
   @IsObject()
   headers?: Record<string, string>;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    nullable: true,
+    minimum: 1,
+    maximum: MAX_RATE_LIMIT,
+    description:
+      'Attempts per second at most to this endpoint, across every Herald instance, evenly spaced (null: no limit)',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_RATE_LIMIT)
+  rateLimit?: number | null;
 }
 
 export class UpdateEndpointDto {
@@ -117,6 +138,20 @@ export class UpdateEndpointDto {
   @IsOmittable()
   @IsObject()
   headers?: Record<string, string | null>;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    nullable: true,
+    minimum: 1,
+    maximum: MAX_RATE_LIMIT,
+    description:
+      'Attempts per second at most to this endpoint, across every Herald instance, evenly spaced (null: no limit)',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_RATE_LIMIT)
+  rateLimit?: number | null;
 }
 
 /** The body of a rotation, which may be left out (an empty object too). */
@@ -212,6 +247,12 @@ export class EndpointDto {
       'Headers sent with every webhook; values of names that suggest credentials (authorization, *key*, *token*, …) masked',
   })
   headers: Record<string, string>;
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    description: 'Attempts per second at most (null: no limit)',
+  })
+  rateLimit: number | null;
   @ApiProperty() createdAt: string;
   @ApiProperty() updatedAt: string;
 }
@@ -245,6 +286,7 @@ export function mapEndpoint(endpoint: EndpointEntity, now = new Date()): Endpoin
     secretPrefix: endpoint.secret.slice(0, SECRET_PREFIX_LENGTH),
     previousSecretExpiresAt: lastExpiry && Date.parse(lastExpiry) > now.getTime() ? lastExpiry : null,
     headers: shownHeaders(endpoint.headers),
+    rateLimit: endpoint.rateLimit,
     createdAt: endpoint.createdAt.toISOString(),
     updatedAt: endpoint.updatedAt.toISOString(),
   };

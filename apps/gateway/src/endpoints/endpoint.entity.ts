@@ -44,6 +44,10 @@ export class EndpointEntity {
   @Column('jsonb')
   headers: Record<string, string>;
 
+  /** Attempts per second at most, across every instance (see `DeliveryRepository.reserveSendTime`); null: none. */
+  @Column('int', { name: 'rate_limit', nullable: true })
+  rateLimit: number | null;
+
   /** First failed attempt since the last success; five days of that disables the endpoint. */
   @Column('timestamptz', { name: 'failing_since', nullable: true })
   failingSince: Date | null;

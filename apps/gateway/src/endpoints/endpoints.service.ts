@@ -84,6 +84,7 @@ export class EndpointsService {
                 dto.enabled,
                 dto.secret,
                 dto.headers,
+                dto.rateLimit,
               ]),
             )
             .digest('hex');
@@ -97,6 +98,7 @@ export class EndpointsService {
       secret,
       retiredSecrets: [],
       headers,
+      rateLimit: dto.rateLimit ?? null,
       failingSince: null,
       disableReportDueAt: null,
       idempotencyKey: idempotencyKey ?? null,
@@ -137,6 +139,7 @@ export class EndpointsService {
     const changes: Partial<NewEndpoint> = { ...filter };
     if (url !== undefined) changes.url = url;
     if (dto.description !== undefined) changes.description = dto.description;
+    if (dto.rateLimit !== undefined) changes.rateLimit = dto.rateLimit;
     return mapEndpoint(
       await this.write(id, (endpoint) => {
         // Failures at the old address say nothing of the new one.

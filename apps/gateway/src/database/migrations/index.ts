@@ -20,6 +20,7 @@ import { ManualRetries1795451400000 } from './1795451400000-ManualRetries.js';
 import { EndpointLastFailures1795451500000 } from './1795451500000-EndpointLastFailures.js';
 import { EndpointIdempotencyKeys1795451600000 } from './1795451600000-EndpointIdempotencyKeys.js';
 import { EndpointHeaders1795451700000 } from './1795451700000-EndpointHeaders.js';
+import { EndpointRateLimits1795451800000 } from './1795451800000-EndpointRateLimits.js';
 
 /** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
 export const migrations = [
@@ -45,4 +46,5 @@ export const migrations = [
   EndpointLastFailures1795451500000,
   EndpointIdempotencyKeys1795451600000,
   EndpointHeaders1795451700000,
+  EndpointRateLimits1795451800000,
 ];

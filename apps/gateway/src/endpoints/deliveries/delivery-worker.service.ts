@@ -32,6 +32,11 @@ export const PER_ENDPOINT_CONCURRENCY = 16;
  */
 const CLAIM_AHEAD_PER_ENDPOINT = 8 * PER_ENDPOINT_CONCURRENCY;
 /**
+ * A rate-limited endpoint is claimed for this many seconds of its rate ahead (at least one delivery):
+ * more would sit leased for minutes at a low rate, holding the instance's GLOBAL_CONCURRENCY.
+ */
+const RATE_LIMITED_AHEAD_SECONDS = 2;
+/**
  * A finished attempt triggers a claim only once its endpoint's (or the instance's) claimed deliveries
  * fall to this share of the limit, and only when more may be due (see `needsRefill`); a NOTIFY or a
  * due retry triggers one at once.
@@ -78,6 +83,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private readonly perEndpoint = new Map<string, number>();
   private readonly sending = new Map<string, number>();
   private readonly waiting = new Map<string, Array<(go: boolean) => void>>();
+  /** Per rate-limited endpoint, its rate as the last claim read it (forgotten when it changes). */
+  private readonly rateLimits = new Map<string, number>();
+  /** Attempts waiting for their turn under a rate limit: each ends its wait as not sent. */
+  private readonly pacing = new Set<() => void>();
   /** Shutdown's grace ran out and the attempts still running were aborted. */
   private cancelled = false;
   private wakeTimer: NodeJS.Timeout | undefined;
@@ -145,6 +154,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.deliveries.closeClaims();
     // Claimed but not started: their attempts release the leases instead of sending.
     for (const queue of this.waiting.values()) queue.splice(0).forEach((go) => go(false));
+    for (const stop of this.pacing) stop();
     const running = () => Promise.all(this.inFlight.values());
     const grace = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
     await Promise.race([running(), grace]);
@@ -179,6 +189,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     // A claim in flight may have read the endpoint before the change: what it brings back for it goes
     // back too, rather than being sent as it was.
     if (this.pumping) this.changedDuringClaim.add(endpointId);
+    this.rateLimits.delete(endpointId);
     const queue = this.waiting.get(endpointId);
     this.waiting.delete(endpointId);
     queue?.forEach((go) => go(false));
@@ -255,6 +266,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       // Not started: all of them once stopping; otherwise those of an endpoint that changed while the
       // claim was in flight, due again at once to be claimed as the endpoint is now (or not at all).
       const unstarted: string[] = [];
+      for (const { endpointId, rateLimit } of deliveries) {
+        if (rateLimit === null) this.rateLimits.delete(endpointId);
+        else this.rateLimits.set(endpointId, rateLimit);
+      }
       for (const delivery of deliveries) {
         if (this.stopping || this.changedDuringClaim.has(delivery.endpointId)) unstarted.push(delivery.id);
         else this.start(delivery);
@@ -269,9 +284,26 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
-  /** Below GLOBAL_CONCURRENCY: each endpoint may be claimed for ahead of its free slots. */
+  /**
+   * Below GLOBAL_CONCURRENCY: each endpoint may be claimed for ahead of its free slots, a rate-limited
+   * one for its `aheadShare` only (counted as busy with the rest).
+   */
   private aheadRound(free: number): ClaimRound {
-    return { limit: free, perEndpoint: CLAIM_AHEAD_PER_ENDPOINT, busy: new Map(this.perEndpoint) };
+    const busy = new Map(this.perEndpoint);
+    for (const endpointId of this.rateLimits.keys()) {
+      busy.set(
+        endpointId,
+        (busy.get(endpointId) ?? 0) + CLAIM_AHEAD_PER_ENDPOINT - this.aheadShare(endpointId),
+      );
+    }
+    return { limit: free, perEndpoint: CLAIM_AHEAD_PER_ENDPOINT, busy };
+  }
+
+  /** How many deliveries of the endpoint are claimed ahead of its slots, at most. */
+  private aheadShare(endpointId: string): number {
+    const rate = this.rateLimits.get(endpointId);
+    if (rate === undefined) return CLAIM_AHEAD_PER_ENDPOINT;
+    return Math.min(CLAIM_AHEAD_PER_ENDPOINT, Math.ceil(rate * RATE_LIMITED_AHEAD_SECONDS));
   }
 
   /**
@@ -333,7 +365,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
    */
   private needsRefill(endpointId: string): boolean {
     // At the limit an endpoint holds at most its 16 slots (see `overflowRound`): half of those.
-    const share = this.instanceFull ? PER_ENDPOINT_CONCURRENCY : CLAIM_AHEAD_PER_ENDPOINT;
+    const share = this.instanceFull ? PER_ENDPOINT_CONCURRENCY : this.aheadShare(endpointId);
     return (
       ((this.perEndpoint.get(endpointId) ?? 0) <= share * REFILL_SHARE &&
         (this.offeredMore || this.backlogged.has(endpointId))) ||
@@ -404,21 +436,29 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       this.wake(0);
       return;
     }
-    const attemptedAt = new Date();
+    let attemptedAt = new Date();
     let result;
     try {
-      result = await this.sender.send({
-        url: delivery.url,
-        secrets: delivery.secrets,
-        headers: delivery.headers,
-        id: delivery.event.id,
-        body: delivery.body,
-      });
+      if (await this.paced(delivery)) {
+        attemptedAt = new Date();
+        result = await this.sender.send({
+          url: delivery.url,
+          secrets: delivery.secrets,
+          headers: delivery.headers,
+          id: delivery.event.id,
+          body: delivery.body,
+        });
+      }
     } finally {
       // The receiver is free again while the outcome is written (the lease is kept until then).
       this.releaseSlot(delivery.endpointId);
       this.occupy(delivery.endpointId, -1);
       this.refill(delivery.endpointId);
+    }
+    // Stopped while it waited for its turn: not sent, so not attempted.
+    if (result === undefined) {
+      await this.deliveries.release(this.instanceId, [delivery.id]);
+      return;
     }
     // Cancelled by shutdown: not the receiver's fault, so no attempt is counted.
     if (this.cancelled && result.status === null) {
@@ -428,6 +468,29 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const next = await this.outcomes.record(delivery, result, attemptedAt);
     // No claim follows a finished attempt unless more is due (see `needsRefill`), so the retry sets the timer.
     if (next.status === 'pending') this.wake(next.retryInSeconds * 1000);
+  }
+
+  /**
+   * Waits for the delivery's turn under its endpoint's rate limit (at once without one); false when
+   * shutdown came first.
+   */
+  private async paced(delivery: ClaimedDelivery): Promise<boolean> {
+    if (delivery.rateLimit === null) return true;
+    const waitMs = await this.deliveries.reserveSendTime(delivery.endpointId, delivery.rateLimit);
+    if (this.stopping) return false;
+    if (waitMs <= 0) return true;
+    return new Promise((resolve) => {
+      const stop = () => {
+        clearTimeout(timer);
+        this.pacing.delete(stop);
+        resolve(false);
+      };
+      const timer = setTimeout(() => {
+        this.pacing.delete(stop);
+        resolve(true);
+      }, waitMs);
+      this.pacing.add(stop);
+    });
   }
 
   private async heartbeat(): Promise<void> {

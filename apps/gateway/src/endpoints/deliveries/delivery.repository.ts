@@ -63,6 +63,8 @@ export interface ClaimedDelivery {
   secrets: string[];
   /** The endpoint's own headers; null when it has none. */
   headers: Record<string, string> | null;
+  /** The endpoint's attempts per second at most; null: no limit. */
+  rateLimit: number | null;
   event: { id: string; type: string };
   /**
    * The event's envelope as JSON, the webhook's body. Serialized as the claim is read, so the row's
@@ -202,7 +204,7 @@ export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
          e.secret, CASE WHEN e.retired_secrets <> '[]' THEN
            (SELECT string_agg(r.secret ->> 'secret', ' ' ORDER BY r.n) FROM jsonb_array_elements(e.retired_secrets)
             WITH ORDINALITY AS r(secret, n) WHERE (r.secret ->> 'expiresAt')::timestamptz > now()) END AS retired_secrets,
-         nullif(e.headers, '{}') AS headers, ev.*
+         nullif(e.headers, '{}') AS headers, e.rate_limit, ev.*
   FROM (SELECT (extract(epoch FROM min(next.at) - now()) * 1000)::float8 AS next_due_in_ms,
                ${ASYNC_COMMIT} AS async_commit,
                (SELECT count(*) FROM candidates)::int AS candidate_count
@@ -450,6 +452,7 @@ export class DeliveryRepository {
         /** Retired secrets still signing, newest first, space-separated (secrets hold no spaces). */
         retired_secrets: string | null;
         headers: Record<string, string> | null;
+        rate_limit: number | null;
       }
     > = await this.claims.query({
       name: 'herald_delivery_claim',
@@ -474,6 +477,7 @@ export class DeliveryRepository {
         // Text rather than an array: parsing a text[] per claimed row showed in profiles.
         secrets: retired_secrets === null ? [secret] : [secret, ...retired_secrets.split(' ')],
         headers: row.headers,
+        rateLimit: row.rate_limit,
         event: { id: row.id, type: row.type },
         // The row carries the claim's own columns too; toEnvelope reads only the event's.
         body: JSON.stringify(toEnvelope(row)),
@@ -515,6 +519,25 @@ export class DeliveryRepository {
        WHERE id = ANY($2::uuid[]) AND locked_by = $1 AND status = 'delivering'`,
       [instanceId, ids, leaseSeconds],
     );
+  }
+
+  /**
+   * Reserves the next start the endpoint's rate limit allows, `1 / rateLimit` s after the one reserved
+   * before it (by any instance), and answers how many milliseconds from now that is (0 or less: at once).
+   * The endpoint's row lock orders concurrent reservations; a start reserved in the past counts from now,
+   * so an idle endpoint sends at once rather than in a burst of what it saved up. Not an indexed column,
+   * so the update is HOT.
+   */
+  async reserveSendTime(endpointId: string, rateLimit: number): Promise<number> {
+    const rows: Array<{ wait_ms: number }> = await this.dataSource.query(
+      `WITH reserved AS (
+         UPDATE endpoints SET next_send_at = greatest(next_send_at, clock_timestamp()) + make_interval(secs => 1.0 / $2)
+         WHERE id = $1 RETURNING next_send_at)
+       SELECT extract(epoch FROM next_send_at - clock_timestamp())::float8 * 1000 - 1000.0 / $2 AS wait_ms
+       FROM reserved`,
+      [endpointId, rateLimit],
+    );
+    return rows[0]?.wait_ms ?? 0;
   }
 
   /** Gives leased deliveries back, due now, without counting an attempt (attempts never started). */
