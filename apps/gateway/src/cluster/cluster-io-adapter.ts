@@ -1,6 +1,8 @@
+import type { Server as HttpServer } from 'node:http';
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { Server, ServerOptions, Socket } from 'socket.io';
+import { serveUpgradesAsRequests } from '../common/upgrades-as-requests.js';
 import type { ClusterBus } from './cluster-bus.js';
 
 /** A transport-level (engine.io) connection, which socket.io's namespace sockets ride on. */
@@ -22,7 +24,12 @@ export class ClusterIoAdapter extends IoAdapter {
     const server: Server = super.createIOServer(port, {
       ...options,
       adapter: this.bus.socketAdapter,
+      // Upgrades elsewhere are the HTTP API's requests (see serveUpgradesAsRequests), not to be cut off.
+      destroyUpgrade: false,
     } as ServerOptions);
+    // As engine.io matches its path.
+    const enginePath = `${server.path().replace(/\/$/, '')}/`;
+    serveUpgradesAsRequests(this.httpServer as HttpServer, (url) => url.startsWith(enginePath));
     server.engine.on('connection', (connection: EngineSocket) => {
       this.connections.add(connection);
       connection.once('close', () => this.connections.delete(connection));
