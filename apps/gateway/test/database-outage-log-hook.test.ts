@@ -47,12 +47,17 @@ describe(databaseOutageLogHook.name, () => {
     });
   });
 
-  it('writes a database outage logged as an error as a warning, and any other error as an error', () => {
+  it('writes a database outage logged as an error as a warning, any other error as an error, and a fatal line as it is', () => {
     root.error({ context: 'SubscriptionHub', err: connectionRefused() }, 'subscribe failed');
     root.error({ context: 'SubscriptionHub', err: new Error('a bug') }, 'subscribe failed');
+    // Herald exits after it: the line an alert must see, however often it comes.
+    root.fatal({ err: connectionRefused() }, 'Herald could not start');
+    root.fatal({ err: connectionRefused() }, 'Herald could not start');
     expect(lines.map((line) => [line.level, line.msg])).toEqual([
       [40, 'subscribe failed'],
       [50, 'subscribe failed'],
+      [60, 'Herald could not start'],
+      [60, 'Herald could not start'],
     ]);
   });
 

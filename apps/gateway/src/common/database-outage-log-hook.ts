@@ -10,6 +10,8 @@ type LogMethodHook = NonNullable<NonNullable<LoggerOptions['hooks']>['logMethod'
 
 /** pino's `error` level: lines from it up are faults of Herald's. */
 const ERROR_LEVEL = 50;
+/** pino's `fatal`: Herald exits after such a line, whatever the cause, and it is never throttled or lowered. */
+const FATAL_LEVEL = 60;
 
 /**
  * While the database is away, every component retrying against it (the event log reader, the delivery
@@ -17,13 +19,14 @@ const ERROR_LEVEL = 50;
  * lines in 30 seconds, which bury the line that says why. This hook lets one line per message through
  * per window and counts the rest into the next (`suppressed`). Such a line logged as an error is written
  * as a warning: an outage is expected and each component waits it out, and an error line would page
- * someone for it. Other lines pass untouched.
+ * someone for it. Fatal lines (a start that could not reach the database, after which Herald exits) and
+ * all other lines pass untouched.
  */
 export function databaseOutageLogHook(clock: Pick<Clock, 'now'>): LogMethodHook {
   const throttle = new LogThrottle(WINDOW_MS, clock, 1_000);
   return function logMethod(args, method, level) {
     const [fields, message] = args as unknown[];
-    if (typeof message !== 'string' || !isFieldsWithUnavailableDatabase(fields)) {
+    if (level >= FATAL_LEVEL || typeof message !== 'string' || !isFieldsWithUnavailableDatabase(fields)) {
       return method.apply(this, args);
     }
     if (level >= ERROR_LEVEL) return this.warn(...(args as Parameters<typeof this.warn>));
