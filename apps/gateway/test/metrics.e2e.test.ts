@@ -123,3 +123,32 @@ describe('GET /metrics on a fresh instance', () => {
     );
   });
 });
+
+describe('GET /metrics while the database hangs', () => {
+  let herald: TestApp;
+
+  beforeAll(async () => {
+    herald = await startTestApp();
+  });
+  afterAll(() => herald.close());
+
+  it('answers at once, leaving out only the pending count it could not get', async () => {
+    // The count waits for this lock, as it would for a frozen Postgres.
+    const holder = new pg.Client({ connectionString: herald.databaseUrl });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE deliveries IN ACCESS EXCLUSIVE MODE');
+      const started = Date.now();
+      const scraped = await fetch(`${herald.baseUrl}/metrics`);
+      expect(scraped.status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(3_000);
+      const metrics = await scraped.text();
+      expect(metrics).toContain('herald_deliveries_pending 0');
+      expect(metrics).toContain('herald_socket_connections 0');
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+  });
+});

@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagg
 import { DataSource } from 'typeorm';
 import { ClusterBus, type ClusterBusStatus } from '../cluster/cluster-bus.js';
 import { Public } from '../common/auth/auth.decorators.js';
+import { DeadlinePassed, withDeadline } from '../common/deadline.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { HeraldException } from '../common/errors/herald-exception.js';
 import { problemResponses } from '../common/errors/problem-responses.js';
@@ -15,16 +16,6 @@ import { DrainState } from './drain-state.js';
  * the balancer nothing: it gets a 503 that says why instead.
  */
 const READY_DEADLINE_MS = 2_000;
-
-class DeadlinePassed extends Error {}
-
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlinePassed(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
-}
 
 @ApiTags('health')
 @Public()

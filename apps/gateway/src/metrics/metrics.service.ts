@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { withDeadline } from '../common/deadline.js';
 
 /**
  * Label values known in advance, whose series are exported from the start at zero: a series that first
@@ -11,6 +12,8 @@ export const CLUSTER_SIGNALS = ['events_committed', 'api_key_revoked'] as const;
 export const STREAM_EVENT_OUTCOMES = ['stored', 'failed'] as const;
 /** What an ingest request for a source that does not exist is counted under, for lack of a provider. */
 export const UNKNOWN_PROVIDER = 'unknown';
+/** How long a scrape waits for the pending count; well under a Prometheus scrape timeout (10 s). */
+const PENDING_COUNT_DEADLINE_MS = 1_000;
 
 /** Every Prometheus figure Herald exports, on a registry of its own (tests run several apps per process). */
 @Injectable()
@@ -93,8 +96,11 @@ export class MetricsService {
     help: 'Deliveries waiting for an attempt (whole cluster, counted at most every 15 s, when scraped)',
     registers: [this.registry],
     collect: async () => {
-      // A count that fails (the database away) leaves the last one: the scrape itself must answer.
-      const count = await this.countPending?.().catch(() => undefined);
+      // A count that fails or hangs (the database away or frozen) leaves the last one: the scrape itself
+      // must answer, or every other figure goes missing for as long as the database incident lasts.
+      const counting = this.countPending?.();
+      const count =
+        counting && (await withDeadline(counting, PENDING_COUNT_DEADLINE_MS).catch(() => undefined));
       if (count !== undefined) this.deliveriesPending.set(count);
     },
   });
