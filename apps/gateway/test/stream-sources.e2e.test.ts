@@ -165,6 +165,12 @@ describe('stream sources run by the gateway', () => {
       body: { config: { serverUrl: seatable.url, apiToken: 'good-api-token' } },
     });
     await eventually(async () => expect((await statusOf(id)).state).toBe('connected'));
+    // The log says it recovered, not only that it failed.
+    await eventually(() =>
+      expect(logs.lines.filter((line) => line.sourceId === id).map((line) => [line.level, line.msg])).toEqual(
+        expect.arrayContaining([[30, 'stream source connected']]),
+      ),
+    );
     await admin('DELETE', `/v1/sources/${id}`);
   });
 

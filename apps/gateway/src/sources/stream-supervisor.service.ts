@@ -300,8 +300,14 @@ export class StreamSupervisor implements OnApplicationBootstrap, OnApplicationSh
     this.updateGauge();
     const stateEvent = sourceStateEvent(entry, previous, change);
     if (change.state === 'connected') entry.connectedOnce = true;
-    // The events an operator is told of are logged too, for whoever watches logs rather than events.
-    if (stateEvent && stateEvent.type !== 'herald.source.connected') {
+    // The events an operator is told of are logged too, for whoever watches logs rather than events: the
+    // connection too, or the last line about a source that recovered would still say it was down.
+    if (stateEvent?.type === 'herald.source.connected') {
+      this.logger.info(
+        { sourceId: entry.source.id, reconnects: entry.reconnects },
+        'stream source connected',
+      );
+    } else if (stateEvent) {
       this.logger.warn(
         { sourceId: entry.source.id, state: change.state, reason: change.reason ?? null },
         stateEvent.type === 'herald.source.failed'
