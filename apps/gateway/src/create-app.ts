@@ -18,6 +18,7 @@ import { pinoLoggerService, quietBootLogger } from './common/quiet-boot-logger.j
 import { RAW_BODY_ROUTE } from './common/raw-body-route.js';
 import { documentScopes } from './common/auth/scope-docs.js';
 import { closeRequestSchemas } from './common/closed-request-schemas.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './common/request-id.js';
 import { answerClientError } from './common/errors/client-error-answer.js';
 import { HeraldException, type ProblemFieldError } from './common/errors/herald-exception.js';
 import { RouteMethods } from './common/routing/route-methods.js';
@@ -85,9 +86,10 @@ function setAnswerHeaders(app: NestFastifyApplication): void {
   app
     .getHttpAdapter()
     .getInstance()
-    .addHook('onRequest', (_request, reply, done) => {
+    .addHook('onRequest', (request, reply, done) => {
       // Named one by one: `reply.headers` would list the object's keys on every request.
       reply.header('cache-control', ANSWER_HEADERS['cache-control']);
+      reply.header(REQUEST_ID_HEADER, request.id);
       reply.header('x-content-type-options', ANSWER_HEADERS['x-content-type-options']);
       if (drain.active) reply.header('connection', 'close');
       done();
@@ -162,7 +164,7 @@ function allowBrowserOrigins(app: NestFastifyApplication, origins: string[]): vo
     origin: origins.includes('*') ? '*' : origins,
     methods: ['GET', 'POST', 'PATCH', 'DELETE'],
     allowedHeaders: ['authorization', 'content-type', 'idempotency-key'],
-    exposedHeaders: ['idempotent-replayed', 'retry-after', 'www-authenticate', 'allow'],
+    exposedHeaders: ['idempotent-replayed', 'retry-after', 'www-authenticate', 'allow', REQUEST_ID_HEADER],
     maxAge: 600,
     // An OPTIONS that is no preflight (no Origin) gets an empty 204 naming no origin, not the plugin's
     // plain-text 400, which no client of a problem-document API expects.
@@ -248,6 +250,7 @@ export async function createApp(
       connectionsCheckingInterval: Math.min(config.requestTimeoutMs, 5_000),
     },
     trustProxy: config.trustProxy,
+    genReqId: requestIdOf,
     return503OnClosing: true,
     // Fastify's own answers to a URL it cannot route (malformed `%ff`, a path segment over its length
     // limit) are not problem documents and repeat the path, which for an ingest URL holds the source's

@@ -18,7 +18,9 @@ export function sendProblem(
   const route = `${request.method} ${request.routeOptions.url ?? '(no route)'}`;
   if (unexpected) logger.error({ err: error, requestId: request.id, route }, 'unexpected error');
   if (reply.sent) return;
-  void reply.code(problem.status).headers(headers).type(PROBLEM_CONTENT_TYPE).send(problem);
+  // The id the error was logged under (also in x-request-id), for whoever reports it.
+  const body = unexpected ? { ...problem, requestId: request.id } : problem;
+  void reply.code(problem.status).headers(headers).type(PROBLEM_CONTENT_TYPE).send(body);
 }
 
 @Catch()

@@ -188,7 +188,10 @@ export function toProblem(error: unknown): ProblemResponse {
     typeof error === 'object' && error !== null ? fromFrameworkError(error as FrameworkError) : undefined;
   if (framework) return { problem: framework, headers: {}, unexpected: false };
   return {
-    problem: problemOf(ErrorCode.Internal, 'An unexpected error occurred; it has been logged.'),
+    problem: problemOf(
+      ErrorCode.Internal,
+      'An unexpected error occurred; it has been logged under requestId.',
+    ),
     headers: {},
     unexpected: true,
   };
