@@ -133,15 +133,14 @@ const NOT_COUNTED: AnswerCounters = { answer: () => undefined, refusal: () => un
  * and per-URL series would grow without bound.
  */
 function countRequests(app: NestFastifyApplication): AnswerCounters {
-  const requests = app.get(MetricsService).httpRequests;
+  const { httpRequests, httpRequestSeconds } = app.get(MetricsService);
   const counters: AnswerCounters = {
-    answer: (request, reply) =>
-      requests.inc({
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status: reply.statusCode,
-      }),
-    refusal: (status) => requests.inc({ method: 'unknown', route: 'unmatched', status }),
+    answer: (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      httpRequests.inc({ method: request.method, route, status: reply.statusCode });
+      httpRequestSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    },
+    refusal: (status) => httpRequests.inc({ method: 'unknown', route: 'unmatched', status }),
   };
   app
     .getHttpAdapter()

@@ -85,6 +85,13 @@ describe('GET /metrics on a fresh instance', () => {
       'herald_http_requests_total{method="POST",route="/v1/ingest/:sourceId/:ingestToken",status="404"} 1',
     );
     expect(metrics).not.toContain('hing_secret-token');
+    // And how long each took, by the same patterns.
+    expect(metrics).toContain(
+      'herald_http_request_duration_seconds_count{method="GET",route="/v1/events"} 1',
+    );
+    expect(metrics).toContain(
+      'herald_http_request_duration_seconds_bucket{le="30",method="POST",route="/v1/ingest/:sourceId/:ingestToken"} 1',
+    );
   });
 
   it("counts as unmatched the answers to URLs the router cannot take, which skip Fastify's hooks", async () => {

@@ -28,6 +28,14 @@ describe('failed webhook attempts in the log', () => {
       });
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(failed()).toHaveLength(1);
+      // The end of the schedule has a line of its own, throttled apart, and a counter.
+      const givenUp = logs.lines.filter((line) => line.msg === 'webhook delivery failed: no more attempts');
+      expect(givenUp).toEqual([
+        expect.objectContaining({ endpointId: endpoint.id, attempts: 4, responseStatus: 503, level: 40 }),
+      ]);
+      const metrics = await fetch(`${herald.baseUrl}/metrics`).then((r) => r.text());
+      expect(metrics).toContain('herald_deliveries_settled_total{status="failed"} 1');
+      expect(metrics).toContain('herald_deliveries_settled_total{status="delivered"} 0');
     } finally {
       await receiver.close();
       await herald.close();

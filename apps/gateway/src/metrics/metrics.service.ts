@@ -10,6 +10,7 @@ export const DELIVERY_OUTCOMES = ['delivered', 'rejected', 'error'] as const;
 export const INGEST_OUTCOMES = ['accepted', 'refused', 'failed'] as const;
 export const CLUSTER_SIGNALS = ['events_committed', 'api_key_revoked'] as const;
 export const STREAM_EVENT_OUTCOMES = ['stored', 'failed'] as const;
+export const SETTLED_STATUSES = ['delivered', 'failed'] as const;
 /** What an ingest request for a source that does not exist is counted under, for lack of a provider. */
 export const UNKNOWN_PROVIDER = 'unknown';
 /** How long a scrape waits for the pending count; well under a Prometheus scrape timeout (10 s). */
@@ -36,7 +37,8 @@ export class MetricsService {
   readonly writeBatchSeconds = new Histogram({
     name: 'herald_event_write_batch_seconds',
     help: 'Time to commit one group-commit batch of events',
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    // Up to 30 s: a write that waits for a lock or a slow disk is the incident to see, not +Inf.
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
 
@@ -74,6 +76,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly deliveriesSettled = new Counter({
+    name: 'herald_deliveries_settled_total',
+    help: 'Deliveries whose last attempt was made on this instance, by how they ended: delivered, or failed (given up, or a 410)',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+
   readonly deliveryAttemptSeconds = new Histogram({
     name: 'herald_delivery_attempt_seconds',
     help: 'Duration of one webhook delivery attempt',
@@ -85,6 +94,14 @@ export class MetricsService {
     name: 'herald_http_requests_total',
     help: 'HTTP requests answered, by method, route pattern (unmatched: no route took the path) and status',
     labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly httpRequestSeconds = new Histogram({
+    name: 'herald_http_request_duration_seconds',
+    help: 'Time from a request to its answer, by method and route pattern (an ingest answers once its events are committed)',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
 
@@ -117,6 +134,7 @@ export class MetricsService {
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
     for (const outcome of DELIVERY_OUTCOMES) this.deliveryAttempts.inc({ outcome }, 0);
+    for (const status of SETTLED_STATUSES) this.deliveriesSettled.inc({ status }, 0);
   }
 
   /** The signal series of the transport the instances share, at zero (see DELIVERY_OUTCOMES). */

@@ -86,6 +86,7 @@ export class DeliveryOutcomes {
   private retrying = true;
   private readonly failureLog = new LogThrottle(FAILURE_LOG_WINDOW_MS, systemClock);
   private readonly unmovedLog = new LogThrottle(FAILURE_LOG_WINDOW_MS, systemClock);
+  private readonly givenUpLog = new LogThrottle(FAILURE_LOG_WINDOW_MS, systemClock);
 
   constructor(
     private readonly deliveries: DeliveryRepository,
@@ -122,7 +123,9 @@ export class DeliveryOutcomes {
       outcome: succeeded ? 'delivered' : result.status === null ? 'error' : 'rejected',
     });
     this.metrics.deliveryAttemptSeconds.observe(result.durationMs / 1000);
+    if (next.status !== 'pending') this.metrics.deliveriesSettled.inc({ status: next.status });
     if (!succeeded) this.logFailure(delivery, result, next);
+    if (next.status === 'failed') this.logGivenUp(delivery, result);
     const outcome: Outcome = {
       id: delivery.id,
       attemptsBefore: delivery.attemptCount,
@@ -173,6 +176,28 @@ export class DeliveryOutcomes {
         failedUnlogged: admitted.suppressed,
       },
       'webhook attempt failed',
+    );
+  }
+
+  /**
+   * A delivery that will not be attempted again, apart from the attempt's own line: that one is throttled
+   * with every failed attempt of the endpoint, and the last of a schedule fell within the minute of an
+   * earlier one as often as not.
+   */
+  private logGivenUp(delivery: ClaimedDelivery, result: SendResult): void {
+    const admitted = this.givenUpLog.admit(delivery.endpointId);
+    if (!admitted) return;
+    this.logger.warn(
+      {
+        endpointId: delivery.endpointId,
+        deliveryId: delivery.id,
+        eventId: delivery.event.id,
+        attempts: delivery.attemptCount + 1,
+        responseStatus: result.status,
+        error: result.error,
+        failedUnlogged: admitted.suppressed,
+      },
+      'webhook delivery failed: no more attempts',
     );
   }
 
