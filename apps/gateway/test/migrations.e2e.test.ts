@@ -240,6 +240,20 @@ describe('migrations', () => {
   });
 
   // The newest first, as `undoLastMigration` takes them; the last test applies them all again.
+  it('reverts EndpointTypePrefixes, dropping the prefixes and the function that makes them', async () => {
+    const prefixed = async () =>
+      (
+        await db.query(
+          `SELECT (SELECT count(*)::int FROM information_schema.columns
+                   WHERE table_name = 'endpoints' AND column_name = 'type_prefixes')
+                + (SELECT count(*)::int FROM pg_proc WHERE proname = 'herald_type_prefixes') AS n`,
+        )
+      )[0].n;
+    expect(await prefixed()).toBe(2);
+    await db.undoLastMigration({ transaction: 'each' });
+    expect(await prefixed()).toBe(0);
+  });
+
   it('reverts EndpointRateLimits, dropping the limits and the reserved send times', async () => {
     const rateColumns = async () =>
       (
@@ -428,6 +442,8 @@ describe('migrations', () => {
     const kept = await db.query(`SELECT endpoint_id, event_seq FROM deliveries`);
     expect(kept).toEqual([{ endpoint_id: endpoint.id, event_seq: event.seq }]);
 
+    // A filter from before EndpointTypePrefixes, whose prefixes it must compute.
+    await db.query(`UPDATE endpoints SET filter_types = '{a_b.*.c}' WHERE id = $1`, [endpoint.id]);
     expect((await db.runMigrations({ transaction: 'each' })).map((m) => m.name)).toEqual([
       'DropDeliveryForeignKeys1795450000000',
       'IndexLeasesByExpiry1795450100000',
@@ -448,6 +464,7 @@ describe('migrations', () => {
       'EndpointIdempotencyKeys1795451600000',
       'EndpointHeaders1795451700000',
       'EndpointRateLimits1795451800000',
+      'EndpointTypePrefixes1795451900000',
     ]);
     expect(await attemptIndexes()).toEqual(['delivery_attempts_once', 'delivery_attempts_pkey']);
     expect(await oldAttempts()).toEqual(['2020-01-01', '2020-01-02']);
@@ -463,6 +480,10 @@ describe('migrations', () => {
     expect(await goneIndex()).toBe('deliveries_gone');
     // Endpoints made before EndpointHeaders send none of their own.
     expect(await db.query(`SELECT DISTINCT headers FROM endpoints`)).toEqual([{ headers: {} }]);
+    // Endpoints made before EndpointTypePrefixes have theirs.
+    expect(
+      (await db.query(`SELECT type_prefixes FROM endpoints WHERE id = $1`, [endpoint.id]))[0].type_prefixes,
+    ).toEqual(['a\\_b.%']);
     expect((await madeIds()).inOrder).toBe(true);
     expect(await deliveryKeys()).toEqual([]);
     expect(await dueIndex()).toContain('(endpoint_id, next_attempt_at)');

@@ -21,6 +21,7 @@ import { EndpointLastFailures1795451500000 } from './1795451500000-EndpointLastF
 import { EndpointIdempotencyKeys1795451600000 } from './1795451600000-EndpointIdempotencyKeys.js';
 import { EndpointHeaders1795451700000 } from './1795451700000-EndpointHeaders.js';
 import { EndpointRateLimits1795451800000 } from './1795451800000-EndpointRateLimits.js';
+import { EndpointTypePrefixes1795451900000 } from './1795451900000-EndpointTypePrefixes.js';
 
 /** Every migration, oldest first. Listed explicitly: TypeORM globs do not work with ESM builds. */
 export const migrations = [
@@ -47,4 +48,5 @@ export const migrations = [
   EndpointIdempotencyKeys1795451600000,
   EndpointHeaders1795451700000,
   EndpointRateLimits1795451800000,
+  EndpointTypePrefixes1795451900000,
 ];

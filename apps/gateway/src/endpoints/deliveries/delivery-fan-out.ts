@@ -9,8 +9,8 @@ import { DeliveryRepository } from './delivery.repository.js';
  * Queues deliveries in the event writer's own transaction, so an event and its deliveries commit
  * together or not at all. Endpoints are matched in SQL inside that transaction rather than from an
  * in-memory cache: the join reads the endpoints committed when the statement runs, so no instance can
- * match against a stale copy, and the endpoints table is small enough that the join costs little next
- * to the insert itself.
+ * match against a stale copy. With each endpoint's type prefixes tested before its regexes (see
+ * MATCHES_ENDPOINT), the join costs little next to the insert even with a thousand endpoints.
  */
 @Injectable()
 export class DeliveryFanOut implements OnModuleInit {

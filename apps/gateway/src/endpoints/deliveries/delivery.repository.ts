@@ -17,9 +17,14 @@ export type DeliveryStatus = 'pending' | 'delivering' | 'delivered' | 'failed';
 /**
  * Whether event `ev` goes to endpoint `e`: its type filter (anchored regexes), its sources, and never
  * Herald's own events about that very endpoint (a failing endpoint would otherwise feed itself).
+ * The regexes run only for an event whose type is LIKE one of the patterns' literal prefixes
+ * (`type_prefixes`, see the migration EndpointTypePrefixes): a regex per pattern of every endpoint, for
+ * every event, recompiled once there were more than the 32 a connection keeps, made a publish 20 ms at
+ * 1,000 endpoints (2.4 with none, 3.0 with the prefixes); LIKE compiles nothing. Postgres evaluates
+ * AND's operands in order.
  */
 const MATCHES_ENDPOINT = `
-  (cardinality(e.types_regex) = 0 OR ev.type ~ ANY(e.types_regex))
+  (cardinality(e.types_regex) = 0 OR (ev.type LIKE ANY(e.type_prefixes) AND ev.type ~ ANY(e.types_regex)))
   AND (cardinality(e.sources) = 0 OR ev.source_id = ANY(e.sources))
   AND NOT (ev.provider = '${HERALD_PROVIDER}' AND ev.source_id = e.id)`;
 
