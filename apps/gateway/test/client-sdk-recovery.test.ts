@@ -364,4 +364,29 @@ describe('@herald/client recovering from the server’s temporary refusals', () 
     expect(gateway.connections()).toBe(2);
     expect(subscribes).toHaveLength(2);
   });
+
+  it('backs off before each reconnection while subscribes go unanswered, as from a server swamped by a restart', async () => {
+    const connectedAt: number[] = [];
+    let subscribes = 0;
+    gateway = await startFakeGateway(
+      () => void connectedAt.push(performance.now()),
+      (_payload, ack) => {
+        if (++subscribes <= 4) return; // never answered
+        ack({ ok: true, id: 'sub-5', cursor: '0' });
+      },
+    );
+    client = connect({
+      url: gateway.url,
+      token: 'hrld_any',
+      ackTimeoutMs: 100,
+      reconnectionDelayMaxMs: 5_000,
+    });
+    const subscription = client.subscribe({}, () => undefined);
+    await subscription.ready;
+    expect(connectedAt).toHaveLength(5);
+    // Each reconnection waits out the ack timeout and then a backoff of 250 ms doubling (at least half
+    // of it): 125, 250, 500 and 1,000 ms at the least. Reconnecting at once took the ack timeout alone.
+    const gaps = connectedAt.slice(1).map((at, i) => at - connectedAt[i]!);
+    [125, 250, 500, 1_000].forEach((least, i) => expect(gaps[i]).toBeGreaterThanOrEqual(100 + least));
+  });
 });

@@ -145,6 +145,8 @@ export class HeraldClient {
   private readonly maxPendingEvents: number;
   /** Connection attempts the server's middleware turned down in a row (see `connect_error`). */
   private refusedConnects = 0;
+  /** Subscribes left unanswered in a row, each followed by a reconnection (see `establish`). */
+  private unansweredSubscribes = 0;
   private closed = false;
   /** The code of the server's `closing` message on this connection (`slow_consumer`, `shutting_down`, `cursor_expired`). */
   private closingCode: string | undefined;
@@ -298,12 +300,17 @@ export class HeraldClient {
       if (!current) return;
       if (error) {
         // No answer in time on a live connection: the server may still set the subscription up, with an
-        // id this client never learns. Reconnecting drops it there and resumes every subscription.
+        // id this client never learns. Reconnecting drops it there and resumes every subscription, after
+        // a backoff: a server slow to answer is often one that thousands of clients reconnected to at
+        // once (a restart), and reconnecting at once threw away the replay each was waiting for.
         this.emit(
           'error',
           new HeraldClientError('subscribe_failed', 'no answer to subscribe; reconnecting', { cause: error }),
         );
-        if (this.socket.connected) this.socket.disconnect().connect();
+        if (this.socket.connected) {
+          this.socket.disconnect();
+          this.later(this.unansweredSubscribes++, () => this.socket.connect());
+        }
         return;
       }
       if (!result.ok && resuming && RESUME_REFUSALS.has(result.error.code)) {
@@ -328,6 +335,7 @@ export class HeraldClient {
         return;
       }
       subscription.retries = 0;
+      this.unansweredSubscribes = 0;
       subscription.fromOldest = false;
       subscription.serverId = result.id;
       subscription.position ??= result.cursor;
@@ -371,10 +379,13 @@ export class HeraldClient {
     this.establish(subscription);
   }
 
-  /** Runs `retry` after a backoff for the `attempt`-th retry in a row (250 ms doubling, capped), unless closed. */
+  /**
+   * Runs `retry` after a backoff for the `attempt`-th retry in a row (250 ms doubling, capped, less up
+   * to half at random so clients refused together do not come back together), unless closed.
+   */
   private later(attempt: number, retry: () => void): void {
     const delay = Math.min(250 * 2 ** Math.min(attempt, 10), this.retryDelayMaxMs);
-    setTimeout(() => !this.closed && retry(), delay);
+    setTimeout(() => !this.closed && retry(), delay * (0.5 + Math.random() / 2));
   }
 
   private deliver({ subscription: serverId, event }: EventMessage): void {
