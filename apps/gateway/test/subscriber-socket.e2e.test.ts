@@ -9,7 +9,7 @@ import { CursorResolver } from '../src/events/cursor-resolver.js';
 import { EventRepository } from '../src/events/event.repository.js';
 import { DrainState } from '../src/health/drain-state.js';
 import { RevokedKeySweep } from '../src/subscriptions/revoked-key-sweep.service.js';
-import { EVENT_LOG_READS } from '../src/events/event-log-reads.js';
+import { CURSOR_LOOKUPS, EVENT_LOG_READS } from '../src/events/event-log-reads.js';
 
 describe('subscriber socket (/events)', () => {
   let herald: TestApp;
@@ -214,22 +214,22 @@ describe('subscriber socket (/events)', () => {
       const otherToken = (
         await admin('POST', '/v1/api-keys', { body: { name: 'other tenant', scopes: ['subscribe'] } })
       ).body.token;
-      let reading = 0;
-      let mostReading = 0;
-      let readsDone = 0;
-      const counted = <T>(read: () => Promise<T>) => {
-        mostReading = Math.max(mostReading, ++reading);
+      // Replay pages and cursor lookups, each under its own limit.
+      const reads = { pages: { now: 0, most: 0, done: 0 }, lookups: { now: 0, most: 0, done: 0 } };
+      const counted = <T>(kind: keyof typeof reads, read: () => Promise<T>) => {
+        const count = reads[kind];
+        count.most = Math.max(count.most, ++count.now);
         return read().finally(() => {
-          reading--;
-          readsDone++;
+          count.now--;
+          count.done++;
         });
       };
       const events = herald.app.get(EventRepository);
       const cursors = herald.app.get(CursorResolver);
       const query = events.query.bind(events);
       const resolve = cursors.resolve.bind(cursors);
-      jest.spyOn(events, 'query').mockImplementation((options) => counted(() => query(options)));
-      jest.spyOn(cursors, 'resolve').mockImplementation((after) => counted(() => resolve(after)));
+      jest.spyOn(events, 'query').mockImplementation((options) => counted('pages', () => query(options)));
+      jest.spyOn(cursors, 'resolve').mockImplementation((after) => counted('lookups', () => resolve(after)));
       try {
         const flood = await Promise.all([open(), open(), open()]);
         const answers = Promise.all(
@@ -241,11 +241,43 @@ describe('subscriber socket (/events)', () => {
         // Another key's subscribe, asked behind the flood, waits for a few of its reads, not for all 300.
         const other = await open(otherToken);
         expect(await subscribe(other, { types: ['flood.**'], after: '0' })).toMatchObject({ ok: true });
-        const readsBeforeOther = readsDone;
+        const lookupsBeforeOther = reads.lookups.done;
         expect((await answers).every((answer) => answer.ok)).toBe(true);
-        expect(mostReading).toBe(EVENT_LOG_READS);
-        expect(readsBeforeOther).toBeLessThan(100);
+        expect(reads.pages.most).toBe(EVENT_LOG_READS);
+        expect(reads.lookups.most).toBe(CURSOR_LOOKUPS);
+        expect(lookupsBeforeOther).toBeLessThan(100);
       } finally {
+        jest.restoreAllMocks();
+      }
+    });
+
+    it('answers a subscribe while replay pages hold every read place', async () => {
+      for (let i = 0; i < 5; i++) await publish('held.replayed', { i });
+      const events = herald.app.get(EventRepository);
+      const query = events.query.bind(events);
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let held = 0;
+      jest.spyOn(events, 'query').mockImplementation(async (options) => {
+        held++;
+        await gate;
+        return query(options);
+      });
+      try {
+        const socket = await open();
+        // Replays whose pages take every place and keep it.
+        const replays = Array.from({ length: EVENT_LOG_READS + 2 }, () =>
+          subscribe(socket, { types: ['held.**'], after: '0' }),
+        );
+        await eventually(() => held === EVENT_LOG_READS);
+        // Its answer needs a cursor lookup, not a page: it does not wait for them.
+        const answered = await subscribe(await open(), { types: ['held.**'], after: '1' });
+        expect(answered).toMatchObject({ ok: true });
+        expect(held).toBe(EVENT_LOG_READS);
+        release();
+        expect((await Promise.all(replays)).every((answer) => answer.ok)).toBe(true);
+      } finally {
+        release();
         jest.restoreAllMocks();
       }
     });

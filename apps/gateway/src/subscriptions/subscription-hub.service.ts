@@ -177,7 +177,7 @@ export class SubscriptionHub
   }
 
   private async resolveCursor({ socket, principal }: Session, after: string): Promise<bigint> {
-    const cursor = await this.reads.run(principal.keyId, () =>
+    const cursor = await this.reads.lookUp(principal.keyId, () =>
       // A client gone while its lookup waited its turn will not read the answer.
       socket.connected ? this.cursors.resolve(after) : Promise.reject(new SubscribeRefused(GONE)),
     );
