@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
@@ -163,6 +164,31 @@ describe('outbound webhook delivery', () => {
     await eventually(() => receiver.received.length === 2);
     expect(receiver.received[1]!.headers['x-api-key']).toBe('k-456');
     expect(receiver.received[1]!.headers['x-team']).toBeUndefined();
+  });
+
+  it('stores what an operator can act on for an answer that is not HTTP and for a port that is not TLS', async () => {
+    // Answers every request with a status line no HTTP has, or, to a TLS client, with plain text.
+    const server = createTcpServer((socket) => {
+      socket.once('data', () => socket.end('HTTP/1.1 000 Zero\r\ncontent-length: 0\r\n\r\n'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const plain = await endpointFor(`http://127.0.0.1:${port}/hooks`, ['not-http.*']);
+      const tls = await endpointFor(`https://127.0.0.1:${port}/hooks`, ['not-tls.*']);
+      await publish('not-http.one');
+      await publish('not-tls.one');
+      const errors = async (endpointId: string) =>
+        (await settledDelivery(endpointId, 'failed')).attempts.map((a: { error: string }) => a.error);
+      for (const error of await errors(plain.id)) {
+        expect(error).toBe('ERR_ASSERTION: the answer is not valid HTTP');
+      }
+      for (const error of await errors(tls.id)) {
+        expect(error).toMatch(/^ERR_SSL_\w+: TLS handshake failed; does the URL's port speak TLS\?$/);
+      }
+    } finally {
+      server.close();
+    }
   });
 
   it('retries on the schedule with ±20 % jitter, stores every attempt, then fails', async () => {

@@ -31,11 +31,25 @@ export interface SendResult {
   durationMs: number;
 }
 
+/**
+ * Texts for errors whose own message is an implementation's: an assertion in undici's parser (a status
+ * line such as `HTTP/1.1 000`), OpenSSL's reason with its source file and line (an https URL whose port
+ * does not speak TLS).
+ */
+function ownText(code: unknown, message: unknown): unknown {
+  if (code === 'ERR_ASSERTION') return 'the answer is not valid HTTP';
+  if (typeof code === 'string' && code.startsWith('ERR_SSL_'))
+    return "TLS handshake failed; does the URL's port speak TLS?";
+  return message;
+}
+
 /** Error text an operator can act on, from undici's error chains. */
 function describeError(error: unknown): string {
   const messages: string[] = [];
   for (let e = error as { message?: unknown; code?: unknown; cause?: unknown } | undefined; e;) {
-    const text = [e.code, e.message].filter((part) => typeof part === 'string' && part).join(': ');
+    const text = [e.code, ownText(e.code, e.message)]
+      .filter((part) => typeof part === 'string' && part)
+      .join(': ');
     if (text && !messages.includes(text)) messages.push(text);
     e = e.cause as typeof e;
   }
