@@ -192,6 +192,24 @@ describe('event log (/v1/events)', () => {
         400,
         'invalid_json',
       ],
+      ...[
+        ['an overlong encoding', [0xc0, 0xaf]],
+        ['a lone surrogate in CESU-8', [0xed, 0xa0, 0x80]],
+        ['a cut-off sequence', [0xe2, 0x82]],
+      ].map(([name, bytes]): BadInput => [
+        `invalid UTF-8 in a JSON body (${name})`,
+        () =>
+          publisher('POST', '/v1/events', {
+            rawBody: Buffer.concat([
+              Buffer.from('{"type": "a.b", "data": {"text": "'),
+              Buffer.from(bytes as number[]),
+              Buffer.from('"}}'),
+            ]),
+            headers: { 'content-type': 'application/json' },
+          }),
+        400,
+        'invalid_json',
+      ]),
       [
         'an empty JSON body',
         () =>
