@@ -156,6 +156,10 @@ describe('the delivery claim and its outcomes with statistics that predate the b
     ).rows[0]!.at?.getTime() ?? 0;
 
   it('leaves statistics that still describe the backlog alone when a claim finds it', async () => {
+    // This connection's counts of its earlier writes are flushed to the statistics lazily (up to a
+    // second later): flushed after the ANALYZE, they counted as changes since it.
+    await db.query('SELECT pg_stat_force_next_flush()');
+    await db.query('SELECT 1');
     await db.query('ANALYZE deliveries');
     const before = await analysedAt();
     const herald = await startTestApp({}, databaseUrl);
@@ -235,16 +239,66 @@ describe('the delivery claim across endpoints', () => {
       [randomUUID(), 10, limit, [], [], [], PER_ENDPOINT],
     );
     const plan = explained.rows[0]!['QUERY PLAN'][0]!.Plan;
-    expect(plan['Actual Rows']).toBe(limit);
-    // Round robin: the quiet endpoint's one delivery, then the backlog's oldest.
+    // Round robin: the quiet endpoint's one delivery, then the backlog's oldest up to its fair share:
+    // the limit shared by the two enabled endpoints (the worker claims again for the rest).
+    const fairShare = limit / 2;
+    expect(plan['Actual Rows']).toBe(1 + fairShare);
     const claimed = await db.query<{ endpoint_id: string; n: number }>(
       `SELECT endpoint_id, count(*)::int AS n FROM deliveries WHERE status = 'delivering' GROUP BY endpoint_id`,
     );
     expect(Object.fromEntries(claimed.rows.map((row) => [row.endpoint_id, row.n]))).toEqual({
       [endpoints.quiet]: 1,
-      [endpoints.backlogged]: limit - 1,
+      [endpoints.backlogged]: fairShare,
     });
     // Offers are read per endpoint: the backlog up to its share, the paused endpoint not at all.
     expect(work(plan).produced).toBeLessThan(PER_ENDPOINT * 20);
+  });
+});
+
+/**
+ * Hundreds of endpoints with deliveries due at once (a burst every endpoint subscribes to): each offers
+ * its fair share of the claim, not its whole per-endpoint bound, which sorted endpoints × 128 rows.
+ */
+describe('the delivery claim with many backlogged endpoints', () => {
+  const ENDPOINTS = 400;
+  const DUE_EACH = 64;
+  let db: pg.Client;
+
+  beforeAll(async () => {
+    const herald = await startTestApp();
+    await herald.close();
+    db = new pg.Client({ connectionString: herald.databaseUrl });
+    await db.connect();
+    await db.query(
+      `WITH e AS (
+         INSERT INTO endpoints (id, url, description, filter_types, types_regex, sources, enabled, secret, retired_secrets)
+         SELECT gen_random_uuid(), 'http://127.0.0.1:9/hook', '', '{}', '{}', '{}', true, 'whsec_x', '[]'
+         FROM generate_series(1, $1)
+         RETURNING id)
+       INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
+       SELECT e.id, n, gen_random_uuid(), 'pending', now() - interval '1 second'
+       FROM e CROSS JOIN generate_series(1, $2) AS n`,
+      [ENDPOINTS, DUE_EACH],
+    );
+    await db.query('ANALYZE deliveries');
+  });
+  afterAll(() => db?.end());
+
+  it('reads a fair share of each, in proportion to the claim', async () => {
+    await db.query('BEGIN');
+    try {
+      const explained = await db.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
+        `EXPLAIN (ANALYZE, FORMAT JSON) ${CLAIM_STATEMENT}`,
+        [randomUUID(), 10, LIMIT, [], [], [], 128],
+      );
+      const plan = explained.rows[0]!['QUERY PLAN'][0]!.Plan;
+      // One round robin pass of the 400 endpoints, then 112 of their second.
+      expect(plan['Actual Rows']).toBe(LIMIT);
+      // Each offered 8 (the least fair share), not its 64 due: 35,980 rows produced here, against
+      // 190,776 when each offered all it had due.
+      expect(work(plan).produced).toBeLessThan(ENDPOINTS * DUE_EACH * 2);
+    } finally {
+      await db.query('ROLLBACK');
+    }
   });
 });

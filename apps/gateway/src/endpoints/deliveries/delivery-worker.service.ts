@@ -255,7 +255,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       const { nextDueInMs, deliveries, orphaned } = claim;
       // Not awaited: the claimed deliveries need not wait for it (`discard` catches its own errors).
       if (orphaned.length > 0) void this.discard(orphaned);
-      this.noteBacklogs(claim, perEndpoint, busy);
+      const cutByFairShare = this.noteBacklogs(claim, perEndpoint, busy);
       // A backlog (more due than the claim could take) is often a burst the planner's statistics predate
       // (see `DeliveryRepository.refreshStatistics`); refreshed in the background.
       if (claim.offeredMore || this.backlogged.size > 0) {
@@ -277,7 +277,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       if (unstarted.length > 0) await this.deliveries.release(this.instanceId, unstarted);
       if (this.stopping) return;
       if (unstarted.length > 0) this.pumpAgain = true;
-      if (deliveries.length + orphaned.length < limit) {
+      // A claim short of its limit took everything due, unless an endpoint was held to its fair share.
+      if (deliveries.length + orphaned.length < limit && !cutByFairShare) {
         this.wake(nextDueInMs === null ? POLL_MS : Math.min(nextDueInMs, POLL_MS));
         return;
       }
@@ -375,14 +376,18 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   /**
    * Which endpoints may have more due than the claim gave them, `busy` being their counts before it and
-   * `perEndpoint` the claim's bound on each.
+   * `perEndpoint` the claim's bound on each; true when one of them was held to the claim's fair share
+   * below its own bound (see CLAIM_STATEMENT), so a claim right after may give it more.
    */
   private noteBacklogs(
-    { deliveries, offeredMore }: Claim,
+    { deliveries, offeredMore, fairShare }: Claim,
     perEndpoint: number,
     busy: ReadonlyMap<string, number>,
-  ): void {
-    const share = (endpointId: string) => perEndpoint - (busy.get(endpointId) ?? 0);
+  ): boolean {
+    const bound = (endpointId: string) => perEndpoint - (busy.get(endpointId) ?? 0);
+    // Many endpoints sharing a claim each offer it their fair share at most.
+    const share = (endpointId: string) => Math.min(bound(endpointId), fairShare);
+    let cutByFairShare = false;
     const granted = new Map<string, number>();
     for (const { endpointId } of deliveries) granted.set(endpointId, (granted.get(endpointId) ?? 0) + 1);
     // A saturated endpoint was left out of the claim, so the claim says nothing about it.
@@ -392,8 +397,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     for (const [endpointId, count] of granted) {
       if (count >= share(endpointId)) this.backlogged.add(endpointId);
       else this.backlogged.delete(endpointId);
+      if (count >= fairShare && fairShare < bound(endpointId)) cutByFairShare = true;
     }
     this.offeredMore = offeredMore;
+    return cutByFairShare;
   }
 
   private occupy(endpointId: string, change: 1 | -1): void {

@@ -95,6 +95,8 @@ export interface Claim {
    * less than its share may still have due deliveries.
    */
   offeredMore: boolean;
+  /** What each endpoint could offer at most: one given this many may have more due. */
+  fairShare: number;
   deliveries: ClaimedDelivery[];
   /**
    * Claimed deliveries whose event no longer exists: queued by a replay that raced the event's retention
@@ -151,8 +153,12 @@ const STATISTICS_REFRESH_MS = 10_000;
  * due and the claimed rows with their events.
  *
  * Fair between endpoints: each enabled endpoint with pending deliveries offers its own oldest due ones,
- * up to its share and never more than the claim's limit, read from `deliveries_due` (endpoint, due
- * time); the claim then takes them round robin (every endpoint's first, then every second, …). Taking
+ * up to its share and never more than the claim's limit or its fair share (the limit divided among the
+ * endpoints with pending deliveries, at least MIN_FAIR_SHARE), read from `deliveries_due` (endpoint, due
+ * time); the claim then takes them round robin (every endpoint's first, then every second, …). Without
+ * the fair share, 940 endpoints with backlogs offered 128 each, 120,320 rows sorted to take 512: half a
+ * second a claim (scale review). An endpoint given its whole fair share may have more due
+ * (`Claim.fairShare`). Taking
  * the oldest due deliveries of all endpoints instead let one endpoint's backlog (a replay, a slow
  * receiver) fill every claim's window
  * while another endpoint's new delivery waited behind it. The endpoints with pending deliveries are
@@ -179,21 +185,30 @@ const STATISTICS_REFRESH_MS = 10_000;
  * took ~680 µs, a quarter of Postgres's CPU per live delivered event when every claim was planned
  * afresh (docs/performance.md, tenth session).
  */
+/** The least an endpoint offers a claim, however many endpoints share it (see CLAIM_STATEMENT). */
+const MIN_FAIR_SHARE = 8;
+
 export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
     (SELECT d.endpoint_id FROM deliveries d WHERE d.status = 'pending' ORDER BY d.endpoint_id LIMIT 1)
     UNION ALL
     SELECT (SELECT d.endpoint_id FROM deliveries d
             WHERE d.status = 'pending' AND d.endpoint_id > p.endpoint_id ORDER BY d.endpoint_id LIMIT 1)
     FROM pending_endpoints p WHERE p.endpoint_id IS NOT NULL
+  ), fair AS MATERIALIZED (
+    SELECT greatest(ceil($3::float8 / greatest(count(*), 1))::int, ${MIN_FAIR_SHARE}) AS share
+    FROM pending_endpoints p
+    JOIN endpoints e ON e.id = p.endpoint_id AND e.enabled AND NOT (e.id = ANY($4::uuid[]))
   ), candidates AS MATERIALIZED (
     SELECT d.id, d.endpoint_id, d.next_attempt_at,
            row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at) AS rank
     FROM pending_endpoints p
     JOIN endpoints e ON e.id = p.endpoint_id AND e.enabled AND NOT (e.id = ANY($4::uuid[]))
     LEFT JOIN unnest($5::uuid[], $6::int[]) AS b(endpoint_id, n) ON b.endpoint_id = e.id
+    CROSS JOIN fair
     CROSS JOIN LATERAL (SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries d
                         WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= now()
-                        ORDER BY d.next_attempt_at LIMIT least($3, greatest($7 - coalesce(b.n, 0), 0))) d
+                        ORDER BY d.next_attempt_at
+                        LIMIT least($3, greatest($7 - coalesce(b.n, 0), 0), fair.share)) d
   ), claimed AS (
     UPDATE deliveries d SET status = 'delivering', locked_by = $1, updated_at = now(),
            locked_until = now() + make_interval(secs => $2)
@@ -205,14 +220,15 @@ export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
       WHERE locked.status = 'pending' AND locked.next_attempt_at <= now()))
     RETURNING d.id, d.endpoint_id, d.event_seq, d.attempt_count, d.manual_retry, d.next_attempt_at
   )
-  SELECT clock.next_due_in_ms, clock.async_commit, clock.candidate_count, c.id AS delivery_id, c.attempt_count, c.manual_retry, c.endpoint_id, e.url,
+  SELECT clock.next_due_in_ms, clock.async_commit, clock.candidate_count, clock.fair_share, c.id AS delivery_id, c.attempt_count, c.manual_retry, c.endpoint_id, e.url,
          e.secret, CASE WHEN e.retired_secrets <> '[]' THEN
            (SELECT string_agg(r.secret ->> 'secret', ' ' ORDER BY r.n) FROM jsonb_array_elements(e.retired_secrets)
             WITH ORDINALITY AS r(secret, n) WHERE (r.secret ->> 'expiresAt')::timestamptz > now()) END AS retired_secrets,
          nullif(e.headers, '{}') AS headers, e.rate_limit, ev.*
   FROM (SELECT (extract(epoch FROM min(next.at) - now()) * 1000)::float8 AS next_due_in_ms,
                ${ASYNC_COMMIT} AS async_commit,
-               (SELECT count(*) FROM candidates)::int AS candidate_count
+               (SELECT count(*) FROM candidates)::int AS candidate_count,
+               (SELECT share FROM fair) AS fair_share
         FROM pending_endpoints p
         CROSS JOIN LATERAL (SELECT d.next_attempt_at AS at FROM deliveries d
                             WHERE d.endpoint_id = p.endpoint_id AND d.status = 'pending' AND d.next_attempt_at > now()
@@ -448,6 +464,7 @@ export class DeliveryRepository {
         next_due_in_ms: number | null;
         async_commit: string;
         candidate_count: number;
+        fair_share: number;
         delivery_id: string | null;
         attempt_count: number;
         manual_retry: boolean;
@@ -491,6 +508,7 @@ export class DeliveryRepository {
     return {
       nextDueInMs: rows[0]!.next_due_in_ms,
       offeredMore: rows[0]!.candidate_count > limit,
+      fairShare: rows[0]!.fair_share,
       deliveries,
       orphaned,
     };
