@@ -302,3 +302,48 @@ describe('the delivery claim with many backlogged endpoints', () => {
     }
   });
 });
+
+/** Endpoints waiting out a retry take no part of a claim: they have nothing due. */
+describe('the delivery claim beside endpoints in retry backoff', () => {
+  let db: pg.Client;
+  let hot: string;
+
+  beforeAll(async () => {
+    const herald = await startTestApp();
+    await herald.close();
+    db = new pg.Client({ connectionString: herald.databaseUrl });
+    await db.connect();
+    const endpoints = (count: number) =>
+      db.query<{ id: string }>(
+        `INSERT INTO endpoints (id, url, description, filter_types, types_regex, sources, enabled, secret, retired_secrets)
+         SELECT gen_random_uuid(), 'http://127.0.0.1:9/hook', '', '{}', '{}', '{}', true, 'whsec_x', '[]'
+         FROM generate_series(1, $1) RETURNING id`,
+        [count],
+      );
+    hot = (await endpoints(1)).rows[0]!.id;
+    const waiting = (await endpoints(300)).rows.map((row) => row.id);
+    await db.query(
+      `INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
+       SELECT $1, n, gen_random_uuid(), 'pending', now() - interval '1 second' FROM generate_series(1, 1000) AS n
+       UNION ALL
+       SELECT w, 0, gen_random_uuid(), 'pending', now() + interval '10 minutes' FROM unnest($2::uuid[]) AS w`,
+      [hot, waiting],
+    );
+  });
+  afterAll(() => db?.end());
+
+  it('gives the one endpoint with deliveries due its whole share', async () => {
+    await db.query('BEGIN');
+    try {
+      await db.query(CLAIM_STATEMENT, [randomUUID(), 10, LIMIT, [], [], [], 128]);
+      const claimed = await db.query(
+        `SELECT count(*)::int AS n FROM deliveries WHERE endpoint_id = $1 AND status = 'delivering'`,
+        [hot],
+      );
+      // Counted among 301 endpoints, its fair share was 8.
+      expect(claimed.rows[0].n).toBe(128);
+    } finally {
+      await db.query('ROLLBACK');
+    }
+  });
+});

@@ -9,7 +9,12 @@ import { INSTANCE_ID } from '../../config/herald-config.js';
 import { Channel, PgListener } from '../../database/pg-listener.service.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
 import { DeliveryOutcomes } from './delivery-outcomes.js';
-import { type Claim, type ClaimedDelivery, DeliveryRepository } from './delivery.repository.js';
+import {
+  type Claim,
+  type ClaimedDelivery,
+  DeliveryRepository,
+  RATE_LIMITED_AHEAD_SECONDS,
+} from './delivery.repository.js';
 import { ATTEMPT_TIMEOUT_MS, WebhookSender } from './webhook-sender.js';
 
 /** Deliveries one instance holds (waiting, sending or being recorded). */
@@ -31,11 +36,6 @@ export const PER_ENDPOINT_CONCURRENCY = 16;
  * docs/performance.md, 2026-12-04, evening).
  */
 const CLAIM_AHEAD_PER_ENDPOINT = 8 * PER_ENDPOINT_CONCURRENCY;
-/**
- * A rate-limited endpoint is claimed for this many seconds of its rate ahead (at least one delivery):
- * more would sit leased for minutes at a low rate, holding the instance's GLOBAL_CONCURRENCY.
- */
-const RATE_LIMITED_AHEAD_SECONDS = 2;
 /**
  * A finished attempt triggers a claim only once its endpoint's (or the instance's) claimed deliveries
  * fall to this share of the limit, and only when more may be due (see `needsRefill`); a NOTIFY or a
@@ -85,8 +85,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private readonly waiting = new Map<string, Array<(go: boolean) => void>>();
   /** Per rate-limited endpoint, its rate as the last claim read it (forgotten when it changes). */
   private readonly rateLimits = new Map<string, number>();
-  /** Attempts waiting for their turn under a rate limit: each ends its wait as not sent. */
-  private readonly pacing = new Set<() => void>();
+  /** Per endpoint, its attempts waiting for their turn under its rate limit: each ends its wait unsent. */
+  private readonly pacing = new Map<string, Set<() => void>>();
   /** Shutdown's grace ran out and the attempts still running were aborted. */
   private cancelled = false;
   private wakeTimer: NodeJS.Timeout | undefined;
@@ -154,7 +154,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.deliveries.closeClaims();
     // Claimed but not started: their attempts release the leases instead of sending.
     for (const queue of this.waiting.values()) queue.splice(0).forEach((go) => go(false));
-    for (const stop of this.pacing) stop();
+    for (const waits of this.pacing.values()) waits.forEach((stop) => stop());
     const running = () => Promise.all(this.inFlight.values());
     const grace = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
     await Promise.race([running(), grace]);
@@ -193,6 +193,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const queue = this.waiting.get(endpointId);
     this.waiting.delete(endpointId);
     queue?.forEach((go) => go(false));
+    // Those waiting for their turn under its rate limit have not started either.
+    this.pacing.get(endpointId)?.forEach((stop) => stop());
   }
 
   /** Runs a claim round within `delayMs` (an earlier wake-up wins). */
@@ -255,6 +257,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       const { nextDueInMs, deliveries, orphaned } = claim;
       // Not awaited: the claimed deliveries need not wait for it (`discard` catches its own errors).
       if (orphaned.length > 0) void this.discard(orphaned);
+      for (const { endpointId, rateLimit } of deliveries) {
+        if (rateLimit === null) this.rateLimits.delete(endpointId);
+        else this.rateLimits.set(endpointId, rateLimit);
+      }
       const cutByFairShare = this.noteBacklogs(claim, perEndpoint, busy);
       // A backlog (more due than the claim could take) is often a burst the planner's statistics predate
       // (see `DeliveryRepository.refreshStatistics`); refreshed in the background.
@@ -266,10 +272,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       // Not started: all of them once stopping; otherwise those of an endpoint that changed while the
       // claim was in flight, due again at once to be claimed as the endpoint is now (or not at all).
       const unstarted: string[] = [];
-      for (const { endpointId, rateLimit } of deliveries) {
-        if (rateLimit === null) this.rateLimits.delete(endpointId);
-        else this.rateLimits.set(endpointId, rateLimit);
-      }
       for (const delivery of deliveries) {
         if (this.stopping || this.changedDuringClaim.has(delivery.endpointId)) unstarted.push(delivery.id);
         else this.start(delivery);
@@ -285,22 +287,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
-  /**
-   * Below GLOBAL_CONCURRENCY: each endpoint may be claimed for ahead of its free slots, a rate-limited
-   * one for its `aheadShare` only (counted as busy with the rest).
-   */
+  /** Below GLOBAL_CONCURRENCY: each endpoint may be claimed for ahead of its free slots. */
   private aheadRound(free: number): ClaimRound {
-    const busy = new Map(this.perEndpoint);
-    for (const endpointId of this.rateLimits.keys()) {
-      busy.set(
-        endpointId,
-        (busy.get(endpointId) ?? 0) + CLAIM_AHEAD_PER_ENDPOINT - this.aheadShare(endpointId),
-      );
-    }
-    return { limit: free, perEndpoint: CLAIM_AHEAD_PER_ENDPOINT, busy };
+    return { limit: free, perEndpoint: CLAIM_AHEAD_PER_ENDPOINT, busy: new Map(this.perEndpoint) };
   }
 
-  /** How many deliveries of the endpoint are claimed ahead of its slots, at most. */
+  /** How many deliveries of the endpoint are claimed ahead of its slots, at most (see CLAIM_STATEMENT). */
   private aheadShare(endpointId: string): number {
     const rate = this.rateLimits.get(endpointId);
     if (rate === undefined) return CLAIM_AHEAD_PER_ENDPOINT;
@@ -384,7 +376,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     perEndpoint: number,
     busy: ReadonlyMap<string, number>,
   ): boolean {
-    const bound = (endpointId: string) => perEndpoint - (busy.get(endpointId) ?? 0);
+    const bound = (endpointId: string) =>
+      Math.min(perEndpoint, this.aheadShare(endpointId)) - (busy.get(endpointId) ?? 0);
     // Many endpoints sharing a claim each offer it their fair share at most.
     const share = (endpointId: string) => Math.min(bound(endpointId), fairShare);
     let cutByFairShare = false;
@@ -465,6 +458,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     // Stopped while it waited for its turn: not sent, so not attempted.
     if (result === undefined) {
       await this.deliveries.release(this.instanceId, [delivery.id]);
+      // Released for an endpoint change: due again now, claimed as the endpoint is (a no-op once stopping).
+      this.wake(0);
       return;
     }
     // Cancelled by shutdown: not the receiver's fault, so no attempt is counted.
@@ -479,24 +474,27 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   /**
    * Waits for the delivery's turn under its endpoint's rate limit (at once without one); false when
-   * shutdown came first.
+   * shutdown or a change of the endpoint came first.
    */
   private async paced(delivery: ClaimedDelivery): Promise<boolean> {
     if (delivery.rateLimit === null) return true;
     const waitMs = await this.deliveries.reserveSendTime(delivery.endpointId, delivery.rateLimit);
     if (this.stopping) return false;
     if (waitMs <= 0) return true;
+    const waits = this.pacing.get(delivery.endpointId) ?? new Set<() => void>();
+    this.pacing.set(delivery.endpointId, waits);
     return new Promise((resolve) => {
-      const stop = () => {
+      const end = (go: boolean) => {
         clearTimeout(timer);
-        this.pacing.delete(stop);
-        resolve(false);
+        waits.delete(stop);
+        if (waits.size === 0 && this.pacing.get(delivery.endpointId) === waits) {
+          this.pacing.delete(delivery.endpointId);
+        }
+        resolve(go);
       };
-      const timer = setTimeout(() => {
-        this.pacing.delete(stop);
-        resolve(true);
-      }, waitMs);
-      this.pacing.add(stop);
+      const stop = () => end(false);
+      const timer = setTimeout(() => end(true), waitMs);
+      waits.add(stop);
     });
   }
 

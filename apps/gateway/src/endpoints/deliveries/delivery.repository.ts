@@ -157,8 +157,10 @@ const STATISTICS_REFRESH_MS = 10_000;
  * endpoints with pending deliveries, at least MIN_FAIR_SHARE), read from `deliveries_due` (endpoint, due
  * time); the claim then takes them round robin (every endpoint's first, then every second, …). Without
  * the fair share, 940 endpoints with backlogs offered 128 each, 120,320 rows sorted to take 512: half a
- * second a claim (scale review). An endpoint given its whole fair share may have more due
- * (`Claim.fairShare`). Taking
+ * second a claim (scale review). Only endpoints with something due count: one in retry backoff takes
+ * no part of the claim. An endpoint given its whole fair share may have more due (`Claim.fairShare`).
+ * A rate-limited one offers RATE_LIMITED_AHEAD_SECONDS of its rate at most, less what this instance
+ * holds of it, from its first claim on. Taking
  * the oldest due deliveries of all endpoints instead let one endpoint's backlog (a replay, a slow
  * receiver) fill every claim's window
  * while another endpoint's new delivery waited behind it. The endpoints with pending deliveries are
@@ -188,6 +190,16 @@ const STATISTICS_REFRESH_MS = 10_000;
 /** The least an endpoint offers a claim, however many endpoints share it (see CLAIM_STATEMENT). */
 const MIN_FAIR_SHARE = 8;
 
+/**
+ * A rate-limited endpoint is claimed for this many seconds of its rate ahead at most (at least one
+ * delivery): more would sit leased for minutes at a low rate, holding the instance's delivery limit, and
+ * reserve starts far ahead (see `reserveSendTime`).
+ */
+export const RATE_LIMITED_AHEAD_SECONDS = 2;
+
+/** How many deliveries of an endpoint limited to `rate` (a SQL expression) may be claimed ahead. */
+const rateLimitedAhead = (rate: string): string => `ceil(${rate} * ${RATE_LIMITED_AHEAD_SECONDS})::int`;
+
 export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
     (SELECT d.endpoint_id FROM deliveries d WHERE d.status = 'pending' ORDER BY d.endpoint_id LIMIT 1)
     UNION ALL
@@ -198,6 +210,9 @@ export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
     SELECT greatest(ceil($3::float8 / greatest(count(*), 1))::int, ${MIN_FAIR_SHARE}) AS share
     FROM pending_endpoints p
     JOIN endpoints e ON e.id = p.endpoint_id AND e.enabled AND NOT (e.id = ANY($4::uuid[]))
+    -- A probe per endpoint, which a semi-join (what EXISTS may become) would make a scan of the backlog.
+    WHERE (SELECT true FROM deliveries d
+           WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= now() LIMIT 1)
   ), candidates AS MATERIALIZED (
     SELECT d.id, d.endpoint_id, d.next_attempt_at,
            row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at) AS rank
@@ -208,7 +223,9 @@ export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
     CROSS JOIN LATERAL (SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries d
                         WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= now()
                         ORDER BY d.next_attempt_at
-                        LIMIT least($3, greatest($7 - coalesce(b.n, 0), 0), fair.share)) d
+                        LIMIT least($3, greatest($7 - coalesce(b.n, 0), 0), fair.share,
+                                    CASE WHEN e.rate_limit IS NOT NULL
+                                    THEN greatest(${rateLimitedAhead('e.rate_limit')} - coalesce(b.n, 0), 0) END)) d
   ), claimed AS (
     UPDATE deliveries d SET status = 'delivering', locked_by = $1, updated_at = now(),
            locked_until = now() + make_interval(secs => $2)
@@ -549,14 +566,17 @@ export class DeliveryRepository {
    * before it (by any instance), and answers how many milliseconds from now that is (0 or less: at once).
    * The endpoint's row lock orders concurrent reservations; a start reserved in the past counts from now,
    * so an idle endpoint sends at once rather than in a burst of what it saved up. Not an indexed column,
-   * so the update is HOT.
+   * so the update is HOT; committed without waiting for the disk, since the row lock is held until the
+   * commit and every reservation of the endpoint queues behind it (a reservation lost in a crash only
+   * lets one start come early).
    */
   async reserveSendTime(endpointId: string, rateLimit: number): Promise<number> {
     const rows: Array<{ wait_ms: number }> = await this.dataSource.query(
       `WITH reserved AS (
          UPDATE endpoints SET next_send_at = greatest(next_send_at, clock_timestamp()) + make_interval(secs => 1.0 / $2)
          WHERE id = $1 RETURNING next_send_at)
-       SELECT extract(epoch FROM next_send_at - clock_timestamp())::float8 * 1000 - 1000.0 / $2 AS wait_ms
+       SELECT extract(epoch FROM next_send_at - clock_timestamp())::float8 * 1000 - 1000.0 / $2 AS wait_ms,
+              ${ASYNC_COMMIT} AS async_commit
        FROM reserved`,
       [endpointId, rateLimit],
     );
