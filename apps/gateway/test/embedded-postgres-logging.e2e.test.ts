@@ -6,7 +6,7 @@ import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres.js';
 
 describe('embedded Postgres tuned by an operator', () => {
-  it('starts on a cluster set to log to files of its own (logging_collector, csvlog)', async () => {
+  it('starts on a cluster set to log to files of its own (logging_collector, csvlog) and little (fatal only)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'herald-pg-'));
     try {
       const first = await startEmbeddedPostgres({ dataDir: dir, persistent: true });
@@ -14,6 +14,7 @@ describe('embedded Postgres tuned by an operator', () => {
       await client.connect();
       await client.query(`ALTER SYSTEM SET logging_collector = on`);
       await client.query(`ALTER SYSTEM SET log_destination = 'csvlog'`);
+      await client.query(`ALTER SYSTEM SET log_min_messages = 'fatal'`);
       await client.end();
       await first.stop();
       // Its readiness is read from what it logs to stderr, which these settings had sent elsewhere: the

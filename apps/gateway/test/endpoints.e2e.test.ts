@@ -83,6 +83,8 @@ describe('endpoints (/v1/endpoints)', () => {
     await refused({ 'X-Split': 'a\r\nInjected: yes' }, 'headers.X-Split');
     await refused({ 'X-Empty': '' }, 'headers.X-Empty');
     await refused({ 'X-Number': 7 }, 'headers.X-Number');
+    // Null removes a header from those stored; a new endpoint has none to remove.
+    await refused({ 'X-Nothing': null }, 'headers.X-Nothing');
     await refused({ 'X-A': '1', 'x-a': '2' }, 'headers.x-a');
     await refused(['X-A'], 'headers');
     // The headers as GET shows them, sent back whole: the masked key would replace the key.

@@ -131,7 +131,7 @@ describe('gateway process with embedded Postgres', () => {
     const gateway = await startGatewayProcess({
       HERALD_DATA_DIR: dir,
       HERALD_ADMIN_TOKEN: token,
-      HERALD_SHUTDOWN_DELAY: '3',
+      HERALD_SHUTDOWN_DELAY: '5',
     });
     const admin = apiClient(gateway.baseUrl, token);
     try {
@@ -144,7 +144,7 @@ describe('gateway process with embedded Postgres', () => {
       expect(published.status).toBe(201);
       expect(published.headers.get('connection')).toBe('close');
       expect(await gateway.exited).toBe(0);
-      expect(Date.now() - signalled).toBeGreaterThanOrEqual(3_000);
+      expect(Date.now() - signalled).toBeGreaterThanOrEqual(5_000);
       expect(gateway.output()).toContain('serving on until balancers have stopped routing here');
     } finally {
       gateway.child.kill('SIGTERM');

@@ -199,8 +199,7 @@ export class HeraldClient {
       this.emit('disconnected', this.closingCode ?? reason);
       this.closingCode = undefined;
       // The server closed on purpose (slow consumer, restart): socket.io leaves that to us.
-      if (reason === 'io server disconnect' && !this.closed)
-        setTimeout(() => !this.closed && this.socket.connect(), 250);
+      if (reason === 'io server disconnect' && !this.closed) this.later(0, () => this.socket.connect());
     });
   }
 

@@ -2,18 +2,26 @@ import pino from 'pino';
 import { isDatabaseUnavailable } from './errors/problem.js';
 
 /**
- * Fields of a failed statement's error that carry its values: TypeORM's `parameters`, and Postgres's
- * `detail`, which quotes a failing row or key. Endpoint secrets, source tokens and event payloads are
- * among them, and error lines are the ones shipped to aggregators and paging tools; the statement's
- * text, the SQLSTATE `code`, the constraint and the table say what failed without them.
+ * Fields of a failed statement's error that carry its values: TypeORM's `parameters`, Postgres's
+ * `detail` (it quotes a failing row or key) and `where` (it quotes the JSON a jsonb input choked on), and
+ * `internalQuery`. Endpoint secrets, source tokens and event payloads are among them, and error lines
+ * are the ones shipped to aggregators and paging tools; the statement's text, the SQLSTATE `code`, the
+ * constraint and the table say what failed without them.
  */
-const VALUE_FIELDS = ['parameters', 'detail'];
+const VALUE_FIELDS = ['parameters', 'detail', 'where', 'internalQuery'];
 
 /** The prototype of pino's copies of errors: only those are ours to change, never the values they point to. */
 const SERIALIZED_ERROR = Object.getPrototypeOf(pino.stdSerializers.err(new Error()));
 
-/** `serialized` without VALUE_FIELDS, in it and in the nested errors pino copied (`driverError`, …). */
+/**
+ * `serialized` without VALUE_FIELDS, in it and in the nested errors pino copied (`driverError`, an
+ * AggregateError's `aggregateErrors`, …).
+ */
 function withoutValues(serialized: unknown): unknown {
+  if (Array.isArray(serialized)) {
+    serialized.forEach(withoutValues);
+    return serialized;
+  }
   if (typeof serialized !== 'object' || serialized === null) return serialized;
   if (Object.getPrototypeOf(serialized) !== SERIALIZED_ERROR) return serialized;
   const record = serialized as Record<string, unknown>;

@@ -1,6 +1,9 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 
+/** Servers already serving upgrades so (see `serveUpgradesAsRequests`). */
+const served = new WeakSet<Server>();
+
 /** Connection tokens that only serve the upgrade. */
 const UPGRADE_TOKENS = new Set(['upgrade', 'http2-settings']);
 
@@ -39,6 +42,9 @@ function withoutUpgrade(request: IncomingMessage): string {
  * for with the first request, and its answer awaited).
  */
 export function serveUpgradesAsRequests(server: Server, owns: (url: string) => boolean): void {
+  // A second listener would hand the same connection to the server twice.
+  if (served.has(server)) return;
+  served.add(server);
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (owns(request.url ?? '')) return;
     socket.unshift(Buffer.concat([Buffer.from(withoutUpgrade(request), 'latin1'), head]));

@@ -209,16 +209,18 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         String(port),
         '-c',
         'listen_addresses=127.0.0.1',
-        // Readiness is read from its stderr (spawnPostmaster), in English: a logging collector, a log
-        // destination or a message language an operator set (ALTER SYSTEM) took the line away, and the
-        // start waited for ever. Its lines go to Herald's log instead. The command line outranks both
-        // configuration files.
+        // Readiness is read from its stderr (spawnPostmaster), in English, at level LOG: a logging
+        // collector, a log destination, a message language or a minimum level an operator set (ALTER
+        // SYSTEM) took the line away, and the start waited for ever. Its lines go to Herald's log
+        // instead. The command line outranks both configuration files.
         '-c',
         'logging_collector=off',
         '-c',
         'log_destination=stderr',
         '-c',
         'lc_messages=C',
+        '-c',
+        'log_min_messages=warning',
         ...(options.postgresFlags ?? []),
       ],
       remember,

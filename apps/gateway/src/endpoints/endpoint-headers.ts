@@ -56,12 +56,13 @@ function valueError(value: unknown): string | undefined {
 }
 
 /**
- * `patch` applied to `current` (RFC 7396: a name set to null is removed), names compared without case
- * as HTTP does; a 400 naming every bad entry, or a set over MAX_ENDPOINT_HEADERS.
+ * `patch` applied to `current` (RFC 7396: a name set to null is removed, when `nullRemoves`), names
+ * compared without case as HTTP does; a 400 naming every bad entry, or a set over MAX_ENDPOINT_HEADERS.
  */
 export function mergeEndpointHeaders(
   current: EndpointHeaders,
   patch: Record<string, unknown>,
+  nullRemoves: boolean,
   field = 'headers',
 ): EndpointHeaders {
   const errors: ProblemFieldError[] = [];
@@ -73,7 +74,7 @@ export function mergeEndpointHeaders(
     const message =
       nameError(name) ??
       (given.has(lower) ? 'is given twice (header names are not case-sensitive)' : undefined) ??
-      (value === null ? undefined : valueError(value)) ??
+      (value === null && nullRemoves ? undefined : valueError(value)) ??
       // From a client that sends back the headers it read: it would replace the value with its mask.
       (stored !== undefined && value !== stored && value === shownValue(name, stored)
         ? 'is the masked value GET shows: give the value itself, or leave it out to keep it'

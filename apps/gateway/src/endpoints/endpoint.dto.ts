@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
@@ -26,6 +27,23 @@ import { MAX_ENDPOINT_URL_LENGTH } from './endpoint-url.js';
 
 /** Attempts per second an endpoint may be limited to; above it, one Postgres round trip per attempt costs more than the limit saves. */
 export const MAX_RATE_LIMIT = 1_000;
+
+/** An endpoint's `rateLimit`, as creation and a change take it. */
+const RateLimit = (): PropertyDecorator =>
+  applyDecorators(
+    ApiPropertyOptional({
+      type: 'integer',
+      nullable: true,
+      minimum: 1,
+      maximum: MAX_RATE_LIMIT,
+      description:
+        'Attempts per second at most to this endpoint, across every Herald instance, evenly spaced (null: no limit)',
+    }),
+    IsOptional(),
+    IsInt(),
+    Min(1),
+    Max(MAX_RATE_LIMIT),
+  );
 
 export class EndpointFilterDto {
   @ApiPropertyOptional({
@@ -86,18 +104,7 @@ export class CreateEndpointDto {
   @IsObject()
   headers?: Record<string, string>;
 
-  @ApiPropertyOptional({
-    type: 'integer',
-    nullable: true,
-    minimum: 1,
-    maximum: MAX_RATE_LIMIT,
-    description:
-      'Attempts per second at most to this endpoint, across every Herald instance, evenly spaced (null: no limit)',
-  })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_RATE_LIMIT)
+  @RateLimit()
   rateLimit?: number | null;
 }
 
@@ -139,18 +146,7 @@ export class UpdateEndpointDto {
   @IsObject()
   headers?: Record<string, string | null>;
 
-  @ApiPropertyOptional({
-    type: 'integer',
-    nullable: true,
-    minimum: 1,
-    maximum: MAX_RATE_LIMIT,
-    description:
-      'Attempts per second at most to this endpoint, across every Herald instance, evenly spaced (null: no limit)',
-  })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_RATE_LIMIT)
+  @RateLimit()
   rateLimit?: number | null;
 }
 

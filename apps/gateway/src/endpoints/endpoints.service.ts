@@ -68,7 +68,7 @@ export class EndpointsService {
       () => this.checkUrl(dto.url),
       () => this.filterColumns(dto.filter),
       () => (dto.secret === undefined ? generateSecret() : checkSecret(dto.secret)),
-      () => mergeEndpointHeaders({}, dto.headers ?? {}),
+      () => mergeEndpointHeaders({}, dto.headers ?? {}, false),
     );
     // The request as given, in a fixed order (a retry sends the same), kept only with its key.
     const requestDigest =
@@ -134,7 +134,7 @@ export class EndpointsService {
       () => (dto.url === undefined ? undefined : this.checkUrl(dto.url)),
       () => (dto.filter === undefined ? undefined : this.filterColumns(dto.filter)),
       // Each entry checked with the rest of the body; the count only against the stored headers, below.
-      () => dto.headers !== undefined && mergeEndpointHeaders({}, dto.headers),
+      () => dto.headers !== undefined && mergeEndpointHeaders({}, dto.headers, true),
     );
     const changes: Partial<NewEndpoint> = { ...filter };
     if (url !== undefined) changes.url = url;
@@ -146,7 +146,9 @@ export class EndpointsService {
         const moved = url !== undefined && url !== endpoint.url ? { failingSince: null } : {};
         // Merged into the headers as they are under the row lock, so concurrent patches each keep theirs.
         const headers =
-          dto.headers === undefined ? {} : { headers: mergeEndpointHeaders(endpoint.headers, dto.headers) };
+          dto.headers === undefined
+            ? {}
+            : { headers: mergeEndpointHeaders(endpoint.headers, dto.headers, true) };
         if (dto.enabled === undefined || dto.enabled === endpoint.enabled)
           return { ...changes, ...moved, ...headers };
         return {

@@ -31,16 +31,20 @@ export interface SendResult {
   durationMs: number;
 }
 
+/** What OpenSSL says when the other side answers a TLS hello in plain text (an https URL, an http port). */
+const PLAIN_TEXT_PEER = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG']);
+
 /**
  * Texts for errors whose own message is an implementation's: an assertion in undici's parser (a status
- * line such as `HTTP/1.1 000`), OpenSSL's reason with its source file and line (an https URL whose port
- * does not speak TLS).
+ * line such as `HTTP/1.1 000`; undici asserts on nothing else of a receiver's), OpenSSL's reason with its
+ * source file and line (the code before the text names the reason).
  */
 function ownText(code: unknown, message: unknown): unknown {
   if (code === 'ERR_ASSERTION') return 'the answer is not valid HTTP';
-  if (typeof code === 'string' && code.startsWith('ERR_SSL_'))
-    return "TLS handshake failed; does the URL's port speak TLS?";
-  return message;
+  if (typeof code !== 'string' || !code.startsWith('ERR_SSL_')) return message;
+  return PLAIN_TEXT_PEER.has(code)
+    ? "TLS handshake failed; does the URL's port speak TLS?"
+    : 'TLS handshake failed';
 }
 
 /** Error text an operator can act on, from undici's error chains. */
