@@ -254,54 +254,26 @@ describe('migrations', () => {
     expect(await prefixed()).toBe(0);
   });
 
-  it('reverts EndpointRateLimits, dropping the limits and the reserved send times', async () => {
-    const rateColumns = async () =>
-      (
-        await db.query(
-          `SELECT 1 FROM information_schema.columns
-           WHERE table_name = 'endpoints' AND column_name IN ('rate_limit', 'next_send_at')`,
-        )
-      ).length;
-    expect(await rateColumns()).toBe(2);
-    await db.undoLastMigration({ transaction: 'each' });
-    expect(await rateColumns()).toBe(0);
-  });
+  const endpointColumns = async (names: string[]) =>
+    (
+      await db.query(
+        `SELECT 1 FROM information_schema.columns WHERE table_name = 'endpoints' AND column_name = ANY($1)`,
+        [names],
+      )
+    ).length;
 
-  it('reverts EndpointHeaders, dropping the headers endpoints send', async () => {
-    const headerColumns = async () =>
-      (
-        await db.query(
-          `SELECT 1 FROM information_schema.columns WHERE table_name = 'endpoints' AND column_name = 'headers'`,
-        )
-      ).length;
-    expect(await headerColumns()).toBe(1);
+  it.each([
+    ['EndpointRateLimits, dropping the limits and the reserved send times', ['rate_limit', 'next_send_at']],
+    ['EndpointHeaders, dropping the headers endpoints send', ['headers']],
+    [
+      'EndpointIdempotencyKeys, dropping the keys endpoints were created with',
+      ['idempotency_key', 'request_digest'],
+    ],
+    ['EndpointLastFailures, dropping when each endpoint last failed', ['last_failed_at']],
+  ])('reverts %s', async (_migration, columns) => {
+    expect(await endpointColumns(columns)).toBe(columns.length);
     await db.undoLastMigration({ transaction: 'each' });
-    expect(await headerColumns()).toBe(0);
-  });
-
-  it('reverts EndpointIdempotencyKeys, dropping the keys endpoints were created with', async () => {
-    const keyed = async () =>
-      (
-        await db.query(
-          `SELECT 1 FROM information_schema.columns
-           WHERE table_name = 'endpoints' AND column_name IN ('idempotency_key', 'request_digest')`,
-        )
-      ).length;
-    expect(await keyed()).toBe(2);
-    await db.undoLastMigration({ transaction: 'each' });
-    expect(await keyed()).toBe(0);
-  });
-
-  it('reverts EndpointLastFailures, dropping when each endpoint last failed', async () => {
-    const columns = async () =>
-      (
-        await db.query(
-          `SELECT 1 FROM information_schema.columns WHERE table_name = 'endpoints' AND column_name = 'last_failed_at'`,
-        )
-      ).length;
-    expect(await columns()).toBe(1);
-    await db.undoLastMigration({ transaction: 'each' });
-    expect(await columns()).toBe(0);
+    expect(await endpointColumns(columns)).toBe(0);
   });
 
   it('reverts ManualRetries, dropping the mark of a delivery resent by hand', async () => {
