@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
-import { apiClient, rawExchange, splitRawAnswer } from './support/http.js';
+import { apiClient, eventually, rawExchange, splitRawAnswer } from './support/http.js';
+import { connectSocket } from './support/sockets.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 describe('GET /metrics on a fresh instance', () => {
@@ -59,6 +60,17 @@ describe('GET /metrics on a fresh instance', () => {
   it('counts the pending deliveries of the whole cluster when scraped', async () => {
     const metrics = await fetch(`${herald.baseUrl}/metrics`).then((r) => r.text());
     expect(metrics).toContain('herald_deliveries_pending 3');
+  });
+
+  it('counts subscriber sockets that end by why they ended', async () => {
+    const socket = await connectSocket(herald.baseUrl, herald.adminToken);
+    socket.disconnect();
+    await eventually(async () => {
+      const metrics = await fetch(`${herald.baseUrl}/metrics`).then((r) => r.text());
+      return metrics.includes('herald_socket_disconnects_total{reason="client"} 1');
+    });
+    const metrics = await fetch(`${herald.baseUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toContain('herald_socket_disconnects_total{reason="slow_consumer"} 0');
   });
 
   it('counts HTTP answers by route pattern and status, never by URL', async () => {

@@ -486,6 +486,8 @@ describe('subscriber socket (/events)', () => {
       await eventually(async () => {
         const text = (await apiClient(bounded.baseUrl)('GET', '/metrics')).body as string;
         expect(text).toMatch(/^herald_socket_connections 0$/m);
+        // Counted by why, for an alert on consumers that cannot keep up.
+        expect(text).toMatch(/^herald_socket_disconnects_total\{reason="slow_consumer"\} 1$/m);
       }, 30_000);
       tcp.resume();
       expect(await disconnected).toBe('io server disconnect');

@@ -11,6 +11,24 @@ export const INGEST_OUTCOMES = ['accepted', 'refused', 'failed'] as const;
 export const CLUSTER_SIGNALS = ['events_committed', 'api_key_revoked'] as const;
 export const STREAM_EVENT_OUTCOMES = ['stored', 'failed'] as const;
 export const SETTLED_STATUSES = ['delivered', 'failed'] as const;
+/**
+ * Why subscriber sockets ended: the client left (`client`: it disconnected; `transport_close`: its
+ * connection closed), it stopped answering (`ping_timeout`) or broke (`transport_error`), or Herald cut
+ * it off (`slow_consumer`, `cursor_expired`, `shutting_down`; `server` for anything else of Herald's,
+ * such as a revoked key).
+ */
+export const SOCKET_DISCONNECT_REASONS = [
+  'client',
+  'transport_close',
+  'ping_timeout',
+  'transport_error',
+  'slow_consumer',
+  'cursor_expired',
+  'shutting_down',
+  'server',
+  'other',
+] as const;
+export type SocketDisconnectReason = (typeof SOCKET_DISCONNECT_REASONS)[number];
 /** What an ingest request for a source that does not exist is counted under, for lack of a provider. */
 export const UNKNOWN_PROVIDER = 'unknown';
 /** How long a scrape waits for the pending count; well under a Prometheus scrape timeout (10 s). */
@@ -45,6 +63,13 @@ export class MetricsService {
   readonly socketConnections = new Gauge({
     name: 'herald_socket_connections',
     help: 'Connected subscriber sockets on this instance',
+    registers: [this.registry],
+  });
+
+  readonly socketDisconnects = new Counter({
+    name: 'herald_socket_disconnects_total',
+    help: `Subscriber sockets ended, by reason: ${SOCKET_DISCONNECT_REASONS.join(', ')}`,
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
 
@@ -135,6 +160,7 @@ export class MetricsService {
     collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
     for (const outcome of DELIVERY_OUTCOMES) this.deliveryAttempts.inc({ outcome }, 0);
     for (const status of SETTLED_STATUSES) this.deliveriesSettled.inc({ status }, 0);
+    for (const reason of SOCKET_DISCONNECT_REASONS) this.socketDisconnects.inc({ reason }, 0);
   }
 
   /** The signal series of the transport the instances share, at zero (see DELIVERY_OUTCOMES). */

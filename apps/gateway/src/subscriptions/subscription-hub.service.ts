@@ -25,7 +25,7 @@ import { CursorResolver, cursorRefusal } from '../events/cursor-resolver.js';
 import { EventLogReads } from '../events/event-log-reads.js';
 import { toEnvelope } from '../events/event-record.js';
 import { EventRepository } from '../events/event.repository.js';
-import { MetricsService } from '../metrics/metrics.service.js';
+import { MetricsService, type SocketDisconnectReason } from '../metrics/metrics.service.js';
 import { writeTogether } from './coalesce-writes.js';
 import { EventLogTail } from './event-log-tail.service.js';
 import { EventPacketEncoder } from './event-packet.js';
@@ -40,7 +40,20 @@ interface Session {
   subscriptions: Map<string, Subscription>;
   /** Subscribes waiting for their cursor: they hold a place under the limit until they are stored. */
   settingUp: number;
+  /** Why Herald closed the socket, when it did and said so (`closing`). */
+  closedAs?: SocketDisconnectReason;
 }
+
+/** Socket.IO's disconnect reasons, as `herald_socket_disconnects_total` names them. */
+const DISCONNECT_REASONS: Record<string, SocketDisconnectReason> = {
+  'client namespace disconnect': 'client',
+  'transport close': 'transport_close',
+  'ping timeout': 'ping_timeout',
+  'transport error': 'transport_error',
+  'parse error': 'transport_error',
+  'server shutting down': 'shutting_down',
+  'server namespace disconnect': 'server',
+};
 
 const REPLAY_PAGE = 500;
 const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
@@ -96,9 +109,13 @@ export class SubscriptionHub
    */
   async beforeApplicationShutdown(): Promise<void> {
     if (this.sessions.size === 0) return;
-    for (const { socket } of this.sessions.values()) {
-      socket.emit('closing', { code: 'shutting_down', message: 'this instance is shutting down; reconnect' });
-      socket.disconnect();
+    for (const session of this.sessions.values()) {
+      session.closedAs = 'shutting_down';
+      session.socket.emit('closing', {
+        code: 'shutting_down',
+        message: 'this instance is shutting down; reconnect',
+      });
+      session.socket.disconnect();
     }
     // The server's close then destroys the connections, dropping what their sockets have not written.
     await sleep(CLOSING_FLUSH_MS);
@@ -109,9 +126,15 @@ export class SubscriptionHub
   }
 
   attach(socket: SubscriberSocket, principal: Principal): void {
-    this.sessions.set(socket.id, { socket, principal, subscriptions: new Map(), settingUp: 0 });
+    const session: Session = { socket, principal, subscriptions: new Map(), settingUp: 0 };
+    this.sessions.set(socket.id, session);
     void socket.join(apiKeyRoom(principal.keyId));
     this.metrics.socketConnections.inc();
+    socket.once('disconnect', (reason: string) => {
+      this.metrics.socketDisconnects.inc({
+        reason: session.closedAs ?? DISCONNECT_REASONS[reason] ?? 'other',
+      });
+    });
   }
 
   /** The API keys the connected sockets authenticated with. */
@@ -247,7 +270,9 @@ export class SubscriptionHub
   }
 
   /** Says why, then disconnects: the client resumes each subscription with `after`. */
-  private close({ socket, principal }: Session, logged: string, closing: ClosingMessage): void {
+  private close(session: Session, logged: string, closing: ClosingMessage): void {
+    const { socket, principal } = session;
+    session.closedAs = closing.code === 'unauthorized' ? 'server' : closing.code;
     this.logger.info({ socketId: socket.id, keyId: principal.keyId }, logged);
     socket.emit('closing', closing);
     socket.disconnect(true);
