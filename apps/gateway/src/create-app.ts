@@ -13,7 +13,7 @@ import { ClusterBus } from './cluster/cluster-bus.js';
 import { ClusterIoAdapter } from './cluster/cluster-io-adapter.js';
 import { ANSWER_HEADERS } from './common/answer-headers.js';
 import { refuseUnreadableBodies } from './common/body-encoding.js';
-import { assertJsonDepth } from './common/json-depth.js';
+import { assertUsableJson } from './common/json-depth.js';
 import { pinoLoggerService, quietBootLogger } from './common/quiet-boot-logger.js';
 import { RAW_BODY_ROUTE } from './common/raw-body-route.js';
 import { documentScopes } from './common/auth/scope-docs.js';
@@ -58,7 +58,7 @@ function registerBodyParsers(app: NestFastifyApplication, bodyLimit: number): vo
     parseJson(request, text, (error, parsed) => {
       if (error) return done(isJson(text) ? prototypeKeyRefused() : error);
       try {
-        assertJsonDepth(parsed, 'body');
+        assertUsableJson(parsed, 'body');
         done(null, parsed);
       } catch (refused) {
         done(refused as Error);

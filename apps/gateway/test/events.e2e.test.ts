@@ -211,6 +211,16 @@ describe('event log (/v1/events)', () => {
         'invalid_json',
       ]),
       [
+        'a number too large for a 64-bit float',
+        () =>
+          publisher('POST', '/v1/events', {
+            rawBody: '{"type": "a.b", "data": {"n": [1, 1e999999]}}',
+            headers: { 'content-type': 'application/json' },
+          }),
+        400,
+        'validation_failed',
+      ],
+      [
         'an empty JSON body',
         () =>
           publisher('POST', '/v1/events', { rawBody: '', headers: { 'content-type': 'application/json' } }),

@@ -14,14 +14,28 @@ export const tooDeep = (what: string): HeraldException =>
     { field: what, message: `must nest at most ${MAX_JSON_DEPTH} levels deep` },
   ]);
 
-/** Refuses `value` with 400 when it nests deeper than MAX_JSON_DEPTH; walks it without recursion. */
-export function assertJsonDepth(value: unknown, what: string): void {
+/**
+ * A number JSON.parse could only make Infinity of (`1e999999`): stored, it became null (JSON has no
+ * Infinity), changing what the client sent without a word.
+ */
+const tooLarge = (what: string): HeraldException =>
+  HeraldException.validation(`The ${what} holds a number too large for a 64-bit float.`, [
+    { field: what, message: 'must hold numbers a 64-bit float can represent' },
+  ]);
+
+/**
+ * Refuses `value` with 400 when it nests deeper than MAX_JSON_DEPTH or holds a number too large to be
+ * anything but Infinity; walks it without recursion.
+ */
+export function assertUsableJson(value: unknown, what: string): void {
   const pending: Array<[unknown, number]> = [[value, 1]];
   for (let next = pending.pop(); next; next = pending.pop()) {
     const [item, depth] = next;
+    if (typeof item === 'number' && !Number.isFinite(item)) throw tooLarge(what);
     if (item === null || typeof item !== 'object') continue;
     if (depth > MAX_JSON_DEPTH) throw tooDeep(what);
     for (const child of Object.values(item)) {
+      if (typeof child === 'number' && !Number.isFinite(child)) throw tooLarge(what);
       if (child !== null && typeof child === 'object') pending.push([child, depth + 1]);
     }
   }
