@@ -39,6 +39,7 @@ describe('GET /metrics on a fresh instance', () => {
     for (const outcome of ['delivered', 'rejected', 'error']) {
       expect(metrics).toContain(`herald_delivery_attempts_total{outcome="${outcome}"} 0`);
     }
+    expect(metrics).toContain(`herald_build_info{version="0.1.0",node="${process.version}"} 1`);
     for (const signal of ['events_committed', 'api_key_revoked']) {
       expect(metrics).toContain(
         `herald_cluster_signals_received_total{signal="${signal}",transport="postgres"} 0`,

@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { withDeadline } from '../common/deadline.js';
+import { HERALD_CONFIG, type HeraldConfig } from '../config/herald-config.js';
 
 /**
  * Label values known in advance, whose series are exported from the start at zero: a series that first
@@ -156,7 +157,16 @@ export class MetricsService {
     this.countPending = count;
   }
 
-  constructor() {
+  /** Always 1: which build, on which Node, an instance runs (dashboards join on `instance`). */
+  readonly buildInfo = new Gauge({
+    name: 'herald_build_info',
+    help: 'The Herald version and Node.js version of this instance (always 1)',
+    labelNames: ['version', 'node'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(@Inject(HERALD_CONFIG) config: HeraldConfig) {
+    this.buildInfo.set({ version: config.version, node: process.version }, 1);
     collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
     for (const outcome of DELIVERY_OUTCOMES) this.deliveryAttempts.inc({ outcome }, 0);
     for (const status of SETTLED_STATUSES) this.deliveriesSettled.inc({ status }, 0);
