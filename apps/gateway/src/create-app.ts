@@ -31,6 +31,9 @@ import type { HeraldConfig } from './config/herald-config.js';
 import { DrainState } from './health/drain-state.js';
 import { documentIngestRoute } from './ingest/ingest.route.js';
 
+/** RFC 8259: JSON between systems is UTF-8. A byte-order mark is skipped, as the RFC allows. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 /**
  * Raw bodies for provider webhooks: JSON and text keep Nest's parsers (DTO validation still works)
  * and every other type arrives as a Buffer; all of them get `rawBody` for signature checks. JSON bodies
@@ -38,9 +41,6 @@ import { documentIngestRoute } from './ingest/ingest.route.js';
  * itself (and reports malformed JSON), and parsing them twice was 5% of the gateway's CPU under ingest
  * load.
  */
-/** RFC 8259: JSON between systems is UTF-8. A byte-order mark is skipped, as the RFC allows. */
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 function registerBodyParsers(app: NestFastifyApplication, bodyLimit: number): void {
   const parseJson = app.getHttpAdapter().getInstance().getDefaultJsonParser('error', 'error');
   app.useBodyParser<RawServerDefault>('application/json', { bodyLimit }, (request, body, done) => {

@@ -148,6 +148,19 @@ const EVENT_DELIVERIES_STATEMENT = `SELECT ${DELIVERY_COLUMNS} FROM ${DELIVERY_S
 /** The deliveries statistics are refreshed at most this often per instance (see `refreshStatistics`). */
 const STATISTICS_REFRESH_MS = 10_000;
 
+/** The least an endpoint offers a claim, however many endpoints share it (see CLAIM_STATEMENT). */
+const MIN_FAIR_SHARE = 8;
+
+/**
+ * A rate-limited endpoint is claimed for this many seconds of its rate ahead at most (at least one
+ * delivery): more would sit leased for minutes at a low rate, holding the instance's delivery limit, and
+ * reserve starts far ahead (see `reserveSendTime`).
+ */
+export const RATE_LIMITED_AHEAD_SECONDS = 2;
+
+/** How many deliveries of an endpoint limited to `rate` (a SQL expression) may be claimed ahead. */
+const rateLimitedAhead = (rate: string): string => `ceil(${rate} * ${RATE_LIMITED_AHEAD_SECONDS})::int`;
+
 /**
  * The claim: leases up to $3 due deliveries to instance $1 for $2 seconds, at most $7 per endpoint
  * minus its busy count ($5, $6), none of the saturated endpoints ($4); returns when the next one falls
@@ -188,19 +201,6 @@ const STATISTICS_REFRESH_MS = 10_000;
  * took ~680 µs, a quarter of Postgres's CPU per live delivered event when every claim was planned
  * afresh (docs/performance.md, tenth session).
  */
-/** The least an endpoint offers a claim, however many endpoints share it (see CLAIM_STATEMENT). */
-const MIN_FAIR_SHARE = 8;
-
-/**
- * A rate-limited endpoint is claimed for this many seconds of its rate ahead at most (at least one
- * delivery): more would sit leased for minutes at a low rate, holding the instance's delivery limit, and
- * reserve starts far ahead (see `reserveSendTime`).
- */
-export const RATE_LIMITED_AHEAD_SECONDS = 2;
-
-/** How many deliveries of an endpoint limited to `rate` (a SQL expression) may be claimed ahead. */
-const rateLimitedAhead = (rate: string): string => `ceil(${rate} * ${RATE_LIMITED_AHEAD_SECONDS})::int`;
-
 export const CLAIM_STATEMENT = `WITH RECURSIVE pending_endpoints AS (
     (SELECT d.endpoint_id FROM deliveries d WHERE d.status = 'pending' ORDER BY d.endpoint_id LIMIT 1)
     UNION ALL
