@@ -431,10 +431,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private async attempt(delivery: ClaimedDelivery): Promise<void> {
     if (!(await this.acquireSlot(delivery.endpointId))) {
       this.occupy(delivery.endpointId, -1);
-      await this.deliveries.release(this.instanceId, [delivery.id]);
-      // Released for an endpoint change: due again now (a no-op once stopping).
-      this.wake(0);
-      return;
+      return this.giveBack(delivery);
     }
     let attemptedAt = new Date();
     let result;
@@ -455,21 +452,21 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       this.occupy(delivery.endpointId, -1);
       this.refill(delivery.endpointId);
     }
-    // Stopped while it waited for its turn: not sent, so not attempted.
-    if (result === undefined) {
-      await this.deliveries.release(this.instanceId, [delivery.id]);
-      // Released for an endpoint change: due again now, claimed as the endpoint is (a no-op once stopping).
-      this.wake(0);
-      return;
-    }
-    // Cancelled by shutdown: not the receiver's fault, so no attempt is counted.
-    if (this.cancelled && result.status === null) {
-      await this.deliveries.release(this.instanceId, [delivery.id]);
-      return;
-    }
+    // Stopped while it waited for its turn (not sent), or cancelled by shutdown (not the receiver's
+    // fault): no attempt is counted.
+    if (result === undefined || (this.cancelled && result.status === null)) return this.giveBack(delivery);
     const next = await this.outcomes.record(delivery, result, attemptedAt);
     // No claim follows a finished attempt unless more is due (see `needsRefill`), so the retry sets the timer.
     if (next.status === 'pending') this.wake(next.retryInSeconds * 1000);
+  }
+
+  /**
+   * Gives back a delivery that was not attempted (shutdown, or a change of its endpoint), due at once:
+   * claimed again as the endpoint is now, or by another instance (a no-op wake once stopping).
+   */
+  private async giveBack(delivery: ClaimedDelivery): Promise<void> {
+    await this.deliveries.release(this.instanceId, [delivery.id]);
+    this.wake(0);
   }
 
   /**
