@@ -44,6 +44,9 @@ interface Session {
   closedAs?: SocketDisconnectReason;
 }
 
+/** The closings the hub itself sends (a revoked key's sockets are cut off by the cluster bus). */
+type HubClosing = ClosingMessage & { code: 'slow_consumer' | 'cursor_expired' | 'shutting_down' };
+
 /** Socket.IO's disconnect reasons, as `herald_socket_disconnects_total` names them. */
 const DISCONNECT_REASONS: Record<string, SocketDisconnectReason> = {
   'client namespace disconnect': 'client',
@@ -109,14 +112,12 @@ export class SubscriptionHub
    */
   async beforeApplicationShutdown(): Promise<void> {
     if (this.sessions.size === 0) return;
-    for (const session of this.sessions.values()) {
-      session.closedAs = 'shutting_down';
-      session.socket.emit('closing', {
-        code: 'shutting_down',
-        message: 'this instance is shutting down; reconnect',
-      });
-      session.socket.disconnect();
-    }
+    const closing: HubClosing = {
+      code: 'shutting_down',
+      message: 'this instance is shutting down; reconnect',
+    };
+    // Without closing the connection: the server's close does, once what is written had its time.
+    for (const session of this.sessions.values()) this.sayClosing(session, closing).disconnect();
     // The server's close then destroys the connections, dropping what their sockets have not written.
     await sleep(CLOSING_FLUSH_MS);
   }
@@ -270,12 +271,16 @@ export class SubscriptionHub
   }
 
   /** Says why, then disconnects: the client resumes each subscription with `after`. */
-  private close(session: Session, logged: string, closing: ClosingMessage): void {
-    const { socket, principal } = session;
-    session.closedAs = closing.code === 'unauthorized' ? 'server' : closing.code;
-    this.logger.info({ socketId: socket.id, keyId: principal.keyId }, logged);
-    socket.emit('closing', closing);
-    socket.disconnect(true);
+  private close(session: Session, logged: string, closing: HubClosing): void {
+    this.logger.info({ socketId: session.socket.id, keyId: session.principal.keyId }, logged);
+    this.sayClosing(session, closing).disconnect(true);
+  }
+
+  /** Tells the socket why it is closed, and counts its end under that reason; returns the socket. */
+  private sayClosing(session: Session, closing: HubClosing): SubscriberSocket {
+    session.closedAs = closing.code;
+    session.socket.emit('closing', closing);
+    return session.socket;
   }
 
   /**
