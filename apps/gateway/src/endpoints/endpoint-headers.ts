@@ -63,8 +63,8 @@ export function mergeEndpointHeaders(
   current: EndpointHeaders,
   patch: Record<string, unknown>,
   nullRemoves: boolean,
-  field = 'headers',
 ): EndpointHeaders {
+  const field = 'headers';
   const errors: ProblemFieldError[] = [];
   const merged = new Map(Object.entries(current).map(([name, value]) => [name.toLowerCase(), [name, value]]));
   const given = new Set<string>();

@@ -87,6 +87,11 @@ export class DeliveryOutcomes {
   private readonly failureLog = new LogThrottle(FAILURE_LOG_WINDOW_MS, systemClock);
   private readonly unmovedLog = new LogThrottle(FAILURE_LOG_WINDOW_MS, systemClock);
   private readonly givenUpLog = new LogThrottle(FAILURE_LOG_WINDOW_MS, systemClock);
+  /**
+   * A failing streak is broken by a pause of a day without failures, or by the retry schedule's longest
+   * wait (stretched by its jitter) when that is longer: a delivery waiting for its next retry is no pause.
+   */
+  private readonly streakPauseSeconds: number;
 
   constructor(
     private readonly deliveries: DeliveryRepository,
@@ -97,7 +102,12 @@ export class DeliveryOutcomes {
     @Inject(HERALD_CONFIG) private readonly config: HeraldConfig,
     @Inject(INSTANCE_ID) private readonly instanceId: string,
     @InjectPinoLogger(DeliveryOutcomes.name) private readonly logger: PinoLogger,
-  ) {}
+  ) {
+    this.streakPauseSeconds = Math.max(
+      DEFAULT_STREAK_PAUSE_SECONDS,
+      Math.max(...config.retrySchedule) * (1 + RETRY_JITTER),
+    );
+  }
 
   /**
    * Resolves with where the delivery moved, once the attempt is stored and its consequences (disabling,
@@ -150,17 +160,6 @@ export class DeliveryOutcomes {
       this.queue.push({ delivery, result, outcome, resolve, reject });
       if (!this.writing) void this.writeQueued();
     });
-  }
-
-  /**
-   * A failing streak is broken by a pause of a day without failures, or by the retry schedule's longest
-   * wait (stretched by its jitter) when that is longer: a delivery waiting for its next retry is no pause.
-   */
-  private get streakPauseSeconds(): number {
-    return Math.max(
-      DEFAULT_STREAK_PAUSE_SECONDS,
-      Math.max(...this.config.retrySchedule) * (1 + RETRY_JITTER),
-    );
   }
 
   private logFailure(delivery: ClaimedDelivery, result: SendResult, next: DeliveryTransition): void {
