@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
+import { Channel } from '../src/database/pg-listener.service.js';
 import { apiClient, eventually, publishConcurrently } from './support/http.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.js';
@@ -89,14 +90,27 @@ describe('outbound webhooks: an endpoint rate limit', () => {
           headers: { 'X-Version': 'old' },
         },
       });
-      await publishConcurrently(admin, 'turns.tick', 8);
+      // Eight due at once, so the first claim of each instance finds them all (published one by one,
+      // each would be claimed as it came, in claims of one).
+      const db = one.app.get(DataSource);
+      await db.query(
+        `WITH e AS (
+           INSERT INTO events (seq, id, type, source_id, provider, subject, time, received_at, data)
+           SELECT nextval('event_seq'), gen_random_uuid(), 'turns.tick', gen_random_uuid(), 'custom', NULL,
+                  now(), now(), '{}'
+           FROM generate_series(1, 8)
+           RETURNING seq, id)
+         INSERT INTO deliveries (endpoint_id, event_seq, event_id, status, next_attempt_at)
+         SELECT $1, seq, id, 'pending', now() FROM e`,
+        [created.body.id],
+      );
+      await db.query(`SELECT pg_notify('${Channel.deliveries}', '')`);
       await eventually(() => paced.received.length === 1);
       // From the first claim on: two per instance (the one sending and the next), not all eight.
-      const [{ n }] = await one.app
-        .get(DataSource)
-        .query(`SELECT count(*)::int AS n FROM deliveries WHERE endpoint_id = $1 AND status = 'delivering'`, [
-          created.body.id,
-        ]);
+      const [{ n }] = await db.query(
+        `SELECT count(*)::int AS n FROM deliveries WHERE endpoint_id = $1 AND status = 'delivering'`,
+        [created.body.id],
+      );
       expect(n).toBeLessThanOrEqual(4);
       await admin('PATCH', `/v1/endpoints/${created.body.id}`, { body: { headers: { 'X-Version': 'new' } } });
       await eventually(() => paced.received.length === 8, 20_000);
